@@ -1,0 +1,1 @@
+"""The engine of the Image Generation Case Study workbench. Never imports streamlit."""

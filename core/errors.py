@@ -1,0 +1,24 @@
+"""Errors the engine raises on purpose. Each says which field was wrong and what is allowed."""
+from __future__ import annotations
+
+
+class CaseStudyError(Exception):
+    """Base class of every error this project raises on purpose."""
+
+
+class UnknownModelError(CaseStudyError, KeyError):
+    def __init__(self, key: str, known: list[str], suggestion: str | None = None):
+        self.key, self.known, self.suggestion = key, known, suggestion
+        hint = f" Did you mean '{suggestion}'?" if suggestion else ""
+        super().__init__(f"model: unknown model '{key}'.{hint} Known models: {', '.join(known)}")
+
+    def __str__(self) -> str:  # KeyError would otherwise quote the message
+        return self.args[0]
+
+
+class RequestError(CaseStudyError, ValueError):
+    """A request field is out of range; raised before any model loads."""
+
+    def __init__(self, field: str, value: object, allowed: str):
+        self.field, self.value, self.allowed = field, value, allowed
+        super().__init__(f"{field}: {value!r} is not allowed; {allowed}")

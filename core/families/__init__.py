@@ -1,0 +1,100 @@
+"""Pipeline families: how a spec becomes a pipeline, and how a request becomes pipeline kwargs.
+
+One module per diffusers pipeline family. Each defines a `Family` subclass and registers it with
+`register`. A family knows, in one place:
+  - `load_pretrained`: `from_pretrained` from a hub id or local directory (dtype, variant, token);
+  - `build_tiny`: the same pipeline class with tiny configs and tokenizers built in code (CPU, fp32);
+  - `call_kwargs`: the family's call quirks (CFG style, negative prompt, extra arguments);
+  - `run`: call the pipeline(s) and return PIL images (Stable Cascade overrides it: two stages);
+  - `components`: the nn.Modules it holds, for parameter counts, profiling and memory.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import torch
+
+from core.registry import ModelSpec
+
+FAMILY_MODULES = (
+    "sd", "sdxl", "cogview3", "pixart", "lumina", "hunyuandit", "sd3", "flux", "sana", "qwen_image",
+    "unidiffuser", "cascade", "cogview4", "kandinsky3", "hidream", "lumina2",
+)
+
+_FAMILIES: dict[str, "Family"] = {}
+
+
+def register(cls: type["Family"]) -> type["Family"]:
+    _FAMILIES[cls.name] = cls()
+    return cls
+
+
+def get_family(name: str) -> "Family":
+    if name not in _FAMILIES:
+        if name not in FAMILY_MODULES:
+            raise KeyError(f"unknown pipeline family '{name}'; known: {', '.join(FAMILY_MODULES)}")
+        importlib.import_module(f"core.families.{name}")
+    return _FAMILIES[name]
+
+
+def diffusers_class(name: str):
+    import diffusers
+
+    return getattr(diffusers, name)
+
+
+class Family:
+    name: str = ""
+    # Component attribute names whose forward calls make up each stage (profiling reads these).
+    text_encoders: tuple[str, ...] = ("text_encoder",)
+    denoiser: str = "transformer"
+    decoder: str = "vae"
+    # Default size and steps of the tiny twin (the real model's size multiple still applies).
+    tiny_size: int = 32
+    tiny_steps: int = 2
+
+    # ---- loading -------------------------------------------------------------------------
+    def load_pretrained(self, spec: ModelSpec, *, source: str, torch_dtype: torch.dtype,
+                        token: str | None, device_map: str | None) -> Any:
+        cls = diffusers_class(spec.pipeline_class)
+        kwargs: dict[str, Any] = {"torch_dtype": torch_dtype, "token": token}
+        if spec.variant and source == spec.hf_id:
+            kwargs["variant"] = spec.variant
+        if device_map:
+            kwargs["device_map"] = device_map
+        return cls.from_pretrained(source, **kwargs)
+
+    def build_tiny(self, spec: ModelSpec) -> Any:
+        raise NotImplementedError
+
+    # ---- calling -------------------------------------------------------------------------
+    def call_kwargs(self, spec: ModelSpec, req) -> dict[str, Any]:
+        """Request → kwargs for ``pipe(...)``. The default fits classic-CFG pipelines."""
+        kwargs: dict[str, Any] = {
+            "prompt": req.prompt,
+            "num_inference_steps": req.steps,
+            "guidance_scale": req.guidance,
+            "width": req.width,
+            "height": req.height,
+            "num_images_per_prompt": req.num_images,
+        }
+        if spec.supports_negative and req.negative_prompt:
+            kwargs["negative_prompt"] = req.negative_prompt
+        return kwargs
+
+    def run(self, pipe: Any, spec: ModelSpec, req, generator) -> list:
+        kwargs = self.call_kwargs(spec, req)
+        return list(pipe(**kwargs, generator=generator, output_type="pil").images)
+
+    # ---- introspection -------------------------------------------------------------------
+    def components(self, pipe: Any) -> dict[str, torch.nn.Module]:
+        return {k: v for k, v in pipe.components.items() if isinstance(v, torch.nn.Module)}
+
+    def to(self, pipe: Any, device: str) -> Any:
+        return pipe.to(device)
+
+
+def extra_kwargs(req, *names: str) -> dict[str, Any]:
+    """Pick pipeline kwargs that the spec's `extra` (or the request) carries."""
+    return {n: req.extra[n] for n in names if n in req.extra}

@@ -1,0 +1,1 @@
+"""Closed-source image API clients, one module per provider (no torch import here)."""
