@@ -18,6 +18,8 @@ class Settings(BaseSettings):
     output_dir: str = "data/outputs"
     # "auto" picks cuda when present, else cpu; "cuda:1", "cpu" ... pin a device.
     device: str = "auto"
+    # Pretrained weights: `<models_dir>/<model key>` is used when it exists, else the hub id.
+    models_dir: str | None = None
     # Spread a model over every visible GPU when it does not fit one ("balanced" device map).
     multi_gpu: bool = True
 

@@ -66,7 +66,18 @@ class Family:
         return cls.from_pretrained(source, **kwargs)
 
     def build_tiny(self, spec: ModelSpec) -> Any:
-        raise NotImplementedError
+        raise NotImplementedError(f"{self.name}: no tiny twin")
+
+    def build_random(self, spec: ModelSpec, *, device: str, dtype: torch.dtype) -> Any:
+        raise NotImplementedError(f"{self.name}: random weights are not available for this family yet")
+
+    def stages(self) -> dict[str, tuple[tuple[str, ...], str, str]]:
+        """Stage name → (component keys, method to time, "sum" of call times | "span" first start→last end)."""
+        return {
+            "text_encode": (self.text_encoders, "forward", "sum"),
+            "denoise": ((self.denoiser,), "forward", "span"),
+            "decode": ((self.decoder,), "decode", "sum"),
+        }
 
     # ---- calling -------------------------------------------------------------------------
     def call_kwargs(self, spec: ModelSpec, req) -> dict[str, Any]:

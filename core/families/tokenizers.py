@@ -88,3 +88,71 @@ def decoder_lm_tokenizer(vocab_size: int = 1000, model_max_length: int = 512,
         vocab_size=vocab_size, model_max_length=model_max_length, bos="<bos>", eos="<eos>", pad="<pad>",
         unk="<unk>", padding_side=padding_side, specials_first=("<pad>", "<eos>", "<bos>", "<unk>"),
     )
+
+
+def bert_tokenizer(vocab_size: int = 1000, model_max_length: int = 512) -> PreTrainedTokenizerFast:
+    """BERT layout: [PAD]=0, [UNK]=1, [CLS]=2 before and [SEP]=3 after each text (HunyuanDiT's BERT slot)."""
+    tok = word_tokenizer(
+        vocab_size=vocab_size, model_max_length=model_max_length, bos="[CLS]", eos="[SEP]", pad="[PAD]",
+        unk="[UNK]", specials_first=("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"),
+    )
+    tok.add_special_tokens({"cls_token": "[CLS]", "sep_token": "[SEP]", "mask_token": "[MASK]"})
+    return tok
+
+
+# Qwen's byte-level BPE keeps "\n" as a token; Qwen-Image drops a fixed number of leading template tokens
+# (`prompt_template_encode_start_idx`), so the stand-in must count the template's tokens the same way.
+_QWEN_PRETOKENIZE = r"\w+|[^\w\s]+|\n"
+
+
+def qwen2_tokenizer(vocab_size: int = 1000, model_max_length: int = 32768) -> PreTrainedTokenizerFast:
+    """Qwen2/2.5 chat layout: pad <|endoftext|>=0, <|im_start|>=1, <|im_end|>=2 (special), nothing added
+    around texts, and newlines kept as tokens, so that chat-template prefixes tokenize to as many tokens as
+    with Qwen's BPE (Qwen-Image's template prefix: 34, the pipeline's drop index)."""
+    from tokenizers import Regex
+
+    tok = word_tokenizer(
+        vocab_size=vocab_size, model_max_length=model_max_length, bos=None, eos=None, pad="<|endoftext|>",
+        unk="<unk>", specials_first=("<|endoftext|>", "<|im_start|>", "<|im_end|>", "<unk>", "\n"),
+    )
+    tok.backend_tokenizer.pre_tokenizer = pre_tokenizers.Split(
+        Regex(_QWEN_PRETOKENIZE), behavior="removed", invert=True)
+    tok.add_special_tokens({"eos_token": "<|im_end|>",
+                            "additional_special_tokens": ["<|im_start|>", "<|im_end|>"]})
+    return tok
+
+
+def gpt2_tokenizer(vocab_size: int = 1000, model_max_length: int = 1024) -> PreTrainedTokenizerFast:
+    """GPT-2 layout: <|endoftext|>=0 is bos, eos, unk and pad; nothing added around texts
+    (UniDiffuser's caption decoder reads `eos_token_id` and decodes ids)."""
+    tok = word_tokenizer(
+        vocab_size=vocab_size, model_max_length=model_max_length, bos=None, eos=None, pad="<|endoftext|>",
+        unk="<|endoftext|>", specials_first=("<|endoftext|>",),
+    )
+    tok.add_special_tokens({"bos_token": "<|endoftext|>", "eos_token": "<|endoftext|>"})
+    return tok
+
+
+def gemma_tokenizer(vocab_size: int = 1000, model_max_length: int = 8192,
+                    padding_side: str = "right") -> PreTrainedTokenizerFast:
+    """Gemma / Gemma 2 layout: pad=0, eos=1, bos=2, unk=3, and only <bos> added before each text (Gemma's
+    add_bos_token=True, add_eos_token=False): Sana, Lumina-Next and Lumina 2 slots."""
+    tok = decoder_lm_tokenizer(vocab_size=vocab_size, model_max_length=model_max_length, padding_side=padding_side)
+    tok.backend_tokenizer.post_processor = processors.TemplateProcessing(
+        single="<bos>:0 $A:0", pair="<bos>:0 $A:0 $B:1", special_tokens=[("<bos>", tok.bos_token_id)])
+    return tok
+
+
+def glm_tokenizer(vocab_size: int = 1000, model_max_length: int = 8192) -> PreTrainedTokenizerFast:
+    """GLM-4 layout (CogView4's slot): pad=0, eos=1, "[gMASK]"=2 and "<sop>"=3 put before each text as GLM-4's
+    tokenizer does, nothing after; left padding (the pipeline pads to a multiple of 16 on the left)."""
+    tok = word_tokenizer(
+        vocab_size=vocab_size, model_max_length=model_max_length, bos=None, eos="<eos>", pad="<pad>",
+        unk="<unk>", padding_side="left", specials_first=("<pad>", "<eos>", "[gMASK]", "<sop>", "<unk>"),
+    )
+    tok.add_special_tokens({"additional_special_tokens": ["[gMASK]", "<sop>"]})
+    ids = tok.convert_tokens_to_ids(["[gMASK]", "<sop>"])
+    tok.backend_tokenizer.post_processor = processors.TemplateProcessing(
+        single="[gMASK]:0 <sop>:0 $A:0", pair="[gMASK]:0 <sop>:0 $A:0 $B:1",
+        special_tokens=[("[gMASK]", ids[0]), ("<sop>", ids[1])])
+    return tok

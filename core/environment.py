@@ -1,0 +1,72 @@
+"""The machine a run happened on: GPUs, driver, library versions, git revision."""
+from __future__ import annotations
+
+import platform
+import socket
+import subprocess
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+
+
+def _version(pkg: str) -> str | None:
+    try:
+        return metadata.version(pkg)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+@lru_cache
+def git_revision() -> str | None:
+    try:
+        root = Path(__file__).resolve().parent.parent
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
+                             timeout=5)
+        rev = out.stdout.strip() or None
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+        return f"{rev}-dirty" if rev and dirty else rev
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def gpus() -> list[dict]:
+    """Visible CUDA devices: index, name, total and free memory in GB."""
+    import torch
+
+    out = []
+    if torch.cuda.is_available():
+        for i in range(torch.cuda.device_count()):
+            free, total = torch.cuda.mem_get_info(i)
+            out.append({"index": i, "name": torch.cuda.get_device_name(i), "total_gb": total / 1e9,
+                        "free_gb": free / 1e9, "allocated_gb": torch.cuda.memory_allocated(i) / 1e9})
+    return out
+
+
+def _driver_version() -> str | None:
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+                             capture_output=True, text=True, timeout=10)
+        return out.stdout.strip().splitlines()[0] if out.returncode == 0 and out.stdout.strip() else None
+    except (OSError, subprocess.SubprocessError, IndexError):
+        return None
+
+
+def fingerprint(device: str | None = None) -> dict:
+    """Fields of `Run` that describe the environment."""
+    import torch
+
+    visible = gpus()
+    return {
+        "hostname": socket.gethostname(),
+        "device": device,
+        "gpu_name": visible[0]["name"] if visible else None,
+        "gpu_count": len(visible),
+        "driver_version": _driver_version() if visible else None,
+        "cuda_version": torch.version.cuda,
+        "python_version": platform.python_version(),
+        "torch_version": torch.__version__,
+        "diffusers_version": _version("diffusers"),
+        "transformers_version": _version("transformers"),
+        "git_revision": git_revision(),
+    }

@@ -1,0 +1,240 @@
+"""One request → images + measurements, and the rows and files that record them.
+
+`Engine` holds the resident models (dev mode keeps them; bench mode unloads after each model),
+checks requests before anything loads, and runs open models (through their family) and API models
+(through core.providers) alike. `Recorder` writes images, PNG metadata, `generation_config.json`
+and one store row per image, or one failed row per failed request.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from core import providers
+from core.errors import CaseStudyError
+from core.loading import LoadedModel, effective_spec, load_model, resolve_device, unload
+from core.outputs import image_filename, make_run_dir, save_image, write_generation_config
+from core.profiling import StageTimer
+from core.registry import ModelSpec, get_spec
+from core.request import GenerationRequest
+from core.settings import Settings, get_settings
+from core.store import Generation, Run, add_generation, add_run, finish_run, session_scope
+from core.environment import fingerprint
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Outcome:
+    """What one request produced: images and measurements, or an error."""
+
+    spec: ModelSpec
+    request: GenerationRequest
+    images: list = field(default_factory=list)
+    error: str | None = None
+    load_s: float | None = None
+    first_call: bool = False
+    total_s: float | None = None
+    stage_s: dict[str, float] = field(default_factory=dict)
+    calls: dict[str, int] = field(default_factory=dict)
+    peak_mem_gb: float | None = None
+    params: dict[str, int] = field(default_factory=dict)
+    device: str | None = None
+    profile: dict[str, Any] = field(default_factory=dict)
+    # API models
+    request_id: str | None = None
+    cost_usd: float | None = None
+    api_params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def make_generator(seed: int, count: int) -> list[torch.Generator]:
+    """One CPU generator per image (seed, seed+1, ...): the same image for the same seed on any device."""
+    return [torch.Generator(device="cpu").manual_seed(seed + i) for i in range(count)]
+
+
+class Engine:
+    def __init__(self, *, weights: str = "pretrained", device: str | None = None, settings: Settings | None = None,
+                 profile_flops: bool = True):
+        self.settings = settings or get_settings()
+        self.weights = weights
+        self.device = resolve_device(device or self.settings.device)
+        self.profile_flops = profile_flops
+        self.resident: dict[str, LoadedModel] = {}
+        self._lock = threading.RLock()  # one pipeline call at a time per engine
+
+    # ---- requests ----------------------------------------------------------------------------
+    def spec_for(self, key: str) -> ModelSpec:
+        return effective_spec(get_spec(key), self.weights)
+
+    def prepare(self, request: GenerationRequest) -> GenerationRequest:
+        """Fill defaults, draw a seed and check every field. Raises RequestError; loads nothing."""
+        spec = self.spec_for(request.model)
+        resolved = request.resolved(spec)
+        if spec.is_api:
+            providers.check_request(spec, resolved)
+        return resolved
+
+    # ---- residency ---------------------------------------------------------------------------
+    def load(self, key: str) -> LoadedModel:
+        with self._lock:
+            if key not in self.resident:
+                spec = get_spec(key)
+                if spec.is_api:
+                    raise CaseStudyError(f"model: {key} is an API model; nothing to load")
+                self.resident[key] = load_model(spec, self.weights, device=self.device, settings=self.settings)
+            return self.resident[key]
+
+    def unload(self, key: str) -> None:
+        with self._lock:
+            model = self.resident.pop(key, None)
+            if model is not None:
+                unload(model)
+
+    def unload_all(self) -> None:
+        for key in list(self.resident):
+            self.unload(key)
+
+    # ---- generation --------------------------------------------------------------------------
+    def generate(self, request: GenerationRequest) -> Outcome:
+        """Run one (resolved) request. Errors of the model are returned in the outcome, not raised."""
+        spec = self.spec_for(request.model)
+        outcome = Outcome(spec=spec, request=request, device=self.device)
+        try:
+            if spec.is_api:
+                self._generate_api(spec, request, outcome)
+            else:
+                self._generate_open(spec, request, outcome)
+        except Exception as exc:  # one model's failure is recorded, never raised past here
+            outcome.error = f"{type(exc).__name__}: {exc}"
+            outcome.images = []
+            log.warning("%s failed: %s", spec.key, outcome.error)
+            log.debug("%s", traceback.format_exc())
+            if isinstance(exc, torch.cuda.OutOfMemoryError):
+                torch.cuda.empty_cache()
+        return outcome
+
+    def _generate_open(self, spec: ModelSpec, request: GenerationRequest, outcome: Outcome) -> None:
+        with self._lock:
+            fresh = request.model not in self.resident
+            model = self.load(request.model)
+            if fresh:
+                outcome.load_s = model.load_s
+            outcome.first_call = model.calls == 0
+            outcome.params = dict(model.params)
+            outcome.device = model.device if model.device_map is None else f"{model.device_map}:{model.device}"
+            timer = StageTimer(model.family.components(model.pipe), model.family.stages(), model.device)
+            generators = make_generator(request.seed, request.num_images)
+            with torch.inference_mode(), timer.measure():
+                images = model.family.run(model.pipe, spec, request, generators)
+            model.calls += 1
+            report = timer.report()
+            outcome.images = images
+            outcome.total_s = report.total_s
+            outcome.stage_s = report.stage_s
+            outcome.calls = report.calls
+            outcome.peak_mem_gb = report.peak_mem_gb
+            outcome.profile = {"calls": report.calls, "params": model.params}
+
+    def _generate_api(self, spec: ModelSpec, request: GenerationRequest, outcome: Outcome) -> None:
+        missing = providers.missing_credentials(spec, self.settings)
+        if missing:
+            raise CaseStudyError(missing)
+        t0 = time.perf_counter()
+        result = providers.generate(spec, request, settings=self.settings)
+        outcome.total_s = result.latency_s if result.latency_s is not None else time.perf_counter() - t0
+        outcome.images = list(result.images)
+        outcome.request_id = result.request_id
+        outcome.cost_usd = result.cost_usd
+        outcome.api_params = dict(result.sent_params)
+        if result.revised_prompt:
+            outcome.api_params["revised_prompt"] = result.revised_prompt
+        outcome.device = spec.provider
+
+
+class Recorder:
+    """Writes one run's images, `generation_config.json` and store rows."""
+
+    def __init__(self, *, db, output_dir: str | Path, kind: str, mode: str, weights: str, device: str,
+                 params: dict[str, Any] | None = None, name: str | None = None, jobs_total: int = 0):
+        import os
+
+        self.db = db
+        self.run_dir = make_run_dir(output_dir)
+        run = Run(kind=kind, mode=mode, weights=weights, name=name, output_dir=str(self.run_dir),
+                  params=params or {}, jobs_total=jobs_total, pid=os.getpid(), **fingerprint(device))
+        with session_scope(db) as session:
+            self.run = add_run(session=session, run=run)
+        self._entries: list[dict[str, Any]] = []
+        self._write_config()
+
+    def _write_config(self) -> None:
+        write_generation_config(self.run_dir, run=self.run.model_dump(mode="json"), generations=self._entries)
+
+    def record(self, outcome: Outcome, *, job_key: str, category: str | None = None) -> list[Generation]:
+        """One row per image (or one failed row), written in one transaction after the image files."""
+        req, spec = outcome.request, outcome.spec
+        base = dict(
+            run_id=self.run.id, job_key=job_key, model_key=spec.key, provider=spec.provider,
+            weights="api" if spec.is_api else self._weights(), prompt=req.prompt,
+            negative_prompt=req.negative_prompt, category=category, steps=req.steps, guidance=req.guidance,
+            width=req.width, height=req.height, extra=dict(req.extra), device=outcome.device,
+            load_s=outcome.load_s, total_s=outcome.total_s, first_call=outcome.first_call,
+            text_encode_s=outcome.stage_s.get("text_encode"), denoise_s=outcome.stage_s.get("denoise"),
+            decode_s=outcome.stage_s.get("decode"), prior_s=outcome.stage_s.get("prior"),
+            decoder_s=outcome.stage_s.get("decoder"), peak_mem_gb=outcome.peak_mem_gb,
+            params_total=sum(outcome.params.values()) or None, profile=outcome.profile,
+            request_id=outcome.request_id, api_params=outcome.api_params,
+        )
+        rows: list[Generation] = []
+        if outcome.ok and outcome.images:
+            per_image_cost = (outcome.cost_usd / len(outcome.images)) if outcome.cost_usd is not None else None
+            for i, image in enumerate(outcome.images):
+                seed = req.seed + i if req.seed is not None else None
+                key = job_key if i == 0 else f"{job_key}-{i}"  # image 0 carries the job key resume looks for
+                row = Generation(**{**base, "job_key": key}, seed=seed, image_index=i, status="ok",
+                                 cost_usd=per_image_cost)
+                path = self.run_dir / image_filename(model_key=spec.key, seed=seed, index=i, job_key=job_key)
+                save_image(image, path, self._png_params(row))
+                row.image_path = str(path)
+                rows.append(row)
+        else:
+            rows.append(Generation(**base, seed=req.seed, status="failed",
+                                   error=outcome.error or "the pipeline returned no image",
+                                   cost_usd=outcome.cost_usd))
+        with session_scope(self.db) as session:
+            for row in rows:
+                session.add(row)
+            session.commit()
+            for row in rows:
+                session.refresh(row)
+        self._entries.extend(r.model_dump(mode="json") for r in rows)
+        if len(self._entries) <= 200 or not outcome.ok:
+            self._write_config()
+        return rows
+
+    def _weights(self) -> str:
+        return self.run.weights
+
+    @staticmethod
+    def _png_params(row: Generation) -> dict[str, Any]:
+        keep = ("model_key", "provider", "weights", "prompt", "negative_prompt", "seed", "steps", "guidance",
+                "width", "height", "extra", "job_key", "run_id", "request_id", "api_params")
+        return {k: getattr(row, k) for k in keep}
+
+    def finish(self, status: str) -> None:
+        with session_scope(self.db) as session:
+            run = finish_run(session=session, run_id=self.run.id, status=status)
+        if run is not None:
+            self.run = run
+        self._write_config()

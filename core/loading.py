@@ -1,0 +1,137 @@
+"""How a spec becomes a pipeline: pretrained, random weights or tiny; device, dtype, multi-GPU, unload."""
+from __future__ import annotations
+
+import gc
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+
+from core.families import Family, get_family
+from core.registry import ModelSpec, tiny_spec
+from core.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+Weights = Literal["pretrained", "random", "tiny"]
+WEIGHTS: tuple[str, ...] = ("pretrained", "random", "tiny")
+
+_DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
+
+
+def resolve_device(setting: str = "auto") -> str:
+    if setting in ("", "auto"):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if setting.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(f"device: {setting!r} asked for, but no CUDA device is visible; use 'cpu' or 'auto'")
+    return setting
+
+
+def torch_dtype(spec: ModelSpec, weights: str, device: str) -> torch.dtype:
+    if weights == "tiny" or device == "cpu":
+        return torch.float32  # fp16 on CPU is slow and partly unsupported
+    return _DTYPES[spec.dtype]
+
+
+def effective_spec(spec: ModelSpec, weights: str) -> ModelSpec:
+    """The spec requests are checked against: the tiny twin's has small default size and steps."""
+    if weights == "tiny" and not spec.is_api:
+        family = get_family(spec.family)
+        return tiny_spec(spec, family.tiny_size, family.tiny_steps)
+    return spec
+
+
+def pretrained_source(spec: ModelSpec, settings: Settings) -> str:
+    """A local directory `<IGCS_MODELS_DIR>/<key>` when it exists, else the hub id."""
+    if settings.models_dir:
+        local = Path(settings.models_dir).expanduser() / spec.key
+        if local.is_dir():
+            return str(local)
+    return spec.hf_id
+
+
+@dataclass
+class LoadedModel:
+    spec: ModelSpec
+    family: Family
+    pipe: Any
+    weights: str
+    device: str
+    dtype: torch.dtype
+    load_s: float
+    device_map: str | None = None
+    calls: int = 0  # pipeline calls since load (the first one includes warm-up)
+    params: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def params_total(self) -> int:
+        return sum(self.params.values())
+
+
+def _fits_one_gpu(spec: ModelSpec, device: str) -> bool:
+    if not device.startswith("cuda") or spec.vram_gb is None:
+        return True
+    index = torch.device(device).index or 0
+    free, _ = torch.cuda.mem_get_info(index)
+    return spec.vram_gb * 1e9 < free * 0.95
+
+
+def _sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def load_model(spec: ModelSpec, weights: str, *, device: str, settings: Settings | None = None) -> LoadedModel:
+    """Load one model's pipeline onto `device` and time it (synchronised)."""
+    settings = settings or get_settings()
+    if weights not in WEIGHTS:
+        raise ValueError(f"weights: {weights!r} is not allowed; choose one of {', '.join(WEIGHTS)}")
+    family = get_family(spec.family)
+    dtype = torch_dtype(spec, weights, device)
+    device_map = None
+    _sync(device)
+    t0 = time.perf_counter()
+    if weights == "tiny":
+        pipe = family.to(family.build_tiny(effective_spec(spec, weights)), device)
+    elif weights == "random":
+        pipe = family.build_random(spec, device=device, dtype=dtype)
+    else:
+        if settings.multi_gpu and torch.cuda.device_count() > 1 and not _fits_one_gpu(spec, device):
+            device_map = "balanced"
+        token = settings.hf_token.get_secret_value() if settings.hf_token else None
+        log.info("loading %s from %s (%s%s)", spec.key, pretrained_source(spec, settings), dtype,
+                 ", balanced over GPUs" if device_map else "")
+        pipe = family.load_pretrained(spec, source=pretrained_source(spec, settings), torch_dtype=dtype,
+                                      token=token, device_map=device_map)
+        if device_map is None:
+            pipe = family.to(pipe, device)
+    if hasattr(pipe, "set_progress_bar_config"):
+        pipe.set_progress_bar_config(disable=True)
+    _sync(device)
+    load_s = time.perf_counter() - t0
+    params = {name: sum(p.numel() for p in module.parameters()) for name, module in family.components(pipe).items()}
+    return LoadedModel(spec=spec, family=family, pipe=pipe, weights=weights, device=device, dtype=dtype,
+                       load_s=load_s, device_map=device_map, params=params)
+
+
+def unload(model: LoadedModel) -> None:
+    """Drop every reference the pipeline holds and return GPU and CPU memory."""
+    for module in model.family.components(model.pipe).values():
+        # Freeing parameters in place releases them even if a caller still holds the pipeline.
+        try:
+            module.to("meta")
+        except (RuntimeError, NotImplementedError, ValueError):  # accelerate-dispatched modules
+            pass
+    model.pipe = None
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    try:  # give freed heap pages back to the OS (glibc)
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # pragma: no cover - not glibc
+        pass

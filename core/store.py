@@ -1,0 +1,288 @@
+"""SQLModel tables and the only code that talks to the database.
+
+SQLite by default (`sqlite:///data/results.db`), any SQLAlchemy URL through `IGCS_DATABASE_URL`.
+SQLite runs with WAL, foreign keys on and a busy timeout, and every transaction starts with
+`BEGIN IMMEDIATE`, so the dashboard and a batch run (two processes) can write at once without
+"database is locked" errors. Column names carry their units (`denoise_s`, `peak_mem_gb`, `flops_total`).
+"""
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+from sqlalchemy import Column, Index, event, func, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.types import JSON
+from sqlmodel import Field, Session, SQLModel, create_engine, delete, select
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+# ---- tables --------------------------------------------------------------------------------------
+class Run(SQLModel, table=True):
+    """One user action or batch: what was asked for and on what machine."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    finished_at: datetime | None = None
+    kind: str = Field(default="generate", index=True)  # generate | bench
+    mode: str = "bench"  # dev (models stay resident) | bench (load → generate → unload)
+    weights: str = "pretrained"  # pretrained | random | tiny
+    status: str = Field(default="running", index=True)  # running | finished | failed | cancelled
+    name: str | None = None
+    output_dir: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))  # shared parameters
+    jobs_total: int = 0
+    pid: int | None = None
+    # environment fingerprint
+    hostname: str | None = None
+    device: str | None = None
+    gpu_name: str | None = None
+    gpu_count: int = 0
+    driver_version: str | None = None
+    cuda_version: str | None = None
+    python_version: str | None = None
+    torch_version: str | None = None
+    diffusers_version: str | None = None
+    transformers_version: str | None = None
+    git_revision: str | None = None
+
+
+class Generation(SQLModel, table=True):
+    """One image, or one failure (status 'failed' with the error text)."""
+
+    __table_args__ = (
+        # A job key is stored done at most once: resume skips it, duplicates are impossible.
+        Index("ux_generation_job_ok", "job_key", unique=True,
+              sqlite_where=text("status = 'ok'"), postgresql_where=text("status = 'ok'")),
+        Index("ix_generation_model_created", "model_key", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="run.id", index=True, ondelete="CASCADE")
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    job_key: str = Field(index=True)
+    status: str = Field(default="ok", index=True)  # ok | failed | skipped
+    error: str | None = None
+    # what was asked
+    model_key: str = Field(index=True)
+    provider: str | None = None  # None for open models; "openai", "google", ... for APIs
+    weights: str = "pretrained"
+    prompt: str = ""
+    negative_prompt: str | None = None
+    category: str | None = Field(default=None, index=True)
+    seed: int | None = None
+    steps: int | None = None
+    guidance: float | None = None
+    width: int | None = None
+    height: int | None = None
+    image_index: int = 0
+    extra: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    # what came out
+    image_path: str | None = None
+    device: str | None = None
+    # time (seconds, synchronised)
+    load_s: float | None = None  # model load, when this generation paid for it
+    total_s: float | None = None  # whole pipeline call (all images of the call)
+    text_encode_s: float | None = None
+    denoise_s: float | None = None
+    decode_s: float | None = None
+    prior_s: float | None = None  # Stable Cascade stage A/B split
+    decoder_s: float | None = None
+    first_call: bool = False  # the first call after load (includes warm-up)
+    # memory and size
+    peak_mem_gb: float | None = None
+    params_total: int | None = None
+    # compute (FLOPs = 2 x MACs; attention included)
+    flops_text_encode: float | None = None
+    flops_denoise: float | None = None
+    flops_decode: float | None = None
+    flops_total: float | None = None
+    macs_total: float | None = None
+    tflops_per_s: float | None = None
+    mfu: float | None = None
+    profile: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))  # per-component detail
+    # APIs
+    request_id: str | None = None
+    cost_usd: float | None = None
+    api_params: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+
+
+class FlopCount(SQLModel, table=True):
+    """FLOPs of one component call at one set of input shapes, counted once on the meta device."""
+
+    key: str = Field(primary_key=True)  # model key | component | shape signature
+    model_key: str = Field(index=True)
+    component: str
+    shapes: str
+    flops: float
+    macs: float
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+# ---- engine --------------------------------------------------------------------------------------
+def make_engine(url: str) -> Engine:
+    """An engine for `url`, tables created. SQLite files get WAL, foreign keys and a busy timeout."""
+    is_sqlite = url.startswith("sqlite")
+    if is_sqlite and ":///" in url and not url.endswith(":memory:"):
+        path = url.split(":///", 1)[1]
+        if path:
+            Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    connect_args = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False} if is_sqlite else {}
+    engine = create_engine(url, connect_args=connect_args)
+    if is_sqlite:
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn, _record):  # pragma: no cover - exercised by every test
+            dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (below)
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn):  # pragma: no cover
+            # Take the write lock up front: a deferred transaction that upgrades from read to write
+            # fails at once with SQLITE_BUSY instead of waiting for the busy timeout.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    SQLModel.metadata.create_all(engine)
+    return engine
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+
+
+# ---- runs ----------------------------------------------------------------------------------------
+def add_run(*, session: Session, run: Run) -> Run:
+    session.add(run)
+    session.commit()
+    session.refresh(run)
+    return run
+
+
+def finish_run(*, session: Session, run_id: int, status: str) -> Run | None:
+    run = session.get(Run, run_id)
+    if run is None:
+        return None
+    run.status = status
+    run.finished_at = utcnow()
+    session.add(run)
+    session.commit()
+    return run
+
+
+def get_run(*, session: Session, run_id: int) -> Run | None:
+    return session.get(Run, run_id)
+
+
+def list_runs(*, session: Session, limit: int = 100, offset: int = 0, kind: str | None = None) -> list[Run]:
+    stmt = select(Run).order_by(Run.id.desc()).offset(offset).limit(limit)
+    if kind:
+        stmt = stmt.where(Run.kind == kind)
+    return list(session.exec(stmt))
+
+
+def run_counts(*, session: Session, run_ids: Sequence[int]) -> dict[int, dict[str, int]]:
+    """{run_id: {status: count}} for the given runs."""
+    if not run_ids:
+        return {}
+    stmt = (select(Generation.run_id, Generation.status, func.count())
+            .where(Generation.run_id.in_(run_ids)).group_by(Generation.run_id, Generation.status))
+    out: dict[int, dict[str, int]] = {}
+    for run_id, status, n in session.exec(stmt):
+        out.setdefault(run_id, {})[status] = n
+    return out
+
+
+def delete_run(*, session: Session, run_id: int) -> list[str]:
+    """Delete a run and its generations; returns the image paths that belonged to it."""
+    paths = [p for p in session.exec(select(Generation.image_path).where(Generation.run_id == run_id)) if p]
+    session.exec(delete(Generation).where(Generation.run_id == run_id))
+    session.exec(delete(Run).where(Run.id == run_id))
+    session.commit()
+    return paths
+
+
+# ---- generations ---------------------------------------------------------------------------------
+def add_generation(*, session: Session, generation: Generation) -> Generation:
+    session.add(generation)
+    session.commit()
+    session.refresh(generation)
+    return generation
+
+
+def done_job_keys(*, session: Session, keys: Iterable[str] | None = None) -> set[str]:
+    """Job keys already stored with status ok (all of them, or those among `keys`)."""
+    stmt = select(Generation.job_key).where(Generation.status == "ok")
+    if keys is None:
+        return set(session.exec(stmt))
+    keys = list(keys)
+    found: set[str] = set()
+    for i in range(0, len(keys), 500):  # stay under SQLite's bound-parameter limit
+        found.update(session.exec(stmt.where(Generation.job_key.in_(keys[i:i + 500]))))
+    return found
+
+
+def _filtered(stmt, *, model_keys=None, status=None, prompt_contains=None, run_id=None,
+              since: datetime | None = None, until: datetime | None = None):
+    if model_keys:
+        stmt = stmt.where(Generation.model_key.in_(list(model_keys)))
+    if status:
+        stmt = stmt.where(Generation.status == status)
+    if prompt_contains:
+        stmt = stmt.where(Generation.prompt.contains(prompt_contains))
+    if run_id is not None:
+        stmt = stmt.where(Generation.run_id == run_id)
+    if since is not None:
+        stmt = stmt.where(Generation.created_at >= since)
+    if until is not None:
+        stmt = stmt.where(Generation.created_at < until)
+    return stmt
+
+
+def query_generations(*, session: Session, limit: int = 50, offset: int = 0, **filters) -> list[Generation]:
+    """One page of generations, newest first, filtered by model, status, prompt text, run, dates."""
+    stmt = _filtered(select(Generation), **filters).order_by(Generation.id.desc()).offset(offset).limit(limit)
+    return list(session.exec(stmt))
+
+
+def count_generations(*, session: Session, **filters) -> int:
+    return session.exec(_filtered(select(func.count()).select_from(Generation), **filters)).one()
+
+
+def generation_frame_rows(*, session: Session, limit: int = 200_000, **filters) -> list[dict[str, Any]]:
+    """Flat dicts of generations for charts (JSON columns left out)."""
+    cols = [c for c in Generation.__table__.columns if not isinstance(c.type, JSON)]
+    stmt = _filtered(select(*cols), **filters).order_by(Generation.id.desc()).limit(limit)
+    return [dict(row._mapping) for row in session.exec(stmt)]
+
+
+def model_keys_in_store(*, session: Session) -> list[str]:
+    return sorted(session.exec(select(Generation.model_key).distinct()))
+
+
+# ---- FLOP cache ----------------------------------------------------------------------------------
+def get_flop_count(*, session: Session, key: str) -> FlopCount | None:
+    return session.get(FlopCount, key)
+
+
+def put_flop_count(*, session: Session, count: FlopCount) -> FlopCount:
+    session.merge(count)
+    session.commit()
+    return count
+
+
+def to_json(obj: Any) -> str:
+    return json.dumps(obj, default=str, sort_keys=True)
