@@ -6,6 +6,7 @@ provider keys keep the names their providers document (``OPENAI_API_KEY``, ``HF_
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -24,6 +25,62 @@ class Settings(BaseSettings):
     multi_gpu: bool = True
 
     hf_token: SecretStr | None = Field(default=None, validation_alias=AliasChoices("HF_TOKEN", "IGCS_HF_TOKEN"))
+
+    # Closed-source image APIs (core.providers). Keys are read under the names their providers
+    # document and are never written to the store, the outputs or the logs. `.env.example` lists them.
+    # OpenAI (DALL-E 2/3, gpt-image-1)
+    openai_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("OPENAI_API_KEY", "IGCS_OPENAI_API_KEY"))
+    openai_base_url: str = Field(
+        default="https://api.openai.com/v1", validation_alias=AliasChoices("OPENAI_BASE_URL", "IGCS_OPENAI_BASE_URL"))
+    # Google Imagen: Vertex AI (project, location, OAuth access token) or the Gemini API (API key).
+    # "auto" takes Vertex AI when GOOGLE_GENAI_USE_VERTEXAI says so or its project and token are set,
+    # else the Gemini API.
+    imagen_backend: Literal["auto", "vertex", "gemini"] = Field(
+        default="auto", validation_alias=AliasChoices("IGCS_IMAGEN_BACKEND"))
+    google_genai_use_vertexai: bool | None = Field(
+        default=None, validation_alias=AliasChoices("GOOGLE_GENAI_USE_VERTEXAI"))
+    google_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("GOOGLE_API_KEY", "GEMINI_API_KEY", "IGCS_GOOGLE_API_KEY"))
+    google_cloud_project: str | None = Field(
+        default=None, validation_alias=AliasChoices("GOOGLE_CLOUD_PROJECT", "IGCS_GOOGLE_CLOUD_PROJECT"))
+    google_cloud_location: str = Field(
+        default="us-central1", validation_alias=AliasChoices("GOOGLE_CLOUD_LOCATION", "IGCS_GOOGLE_CLOUD_LOCATION"))
+    google_access_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("GOOGLE_ACCESS_TOKEN", "IGCS_GOOGLE_ACCESS_TOKEN"))
+    # Empty: https://{location}-aiplatform.googleapis.com (Vertex) and https://generativelanguage.googleapis.com
+    google_vertex_base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("GOOGLE_VERTEX_BASE_URL", "IGCS_GOOGLE_VERTEX_BASE_URL"))
+    google_gemini_base_url: str = Field(
+        default="https://generativelanguage.googleapis.com",
+        validation_alias=AliasChoices("GOOGLE_GEMINI_BASE_URL", "IGCS_GOOGLE_GEMINI_BASE_URL"))
+    # ByteDance: Volcano Engine visual API (AK/SK signature) and Ark (Seedream, Bearer key)
+    volc_accesskey: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("VOLC_ACCESSKEY", "IGCS_VOLC_ACCESSKEY"))
+    volc_secretkey: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("VOLC_SECRETKEY", "IGCS_VOLC_SECRETKEY"))
+    volc_base_url: str = Field(
+        default="https://visual.volcengineapi.com", validation_alias=AliasChoices("VOLC_BASE_URL", "IGCS_VOLC_BASE_URL"))
+    ark_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("ARK_API_KEY", "IGCS_ARK_API_KEY"))
+    ark_base_url: str = Field(
+        default="https://ark.cn-beijing.volces.com/api/v3",
+        validation_alias=AliasChoices("ARK_BASE_URL", "IGCS_ARK_BASE_URL"))
+    # Kling AI (a fresh HS256 JWT per request from the access key and secret key)
+    kling_access_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("KLING_ACCESS_KEY", "IGCS_KLING_ACCESS_KEY"))
+    kling_secret_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("KLING_SECRET_KEY", "IGCS_KLING_SECRET_KEY"))
+    kling_base_url: str = Field(
+        default="https://api-singapore.klingai.com", validation_alias=AliasChoices("KLING_BASE_URL", "IGCS_KLING_BASE_URL"))
+    # Every API call: per-request timeout (downloads too), one deadline over retries and polling,
+    # retries of 429/5xx with exponential backoff (Retry-After wins when longer), poll interval.
+    api_timeout_s: float = Field(default=60.0, gt=0)
+    api_deadline_s: float = Field(default=300.0, gt=0)
+    api_max_retries: int = Field(default=4, ge=0)
+    api_backoff_s: float = Field(default=1.0, ge=0)
+    api_backoff_max_s: float = Field(default=30.0, ge=0)
+    api_poll_interval_s: float = Field(default=2.0, ge=0)
 
 
 @lru_cache

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Install the workbench into .venv (created if missing).
+#   scripts/install.sh          runtime: torch, diffusers, streamlit ... (requirements.txt)
+#   scripts/install.sh --test   also the test tools (requirements-test.txt) and Debian's chromium
+# TORCH_SPEC picks the torch build, e.g. TORCH_SPEC="torch==2.13.0" for the CPU wheel on a CPU box;
+# the default takes PyPI's torch (CUDA on Linux x86_64).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+with_tests=0
+[ "${1:-}" = "--test" ] && with_tests=1
+
+if [ "$with_tests" = 1 ] && ! command -v chromium >/dev/null 2>&1; then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -c "import torch" 2>/dev/null || .venv/bin/python -m pip install -q "${TORCH_SPEC:-torch}"
+if [ "$with_tests" = 1 ]; then
+  .venv/bin/python -m pip install -q -r requirements-test.txt
+else
+  .venv/bin/python -m pip install -q -r requirements.txt
+fi
