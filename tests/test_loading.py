@@ -1,0 +1,72 @@
+"""Loading and unloading: pretrained from a local directory; unload gives memory back (measured)."""
+from __future__ import annotations
+
+import gc
+import weakref
+from pathlib import Path
+
+import torch
+from diffusers import StableDiffusionPipeline, UNet2DConditionModel
+
+from core.generation import Engine
+from core.families.sd import tiny_clip_config, tiny_vae
+from core.families.tokenizers import clip_tokenizer
+from transformers import CLIPTextModel
+from diffusers import DDIMScheduler
+
+
+def _rss_mb() -> float:
+    pages = int(Path("/proc/self/statm").read_text().split()[1])
+    return pages * 4096 / 2**20
+
+
+def _save_sd_pipeline(path: Path, channels: tuple[int, int]) -> int:
+    torch.manual_seed(0)
+    unet = UNet2DConditionModel(block_out_channels=channels, layers_per_block=2, sample_size=32, in_channels=4,
+                                out_channels=4, down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+                                up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), cross_attention_dim=32,
+                                norm_num_groups=32)
+    pipe = StableDiffusionPipeline(unet=unet, scheduler=DDIMScheduler(), vae=tiny_vae(),
+                                   text_encoder=CLIPTextModel(tiny_clip_config()), tokenizer=clip_tokenizer(),
+                                   safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+    pipe.save_pretrained(path)
+    return sum(p.numel() for p in unet.parameters())
+
+
+def test_pretrained_from_local_dir_and_unload_returns_memory(tmp_path, monkeypatch):
+    unet_params = _save_sd_pipeline(tmp_path / "models" / "sd21", (256, 512))
+    weight_mb = unet_params * 4 / 2**20  # loaded in fp32 on CPU
+    assert weight_mb > 100
+    monkeypatch.setenv("IGCS_MODELS_DIR", str(tmp_path / "models"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    from core.settings import get_settings
+    get_settings.cache_clear()
+
+    engine = Engine(weights="pretrained", device="cpu")
+    gc.collect()
+    base = _rss_mb()
+    model = engine.load("sd21")
+    with torch.no_grad():  # safetensors maps weights lazily: touch them so they are resident
+        sum(float(p.sum()) for p in model.pipe.unet.parameters())
+    loaded = _rss_mb()
+    assert model.params["unet"] == unet_params and model.load_s > 0
+    unet_ref = weakref.ref(model.pipe.unet)
+    del model
+    engine.unload("sd21")
+    after = _rss_mb()
+    assert engine.resident == {}
+    assert unet_ref() is None or all(p.is_meta for p in unet_ref().parameters())
+    grew, returned = loaded - base, loaded - after
+    print(f"weights {weight_mb:.0f} MB; RSS +{grew:.0f} MB on load, -{returned:.0f} MB on unload")
+    assert grew > 0.8 * weight_mb
+    assert returned > 0.8 * weight_mb
+
+
+def test_dev_mode_keeps_models_resident_and_adds_without_unloading(tiny_engine):
+    tiny_engine.load("sd21")
+    tiny_engine.load("pixart-alpha")
+    assert set(tiny_engine.resident) == {"sd21", "pixart-alpha"}
+    first = tiny_engine.resident["sd21"]
+    assert tiny_engine.load("sd21") is first  # no reload
+    tiny_engine.unload("sd21")
+    assert set(tiny_engine.resident) == {"pixart-alpha"}
