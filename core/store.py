@@ -286,3 +286,133 @@ def put_flop_count(*, session: Session, count: FlopCount) -> FlopCount:
 
 def to_json(obj: Any) -> str:
     return json.dumps(obj, default=str, sort_keys=True)
+
+
+# ---- dashboard queries (paged runs, one run's matrix and summary, chart columns, bulk insert) ------
+def _run_filtered(stmt, *, kind: str | None = None, status: str | None = None, name: str | None = None):
+    if kind:
+        stmt = stmt.where(Run.kind == kind)
+    if status:
+        stmt = stmt.where(Run.status == status)
+    if name is not None:
+        stmt = stmt.where(Run.name == name)
+    return stmt
+
+
+def query_runs(*, session: Session, limit: int = 50, offset: int = 0, kind: str | None = None,
+               status: str | None = None, name: str | None = None) -> list[Run]:
+    """One page of runs, newest first, filtered by kind, status and exact name."""
+    stmt = _run_filtered(select(Run), kind=kind, status=status, name=name)
+    return list(session.exec(stmt.order_by(Run.id.desc()).offset(offset).limit(limit)))
+
+
+def count_runs(*, session: Session, kind: str | None = None, status: str | None = None,
+               name: str | None = None) -> int:
+    stmt = _run_filtered(select(func.count()).select_from(Run), kind=kind, status=status, name=name)
+    return session.exec(stmt).one()
+
+
+def find_run(*, session: Session, name: str) -> Run | None:
+    """The newest run with exactly this name (a batch started in the background is found by its name)."""
+    runs = query_runs(session=session, name=name, limit=1)
+    return runs[0] if runs else None
+
+
+def get_generation(*, session: Session, generation_id: int) -> Generation | None:
+    return session.get(Generation, generation_id)
+
+
+def run_model_summary(*, session: Session, run_id: int) -> list[dict[str, Any]]:
+    """Per model of one run: ok and failed counts, mean seconds per call, peak memory, cost."""
+    stmt = (select(Generation.model_key, Generation.status, func.count(), func.avg(Generation.total_s),
+                   func.avg(Generation.denoise_s), func.max(Generation.peak_mem_gb), func.sum(Generation.cost_usd),
+                   func.min(Generation.id))
+            .where(Generation.run_id == run_id).group_by(Generation.model_key, Generation.status))
+    out: dict[str, dict[str, Any]] = {}
+    for model_key, status, n, total_s, denoise_s, peak, cost, first_id in session.exec(stmt):
+        row = out.setdefault(model_key, {"model_key": model_key, "ok": 0, "failed": 0, "skipped": 0,
+                                         "mean_total_s": None, "mean_denoise_s": None, "peak_mem_gb": None,
+                                         "cost_usd": None, "_first": first_id})
+        row[status] = row.get(status, 0) + n
+        row["_first"] = min(row["_first"], first_id)
+        if status == "ok":
+            row.update(mean_total_s=total_s, mean_denoise_s=denoise_s, peak_mem_gb=peak, cost_usd=cost)
+    rows = sorted(out.values(), key=lambda r: r.pop("_first"))
+    return rows
+
+
+def run_prompts(*, session: Session, run_id: int, limit: int = 20, offset: int = 0) -> list[str]:
+    """The distinct prompts of one run, in the order the run first used them."""
+    first = func.min(Generation.id)
+    stmt = (select(Generation.prompt, first).where(Generation.run_id == run_id).group_by(Generation.prompt)
+            .order_by(first).offset(offset).limit(limit))
+    return [prompt for prompt, _ in session.exec(stmt)]
+
+
+def count_run_prompts(*, session: Session, run_id: int) -> int:
+    stmt = select(func.count(func.distinct(Generation.prompt))).where(Generation.run_id == run_id)
+    return session.exec(stmt).one()
+
+
+def run_seeds(*, session: Session, run_id: int) -> list[int]:
+    stmt = select(Generation.seed).where(Generation.run_id == run_id, Generation.seed.is_not(None)).distinct()
+    return sorted(session.exec(stmt))
+
+
+def run_matrix_rows(*, session: Session, run_id: int, prompts: Sequence[str], seed: int | None = None,
+                    ) -> list[dict[str, Any]]:
+    """Generations of one run for the given prompts (one seed, or all): the cells of a prompt x model matrix."""
+    if not prompts:
+        return []
+    cols = [Generation.id, Generation.model_key, Generation.prompt, Generation.seed, Generation.status,
+            Generation.error, Generation.image_path, Generation.image_index, Generation.total_s,
+            Generation.width, Generation.height, Generation.steps]
+    stmt = select(*cols).where(Generation.run_id == run_id, Generation.prompt.in_(list(prompts)))
+    if seed is not None:
+        stmt = stmt.where(Generation.seed == seed)
+    return [dict(row._mapping) for row in session.exec(stmt.order_by(Generation.id))]
+
+
+def generation_columns(*, session: Session, columns: Sequence[str], limit: int = 200_000,
+                       weights: str | None = None, run_ids: Sequence[int] | None = None,
+                       **filters) -> list[dict[str, Any]]:
+    """Only the named columns of the filtered generations, newest first (what charts need, fast)."""
+    table = Generation.__table__
+    unknown = [c for c in columns if c not in table.columns]
+    if unknown:
+        raise ValueError(f"columns: unknown {unknown}; known: {', '.join(table.columns.keys())}")
+    stmt = _filtered(select(*(table.columns[c] for c in columns)), **filters)
+    if weights:
+        stmt = stmt.where(Generation.weights == weights)
+    if run_ids:
+        stmt = stmt.where(Generation.run_id.in_(list(run_ids)))
+    stmt = stmt.order_by(Generation.id.desc()).limit(limit)
+    return [dict(row._mapping) for row in session.exec(stmt)]
+
+
+def weights_in_store(*, session: Session) -> list[str]:
+    return sorted(session.exec(select(Generation.weights).distinct()))
+
+
+def bulk_add_generations(*, session: Session, rows: Sequence[dict[str, Any]], chunk: int = 5_000) -> int:
+    """Insert many generation rows (dicts of column values) with executemany; for seeding and imports."""
+    from sqlalchemy import insert
+
+    table = Generation.__table__
+    for i in range(0, len(rows), chunk):
+        session.execute(insert(table), list(rows[i:i + chunk]))
+    session.commit()
+    return len(rows)
+
+
+def atlas_rows(*, session: Session, table_name: str = "atlasentry", limit: int = 100_000) -> list[dict[str, Any]]:
+    """Rows of the compute atlas table, or [] while no atlas has been stored (the table may not exist)."""
+    from sqlalchemy import MetaData, Table, inspect
+
+    conn = session.connection()  # the session's own connection: a second one would wait for its lock
+    if not inspect(conn).has_table(table_name):
+        return []
+    table = SQLModel.metadata.tables.get(table_name)
+    if table is None:  # stored by a newer version of the code than this process imported
+        table = Table(table_name, MetaData(), autoload_with=conn)
+    return [dict(row._mapping) for row in session.exec(select(table).limit(limit))]
