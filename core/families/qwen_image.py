@@ -1,9 +1,10 @@
 """Qwen-Image (QwenImagePipeline): MMDiT with a Qwen2.5-VL text encoder, true CFG.
 
 Quirks:
-  - CFG is "true CFG": `true_cfg_scale` (our guidance) runs a second, negative pass only when a negative
-    prompt is given; without one, the pipeline silently skips CFG. We always pass one: the request's, else
-    the spec's ``extra["default_negative_prompt"]`` (" "), as the authors' example does. `guidance_scale`
+  - CFG is "true CFG": `true_cfg_scale` (our guidance) runs a second, unbatched negative pass per step
+    (twice the transformer calls) only when a negative prompt is given; without one the pipeline skips CFG
+    with a warning. With guidance > 1 we always pass one: the request's, else the spec's
+    ``extra["default_negative_prompt"]`` (" "), as the authors' example does. `guidance_scale`
     is only for guidance-distilled checkpoints (Qwen-Image is not: `guidance_embeds=False`) and is left out,
     or the pipeline warns that it is ignored.
   - The prompt goes through a chat template; the pipeline drops the first 34 tokens of it
@@ -67,15 +68,15 @@ class QwenImageFamily(Family):
         )
 
     def call_kwargs(self, spec, req):
-        negative = req.negative_prompt or req.extra.get("default_negative_prompt", " ")
         kwargs = {
             "prompt": req.prompt,
-            "negative_prompt": negative,
             "true_cfg_scale": req.guidance,
             "num_inference_steps": req.steps,
             "width": req.width,
             "height": req.height,
             "num_images_per_prompt": req.num_images,
         }
+        if req.guidance > 1:  # at <= 1 the pipeline ignores (and warns about) a negative prompt
+            kwargs["negative_prompt"] = req.negative_prompt or req.extra.get("default_negative_prompt", " ")
         kwargs.update(extra_kwargs(req, "max_sequence_length"))
         return kwargs
