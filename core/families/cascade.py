@@ -50,6 +50,23 @@ class CascadePipelines:
         self.decoder.set_progress_bar_config(**kwargs)
 
 
+def _load_vqgan(source: str, *, variant: str | None, **kwargs) -> PaellaVQModel:
+    """The decoder's VQGAN (stage A), loaded on its own.
+
+    stabilityai/stable-cascade's model_index.json declares ``"vqgan": ["wuerstchen", "PaellaVQModel"]``.
+    diffusers 0.42 keeps that class in ``diffusers.pipelines.deprecated.wuerstchen`` and exports it
+    neither from ``diffusers`` nor as ``pipelines.wuerstchen``, so ``from_pretrained`` cannot resolve
+    the entry (and rejects a passed ``vqgan=`` for the same reason): the pipeline is loaded with
+    ``vqgan=None`` and this model registered afterwards.
+    """
+    try:
+        return PaellaVQModel.from_pretrained(source, subfolder="vqgan", variant=variant, **kwargs)
+    except (OSError, ValueError):
+        if variant is None:
+            raise
+        return PaellaVQModel.from_pretrained(source, subfolder="vqgan", **kwargs)
+
+
 def cascade_scheduler() -> DDPMWuerstchenScheduler:
     return DDPMWuerstchenScheduler(s=0.008, scaler=1.0)  # both stages' scheduler_config.json
 
@@ -69,11 +86,15 @@ class CascadeFamily(Family):
         kwargs: dict[str, Any] = {"torch_dtype": torch_dtype, "token": token}
         if device_map:
             kwargs["device_map"] = device_map
-        variant = spec.variant or ("bf16" if torch_dtype == torch.bfloat16 else None)
+        # Both hub repos ship a "bf16" variant; their default files are fp32 (the prior alone ~14 GB).
+        variant = spec.variant or "bf16"
         prior = StableCascadePriorPipeline.from_pretrained(
-            source, **kwargs, **({"variant": variant} if variant and source == spec.hf_id else {}))
-        decoder = StableCascadeDecoderPipeline.from_pretrained(
-            decoder_source, **kwargs, **({"variant": variant} if variant else {}))
+            source, **kwargs, **({"variant": variant} if source == spec.hf_id else {}))
+        decoder = StableCascadeDecoderPipeline.from_pretrained(decoder_source, vqgan=None, variant=variant, **kwargs)
+        vqgan = _load_vqgan(decoder_source, variant=variant, torch_dtype=torch_dtype, token=token)
+        if device_map:
+            vqgan.to(decoder.device)
+        decoder.register_modules(vqgan=vqgan)
         return CascadePipelines(prior=prior, decoder=decoder)
 
     def build_tiny(self, spec):

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from diffusers import AutoencoderKL, FlowMatchLCMScheduler, HiDreamImagePipeline, HiDreamImageTransformer2DModel
+from diffusers import FlowMatchLCMScheduler, HiDreamImagePipeline, HiDreamImageTransformer2DModel
 from transformers import CLIPTextModelWithProjection, LlamaConfig, LlamaForCausalLM, T5EncoderModel
 
 from core.families import Family, diffusers_class, register
@@ -45,8 +45,9 @@ class HiDreamFamily(Family):
 
         llama_id = str(spec.extra.get("text_encoder_4_id", LLAMA_ID))
         tokenizer_4 = AutoTokenizer.from_pretrained(llama_id, token=token)
+        # As in the pipeline's docstring; transformers 5 names the dtype argument `dtype`.
         llama_kwargs: dict[str, Any] = {"output_hidden_states": True, "output_attentions": True,
-                                        "torch_dtype": torch_dtype, "token": token}
+                                        "dtype": torch_dtype, "token": token}
         if device_map:
             llama_kwargs["device_map"] = device_map
         text_encoder_4 = LlamaForCausalLM.from_pretrained(llama_id, **llama_kwargs)
