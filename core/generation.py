@@ -135,6 +135,9 @@ class Engine:
             outcome.device = model.device if model.device_map is None else f"{model.device_map}:{model.device}"
             timer = StageTimer(model.family.components(model.pipe), model.family.stages(), model.device)
             generators = make_generator(request.seed, request.num_images)
+            # Some schedulers draw noise from the global RNG, not the pipeline's generator
+            # (HiDream's FlowMatchLCMScheduler): seed it too, so a seed always means one image.
+            torch.manual_seed(request.seed)
             with torch.inference_mode(), timer.measure():
                 images = model.family.run(model.pipe, spec, request, generators)
             model.calls += 1
@@ -204,6 +207,10 @@ class Recorder:
                 key = job_key if i == 0 else f"{job_key}-{i}"  # image 0 carries the job key resume looks for
                 row = Generation(**{**base, "job_key": key}, seed=seed, image_index=i, status="ok",
                                  cost_usd=per_image_cost)
+                if image.size != (req.width, req.height):
+                    # Some pipelines (HiDream, API size mapping) return another size: record what came out.
+                    row.extra = {**row.extra, "requested_size": [req.width, req.height]}
+                    row.width, row.height = image.size
                 path = self.run_dir / image_filename(model_key=spec.key, seed=seed, index=i, job_key=job_key)
                 save_image(image, path, self._png_params(row))
                 row.image_path = str(path)
