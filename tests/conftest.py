@@ -7,7 +7,14 @@ import warnings
 import pytest
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # tiny models: one thread is fastest and steadiest on 2 cores
 warnings.filterwarnings("ignore", category=FutureWarning)
+
+
+def pytest_configure(config):
+    import torch
+
+    torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True)
