@@ -373,7 +373,7 @@ def run_matrix_rows(*, session: Session, run_id: int, prompts: Sequence[str], se
     return [dict(row._mapping) for row in session.exec(stmt.order_by(Generation.id))]
 
 
-def generation_columns(*, session: Session, columns: Sequence[str], limit: int = 200_000,
+def generation_columns(*, session: Session, columns: Sequence[str], limit: int = 200_000, offset: int = 0,
                        weights: str | None = None, run_ids: Sequence[int] | None = None,
                        **filters) -> list[dict[str, Any]]:
     """Only the named columns of the filtered generations, newest first (what charts need, fast)."""
@@ -386,7 +386,7 @@ def generation_columns(*, session: Session, columns: Sequence[str], limit: int =
         stmt = stmt.where(Generation.weights == weights)
     if run_ids:
         stmt = stmt.where(Generation.run_id.in_(list(run_ids)))
-    stmt = stmt.order_by(Generation.id.desc()).limit(limit)
+    stmt = stmt.order_by(Generation.id.desc()).offset(offset).limit(limit)
     return [dict(row._mapping) for row in session.exec(stmt)]
 
 

@@ -1,0 +1,289 @@
+"""Figure builders: plain functions from a DataFrame of generation rows to a Plotly figure.
+
+Each takes the store's column names (`model_key`, `total_s`, `denoise_s`, `peak_mem_gb`, `flops_total`,
+`mfu`, `cost_usd`, ...), never imports Streamlit, and returns a figure with a title and labelled axes
+(units in the labels). A frame with nothing to plot gives an empty figure that says why, not an error.
+"""
+from __future__ import annotations
+
+from typing import Iterable
+
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.colors import qualitative
+
+# Stage columns in pipeline order, with the names people read.
+STAGES: tuple[tuple[str, str], ...] = (
+    ("text_encode_s", "Text encoding"),
+    ("prior_s", "Prior (Cascade)"),
+    ("denoise_s", "Denoising"),
+    ("decoder_s", "Decoder (Cascade)"),
+    ("decode_s", "VAE decode"),
+)
+PALETTE = qualitative.D3 + qualitative.Set2 + qualitative.Pastel1
+TEMPLATE = "plotly_white"
+
+
+def model_colors(keys: Iterable[str]) -> dict[str, str]:
+    """The same colour for a model in every chart (sorted keys → palette)."""
+    return {key: PALETTE[i % len(PALETTE)] for i, key in enumerate(sorted(set(keys)))}
+
+
+def _layout(fig: go.Figure, title: str, x: str, y: str, **kw) -> go.Figure:
+    fig.update_layout(title=title, xaxis_title=x, yaxis_title=y, template=TEMPLATE,
+                      margin=dict(l=60, r=20, t=60, b=60), legend_title_text=kw.pop("legend", None), **kw)
+    return fig
+
+
+def empty_figure(title: str, message: str) -> go.Figure:
+    """A titled figure with no traces and `message` in the middle."""
+    fig = go.Figure()
+    fig.add_annotation(text=message, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
+                       font=dict(size=14, color="#666"))
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    fig.update_layout(title=title, template=TEMPLATE, height=320)
+    return fig
+
+
+def _usable(df: pd.DataFrame | None, *columns: str) -> pd.DataFrame:
+    """Rows where every named column has a value (ok rows only when a status column is there)."""
+    if df is None or df.empty or any(c not in df.columns for c in columns):
+        return pd.DataFrame(columns=list(columns))
+    out = df
+    if "status" in out.columns:
+        out = out[out["status"] == "ok"]
+    return out.dropna(subset=list(columns))
+
+
+def _model_order(df: pd.DataFrame, by: str) -> list[str]:
+    """Models ordered by the median of `by` (fastest / smallest first)."""
+    return list(df.groupby("model_key")[by].median().sort_values().index)
+
+
+# ---- latency ---------------------------------------------------------------------------------------
+def latency_by_model(df: pd.DataFrame) -> go.Figure:
+    """Seconds per pipeline call per model: a box over repeats, every point shown."""
+    title = "Latency per model (spread over repeats)"
+    data = _usable(df, "model_key", "total_s")
+    if data.empty:
+        return empty_figure(title, "No successful generations with a measured time yet.")
+    colors = model_colors(data["model_key"])
+    fig = go.Figure()
+    for key in _model_order(data, "total_s"):
+        values = data.loc[data["model_key"] == key, "total_s"]
+        fig.add_trace(go.Box(y=values, name=key, boxpoints="all", jitter=0.4, pointpos=0, marker_color=colors[key],
+                             hovertemplate=f"{key}<br>%{{y:.3f}} s<extra>n={len(values)}</extra>"))
+    return _layout(fig, title, "model", "seconds per call (total_s)", showlegend=False)
+
+
+def stage_breakdown(df: pd.DataFrame) -> go.Figure:
+    """Mean seconds per stage per model, stacked; what the stages do not cover is 'other'."""
+    title = "Time per stage (mean seconds per call)"
+    data = _usable(df, "model_key", "total_s")
+    stages = [(c, label) for c, label in STAGES if c in data.columns and data[c].notna().any()]
+    if data.empty or not stages:
+        return empty_figure(title, "No per-stage timings yet.")
+    means = data.groupby("model_key")[[c for c, _ in stages] + ["total_s"]].mean()
+    means = means.loc[means["total_s"].sort_values().index]
+    fig = go.Figure()
+    for column, label in stages:
+        fig.add_trace(go.Bar(x=means.index, y=means[column], name=label,
+                             hovertemplate=f"%{{x}}<br>{label}: %{{y:.3f}} s<extra></extra>"))
+    other = (means["total_s"] - means[[c for c, _ in stages]].fillna(0).sum(axis=1)).clip(lower=0)
+    fig.add_trace(go.Bar(x=means.index, y=other, name="Other (scheduler, Python, copies)", marker_color="#BBBBBB",
+                         hovertemplate="%{x}<br>other: %{y:.3f} s<extra></extra>"))
+    return _layout(fig, title, "model", "seconds per call", barmode="stack", legend="stage")
+
+
+# ---- compute ---------------------------------------------------------------------------------------
+def pareto_front(points: pd.DataFrame, x: str, y: str) -> pd.DataFrame:
+    """Points no other point beats on both x and y (lower is better on both), sorted by x."""
+    if points.empty:
+        return points
+    ordered = points.sort_values([x, y])
+    keep, best_y = [], float("inf")
+    for idx, value in ordered[y].items():
+        if value < best_y:
+            keep.append(idx)
+            best_y = value
+    return ordered.loc[keep]
+
+
+def flops_vs_latency(df: pd.DataFrame) -> go.Figure:
+    """Mean FLOPs per call against mean latency, one point per (model, size, steps), with the Pareto front."""
+    title = "FLOPs against latency (Pareto front: nothing is both cheaper and faster)"
+    data = _usable(df, "model_key", "total_s", "flops_total")
+    if data.empty:
+        return empty_figure(title, "No FLOP counts stored yet (profiling adds flops_total to each generation).")
+    keys = ["model_key"] + [c for c in ("width", "height", "steps") if c in data.columns]
+    points = data.groupby(keys, dropna=False).agg(flops=("flops_total", "mean"), seconds=("total_s", "mean"),
+                                                  n=("total_s", "size")).reset_index()
+    points["tflops"] = points["flops"] / 1e12
+    points["label"] = points.apply(_config_label, axis=1)
+    colors = model_colors(points["model_key"])
+    fig = go.Figure()
+    for key, group in points.groupby("model_key"):
+        fig.add_trace(go.Scatter(
+            x=group["tflops"], y=group["seconds"], mode="markers", name=key, text=group["label"],
+            customdata=group["n"], marker=dict(size=11, color=colors[key]),
+            hovertemplate="%{text}<br>%{x:.3g} TFLOP<br>%{y:.3f} s<br>n=%{customdata}<extra></extra>"))
+    front = pareto_front(points, "tflops", "seconds")
+    fig.add_trace(go.Scatter(x=front["tflops"], y=front["seconds"], mode="lines", name="Pareto front",
+                             line=dict(color="#333", dash="dash", shape="hv"), hoverinfo="skip"))
+    fig = _layout(fig, title, "FLOPs per call (TFLOP, FLOPs = 2 × MACs)", "seconds per call", legend="model")
+    if points["tflops"].max() > 100 * max(points["tflops"].min(), 1e-12):
+        fig.update_xaxes(type="log")
+    return fig
+
+
+def _config_label(row: pd.Series) -> str:
+    parts = [str(row["model_key"])]
+    if "width" in row and pd.notna(row.get("width")) and pd.notna(row.get("height")):
+        parts.append(f"{int(row['width'])}×{int(row['height'])}")
+    if "steps" in row and pd.notna(row.get("steps")):
+        parts.append(f"{int(row['steps'])} steps")
+    return " · ".join(parts)
+
+
+def mfu_by_model(df: pd.DataFrame) -> go.Figure:
+    """Model FLOPs utilisation per model, in percent of the device's bf16 dense peak."""
+    title = "MFU per model (achieved FLOP/s over the device's bf16 dense peak)"
+    data = _usable(df, "model_key", "mfu")
+    if data.empty:
+        return empty_figure(title, "No MFU stored yet (needs FLOP counts and a GPU).")
+    data = data.assign(mfu_pct=data["mfu"] * 100 if data["mfu"].max() <= 1.5 else data["mfu"])
+    colors = model_colors(data["model_key"])
+    fig = go.Figure()
+    for key in reversed(_model_order(data, "mfu_pct")):
+        values = data.loc[data["model_key"] == key, "mfu_pct"]
+        fig.add_trace(go.Box(y=values, name=key, boxpoints="all", jitter=0.4, pointpos=0, marker_color=colors[key],
+                             hovertemplate=f"{key}<br>%{{y:.1f}} %<extra>n={len(values)}</extra>"))
+    return _layout(fig, title, "model", "MFU (%)", showlegend=False)
+
+
+# ---- memory and cost -------------------------------------------------------------------------------
+def peak_memory_by_model(df: pd.DataFrame) -> go.Figure:
+    """Highest peak GPU memory per model (bars), mean as a marker."""
+    title = "Peak GPU memory per model"
+    data = _usable(df, "model_key", "peak_mem_gb")
+    if data.empty:
+        return empty_figure(title, "No GPU memory measured (generations on CPU record none).")
+    stats = data.groupby("model_key")["peak_mem_gb"].agg(["max", "mean", "size"]).sort_values("max")
+    colors = model_colors(stats.index)
+    fig = go.Figure()
+    fig.add_trace(go.Bar(x=stats.index, y=stats["max"], name="max", marker_color=[colors[k] for k in stats.index],
+                         text=[f"{v:.1f}" for v in stats["max"]], textposition="outside",
+                         customdata=stats["size"],
+                         hovertemplate="%{x}<br>max %{y:.2f} GB<br>n=%{customdata}<extra></extra>"))
+    fig.add_trace(go.Scatter(x=stats.index, y=stats["mean"], mode="markers", name="mean",
+                             marker=dict(symbol="line-ew-open", size=24, color="#333", line=dict(width=2)),
+                             hovertemplate="%{x}<br>mean %{y:.2f} GB<extra></extra>"))
+    return _layout(fig, title, "model", "peak GPU memory (GB)", legend="")
+
+
+def cost_per_image(df: pd.DataFrame) -> go.Figure:
+    """Mean USD per image for the models that cost money (API models)."""
+    title = "Cost per image (USD, list prices)"
+    data = _usable(df, "model_key", "cost_usd")
+    if data.empty:
+        return empty_figure(title, "No priced generations yet (API models record their cost).")
+    stats = data.groupby("model_key")["cost_usd"].agg(["mean", "size"]).sort_values("mean")
+    colors = model_colors(stats.index)
+    fig = go.Figure(go.Bar(x=stats.index, y=stats["mean"], marker_color=[colors[k] for k in stats.index],
+                           text=[f"${v:.3f}" for v in stats["mean"]], textposition="outside",
+                           customdata=stats["size"],
+                           hovertemplate="%{x}<br>$%{y:.4f} per image<br>n=%{customdata}<extra></extra>"))
+    return _layout(fig, title, "model", "USD per image", showlegend=False)
+
+
+# ---- scaling ---------------------------------------------------------------------------------------
+def _scaling(df: pd.DataFrame, x: str, title: str, x_title: str, empty: str) -> go.Figure:
+    data = _usable(df, "model_key", "total_s", x)
+    if data.empty:
+        return empty_figure(title, empty)
+    points = data.groupby(["model_key", x])["total_s"].agg(["mean", "std", "size"]).reset_index().sort_values(x)
+    colors = model_colors(points["model_key"])
+    fig = go.Figure()
+    for key, group in points.groupby("model_key"):
+        fig.add_trace(go.Scatter(
+            x=group[x], y=group["mean"], mode="lines+markers", name=key, marker=dict(color=colors[key]),
+            error_y=dict(type="data", array=group["std"].fillna(0), visible=True, thickness=1),
+            customdata=group["size"],
+            hovertemplate=f"{key}<br>%{{x}}<br>%{{y:.3f}} s<br>n=%{{customdata}}<extra></extra>"))
+    return _layout(fig, title, x_title, "seconds per call (mean ± sd)", legend="model")
+
+
+def scaling_with_steps(df: pd.DataFrame) -> go.Figure:
+    return _scaling(df, "steps", "Latency against denoising steps", "denoising steps",
+                    "No timed generations with a step count yet.")
+
+
+def scaling_with_resolution(df: pd.DataFrame) -> go.Figure:
+    title = "Latency against resolution"
+    if df is None or df.empty or not {"width", "height"} <= set(df.columns):
+        return empty_figure(title, "No timed generations with a size yet.")
+    frame = df.assign(megapixels=(df["width"] * df["height"] / 1e6).round(3))
+    return _scaling(frame, "megapixels", title, "megapixels (width × height / 10⁶)",
+                    "No timed generations with a size yet.")
+
+
+# ---- compute atlas ---------------------------------------------------------------------------------
+def _first_column(df: pd.DataFrame, *names: str) -> str | None:
+    return next((n for n in names if n in df.columns and df[n].notna().any()), None)
+
+
+def atlas_figure(df: pd.DataFrame) -> go.Figure:
+    """FLOPs per image of every model from its architecture alone (the compute atlas), params in the hover.
+
+    Takes the atlas table as stored: a model column, a FLOPs-per-image column, optionally parameters,
+    width, height, steps and an availability flag; rows marked unavailable are left out.
+    """
+    title = "Compute atlas: FLOPs per image from the architecture alone"
+    if df is None or df.empty:
+        return empty_figure(title, "No compute atlas stored yet.")
+    model = _first_column(df, "model_key", "model", "key")
+    flops = _first_column(df, "flops_per_image", "flops_total", "flops_image", "flops")
+    if model is None or flops is None:
+        return empty_figure(title, "The atlas table has no model or FLOPs column.")
+    data = df
+    for flag in ("available", "ok"):
+        if flag in data.columns:
+            data = data[data[flag].fillna(False).astype(bool)]
+    data = data.dropna(subset=[flops])
+    if data.empty:
+        return empty_figure(title, "No atlas entry has a FLOP count.")
+    params = _first_column(data, "params_total", "params", "parameters")
+    data = data.assign(tflop=data[flops] / 1e12)
+    if {"width", "height"} <= set(data.columns):
+        data = data.assign(config=data["width"].astype("Int64").astype(str) + "×" + data["height"].astype("Int64").astype(str)
+                           + (" · " + data["steps"].astype("Int64").astype(str) + " steps" if "steps" in data.columns else ""))
+    else:
+        data = data.assign(config="")
+    order = list(data.groupby(model)["tflop"].max().sort_values().index)
+    fig = go.Figure()
+    for config, group in data.groupby("config", sort=False):
+        group = group.set_index(model).reindex([m for m in order if m in set(group[model])]).reset_index()
+        hover = "%{y}<br>%{x:.3g} TFLOP per image"
+        custom = None
+        if params:
+            custom = (group[params] / 1e9).round(2)
+            hover += "<br>%{customdata} B parameters"
+        fig.add_trace(go.Bar(y=group[model], x=group["tflop"], orientation="h", name=config or "default",
+                             customdata=custom, hovertemplate=hover + "<extra>%{fullData.name}</extra>"))
+    fig = _layout(fig, title, "TFLOP per image (FLOPs = 2 × MACs, attention included)", "model",
+                  barmode="group", legend="size · steps", height=max(360, 28 * len(order) + 140))
+    fig.update_yaxes(categoryorder="array", categoryarray=order)
+    return fig
+
+
+ALL_CHARTS = {
+    "latency": latency_by_model,
+    "stages": stage_breakdown,
+    "flops_vs_latency": flops_vs_latency,
+    "memory": peak_memory_by_model,
+    "steps": scaling_with_steps,
+    "resolution": scaling_with_resolution,
+    "mfu": mfu_by_model,
+    "cost": cost_per_image,
+}

@@ -1,0 +1,521 @@
+"""What the pages share: the cached database engine and dev-mode Engine, cached store queries,
+model facts for pickers, and starting/cancelling background batches (`python -m core.bench`).
+
+Queries go through core.store (the only code that talks to the database); results are cached for a
+few seconds with `st.cache_data`, keyed by the database URL, and cleared after the dashboard writes.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any, Sequence
+
+import pandas as pd
+import streamlit as st
+
+from core import store
+from core.registry import ModelSpec, all_specs
+from core.settings import Settings, get_settings
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+QUERY_TTL_S = 10
+PAGE_SIZES = (25, 50, 100, 200)
+
+# Columns charts read (JSON columns never leave the database for charts).
+CHART_COLUMNS = ("id", "run_id", "model_key", "status", "weights", "first_call", "steps", "width", "height",
+                 "total_s", "text_encode_s", "denoise_s", "decode_s", "prior_s", "decoder_s", "peak_mem_gb",
+                 "flops_total", "tflops_per_s", "mfu", "cost_usd")
+# Columns of the History table, in the order shown.
+TABLE_COLUMNS = ("id", "created_at", "run_id", "model_key", "status", "prompt", "seed", "steps", "guidance",
+                 "width", "height", "total_s", "denoise_s", "peak_mem_gb", "flops_total", "cost_usd", "error")
+
+
+def settings() -> Settings:
+    return get_settings()
+
+
+def db_url() -> str:
+    return settings().database_url
+
+
+# ---- resources ---------------------------------------------------------------------------------------
+@st.cache_resource(show_spinner=False)
+def _db_engine(url: str):
+    return store.make_engine(url)
+
+
+def db():
+    """The SQLAlchemy engine of the configured store (one per URL, shared by every session)."""
+    return _db_engine(db_url())
+
+
+@st.cache_resource(show_spinner=False)
+def _engine_slot() -> dict[str, Any]:
+    return {"engine": None, "lock": threading.Lock()}
+
+
+def dev_engine(weights: str):
+    """The dev-mode Engine (models stay resident between generations), shared by every session.
+
+    One Engine per process: switching the weights mode unloads the resident models of the old one, so
+    two sets of pipelines never sit in GPU memory at once.
+    """
+    from core.generation import Engine
+
+    slot = _engine_slot()
+    with slot["lock"]:
+        engine = slot["engine"]
+        if engine is None or engine.weights != weights:
+            if engine is not None:
+                engine.unload_all()
+            engine = Engine(weights=weights, settings=settings())
+            slot["engine"] = engine
+        return engine
+
+
+def current_dev_engine():
+    """The dev Engine if one was created (for the residency panel), else None."""
+    return _engine_slot()["engine"]
+
+
+def clear_queries() -> None:
+    """Forget cached query results (after the dashboard wrote or deleted rows)."""
+    st.cache_data.clear()
+
+
+# ---- model facts -------------------------------------------------------------------------------------
+def default_weights() -> str:
+    """pretrained on a CUDA machine, tiny elsewhere (the full models would not run on a CPU)."""
+    try:
+        import torch
+
+        return "pretrained" if torch.cuda.is_available() else "tiny"
+    except ImportError:  # pragma: no cover
+        return "tiny"
+
+
+def _hf_cached(repo_id: str | None) -> bool:
+    if not repo_id:
+        return False
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        found = try_to_load_from_cache(repo_id=repo_id, filename="model_index.json")
+        return isinstance(found, str)
+    except Exception:  # pragma: no cover - an unreadable cache is "not here"
+        return False
+
+
+@st.cache_resource(show_spinner=False, ttl=60)
+def weights_here(key: str, weights: str) -> tuple[bool, str]:
+    """(available, why) for a model in a weights mode on this machine."""
+    from core import providers
+
+    spec = next(s for s in all_specs() if s.key == key)
+    cfg = settings()
+    if spec.is_api:
+        missing = providers.missing_credentials(spec, cfg)
+        return (missing is None, "API key set" if missing is None else missing)
+    family_module = f"core.families.{spec.family}"
+    if importlib.util.find_spec(family_module) is None:
+        return False, f"no pipeline family module {family_module} yet"
+    if weights == "tiny":
+        return True, "tiny twin built in code"
+    if weights == "random":
+        from core.families import Family, get_family
+
+        try:
+            family = get_family(spec.family)
+        except Exception as exc:  # noqa: BLE001 - a broken family module is "not available"
+            return False, f"family failed to import: {exc}"
+        ok = type(family).build_random is not Family.build_random
+        return ok, "random weights from the architecture" if ok else "no random-weight builder for this family yet"
+    if cfg.models_dir and (Path(cfg.models_dir).expanduser() / spec.key).is_dir():
+        return True, f"local copy in {Path(cfg.models_dir) / spec.key}"
+    if _hf_cached(spec.hf_id):
+        return True, f"{spec.hf_id} in the Hugging Face cache"
+    return False, f"{spec.hf_id} not downloaded (set IGCS_MODELS_DIR or fill the HF cache)"
+
+
+def effective_spec(spec: ModelSpec, weights: str) -> ModelSpec:
+    """The spec requests are checked against (the tiny twin's small default size and steps)."""
+    from core.loading import effective_spec as _effective
+
+    try:
+        return _effective(spec, weights)
+    except Exception:  # noqa: BLE001 - a family that is not there yet keeps the full spec
+        return spec
+
+
+def model_label(spec: ModelSpec, weights: str) -> str:
+    """`sd21 · Stable Diffusion 2.1 · 768×768 · ~4 GB · gated · ✓ weights` for pickers."""
+    eff = effective_spec(spec, weights)
+    parts = [spec.key, spec.name]
+    if spec.is_api:
+        parts.append(spec.provider or "api")
+    else:
+        parts.append(f"{eff.width}×{eff.height}")
+        if spec.vram_gb and weights != "tiny":
+            parts.append(f"~{spec.vram_gb:g} GB")
+    if spec.gated:
+        parts.append("gated")
+    ok, _ = weights_here(spec.key, "api" if spec.is_api else weights)
+    parts.append(("✓ key" if spec.is_api else "✓ weights") if ok else ("✗ no key" if spec.is_api else "✗ no weights"))
+    return " · ".join(parts)
+
+
+def model_catalog(weights: str) -> pd.DataFrame:
+    """One row per registry model: defaults, size, VRAM, gated, licence, availability here."""
+    rows = []
+    for spec in all_specs():
+        eff = effective_spec(spec, weights)
+        ok, why = weights_here(spec.key, "api" if spec.is_api else weights)
+        rows.append({
+            "key": spec.key, "name": spec.name, "kind": spec.kind if not spec.is_api else f"api ({spec.provider})",
+            "default size": f"{eff.width}×{eff.height}", "steps": eff.steps, "guidance": eff.guidance,
+            "VRAM GB (approx.)": spec.vram_gb if not spec.is_api else None,
+            "params (B)": spec.params_b, "gated": spec.gated, "negative prompt": spec.supports_negative,
+            "license": spec.license, "available here": ok, "why": why,
+        })
+    return pd.DataFrame(rows)
+
+
+# ---- filters -----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Filters:
+    """History filters, hashable so cached queries can key on them."""
+
+    models: tuple[str, ...] = ()
+    status: str | None = None
+    prompt: str | None = None
+    run_id: int | None = None
+    since: date | None = None
+    until: date | None = None  # inclusive
+
+    def kwargs(self) -> dict[str, Any]:
+        return {
+            "model_keys": list(self.models) or None,
+            "status": self.status or None,
+            "prompt_contains": self.prompt or None,
+            "run_id": self.run_id,
+            "since": datetime.combine(self.since, datetime.min.time()) if self.since else None,
+            "until": datetime.combine(self.until + timedelta(days=1), datetime.min.time()) if self.until else None,
+        }
+
+
+# ---- cached queries ----------------------------------------------------------------------------------
+def _frame(rows: list[dict[str, Any]], columns: Sequence[str] | None = None) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=list(columns) if columns and not rows else None)
+    if columns and rows:
+        frame = frame[[c for c in columns if c in frame.columns]]
+    return frame
+
+
+@st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
+def model_keys(url: str) -> list[str]:
+    with store.session_scope(_db_engine(url)) as s:
+        return store.model_keys_in_store(session=s)
+
+
+@st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
+def weights_in_store(url: str) -> list[str]:
+    with store.session_scope(_db_engine(url)) as s:
+        return store.weights_in_store(session=s)
+
+
+@st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
+def count_generations(url: str, filters: Filters) -> int:
+    with store.session_scope(_db_engine(url)) as s:
+        return store.count_generations(session=s, **filters.kwargs())
+
+
+@st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
+def generations_page(url: str, filters: Filters, limit: int, offset: int) -> pd.DataFrame:
+    """One page of generations (flat columns, newest first)."""
+    with store.session_scope(_db_engine(url)) as s:
+        rows = store.generation_columns(session=s, columns=TABLE_COLUMNS + ("image_path",), limit=limit,
+                                        offset=offset, **filters.kwargs())
+    return _frame(rows, TABLE_COLUMNS + ("image_path",))
+
+
+@st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
+def generation_detail(url: str, generation_id: int) -> dict[str, Any] | None:
+    with store.session_scope(_db_engine(url)) as s:
+        gen = store.get_generation(session=s, generation_id=generation_id)
+        if gen is None:
+            return None
+        run = store.get_run(session=s, run_id=gen.run_id)
+        return {"generation": gen.model_dump(mode="json"), "run": run.model_dump(mode="json") if run else None}
+
+
+@st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
+def count_runs(url: str, kind: str | None = None, status: str | None = None) -> int:
+    with store.session_scope(_db_engine(url)) as s:
+        return store.count_runs(session=s, kind=kind, status=status)
+
+
+@st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
+def runs_frame(url: str, limit: int = 50, offset: int = 0, kind: str | None = None,
+               status: str | None = None) -> pd.DataFrame:
+    """One page of runs with their generation counts (ok, failed) and progress."""
+    columns = ["id", "created_at", "name", "kind", "status", "weights", "mode", "models", "ok", "failed",
+               "jobs_total", "device", "gpu_name", "finished_at", "output_dir", "pid", "hostname"]
+    with store.session_scope(_db_engine(url)) as s:
+        runs = store.query_runs(session=s, limit=limit, offset=offset, kind=kind, status=status)
+        counts = store.run_counts(session=s, run_ids=[r.id for r in runs])
+    rows = []
+    for r in runs:
+        c = counts.get(r.id, {})
+        models = (r.params or {}).get("models") if isinstance(r.params, dict) else None
+        rows.append({"id": r.id, "created_at": r.created_at, "name": r.name, "kind": r.kind, "status": r.status,
+                     "weights": r.weights, "mode": r.mode, "models": ", ".join(models) if models else None,
+                     "ok": c.get("ok", 0), "failed": c.get("failed", 0) + c.get("skipped", 0),
+                     "jobs_total": r.jobs_total, "device": r.device, "gpu_name": r.gpu_name,
+                     "finished_at": r.finished_at, "output_dir": r.output_dir, "pid": r.pid, "hostname": r.hostname})
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _run_summary(url: str, run_id: int) -> pd.DataFrame:
+    with store.session_scope(_db_engine(url)) as s:
+        return pd.DataFrame(store.run_model_summary(session=s, run_id=run_id),
+                            columns=["model_key", "ok", "failed", "skipped", "mean_total_s", "mean_denoise_s",
+                                     "peak_mem_gb", "cost_usd"])
+
+
+run_summary = st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)(_run_summary)
+
+
+def run_summary_live(run_id: int) -> pd.DataFrame:
+    """Uncached per-model summary, for a batch in progress."""
+    return _run_summary(db_url(), run_id)
+
+
+def run_progress(run_id: int) -> tuple[dict[str, int], Any]:
+    """Uncached: {status: count} and the Run row, for live progress."""
+    with store.session_scope(db()) as s:
+        counts = store.run_counts(session=s, run_ids=[run_id]).get(run_id, {})
+        return counts, store.get_run(session=s, run_id=run_id)
+
+
+def find_run(name: str):
+    with store.session_scope(db()) as s:
+        return store.find_run(session=s, name=name)
+
+
+def running_runs():
+    """Uncached: runs whose status is still 'running' (batches and generations in progress)."""
+    with store.session_scope(db()) as s:
+        return store.query_runs(session=s, status="running", limit=50)
+
+
+@st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
+def run_prompts(url: str, run_id: int, limit: int, offset: int) -> tuple[list[str], int]:
+    with store.session_scope(_db_engine(url)) as s:
+        return (store.run_prompts(session=s, run_id=run_id, limit=limit, offset=offset),
+                store.count_run_prompts(session=s, run_id=run_id))
+
+
+@st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
+def run_seeds(url: str, run_id: int) -> list[int]:
+    with store.session_scope(_db_engine(url)) as s:
+        return store.run_seeds(session=s, run_id=run_id)
+
+
+@st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
+def run_matrix(url: str, run_id: int, prompts: tuple[str, ...], seed: int | None) -> pd.DataFrame:
+    with store.session_scope(_db_engine(url)) as s:
+        return pd.DataFrame(store.run_matrix_rows(session=s, run_id=run_id, prompts=list(prompts), seed=seed))
+
+
+def latest_generations(run_id: int, limit: int = 8) -> pd.DataFrame:
+    """Uncached: the newest generations of a run (results arriving)."""
+    with store.session_scope(db()) as s:
+        rows = store.generation_columns(session=s, columns=TABLE_COLUMNS + ("image_path",), limit=limit,
+                                        run_id=run_id)
+    return _frame(rows, TABLE_COLUMNS + ("image_path",))
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def chart_frame(url: str, weights: str | None = None, run_ids: tuple[int, ...] = (),
+                models: tuple[str, ...] = (), include_first_call: bool = False,
+                limit: int = 200_000) -> pd.DataFrame:
+    """Successful generations, only the columns charts read."""
+    with store.session_scope(_db_engine(url)) as s:
+        rows = store.generation_columns(session=s, columns=CHART_COLUMNS, limit=limit, weights=weights,
+                                        run_ids=list(run_ids) or None, model_keys=list(models) or None,
+                                        status="ok")
+    frame = _frame(rows, CHART_COLUMNS)
+    if not include_first_call and not frame.empty:
+        frame = frame[~frame["first_call"].fillna(False).astype(bool)]
+    return frame
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def atlas_frame(url: str) -> pd.DataFrame:
+    """The compute atlas as stored, or an empty frame while there is none."""
+    with store.session_scope(_db_engine(url)) as s:
+        return pd.DataFrame(store.atlas_rows(session=s))
+
+
+# ---- writes ------------------------------------------------------------------------------------------
+def delete_run(run_id: int) -> tuple[int, list[str]]:
+    """Delete a run's rows, its image files and its generation_config.json. Returns (files removed, problems)."""
+    with store.session_scope(db()) as s:
+        run = store.get_run(session=s, run_id=run_id)
+        output_dir = run.output_dir if run else None
+        paths = store.delete_run(session=s, run_id=run_id)
+    removed, problems = 0, []
+    for path in paths:
+        try:
+            Path(path).unlink()
+            removed += 1
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            problems.append(f"{path}: {exc}")
+    if output_dir and Path(output_dir).is_dir():
+        folder = Path(output_dir)
+        for name in ("generation_config.json", "generation_config.json.tmp"):
+            try:
+                (folder / name).unlink()
+            except FileNotFoundError:
+                pass
+        try:
+            folder.rmdir()  # only when nothing else is left in it
+        except OSError:
+            pass
+    clear_queries()
+    return removed, problems
+
+
+def finish_run(run_id: int, status: str) -> None:
+    with store.session_scope(db()) as s:
+        store.finish_run(session=s, run_id=run_id, status=status)
+    clear_queries()
+
+
+# ---- background batches ------------------------------------------------------------------------------
+@st.cache_resource(show_spinner=False)
+def _launched() -> dict[str, dict[str, Any]]:
+    """Batches this dashboard process started: name → {process, log, argv, started}."""
+    return {}
+
+
+def new_batch_name(label: str | None = None) -> str:
+    base = "".join(c if c.isalnum() or c in "-_" else "-" for c in (label or "").strip())[:40] or "dashboard"
+    return f"{base}-{secrets.token_hex(4)}"
+
+
+def bench_argv(*, models: Sequence[str], prompts_file: str, seeds: Sequence[int], weights: str, name: str,
+               steps: int | None = None, guidance: float | None = None, size: tuple[int, int] | None = None,
+               negative_prompt: str | None = None) -> list[str]:
+    """The `python -m core.bench` command a batch runs, against this dashboard's store and output folder."""
+    cfg = settings()
+    argv = [sys.executable, "-m", "core.bench", "--models", ",".join(models), "--prompts", prompts_file,
+            "--seeds", *[str(s) for s in seeds], "--weights", weights, "--db", cfg.database_url,
+            "--out", cfg.output_dir, "--name", name, "--no-progress"]
+    if steps is not None:
+        argv += ["--steps", str(steps)]
+    if guidance is not None:
+        argv += ["--guidance", str(guidance)]
+    if size is not None:
+        argv += ["--size", f"{size[0]}x{size[1]}"]
+    if negative_prompt:
+        argv += ["--negative-prompt", negative_prompt]
+    return argv
+
+
+def write_prompt_file(prompts: Sequence[str], name: str) -> str:
+    """Pasted prompts → `<output dir>/batches/<name>.txt` (one prompt a line)."""
+    folder = Path(settings().output_dir) / "batches"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.txt"
+    path.write_text("\n".join(p.replace("\n", " ").strip() for p in prompts if p.strip()) + "\n", encoding="utf-8")
+    return str(path)
+
+
+def start_batch(argv: list[str], name: str) -> subprocess.Popen:
+    """Start the batch detached (its own session): closing the tab or stopping the dashboard leaves it running."""
+    folder = Path(settings().output_dir) / "batches"
+    folder.mkdir(parents=True, exist_ok=True)
+    log_path = folder / f"{name}.log"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
+           "PYTHONUNBUFFERED": "1"}
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                cwd=os.getcwd(), start_new_session=True)
+    _launched()[name] = {"process": proc, "log": str(log_path), "argv": argv, "started": time.time()}
+    return proc
+
+
+def launched_batches() -> dict[str, dict[str, Any]]:
+    return _launched()
+
+
+def log_tail(path: str, lines: int = 15) -> str:
+    try:
+        text = Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def batch_process_alive(pid: int | None) -> bool:
+    """True when `pid` is a live `core.bench` process on this machine."""
+    if not pid:
+        return False
+    launched = next((b["process"] for b in _launched().values() if b["process"].pid == pid), None)
+    if launched is not None:
+        return launched.poll() is None  # also reaps our own finished children
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+    except OSError:
+        try:
+            os.kill(pid, 0)
+            return True  # no /proc (not Linux): trust the pid
+        except OSError:
+            return False
+    return b"core.bench" in cmdline
+
+
+def cancel_batch(run) -> str:
+    """SIGTERM the batch's process: the CLI stops after the current image and marks the run cancelled."""
+    import socket
+
+    if run.hostname and run.hostname != socket.gethostname():
+        return f"run {run.id} runs on {run.hostname}; cancel it there"
+    if not batch_process_alive(run.pid):
+        return f"run {run.id}: its process ({run.pid}) is not running"
+    os.kill(run.pid, signal.SIGTERM)
+    return ""
+
+
+# ---- formatting --------------------------------------------------------------------------------------
+def fmt_seconds(value: float | None) -> str:
+    if value is None or pd.isna(value):
+        return "–"
+    return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
+
+
+def fmt_flops(value: float | None) -> str:
+    if value is None or pd.isna(value):
+        return "FLOPs n/a"
+    for unit, scale in (("PFLOP", 1e15), ("TFLOP", 1e12), ("GFLOP", 1e9), ("MFLOP", 1e6)):
+        if value >= scale:
+            return f"{value / scale:.3g} {unit}"
+    return f"{value:.3g} FLOP"
+
+
+def fmt_gb(value: float | None) -> str:
+    if value is None or pd.isna(value):
+        return "memory n/a (CPU)"
+    return f"{value:.2f} GB peak"

@@ -1,0 +1,72 @@
+"""Charts: latency, stages, FLOPs, memory, scaling, MFU and cost from the store; the compute atlas."""
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import charts, data
+
+st.title("Charts")
+url = data.db_url()
+
+stored_weights = data.weights_in_store(url)
+if not stored_weights:
+    st.info("Nothing to chart yet: generate on the Generate page or run a batch on Benchmark "
+            "(e.g. `python -m core.bench --models sd21,sdxl --weights tiny --prompts data/prompts/smoke.txt`).")
+else:
+    runs = data.runs_frame(url, limit=200)
+    with st.container(border=True):
+        c_w, c_runs, c_models, c_first = st.columns([1.3, 3, 3, 1.6], vertical_alignment="bottom")
+        preferred = "pretrained" if "pretrained" in stored_weights else stored_weights[0]
+        weights = c_w.selectbox("Weights", stored_weights, index=stored_weights.index(preferred), key="charts_weights",
+                                help="timings of tiny, random and pretrained weights are not comparable; "
+                                     "charts show one kind at a time")
+        run_ids = c_runs.multiselect(
+            "Runs", [int(i) for i in runs["id"]], key="charts_runs", placeholder="all runs",
+            format_func=lambda r: f"run {r} · " + str(runs.loc[runs['id'] == r, 'name'].iloc[0]
+                                                      or runs.loc[runs['id'] == r, 'kind'].iloc[0]))
+        models = c_models.multiselect("Models", data.model_keys(url), key="charts_models", placeholder="all models")
+        include_first = c_first.toggle("Include first calls", key="charts_first",
+                                       help="the first call after a load includes warm-up (compilation, caches); "
+                                            "left out by default")
+    frame = data.chart_frame(url, weights, tuple(run_ids), tuple(models), include_first)
+    if frame.empty:
+        st.warning("No successful generations match these filters"
+                   + ("" if include_first else " (first calls after load are left out; include them to see more)")
+                   + ".")
+    else:
+        st.caption(f"{len(frame):,} successful generation(s) · {frame['model_key'].nunique()} model(s) · "
+                   f"{frame['run_id'].nunique()} run(s) · {weights} weights")
+    plot = lambda fig: st.plotly_chart(fig, width="stretch", config={"displaylogo": False})  # noqa: E731
+    c1, c2 = st.columns(2)
+    with c1:
+        plot(charts.latency_by_model(frame))
+    with c2:
+        plot(charts.stage_breakdown(frame))
+    c1, c2 = st.columns(2)
+    with c1:
+        plot(charts.flops_vs_latency(frame))
+    with c2:
+        plot(charts.peak_memory_by_model(frame))
+    c1, c2 = st.columns(2)
+    with c1:
+        plot(charts.scaling_with_steps(frame))
+    with c2:
+        plot(charts.scaling_with_resolution(frame))
+    c1, c2 = st.columns(2)
+    with c1:
+        plot(charts.mfu_by_model(frame))
+    with c2:
+        cost_frame = data.chart_frame(url, "api", tuple(run_ids), tuple(models), True) if weights != "api" \
+            and "api" in stored_weights else frame
+        plot(charts.cost_per_image(cost_frame))
+
+st.header("Compute atlas")
+atlas = data.atlas_frame(url)
+if atlas.empty:
+    st.info("No compute atlas stored yet. The atlas gives every registry model's parameters and FLOPs per image "
+            "from its architecture alone (no weights, no GPU); once the atlas command of `core.bench` has stored "
+            "it, it shows here.")
+else:
+    st.plotly_chart(charts.atlas_figure(atlas), width="stretch", config={"displaylogo": False})
+    with st.expander(f"Atlas table ({len(atlas)} rows)"):
+        st.dataframe(atlas, hide_index=True, width="stretch")

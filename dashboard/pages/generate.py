@@ -1,0 +1,273 @@
+"""Generate: one prompt through several models, the images side by side with their time, memory and FLOPs."""
+from __future__ import annotations
+
+import random
+
+import streamlit as st
+
+from core.errors import CaseStudyError, RequestError
+from core.loading import WEIGHTS
+from core.registry import all_specs, get_spec
+from core.request import MAX_SEED, GenerationRequest
+from dashboard import data
+
+GRID_COLUMNS = 3
+SIZE_PRESETS = [(512, 512), (768, 768), (1024, 1024), (1152, 896), (896, 1152), (1216, 832), (832, 1216),
+                (1344, 768), (768, 1344)]
+WEIGHTS_HELP = ("pretrained: the published weights (local copy or Hugging Face cache); random: the full-size "
+                "architecture with random weights (real timings, noise images); tiny: small twins built in code, "
+                "a few steps on CPU (for trying the workbench)")
+
+st.title("Generate")
+st.caption("The same prompt through several models, side by side. Every result is stored in History.")
+
+
+# ---- helpers -----------------------------------------------------------------------------------------
+def _presets(spec) -> list[tuple[int, int]]:
+    """The preset sizes this model accepts (its checks: range and multiple)."""
+    ok = [(w, h) for w, h in SIZE_PRESETS
+          if all(spec.min_size <= v <= spec.max_size and v % spec.size_multiple == 0 for v in (w, h))]
+    return ok
+
+
+def _model_settings(spec, weights: str) -> dict:
+    """An expander with this model's defaults, prefilled and overridable. Returns the request fields."""
+    eff = data.effective_spec(spec, weights)
+    prefix = f"gen:{weights}:{spec.key}"
+    with st.expander(f"{spec.key}: {eff.width}×{eff.height}, {eff.steps} steps, guidance {eff.guidance:g}"
+                     if not spec.is_api else f"{spec.key}: {spec.name}"):
+        if spec.notes:
+            st.caption(spec.notes)
+        default_label = f"model default ({eff.width}×{eff.height})"
+        options = [default_label] + [f"{w}×{h}" for w, h in _presets(eff) if (w, h) != (eff.width, eff.height)] + ["custom"]
+        choice = st.selectbox("Size", options, key=f"{prefix}:size",
+                              help=f"{spec.key} takes multiples of {eff.size_multiple} px from {eff.min_size} to "
+                                   f"{eff.max_size}" if not spec.is_api else "mapped to the provider's nearest size")
+        if choice == "custom":
+            c1, c2 = st.columns(2)
+            width = c1.number_input("Width (px)", value=eff.width, step=eff.size_multiple, key=f"{prefix}:w")
+            height = c2.number_input("Height (px)", value=eff.height, step=eff.size_multiple, key=f"{prefix}:h")
+        elif choice == default_label:
+            width, height = eff.width, eff.height
+        else:
+            width, height = (int(v) for v in choice.split("×"))
+        if spec.is_api:
+            return {"width": int(width), "height": int(height)}
+        c1, c2 = st.columns(2)
+        steps = c1.number_input("Steps", value=eff.steps, min_value=1, step=1, key=f"{prefix}:steps",
+                                help=f"{eff.min_steps} to {eff.max_steps}")
+        lo, hi = eff.guidance_range
+        guidance = c2.number_input("Guidance", value=float(eff.guidance), step=0.5, format="%.2f",
+                                   key=f"{prefix}:guidance", help=f"{lo:g} to {hi:g}; model default {eff.guidance:g}"
+                                   + (" (guidance-distilled: no CFG pass)" if eff.cfg_style == "distilled" else ""))
+        return {"width": int(width), "height": int(height), "steps": int(steps), "guidance": float(guidance)}
+
+
+def _caption(row: dict) -> str:
+    parts = [f"**{row['model_key']}**", data.fmt_seconds(row.get("total_s")), data.fmt_gb(row.get("peak_mem_gb")),
+             data.fmt_flops(row.get("flops_total"))]
+    if row.get("cost_usd") is not None:
+        parts.append(f"${row['cost_usd']:.3f}")
+    caption = " · ".join(parts)
+    extra = []
+    if row.get("load_s") is not None:
+        extra.append(f"loaded in {data.fmt_seconds(row['load_s'])}")
+    if row.get("first_call"):
+        extra.append("first call (includes warm-up)")
+    if row.get("width"):
+        extra.append(f"{row['width']}×{row['height']}, {row.get('steps')} steps, seed {row.get('seed')}")
+    return caption + ("  \n" + " · ".join(extra) if extra else "")
+
+
+def _show_result(slot, row: dict) -> None:
+    with slot.container(border=True):
+        if row.get("error"):
+            st.markdown(f"**{row['model_key']}**")
+            st.error(row["error"])
+        else:
+            st.image(row["image_path"], width="stretch")
+            st.markdown(_caption(row))
+
+
+def _gallery_slots(keys: list[str]) -> dict:
+    cols = st.columns(min(GRID_COLUMNS, max(1, len(keys))))
+    return {key: cols[i % len(cols)].empty() for i, key in enumerate(keys)}
+
+
+# ---- choices -----------------------------------------------------------------------------------------
+weights = st.radio("Weights", WEIGHTS, index=WEIGHTS.index(data.default_weights()), horizontal=True,
+                   key="gen_weights", help=WEIGHTS_HELP)
+open_specs = all_specs("open")
+api_specs = all_specs("api")
+labels = {s.key: data.model_label(s, weights) for s in open_specs + api_specs}
+c_open, c_api = st.columns([3, 2])
+open_keys = c_open.multiselect("Open models", [s.key for s in open_specs], key="gen_open_models",
+                               format_func=labels.get, placeholder="Choose open models",
+                               help="size at the model's default · approximate VRAM · gated on the Hub · "
+                                    "✓ when its weights are on this machine")
+api_keys = c_api.multiselect("API models", [s.key for s in api_specs], key="gen_api_models",
+                             format_func=labels.get, placeholder="Choose API models" if api_specs else "No API models",
+                             disabled=not api_specs, help="✓ when the provider's key is set in the environment or .env")
+with st.expander("Model catalog: defaults, size, VRAM, licence, what is available here"):
+    st.dataframe(data.model_catalog(weights), hide_index=True, width="stretch")
+
+prompt = st.text_area("Prompt", key="gen_prompt", height=90, placeholder="a red cat sitting on a blue table")
+c_neg, c_seed_mode, c_seed = st.columns([3, 1, 1])
+negative = c_neg.text_input("Negative prompt", key="gen_negative",
+                            help="used by models that take one; leave empty for models that do not "
+                                 "(FLUX, UniDiffuser, HiDream)")
+seed_mode = c_seed_mode.radio("Seed", ["random", "fixed"], horizontal=True, key="gen_seed_mode")
+seed_value = c_seed.number_input("Seed value", min_value=0, max_value=MAX_SEED, value=0, step=1, key="gen_seed",
+                                 disabled=seed_mode == "random")
+keep_loaded = st.toggle("Keep models loaded after generating (dev mode)", value=True, key="gen_keep_loaded",
+                        help="off: each model is unloaded after its image, as the batch runner does")
+
+selected = [get_spec(k) for k in open_keys + api_keys]
+overrides: dict[str, dict] = {}
+if selected:
+    st.markdown("**Settings per model** (each model's own defaults, change any of them)")
+    cols = st.columns(min(3, len(selected)))
+    for i, spec in enumerate(selected):
+        with cols[i % len(cols)]:
+            overrides[spec.key] = _model_settings(spec, weights)
+
+missing = [s.key for s in selected if not data.weights_here(s.key, "api" if s.is_api else weights)[0]]
+if missing:
+    st.warning("Not available on this machine, expect these to fail: " + ", ".join(
+        f"{k} ({data.weights_here(k, 'api' if get_spec(k).is_api else weights)[1]})" for k in missing))
+
+clicked = st.button("Generate", type="primary", key="gen_go", disabled=not selected)
+
+
+# ---- generate ----------------------------------------------------------------------------------------
+def _validate(engine) -> tuple[list[GenerationRequest], list[str]]:
+    seed = int(seed_value) if seed_mode == "fixed" else random.randint(0, MAX_SEED)
+    requests, errors = [], []
+    for spec in selected:
+        fields = overrides.get(spec.key, {})
+        neg = negative.strip() or None
+        request = GenerationRequest(model=spec.key, prompt=prompt, negative_prompt=neg, seed=seed, **fields)
+        try:
+            requests.append(engine.prepare(request))
+        except RequestError as exc:
+            errors.append(f"**{spec.key}** · `{exc.field}` = {exc.value!r}: {exc.allowed}")
+        except CaseStudyError as exc:
+            errors.append(f"**{spec.key}**: {exc}")
+    return requests, errors
+
+
+def _run(engine, requests: list[GenerationRequest]) -> list[dict]:
+    from core.generation import Recorder
+
+    cfg = data.settings()
+    recorder = Recorder(db=data.db(), output_dir=cfg.output_dir, kind="generate", mode="dev" if keep_loaded else "bench",
+                        weights=weights, device=engine.device, jobs_total=len(requests),
+                        params={"models": [r.model for r in requests], "prompt": prompt, "seed": requests[0].seed})
+    slots = _gallery_slots([r.model for r in requests])
+    for slot in slots.values():
+        slot.info("Waiting…")
+    results, status = [], "finished"
+    try:
+        for req in requests:
+            slot = slots[req.model]
+            spec = engine.spec_for(req.model)
+            loading = not spec.is_api and req.model not in engine.resident
+            slot.info(f"{req.model}: {'loading, then ' if loading else ''}generating…")
+            outcome = engine.generate(req)
+            job_key = f"{req.job_key('api' if spec.is_api else weights)}:r{recorder.run.id}"
+            rows = recorder.record(outcome, job_key=job_key)
+            if not keep_loaded and not spec.is_api:
+                engine.unload(req.model)
+            row = rows[0].model_dump()
+            results.append(row)
+            _show_result(slot, row)
+    except BaseException:
+        status = "failed"
+        raise
+    finally:
+        recorder.finish(status)
+        data.clear_queries()
+    return results
+
+
+engine = None
+if clicked:
+    if not prompt.strip():
+        st.error("`prompt`: the prompt must be non-empty text.")
+    else:
+        engine = data.dev_engine(weights)
+        requests, errors = _validate(engine)
+        if errors:
+            st.error("Nothing was run; fix these first:\n\n" + "\n\n".join(f"- {e}" for e in errors))
+        else:
+            st.subheader("Results")
+            st.session_state["gen_results"] = _run(engine, requests)
+            st.session_state["gen_shown_now"] = True
+            failed = [r for r in st.session_state["gen_results"] if r.get("error")]
+            ok = len(st.session_state["gen_results"]) - len(failed)
+            st.caption(f"{ok} image(s), {len(failed)} failure(s); stored as run "
+                       f"{st.session_state['gen_results'][0]['run_id']}.")
+
+if not clicked and st.session_state.get("gen_results"):
+    st.subheader("Last results")
+    results = st.session_state["gen_results"]
+    slots = _gallery_slots([r["model_key"] for r in results])
+    for r in results:
+        _show_result(slots[r["model_key"]], r)
+
+
+# ---- dev mode: resident models and GPUs --------------------------------------------------------------
+def _load(key: str) -> None:
+    try:
+        model = data.dev_engine(weights).load(key)
+        st.session_state["gen_dev_message"] = ("success", f"{key} loaded in {data.fmt_seconds(model.load_s)}")
+    except Exception as exc:  # noqa: BLE001 - shown to the user, the page goes on
+        st.session_state["gen_dev_message"] = ("error", f"{key} did not load: {type(exc).__name__}: {exc}")
+
+
+def _unload(key: str | None) -> None:
+    engine = data.current_dev_engine()
+    if engine is not None:
+        engine.unload_all() if key is None else engine.unload(key)
+        st.session_state["gen_dev_message"] = ("success", f"unloaded {key or 'every model'}")
+
+
+def _dev_panel() -> None:
+    from core.environment import gpus
+
+    st.subheader("Dev mode")
+    visible = gpus()
+    if visible:
+        st.markdown(f"**GPUs** ({len(visible)})")
+        for g in visible:
+            used = g["total_gb"] - g["free_gb"]
+            st.progress(min(1.0, used / g["total_gb"]) if g["total_gb"] else 0.0,
+                        text=f"cuda:{g['index']} {g['name']}: {used:.1f} / {g['total_gb']:.1f} GB used "
+                             f"({g['allocated_gb']:.1f} GB by this process)")
+    else:
+        st.info("No CUDA GPU visible: models run on the CPU (tiny weights are the practical choice).")
+    engine = data.current_dev_engine()
+    resident = dict(engine.resident) if engine is not None else {}
+    st.markdown(f"**Resident models** ({len(resident)})")
+    if engine is not None and engine.weights != weights:
+        st.caption(f"Loaded with {engine.weights} weights; generating or loading with {weights} unloads them.")
+    if not resident:
+        st.caption("None loaded.")
+    for key, model in resident.items():
+        c1, c2 = st.columns([3, 1], vertical_alignment="center")
+        where = model.device + (f" ({model.device_map})" if model.device_map else "")
+        c1.markdown(f"`{key}` · {where} · {model.params_total / 1e9:.3g} B params · "
+                    f"loaded in {data.fmt_seconds(model.load_s)} · {model.calls} call(s)")
+        c2.button("Unload", key=f"gen_unload_{key}", on_click=_unload, args=(key,))
+    st.selectbox("Model to load", [s.key for s in open_specs], key="gen_load_key")
+    c1, c2 = st.columns(2)
+    c1.button("Load", key="gen_load", on_click=lambda: _load(st.session_state["gen_load_key"]), width="stretch")
+    c2.button("Unload all", key="gen_unload_all", on_click=_unload, args=(None,), disabled=not resident,
+              width="stretch")
+    message = st.session_state.pop("gen_dev_message", None)
+    if message:
+        (st.success if message[0] == "success" else st.error)(message[1])
+
+
+with st.sidebar:
+    _dev_panel()
