@@ -3,8 +3,15 @@
 Both pipelines snap the requested size to the nearest trained aspect-ratio bin and resize the decoded image
 back ("resolution binning"). A requested size that is itself a bin is unchanged by it, so binning keeps its
 default (on) there; any other size is generated as asked (binning off), not resampled from a bin.
+Captions are cleaned (the pipelines' default) only where bs4 and ftfy are installed: see can_clean_captions.
+
+PixArt-alpha/PixArt-Sigma-XL-2-512-MS holds only `transformer/` (no model_index.json): its T5, VAE, tokenizer
+and scheduler come from the components repo the PixArt authors name (`components_hf_id` in the spec's extra
+overrides it).
 """
 from __future__ import annotations
+
+from pathlib import Path
 
 import torch
 from diffusers import DPMSolverMultistepScheduler, PixArtTransformer2DModel
@@ -33,6 +40,10 @@ def tiny_vae_8x(**overrides):
     return tiny_vae(**cfg)
 
 
+# Hub repos that hold only a transformer/ folder → the repo with the rest of the pipeline.
+COMPONENTS_REPO = {"PixArt-alpha/PixArt-Sigma-XL-2-512-MS": "PixArt-alpha/pixart_sigma_sdxlvae_T5_diffusers"}
+
+
 def _bin_tables() -> dict[str, dict[int, dict]]:
     """Pipeline class → {trained image size: aspect-ratio bins}, as each pipeline picks them."""
     from diffusers.pipelines.pixart_alpha.pipeline_pixart_alpha import (
@@ -52,6 +63,15 @@ def keeps_binning(bins_by_size: dict[int, dict], trained_size: int | None, heigh
     return (h, w) == (height, width)
 
 
+def can_clean_captions() -> bool:
+    """PixArt and Lumina-Next clean captions by default (HTML, URLs, ...) only where both bs4 and ftfy import;
+    otherwise they log a warning and encode the raw prompt. Passing the effective value keeps the log quiet and
+    the recorded kwargs true to what ran."""
+    from diffusers.utils import is_bs4_available, is_ftfy_available
+
+    return is_bs4_available() and is_ftfy_available()
+
+
 def spec_trained_size(spec) -> int | None:
     return spec.width if spec.width == spec.height else None
 
@@ -65,6 +85,18 @@ class PixArtFamily(Family):
     name = "pixart"
     tiny_size = 32
     tiny_steps = 2
+
+    def load_pretrained(self, spec, *, source, torch_dtype, token, device_map):
+        components = spec.extra.get("components_hf_id") or COMPONENTS_REPO.get(spec.hf_id)
+        if not components or (Path(source) / "model_index.json").is_file():
+            return super().load_pretrained(spec, source=source, torch_dtype=torch_dtype, token=token,
+                                           device_map=device_map)
+        transformer = PixArtTransformer2DModel.from_pretrained(source, subfolder="transformer",
+                                                               torch_dtype=torch_dtype, token=token)
+        kwargs = {"transformer": transformer, "torch_dtype": torch_dtype, "token": token}
+        if device_map:
+            kwargs["device_map"] = device_map
+        return diffusers_class(spec.pipeline_class).from_pretrained(components, **kwargs)
 
     def build_tiny(self, spec):
         torch.manual_seed(0)
@@ -85,6 +117,7 @@ class PixArtFamily(Family):
 
     def call_kwargs(self, spec, req):
         kwargs = super().call_kwargs(spec, req)
+        kwargs["clean_caption"] = can_clean_captions()
         kwargs["use_resolution_binning"] = keeps_binning(
             _bin_tables()[spec.pipeline_class], spec_trained_size(spec), req.height, req.width)
         return kwargs

@@ -35,12 +35,14 @@ def tiny_gemma2_config(**overrides) -> Gemma2Config:
 
 
 def tiny_dc_ae(latent_channels: int = 32) -> AutoencoderDC:
-    """A 6-level DC-AE (32x, like Sana's) with 8 channels per level and one layer per block."""
+    """A 6-level DC-AE (32x, like Sana's), 8-32 channels, one layer per block (the deepest level needs at
+    least `latent_channels` channels: the decoder's input shortcut repeats the latent up to it)."""
     blocks = ("ResBlock",) * 3 + ("EfficientViTBlock",) * 3
+    channels = (8, 8, 8, 16, 16, latent_channels)
     return AutoencoderDC(
         in_channels=3, latent_channels=latent_channels, attention_head_dim=4,
         encoder_block_types=blocks, decoder_block_types=blocks,
-        encoder_block_out_channels=(8,) * 6, decoder_block_out_channels=(8,) * 6,
+        encoder_block_out_channels=channels, decoder_block_out_channels=channels,
         encoder_layers_per_block=(1,) * 6, decoder_layers_per_block=(1,) * 6,
         encoder_qkv_multiscales=((), (), (), (5,), (5,), (5,)), decoder_qkv_multiscales=((), (), (), (5,), (5,), (5,)),
         upsample_block_type="interpolate", downsample_block_type="Conv", decoder_norm_types="rms_norm",
