@@ -69,7 +69,10 @@ class Family:
         raise NotImplementedError(f"{self.name}: no tiny twin")
 
     def build_random(self, spec: ModelSpec, *, device: str, dtype: torch.dtype) -> Any:
-        raise NotImplementedError(f"{self.name}: random weights are not available for this family yet")
+        """The full-size architecture (data/architectures) with random weights, built on `device` in `dtype`."""
+        from core.random_weights import build_random_pipeline
+
+        return build_random_pipeline(self, spec, device=device, dtype=dtype)
 
     def stages(self) -> dict[str, tuple[tuple[str, ...], str, str]]:
         """Stage name → (component keys, method to time, "sum" of call times | "span" first start→last end)."""
