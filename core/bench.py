@@ -283,6 +283,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = get_settings()
     try:
         specs = resolve_models(args.models)
+        if args.weights != "pretrained":
+            named_api = [s.key for s in specs if s.is_api and s.key in args.models.split(",")]
+            if named_api:
+                raise CaseStudyError(f"weights: {args.weights!r} applies to open models only; "
+                                     f"{', '.join(named_api)} are API models (use --weights pretrained)")
+            specs = [s for s in specs if not s.is_api]  # `all` with tiny/random weights: the open models
         prompts = [Prompt(t) for t in args.prompt]
         if args.prompts:
             prompts += load_prompts(args.prompts)
