@@ -60,7 +60,8 @@ class Settings(BaseSettings):
     volc_secretkey: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("VOLC_SECRETKEY", "IGCS_VOLC_SECRETKEY"))
     volc_base_url: str = Field(
-        default="https://visual.volcengineapi.com", validation_alias=AliasChoices("VOLC_BASE_URL", "IGCS_VOLC_BASE_URL"))
+        default="https://visual.volcengineapi.com",
+        validation_alias=AliasChoices("VOLC_BASE_URL", "IGCS_VOLC_BASE_URL"))
     ark_api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("ARK_API_KEY", "IGCS_ARK_API_KEY"))
     ark_base_url: str = Field(
@@ -72,7 +73,8 @@ class Settings(BaseSettings):
     kling_secret_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("KLING_SECRET_KEY", "IGCS_KLING_SECRET_KEY"))
     kling_base_url: str = Field(
-        default="https://api-singapore.klingai.com", validation_alias=AliasChoices("KLING_BASE_URL", "IGCS_KLING_BASE_URL"))
+        default="https://api-singapore.klingai.com",
+        validation_alias=AliasChoices("KLING_BASE_URL", "IGCS_KLING_BASE_URL"))
     # Every API call: per-request timeout (downloads too), one deadline over retries and polling,
     # retries of 429/5xx with exponential backoff (Retry-After wins when longer), poll interval.
     api_timeout_s: float = Field(default=60.0, gt=0)

@@ -1,1 +1,116 @@
-"""Closed-source image API clients, one module per provider (no torch import here)."""
+"""Closed-source image API clients, one module per provider (no torch import here).
+
+Importing this package registers one API `ModelSpec` per model in ``core.registry.API_MODELS``. The
+engine uses four functions, all keyed by the spec:
+
+- ``check_request(spec, req)``: per-model parameter checks (RequestError) before any request is sent;
+- ``estimate_cost_usd(spec, req)``: list-price estimate for the ``--max-cost`` guard (``PRICES``, dated);
+- ``missing_credentials(spec)``: a message naming the variables to set, or None when keys are present;
+- ``generate(spec, req)``: one call → ``ApiResult`` (images, request id, cost, what was sent, latency),
+  or a ``ProviderError`` whose ``kind`` is auth, rate_limit, safety, bad_request, server, timeout or
+  malformed.
+
+Provider modules: ``openai_images`` (OpenAI SDK), ``imagen`` (Vertex AI / Gemini API), ``bytedance``
+(Volcano visual API with AK/SK signing, Ark Seedream), ``kling`` (JWT, submit and poll); shared code in
+``base``. Base URLs, keys, timeouts and the deadline come from ``core.settings`` (see ``.env.example``).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+from core import registry as _registry
+from core.providers import base, bytedance, imagen, kling, openai_images
+from core.providers.base import PRICES, ApiResult, Price, ProviderError
+
+if TYPE_CHECKING:
+    from core.registry import ModelSpec
+    from core.request import GenerationRequest
+    from core.settings import Settings
+
+__all__ = ["generate", "check_request", "estimate_cost_usd", "missing_credentials", "ApiResult", "ProviderError",
+           "PRICES", "Price", "PROVIDERS", "register_api_models"]
+
+PROVIDERS: dict[str, ModuleType] = {
+    openai_images.PROVIDER: openai_images,
+    imagen.PROVIDER: imagen,
+    bytedance.PROVIDER: bytedance,
+    kling.PROVIDER: kling,
+}
+log = logging.getLogger("core.providers")
+
+
+def register_api_models() -> None:
+    """Append every provider's specs to core.registry.API_MODELS (once per key)."""
+    known = {spec.key for spec in _registry.API_MODELS}
+    for module in PROVIDERS.values():
+        for name in base.PROVIDER_FUNCTIONS:
+            assert callable(getattr(module, name, None)), f"{module.__name__} lacks {name}()"
+        for spec in module.specs():
+            if spec.key not in known:
+                _registry.API_MODELS.append(spec)
+                known.add(spec.key)
+
+
+def _provider(spec: "ModelSpec") -> ModuleType:
+    if not spec.is_api:
+        raise ValueError(f"{spec.key} is an open model, not an API model")
+    module = PROVIDERS.get(spec.provider or "")
+    if module is None:
+        raise ValueError(f"{spec.key}: unknown provider {spec.provider!r}; known: {', '.join(PROVIDERS)}")
+    return module
+
+
+def _settings(settings: "Settings | None") -> "Settings":
+    if settings is not None:
+        return settings
+    from core.settings import get_settings
+
+    return get_settings()
+
+
+def _filled(spec: "ModelSpec", req: "GenerationRequest") -> "GenerationRequest":
+    """Unset size, steps and guidance from the spec (the seed stays as given: None is never sent)."""
+    return replace(req,
+                   width=req.width if req.width is not None else spec.width,
+                   height=req.height if req.height is not None else spec.height,
+                   steps=req.steps if req.steps is not None else spec.steps,
+                   guidance=req.guidance if req.guidance is not None else spec.guidance,
+                   extra=dict(req.extra or {}))
+
+
+def check_request(spec: "ModelSpec", req: "GenerationRequest", *, settings: "Settings | None" = None) -> None:
+    """Raise core.errors.RequestError(field, value, allowed) for anything this model would refuse."""
+    _provider(spec).check(spec, _filled(spec, req), _settings(settings))
+
+
+def estimate_cost_usd(spec: "ModelSpec", req: "GenerationRequest") -> float:
+    """List-price estimate in USD for this request (all its images), from PRICES."""
+    return round(_provider(spec).estimate_cost_usd(spec, _filled(spec, req)), 6)
+
+
+def missing_credentials(spec: "ModelSpec", settings: "Settings | None" = None) -> str | None:
+    """None when the provider's keys are set; else a message naming the environment variables to set."""
+    return _provider(spec).missing_credentials(spec, _settings(settings))
+
+
+def generate(spec: "ModelSpec", req: "GenerationRequest", *, settings: "Settings | None" = None) -> ApiResult:
+    """Check, then call the provider: images, request id, cost, what was sent, latency. Raises
+    RequestError before any request, ProviderError(kind=...) for anything the call ran into."""
+    module = _provider(spec)
+    settings = _settings(settings)
+    req = _filled(spec, req)
+    module.check(spec, req, settings)
+    missing = module.missing_credentials(spec, settings)
+    if missing:
+        raise ProviderError("auth", missing, provider=module.PROVIDER)
+    log.info("%s %s: %d image(s) requested", module.PROVIDER, spec.key, req.num_images)
+    result = module.generate(spec, req, settings)
+    log.info("%s %s: %d image(s) in %.2f s, %d attempt(s), %.4f USD, request id %s", module.PROVIDER, spec.key,
+             len(result.images), result.latency_s, result.attempts, result.cost_usd, result.request_id)
+    return result
+
+
+register_api_models()

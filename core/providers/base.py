@@ -1,0 +1,563 @@
+"""What every provider client shares: the result, the error, one call's deadline and retries, prices.
+
+A provider module builds its request, and hands the wire work to a `Call`: one `generate()` with one
+total deadline. Each HTTP request gets ``min(api_timeout_s, time left)`` as its timeout (downloads
+too); 429 and 5xx answers are retried with exponential backoff, waiting longer when the server's
+Retry-After says so, and only while the wait still fits the deadline; async tasks are polled under the
+same deadline. Failures are one `ProviderError` with a `kind` the store and the dashboard can group by.
+Keys never appear in messages: every message passes through `redact` with the call's secrets.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import email.utils
+import io
+import json
+import logging
+import math
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Literal, Mapping, TypeVar
+from urllib.parse import urlsplit
+
+from core.errors import CaseStudyError, RequestError
+
+if TYPE_CHECKING:  # keep imports light: registry._index imports this package
+    import requests
+    from PIL import Image
+
+    from core.registry import ModelSpec
+    from core.request import GenerationRequest
+    from core.settings import Settings
+
+T = TypeVar("T")
+ErrorKind = Literal["auth", "rate_limit", "safety", "bad_request", "server", "timeout", "malformed"]
+ERROR_KINDS: tuple[str, ...] = ("auth", "rate_limit", "safety", "bad_request", "server", "timeout", "malformed")
+CONNECT_TIMEOUT_S = 10.0
+
+log = logging.getLogger("core.providers")
+
+
+# --------------------------------------------------------------------------------------------------
+# Result and error
+# --------------------------------------------------------------------------------------------------
+@dataclass
+class ApiResult:
+    """What one API call gave back, and what it was actually asked (after size mapping)."""
+
+    images: list["Image.Image"]
+    request_id: str | None
+    cost_usd: float
+    sent_params: dict[str, Any]
+    latency_s: float
+    revised_prompt: str | None = None
+    provider: str = ""
+    model_id: str = ""  # the provider's own model name, e.g. "imagen-4.0-generate-001"
+    task_id: str | None = None  # async providers (Kling, Volcano async)
+    attempts: int = 1  # HTTP requests sent for the generation itself (retries included; polls and downloads not)
+    filtered: int = 0  # images the provider withheld (safety filter) out of those asked for
+
+
+class ProviderError(CaseStudyError):
+    """An API call failed. ``kind`` is one of ERROR_KINDS; the provider's own words are in ``message``."""
+
+    def __init__(self, kind: str, message: str, *, provider: str, request_id: str | None = None,
+                 status: int | None = None, code: str | int | None = None, retry_after_s: float | None = None,
+                 retryable: bool | None = None):
+        if kind not in ERROR_KINDS:
+            raise ValueError(f"unknown error kind {kind!r}")
+        self.kind, self.message, self.provider = kind, message, provider
+        self.request_id, self.status, self.code = request_id, status, code
+        self.retry_after_s = retry_after_s
+        self.retryable = kind in ("rate_limit", "server") if retryable is None else retryable
+        super().__init__(str(self))
+
+    @property
+    def http_status(self) -> int | None:
+        return self.status
+
+    def __str__(self) -> str:
+        facts = [f"HTTP {self.status}" if self.status else None,
+                 f"code {self.code}" if self.code not in (None, "") else None,
+                 f"request id {self.request_id}" if self.request_id else None]
+        facts_s = ", ".join(f for f in facts if f)
+        return f"{self.provider} {self.kind} error: {self.message}" + (f" ({facts_s})" if facts_s else "")
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """Replace every secret (longest first) in text by '***'."""
+    for secret in sorted((s for s in secrets if s and len(s) >= 4), key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
+
+
+def kind_for_status(status: int) -> str:
+    if status in (401, 403):
+        return "auth"
+    if status == 429:
+        return "rate_limit"
+    if status == 408:
+        return "timeout"
+    if status >= 500:
+        return "server"
+    return "bad_request"
+
+
+def parse_retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait from ``retry-after-ms`` or ``Retry-After`` (seconds or an HTTP date), else None."""
+    value = headers.get("retry-after-ms")
+    if value is not None:
+        try:
+            return max(0.0, float(value) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+        return max(0.0, seconds) if math.isfinite(seconds) else None
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+# --------------------------------------------------------------------------------------------------
+# Policy, deadline and one call
+# --------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CallPolicy:
+    timeout_s: float = 60.0
+    deadline_s: float = 300.0
+    max_retries: int = 4
+    backoff_s: float = 1.0
+    backoff_max_s: float = 30.0
+    poll_interval_s: float = 2.0
+
+    @classmethod
+    def from_settings(cls, settings: "Settings") -> "CallPolicy":
+        return cls(timeout_s=settings.api_timeout_s, deadline_s=settings.api_deadline_s,
+                   max_retries=settings.api_max_retries, backoff_s=settings.api_backoff_s,
+                   backoff_max_s=settings.api_backoff_max_s, poll_interval_s=settings.api_poll_interval_s)
+
+    def backoff(self, retry: int, retry_after_s: float | None) -> float:
+        """Wait before retry number ``retry`` (0-based): exponential, capped; Retry-After wins when longer."""
+        delay = min(self.backoff_s * 2**retry, self.backoff_max_s)
+        return max(delay, retry_after_s or 0.0)
+
+
+def _sleep(seconds: float) -> None:  # one seam for tests
+    time.sleep(seconds)
+
+
+class Call:
+    """One generation against one provider: deadline, retries, HTTP session, secrets to keep out of text."""
+
+    def __init__(self, provider: str, settings: "Settings", *, secrets: Iterable[str | None] = ()):
+        import requests
+
+        self.provider = provider
+        self.policy = CallPolicy.from_settings(settings)
+        self.started = time.monotonic()
+        self.end = self.started + self.policy.deadline_s
+        self.secrets = [s for s in secrets if s]
+        self.session = requests.Session()  # honours HTTPS_PROXY / NO_PROXY like the SDKs do
+        self.attempts = 0
+        self.log = logging.getLogger(f"core.providers.{provider}")
+
+    # -- time ----------------------------------------------------------------------------------------
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def remaining(self) -> float:
+        return max(0.0, self.end - time.monotonic())
+
+    def request_timeout(self, what: str) -> float:
+        left = self.remaining()
+        if left <= 0.001:
+            raise self.error("timeout", f"{what}: the {self.policy.deadline_s:g} s deadline passed")
+        return min(self.policy.timeout_s, left)
+
+    # -- errors --------------------------------------------------------------------------------------
+    def error(self, kind: str, message: str, **kw: Any) -> ProviderError:
+        return ProviderError(kind, redact(str(message), self.secrets), provider=self.provider, **kw)
+
+    def close(self) -> None:
+        self.session.close()
+
+    def __enter__(self) -> "Call":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- retries -------------------------------------------------------------------------------------
+    def retrying(self, attempt: Callable[[float], T], *, what: str, count: bool = True) -> T:
+        """Run ``attempt(timeout_s)``; retry retryable ProviderErrors while retries and the deadline allow."""
+        retry = 0
+        while True:
+            timeout = self.request_timeout(what)
+            if count:
+                self.attempts += 1
+            try:
+                return attempt(timeout)
+            except ProviderError as err:
+                if not err.retryable:
+                    raise
+                if retry >= self.policy.max_retries:
+                    err.message += f"; gave up after {retry + 1} attempts"
+                    raise
+                delay = self.policy.backoff(retry, err.retry_after_s)
+                if delay >= self.remaining():
+                    err.message += (f"; not retried: waiting {delay:g} s would pass the "
+                                    f"{self.policy.deadline_s:g} s deadline")
+                    raise
+                self.log.warning("%s %s: %s error (HTTP %s); retry %d of %d in %.2f s", self.provider, what,
+                                 err.kind, err.status, retry + 1, self.policy.max_retries, delay)
+                _sleep(delay)
+                retry += 1
+
+    # -- HTTP ----------------------------------------------------------------------------------------
+    def send(self, method: str, url: str, *, what: str, handle: Callable[["requests.Response"], T],
+             body: bytes | None = None, headers: Mapping[str, str] | None = None,
+             sign: Callable[[Mapping[str, str]], Mapping[str, str]] | None = None, count: bool = True,
+             redirects: bool = False) -> T:
+        """One HTTP exchange with retries. ``sign(headers)`` runs per attempt (fresh dates, fresh JWTs);
+        ``handle(response)`` turns the answer into a value or raises ProviderError (retryable or not).
+        A timeout is retried only for GET: a POST that timed out may still run, and be billed, server-side."""
+        import requests
+
+        where = _where(url)
+
+        def attempt(timeout: float) -> T:
+            hdrs = dict(headers or {})
+            if sign is not None:
+                hdrs.update(sign(hdrs))
+            t0 = time.monotonic()
+            try:
+                resp = self.session.request(method, url, data=body, headers=hdrs, allow_redirects=redirects,
+                                            timeout=(min(CONNECT_TIMEOUT_S, timeout), timeout))
+            except requests.Timeout:
+                raise self.error("timeout", f"{what}: no answer from {where} within {timeout:.3g} s",
+                                 retryable=method == "GET") from None
+            except requests.RequestException as exc:
+                raise self.error("server", f"{what}: could not reach {where} ({type(exc).__name__})",
+                                 retryable=False) from None
+            self.log.info("%s %s: %s %s -> HTTP %d in %.3f s", self.provider, what, method, where,
+                          resp.status_code, time.monotonic() - t0)
+            return handle(resp)
+
+        return self.retrying(attempt, what=what, count=count)
+
+    def json_of(self, resp: "requests.Response", what: str, request_id: str | None = None) -> Any:
+        """The JSON body of an answer, or a `malformed` error quoting its start."""
+        try:
+            return resp.json()
+        except ValueError:
+            raise self.error("malformed", f"{what}: the answer is not JSON: {snippet(resp.text)!r}",
+                             status=resp.status_code, request_id=request_id) from None
+
+    def status_error(self, resp: "requests.Response", *, kind: str | None = None, message: str | None = None,
+                     code: str | int | None = None, request_id: str | None = None) -> ProviderError:
+        """An error from an HTTP error answer; kind from the status unless given; Retry-After kept."""
+        kind = kind or kind_for_status(resp.status_code)
+        return self.error(kind, message or snippet(resp.text) or resp.reason or "no message",
+                          status=resp.status_code, code=code, request_id=request_id,
+                          retry_after_s=parse_retry_after(resp.headers))
+
+    def download_image(self, url: str, *, what: str = "image download") -> "Image.Image":
+        """GET an image URL the provider returned (no credentials sent), with a timeout and retries."""
+
+        def handle(resp: "requests.Response") -> "Image.Image":
+            if resp.status_code >= 400:
+                raise self.status_error(resp, message=f"{what}: HTTP {resp.status_code} from {_where(url)}")
+            return decode_image(resp.content, what=what, error=self.error)
+
+        return self.send("GET", url, what=what, handle=handle, count=False, redirects=True)
+
+    def poll(self, fetch: Callable[[], tuple[bool, T | None, str]], *, what: str) -> T:
+        """Call ``fetch() -> (done, value, status)`` every poll interval until done, under the deadline."""
+        polls = 0
+        while True:
+            done, value, status = fetch()
+            polls += 1
+            if done:
+                return value  # type: ignore[return-value]
+            wait = self.policy.poll_interval_s
+            if self.remaining() <= wait:
+                raise self.error("timeout", f"{what}: still '{status}' after {self.elapsed():.1f} s and {polls} "
+                                            f"polls; the {self.policy.deadline_s:g} s deadline passed")
+            _sleep(wait)
+
+
+def _where(url: str) -> str:
+    """scheme://host/path of a URL: never its query (signed download URLs carry tokens there)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}"
+
+
+def snippet(text: str, limit: int = 300) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+# --------------------------------------------------------------------------------------------------
+# Images
+# --------------------------------------------------------------------------------------------------
+def decode_image(data: bytes, *, what: str, error: Callable[..., ProviderError]) -> "Image.Image":
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        image = Image.open(io.BytesIO(data))
+        image.load()
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        raise error("malformed", f"{what}: not a readable image ({len(data)} bytes; {exc})") from None
+    return image
+
+
+def decode_b64_image(text: Any, *, what: str, error: Callable[..., ProviderError]) -> "Image.Image":
+    if not isinstance(text, str) or not text:
+        raise error("malformed", f"{what}: no base64 image data")
+    try:
+        data = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise error("malformed", f"{what}: the image data is not valid base64") from None
+    return decode_image(data, what=what, error=error)
+
+
+# --------------------------------------------------------------------------------------------------
+# Sizes: nearest allowed size or aspect ratio
+# --------------------------------------------------------------------------------------------------
+def _ratio(text: str) -> float:
+    w, h = text.split(":")
+    return float(w) / float(h)
+
+
+def nearest_size(width: int, height: int, allowed: Iterable[tuple[int, int]]) -> tuple[int, int]:
+    """The allowed (w, h) closest in aspect ratio, then in area (both on a log scale)."""
+    want_r, want_a = math.log(width / height), math.log(width * height)
+    return min(allowed, key=lambda s: (round(abs(math.log(s[0] / s[1]) - want_r), 6),
+                                       abs(math.log(s[0] * s[1]) - want_a)))
+
+
+def nearest_aspect_ratio(width: int, height: int, allowed: Iterable[str]) -> str:
+    """The allowed "W:H" closest to width/height on a log scale."""
+    want = math.log(width / height)
+    return min(allowed, key=lambda r: abs(math.log(_ratio(r)) - want))
+
+
+def fit_size(width: int, height: int, *, min_side: int, max_side: int, multiple: int = 8,
+             min_pixels: int | None = None, max_pixels: int | None = None) -> tuple[int, int]:
+    """Scale (w, h) keeping its aspect ratio into the allowed sides and pixel count, in multiples."""
+    w, h = float(width), float(height)
+    scale = 1.0
+    scale = min(scale, max_side / max(w, h))
+    if max_pixels:
+        scale = min(scale, math.sqrt(max_pixels / (w * h)))
+    up = max(min_side / min(w, h), math.sqrt(min_pixels / (w * h)) if min_pixels else 0.0)
+    if up > 1.0:
+        scale = up
+    w, h = w * scale, h * scale
+
+    def snap(v: float) -> int:
+        v = max(min_side, min(max_side, v))
+        lo = math.ceil(min_side / multiple) * multiple
+        hi = math.floor(max_side / multiple) * multiple
+        return int(max(lo, min(hi, round(v / multiple) * multiple)))
+
+    return snap(w), snap(h)
+
+
+# --------------------------------------------------------------------------------------------------
+# Request checks shared by the providers
+# --------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class OneOf:
+    values: tuple[Any, ...]
+    case_insensitive: bool = False
+
+    def ok(self, v: Any) -> bool:
+        if self.case_insensitive and isinstance(v, str):
+            return v.lower() in {str(x).lower() for x in self.values}
+        return v in self.values
+
+    def __str__(self) -> str:
+        return "one of " + ", ".join(repr(v) for v in self.values)
+
+
+@dataclass(frozen=True)
+class Number:
+    lo: float
+    hi: float
+    integer: bool = False
+
+    def ok(self, v: Any) -> bool:
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            return False
+        if self.integer and not isinstance(v, int):
+            return False
+        return self.lo <= v <= self.hi
+
+    def __str__(self) -> str:
+        return f"{'an integer' if self.integer else 'a number'} from {self.lo:g} to {self.hi:g}"
+
+
+class Flag:
+    def ok(self, v: Any) -> bool:
+        return isinstance(v, bool)
+
+    def __str__(self) -> str:
+        return "true or false"
+
+
+FLAG = Flag()
+
+
+def check_extra(spec: "ModelSpec", extra: Mapping[str, Any], schema: Mapping[str, Any]) -> None:
+    """Every key of ``extra`` must be in ``schema`` and its value allowed there."""
+    for key, value in extra.items():
+        if key not in schema:
+            allowed = ", ".join(sorted(schema)) or "none"
+            raise RequestError(f"extra.{key}", value, f"{spec.key} takes these extra parameters: {allowed}")
+        rule = schema[key]
+        if not rule.ok(value):
+            raise RequestError(f"extra.{key}", value, f"{rule} for {spec.key}")
+
+
+def check_common(spec: "ModelSpec", req: "GenerationRequest", *, max_prompt: int | None = None,
+                 max_negative: int | None = None, max_n: int | None = None) -> None:
+    """Prompt text and length, negative prompt support, image count, and width/height being pixels."""
+    if not isinstance(req.prompt, str) or not req.prompt.strip():
+        raise RequestError("prompt", req.prompt, "the prompt must be non-empty text")
+    if max_prompt and len(req.prompt) > max_prompt:
+        raise RequestError("prompt", f"<{len(req.prompt)} characters>",
+                           f"{spec.key} takes at most {max_prompt} characters")
+    if req.negative_prompt:
+        if not spec.supports_negative:
+            raise RequestError("negative_prompt", req.negative_prompt,
+                               f"{spec.key} takes no negative prompt; leave it empty")
+        if max_negative and len(req.negative_prompt) > max_negative:
+            raise RequestError("negative_prompt", f"<{len(req.negative_prompt)} characters>",
+                               f"{spec.key} takes at most {max_negative} characters")
+    top = max_n or spec.max_images_per_call
+    if isinstance(req.num_images, bool) or not isinstance(req.num_images, int) or not 1 <= req.num_images <= top:
+        raise RequestError("num_images", req.num_images, f"from 1 to {top} for {spec.key}")
+    for name in ("width", "height"):
+        value = getattr(req, name)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 16384:
+            raise RequestError(name, value, "a positive integer number of pixels (mapped to the nearest size "
+                                            f"{spec.key} allows)")
+
+
+def size_of(spec: "ModelSpec", req: "GenerationRequest") -> tuple[int, int]:
+    return (req.width or spec.width, req.height or spec.height)
+
+
+def seed31(seed: int | None) -> int | None:
+    """Providers that take a seed take a signed 32-bit one: fold ours (0..2**32-1) into 0..2**31-1."""
+    return None if seed is None else int(seed) % 2**31
+
+
+def dumps(payload: Any) -> bytes:
+    return json.dumps(payload, ensure_ascii=False).encode("utf-8")
+
+
+# --------------------------------------------------------------------------------------------------
+# Prices (USD per image unless the key says otherwise), dated, with their source
+# --------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Price:
+    usd: float
+    as_of: str  # ISO date the figure was taken
+    source: str
+    note: str = ""
+
+
+_OPENAI = "openai.com/api/pricing, list price per image (via shared/reference/image-apis.md)"
+_OPENAI_GPT = "openai.com/api/pricing, gpt-image-1 per-image estimate at 1024x1024 / 1024x1536 (image-apis.md)"
+_GOOGLE = "cloud.google.com/vertex-ai/generative-ai/pricing, Imagen per image (via image-apis.md)"
+_ARK = "volcengine.com/docs/82379 Ark pricing, per image (via image-apis.md)"
+_VOLC = "estimate: Volcano visual API list price per image, not confirmed against the current price page"
+_KLING = "reseller quotes of Kling resource-pack units per image (via image-apis.md); not an official list"
+_AS_OF = "2026-11-27"
+
+PRICES: dict[str, Price] = {
+    # OpenAI DALL-E: per image by size (and quality for dall-e-3)
+    "dall-e-2/256x256": Price(0.016, _AS_OF, _OPENAI),
+    "dall-e-2/512x512": Price(0.018, _AS_OF, _OPENAI),
+    "dall-e-2/1024x1024": Price(0.020, _AS_OF, _OPENAI),
+    "dall-e-3/standard/1024x1024": Price(0.040, _AS_OF, _OPENAI),
+    "dall-e-3/standard/1792x1024": Price(0.080, _AS_OF, _OPENAI),
+    "dall-e-3/standard/1024x1792": Price(0.080, _AS_OF, _OPENAI),
+    "dall-e-3/hd/1024x1024": Price(0.080, _AS_OF, _OPENAI),
+    "dall-e-3/hd/1792x1024": Price(0.120, _AS_OF, _OPENAI),
+    "dall-e-3/hd/1024x1792": Price(0.120, _AS_OF, _OPENAI),
+    # gpt-image-1: billed by tokens; these per-image figures are for estimates (auto counts as high)
+    "gpt-image-1/low/1024x1024": Price(0.011, _AS_OF, _OPENAI_GPT),
+    "gpt-image-1/medium/1024x1024": Price(0.042, _AS_OF, _OPENAI_GPT),
+    "gpt-image-1/high/1024x1024": Price(0.167, _AS_OF, _OPENAI_GPT),
+    "gpt-image-1/low/1536": Price(0.016, _AS_OF, _OPENAI_GPT, "1536x1024 and 1024x1536"),
+    "gpt-image-1/medium/1536": Price(0.063, _AS_OF, _OPENAI_GPT, "1536x1024 and 1024x1536"),
+    "gpt-image-1/high/1536": Price(0.250, _AS_OF, _OPENAI_GPT, "1536x1024 and 1024x1536"),
+    "gpt-image-1/per-output-token": Price(40e-6, _AS_OF, _OPENAI, "$40 per 1M image output tokens"),
+    "gpt-image-1/per-input-text-token": Price(5e-6, _AS_OF, _OPENAI, "$5 per 1M text input tokens"),
+    # Google Imagen (same price on Vertex AI and the Gemini API)
+    "imagen-3": Price(0.03, _AS_OF, _GOOGLE, "Google marks Imagen deprecated (migrate by 2026-06-30)"),
+    "imagen-4": Price(0.04, _AS_OF, _GOOGLE, "Google marks Imagen deprecated (migrate by 2026-06-30)"),
+    "imagen-4-fast": Price(0.02, _AS_OF, _GOOGLE, "Google marks Imagen deprecated (migrate by 2026-06-30)"),
+    "imagen-4-ultra": Price(0.06, _AS_OF, _GOOGLE, "Google marks Imagen deprecated (migrate by 2026-06-30)"),
+    # ByteDance
+    "seedream-3": Price(0.036, _AS_OF, _ARK, "0.259 CNY per image"),
+    "seedream-4": Price(0.030, _AS_OF, _ARK),
+    "volc-general-2.1": Price(0.028, _AS_OF, _VOLC, "about 0.2 CNY per image"),
+    "jimeng-3.0": Price(0.028, _AS_OF, _VOLC, "about 0.2 CNY per image"),
+    # Kling
+    "kling-v1": Price(0.005, _AS_OF, _KLING),
+    "kling-v1-5": Price(0.020, _AS_OF, _KLING),
+    "kling-v2": Price(0.020, _AS_OF, _KLING),
+}
+
+
+def price(key: str) -> Price:
+    try:
+        return PRICES[key]
+    except KeyError:
+        raise KeyError(f"no price for {key!r}; known: {', '.join(sorted(PRICES))}") from None
+
+
+# --------------------------------------------------------------------------------------------------
+# What each provider module provides (checked by core.providers at import)
+# --------------------------------------------------------------------------------------------------
+PROVIDER_FUNCTIONS = ("specs", "check", "estimate_cost_usd", "missing_credentials", "generate")
+
+
+def secret(value: Any) -> str | None:
+    """The plain text of a SecretStr (or str), None when unset or blank."""
+    if value is None:
+        return None
+    text = value.get_secret_value() if hasattr(value, "get_secret_value") else str(value)
+    return text.strip() or None
+
+
+def api_spec(key: str, *, name: str, provider: str, **kw: Any) -> "ModelSpec":
+    from core.registry import ModelSpec
+
+    kw.setdefault("supports_negative", False)
+    kw.setdefault("cfg_style", "none")
+    return ModelSpec(key=key, name=name, kind="api", provider=provider, vram_gb=0, **kw)
+
+
+def sent(**params: Any) -> dict[str, Any]:
+    """sent_params without the unset entries."""
+    return {k: v for k, v in params.items() if v is not None}
+
+
+__all__ = ["ApiResult", "ProviderError", "Call", "CallPolicy", "PRICES", "Price", "price", "nearest_size",
+           "nearest_aspect_ratio", "fit_size", "parse_retry_after", "redact"]

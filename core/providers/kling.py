@@ -1,0 +1,189 @@
+"""Kling AI image generation: kling-v1, kling-v1-5 and kling-v2, submit then poll.
+
+Every request carries a fresh JWT (HS256, ``{"iss": KLING_ACCESS_KEY, "exp": now+1800, "nbf": now-5}``
+signed with KLING_SECRET_KEY) as ``Authorization: Bearer``; a token is never reused across requests.
+``POST {KLING_BASE_URL}/v1/images/generations`` returns a task id; ``GET .../{task_id}`` is polled until
+``task_status`` is ``succeed`` (images by URL, downloaded with a timeout) or ``failed``. Width and height
+map to the nearest of Kling's aspect ratios. Error ``code``s: 1000-1004 auth, 1100-1102 account/quota,
+1103 no access, 1200-1203 parameters, 1300-1301 content policy, 1302-1303 rate, 5000-5002 server.
+"""
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from core.providers.base import (
+    ApiResult,
+    Call,
+    OneOf,
+    ProviderError,
+    api_spec,
+    check_common,
+    check_extra,
+    dumps,
+    nearest_aspect_ratio,
+    price,
+    secret,
+    sent,
+    size_of,
+    snippet,
+)
+
+if TYPE_CHECKING:
+    import requests
+
+    from core.registry import ModelSpec
+    from core.request import GenerationRequest
+    from core.settings import Settings
+
+PROVIDER = "kling"
+ASPECT_RATIOS = ("16:9", "9:16", "1:1", "4:3", "3:4", "3:2", "2:3", "21:9")
+MAX_PROMPT = 2500
+JWT_TTL_S = 1800
+_LICENSE = "proprietary (Kling AI API terms)"
+_NAMES = {"kling-v1": "Kling v1", "kling-v1-5": "Kling v1.5", "kling-v2": "Kling v2"}
+EXTRAS = {"aspect_ratio": OneOf(ASPECT_RATIOS), "resolution": OneOf(("1k", "2k"))}
+
+
+def specs() -> list["ModelSpec"]:
+    return [
+        api_spec(key, name=_NAMES[key], provider=PROVIDER, width=1024, height=1024, supports_negative=True,
+                 max_images_per_call=9, license=_LICENSE,
+                 notes=f"async task (submit, poll); aspect ratios {', '.join(ASPECT_RATIOS)}; resolution 1k|2k (extra)")
+        for key in _NAMES
+    ]
+
+
+def missing_credentials(spec: "ModelSpec", settings: "Settings") -> str | None:
+    missing = [n for n, v in (("KLING_ACCESS_KEY", settings.kling_access_key),
+                              ("KLING_SECRET_KEY", settings.kling_secret_key)) if not secret(v)]
+    if not missing:
+        return None
+    return f"{spec.key} needs Kling API keys: set {' and '.join(missing)} (and KLING_BASE_URL for another region)"
+
+
+def kling_token(access_key: str, secret_key: str, *, now: float | None = None, ttl_s: int = JWT_TTL_S) -> str:
+    """A fresh HS256 JWT: iss = access key, nbf = now - 5 s, exp = now + ttl."""
+    import jwt
+
+    now = int(time.time() if now is None else now)
+    return jwt.encode({"iss": access_key, "exp": now + ttl_s, "nbf": now - 5}, secret_key, algorithm="HS256",
+                      headers={"typ": "JWT"})
+
+
+# 1. Check inputs ------------------------------------------------------------------------------------
+def check(spec: "ModelSpec", req: "GenerationRequest", settings: "Settings | None" = None) -> None:
+    check_common(spec, req, max_prompt=MAX_PROMPT, max_negative=MAX_PROMPT, max_n=9)
+    check_extra(spec, req.extra, EXTRAS)
+
+
+# 2. What is sent ------------------------------------------------------------------------------------
+def _body(spec: "ModelSpec", req: "GenerationRequest") -> dict[str, Any]:
+    body: dict[str, Any] = {"model_name": spec.key, "prompt": req.prompt}
+    if req.negative_prompt:
+        body["negative_prompt"] = req.negative_prompt
+    body["n"] = req.num_images
+    body["aspect_ratio"] = req.extra.get("aspect_ratio") or nearest_aspect_ratio(*size_of(spec, req), ASPECT_RATIOS)
+    if "resolution" in req.extra:
+        body["resolution"] = req.extra["resolution"]
+    return body
+
+
+def estimate_cost_usd(spec: "ModelSpec", req: "GenerationRequest") -> float:
+    return price(spec.key).usd * req.num_images
+
+
+# 3. Errors ------------------------------------------------------------------------------------------
+def _kind_for_code(code: Any) -> tuple[str | None, bool | None]:
+    if not isinstance(code, int):
+        return None, None
+    if 1000 <= code <= 1004 or code == 1103:
+        return "auth", False
+    if 1100 <= code <= 1102:
+        return "rate_limit", False  # account or resource pack: waiting will not help
+    if code in (1302, 1303):
+        return "rate_limit", True
+    if code in (1300, 1301):
+        return "safety", False
+    if 1200 <= code <= 1299:
+        return "bad_request", False
+    if 5000 <= code <= 5999:
+        return "server", True
+    return None, None
+
+
+def _error(call: Call, resp: "requests.Response", payload: Any) -> ProviderError:
+    payload = payload if isinstance(payload, dict) else {}
+    code = payload.get("code")
+    kind, retryable = _kind_for_code(code)
+    err = call.status_error(resp, kind=kind, message=payload.get("message") or None, code=code,
+                            request_id=payload.get("request_id"))
+    if retryable is not None:
+        err.retryable = retryable
+    return err
+
+
+def _task_failed_kind(message: str) -> str:
+    text = message.lower()
+    return "safety" if any(w in text for w in ("risk", "sensitive", "policy", "security", "safety")) else "server"
+
+
+# 4. Call --------------------------------------------------------------------------------------------
+def generate(spec: "ModelSpec", req: "GenerationRequest", settings: "Settings") -> ApiResult:
+    ak, sk = secret(settings.kling_access_key) or "", secret(settings.kling_secret_key) or ""
+    base = settings.kling_base_url.rstrip("/")
+    body = _body(spec, req)
+
+    def sign(_headers: Any) -> dict[str, str]:
+        return {"Authorization": f"Bearer {kling_token(ak, sk)}"}
+
+    with Call(PROVIDER, settings, secrets=[ak, sk]) as call:
+        def handler(what: str):
+            def handle(resp: "requests.Response") -> tuple[dict, str | None]:
+                try:
+                    payload = resp.json()
+                except ValueError:
+                    payload = None
+                coded = isinstance(payload, dict) and "code" in payload
+                if coded and (resp.status_code >= 400 or payload["code"] != 0):
+                    raise _error(call, resp, payload)
+                if resp.status_code >= 400:
+                    raise call.status_error(resp)
+                if not coded or payload.get("code") != 0 or not isinstance(payload.get("data"), dict):
+                    raise call.error("malformed", f"{what}: not a Kling answer: {snippet(resp.text)!r}",
+                                     status=resp.status_code)
+                return payload["data"], payload.get("request_id")
+            return handle
+
+        created, request_id = call.send("POST", f"{base}/v1/images/generations", what="create task",
+                                        body=dumps(body), headers={"Content-Type": "application/json"}, sign=sign,
+                                        handle=handler("create task"))
+        task_id = created.get("task_id")
+        if not task_id:
+            raise call.error("malformed", "create task: no task_id in the answer", request_id=request_id)
+
+        def fetch() -> tuple[bool, dict | None, str]:
+            data, rid = call.send("GET", f"{base}/v1/images/generations/{task_id}", what=f"task {task_id}",
+                                  sign=sign, handle=handler(f"task {task_id}"), count=False)
+            status = data.get("task_status")
+            if status == "succeed":
+                return True, data, status
+            if status in ("submitted", "processing"):
+                return False, None, status
+            if status == "failed":
+                message = data.get("task_status_msg") or "the task failed"
+                raise call.error(_task_failed_kind(message), f"task {task_id} failed: {message}",
+                                 request_id=rid or request_id, retryable=False)
+            raise call.error("malformed", f"task {task_id}: unknown task_status {status!r}", request_id=rid)
+
+        done = call.poll(fetch, what=f"task {task_id}")
+        results = (done.get("task_result") or {}).get("images") or []
+        urls = [img.get("url") for img in results if isinstance(img, dict) and img.get("url")]
+        if not urls:
+            raise call.error("malformed", f"task {task_id} succeeded without image URLs", request_id=request_id)
+        images = [call.download_image(url, what=f"image {i} download") for i, url in enumerate(urls)]
+        params = {k: v for k, v in body.items() if k not in ("prompt", "negative_prompt")}
+        return ApiResult(images=images, request_id=request_id, cost_usd=round(price(spec.key).usd * len(images), 6),
+                         sent_params=sent(**params), latency_s=call.elapsed(), provider=PROVIDER, model_id=spec.key,
+                         task_id=task_id, attempts=call.attempts, filtered=max(0, req.num_images - len(images)))
+

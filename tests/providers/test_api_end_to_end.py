@@ -1,0 +1,144 @@
+"""The batch CLI with API models against the fakes: rows, files, the cost guard, skipped providers, and
+no key anywhere in the store, the output folder or the logs."""
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from core.bench import main
+from core.outputs import read_png_params
+
+FAST_ENV = {"IGCS_API_TIMEOUT_S": "5", "IGCS_API_DEADLINE_S": "20", "IGCS_API_BACKOFF_S": "0.01",
+            "IGCS_API_BACKOFF_MAX_S": "0.05", "IGCS_API_POLL_INTERVAL_S": "0.01"}
+
+
+@pytest.fixture
+def api_env(monkeypatch, openai_fake, kling_fake):
+    """Keys and base URLs in the environment, as a user sets them; returns the secrets to look for."""
+    from core.settings import get_settings
+
+    env = {"OPENAI_API_KEY": openai_fake.api_key, "OPENAI_BASE_URL": openai_fake.base_url,
+           "KLING_ACCESS_KEY": kling_fake.access_key, "KLING_SECRET_KEY": kling_fake.secret_key,
+           "KLING_BASE_URL": kling_fake.base_url, **FAST_ENV}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    return [openai_fake.api_key, kling_fake.access_key, kling_fake.secret_key]
+
+
+def _rows(db: Path) -> list[dict]:
+    with sqlite3.connect(db) as con:
+        con.row_factory = sqlite3.Row
+        return [dict(r) for r in con.execute("SELECT * FROM generation ORDER BY id")]
+
+
+def _assert_nowhere(secrets: list[str], *, db: Path, out: Path, texts: list[str], pngs: bool = True) -> None:
+    blobs: dict[str, bytes] = {}
+    for path in db.parent.glob(db.name + "*"):  # the database and its -wal / -shm files
+        blobs[str(path)] = path.read_bytes()
+    with sqlite3.connect(db) as con:  # every table, every column, as text
+        for (table,) in con.execute("SELECT name FROM sqlite_master WHERE type='table'"):
+            blobs[f"table {table}"] = json.dumps(con.execute(f"SELECT * FROM {table}").fetchall(), default=str).encode()
+    files = [p for p in out.rglob("*") if p.is_file()]
+    assert any(p.name == "generation_config.json" for p in files)
+    assert any(p.suffix == ".png" for p in files) == pngs
+    for path in files:
+        blobs[str(path)] = path.read_bytes()
+        if path.suffix == ".png":
+            blobs[f"{path} text chunk"] = json.dumps(read_png_params(path)).encode()
+    for i, text in enumerate(texts):
+        blobs[f"text {i}"] = text.encode()
+    for secret in secrets:
+        for where, blob in blobs.items():
+            assert secret.encode() not in blob, f"a key was found in {where}"
+
+
+def test_batch_cli_runs_api_models_and_keeps_keys_out(api_env, openai_fake, kling_fake, tmp_path, caplog, capsys):
+    caplog.set_level(logging.DEBUG)
+    db, out = tmp_path / "api.db", tmp_path / "out"
+    openai_fake.scenarios.extend(["rate_limit", "ok"])  # one retry along the way
+    argv = ["--models", "dall-e-3,kling-v1", "--prompt", "a red cube on a wooden table", "--seeds", "0", "1",
+            "--size", "1024x768", "--db", str(db), "--out", str(out), "--no-progress", "--max-cost", "1.00"]
+    assert main(argv) == 0
+    printed = capsys.readouterr()
+    assert "API cost estimate: 0.170 USD" in printed.err  # dall-e-3 1792x1024 standard 0.08 x2 + kling-v1 0.005 x2
+
+    rows = _rows(db)
+    assert [(r["model_key"], r["status"]) for r in rows] == [("dall-e-3", "ok")] * 2 + [("kling-v1", "ok")] * 2
+    for r in rows:
+        assert r["provider"] == {"dall-e-3": "openai", "kling-v1": "kling"}[r["model_key"]]
+        assert r["request_id"] and Path(r["image_path"]).is_file()
+        assert r["cost_usd"] == pytest.approx({"dall-e-3": 0.08, "kling-v1": 0.005}[r["model_key"]])
+        params = json.loads(r["api_params"])
+        if r["model_key"] == "dall-e-3":
+            assert params["size"] == "1792x1024" and params["quality"] == "standard"
+            assert r["request_id"].startswith("req_") and "revised_prompt" in params
+        else:
+            assert params["aspect_ratio"] == "4:3" and params["model_name"] == "kling-v1"
+    assert len(openai_fake.api_requests()) == 3 and len(kling_fake.claims) >= 6
+
+    # a rerun sends nothing: every job is stored
+    sent_before = len(openai_fake.requests) + len(kling_fake.requests)
+    assert main(argv) == 0
+    assert len(openai_fake.requests) + len(kling_fake.requests) == sent_before
+    printed2 = capsys.readouterr()
+    _assert_nowhere(api_env, db=db, out=out,
+                    texts=[caplog.text, printed.out, printed.err, printed2.out, printed2.err])
+
+
+def test_failures_are_rows_with_the_provider_error(api_env, openai_fake, kling_fake, tmp_path, caplog, capsys,
+                                                   monkeypatch):
+    caplog.set_level(logging.DEBUG)
+    db, out = tmp_path / "api.db", tmp_path / "out"
+    openai_fake.scenarios.append("safety")
+    kling_fake.task_mode = "fail"
+    assert main(["--models", "dall-e-3,kling-v1", "--prompt", "something refused", "--db", str(db),
+                 "--out", str(out), "--no-progress"]) == 1
+    rows = _rows(db)
+    assert [(r["model_key"], r["status"]) for r in rows] == [("dall-e-3", "failed"), ("kling-v1", "failed")]
+    assert "safety" in rows[0]["error"] and "content_policy_violation" in rows[0]["error"]
+    assert "safety" in rows[1]["error"] and "risk control" in rows[1]["error"]
+    printed = capsys.readouterr()
+    # a wrong key fails as an auth row, and the wrong key is not written either
+    wrong = "sk-wrong-openai-key-7777888899990000"
+    from core.settings import get_settings
+
+    monkeypatch.setenv("OPENAI_API_KEY", wrong)
+
+    get_settings.cache_clear()
+    assert main(["--models", "dall-e-3", "--prompt", "a blue sphere", "--db", str(db), "--out", str(out),
+                 "--no-progress"]) == 1
+    assert "auth" in _rows(db)[-1]["error"]
+    printed2 = capsys.readouterr()
+    _assert_nowhere([*api_env, wrong], db=db, out=out, pngs=False,
+                    texts=[caplog.text, printed.out, printed.err, printed2.out, printed2.err])
+
+
+def test_max_cost_refuses_the_sweep_before_any_request(api_env, openai_fake, kling_fake, tmp_path, capsys):
+    db = tmp_path / "api.db"
+    rc = main(["--models", "dall-e-3,kling-v1", "--prompt", "a cat", "--seeds", "0", "1", "2", "--db", str(db),
+               "--out", str(tmp_path / "out"), "--no-progress", "--max-cost", "0.05"])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "0.135 USD exceeds --max-cost 0.050" in err and "nothing was sent" in err
+    assert openai_fake.requests == [] and kling_fake.requests == []
+
+
+def test_provider_without_keys_is_skipped_with_a_clear_message(api_env, monkeypatch, openai_fake, kling_fake,
+                                                                tmp_path, capsys):
+    from core.settings import get_settings
+
+    monkeypatch.delenv("KLING_SECRET_KEY")
+    get_settings.cache_clear()
+    db = tmp_path / "api.db"
+    assert main(["--models", "dall-e-3,kling-v1", "--prompt", "a cat", "--db", str(db),
+                 "--out", str(tmp_path / "out"), "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    line = next(line for line in err.splitlines() if line.startswith("skipping kling-v1"))
+    assert "KLING_SECRET_KEY" in line and "KLING_ACCESS_KEY" not in line
+    assert [r["model_key"] for r in _rows(db)] == ["dall-e-3"]
+    assert kling_fake.requests == []

@@ -1,0 +1,44 @@
+"""No key, token or secret shows in what a call leaves behind: errors, results, logs (DEBUG included)."""
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from core import providers
+from core.providers import ProviderError
+
+CASES = {
+    "dall-e-3": ("openai_fake", "openai_settings", lambda f: [f.api_key]),
+    "imagen-4": ("google_fake", "vertex_settings", lambda f: [f.access_token]),
+    "imagen-3": ("google_fake", "gemini_settings", lambda f: [f.api_key]),
+    "volc-general-2.1": ("volc_fake", "volc_settings", lambda f: [f.access_key, f.secret_key]),
+    "jimeng-3.0": ("volc_fake", "volc_settings", lambda f: [f.access_key, f.secret_key]),
+    "seedream-3": ("ark_fake", "ark_settings", lambda f: [f.api_key]),
+    "kling-v1": ("kling_fake", "kling_settings", lambda f: [f.access_key, f.secret_key]),
+}
+
+
+@pytest.mark.parametrize("model", list(CASES))
+def test_no_secret_in_errors_results_or_logs(model, request, make_request, caplog, capsys):
+    fake_name, settings_name, secrets_of = CASES[model]
+    fake, settings = request.getfixturevalue(fake_name), request.getfixturevalue(settings_name)
+    secrets = secrets_of(fake)
+    caplog.set_level(logging.DEBUG)
+    spec, req = make_request(model)
+
+    fake.scenarios.extend(["rate_limit", "ok"])
+    result = providers.generate(spec, req, settings=settings)
+    texts = [repr(result.sent_params), repr(result.request_id), repr(result.revised_prompt)]
+    for scenario in ("unauthorized", "safety", "server_error", "malformed"):
+        fake.scenarios.clear()
+        fake.scenarios.extend([scenario] * 5)
+        with pytest.raises(ProviderError) as e:
+            providers.generate(spec, req, settings=settings)
+        texts += [str(e.value), repr(e.value.__dict__)]
+    out = capsys.readouterr()
+    texts += [caplog.text, out.out, out.err]
+    assert "retry 1 of" in caplog.text  # the logs did record the calls
+    for secret in secrets:
+        for text in texts:
+            assert secret not in text
