@@ -206,6 +206,9 @@ class ValuedMeta(torch.Tensor):
         kwargs = kwargs or {}
         if func in _VALUE_READERS:
             return func(*_values_of(args), **_values_of(kwargs))
+        # 0-dim valued tensors used as sizes, indices or slice bounds become the numbers they hold
+        args = (args[0], *_scalarize(tuple(args[1:]))) if args else args
+        kwargs = _scalarize(kwargs)
         with torch._C.DisableTorchFunctionSubclass():
             out = func(*args, **kwargs)
         try:
@@ -220,6 +223,20 @@ class ValuedMeta(torch.Tensor):
         return _attach(out, vout, vargs)
 
     __torch_dispatch__ = torch._C._disabled_torch_dispatch_impl
+
+
+def _scalarize(x):
+    if isinstance(x, ValuedMeta) and x.dim() == 0:
+        return x._values.item()
+    if isinstance(x, slice):
+        return slice(_scalarize(x.start), _scalarize(x.stop), _scalarize(x.step))
+    if isinstance(x, tuple) and not hasattr(x, "_fields"):
+        return tuple(_scalarize(v) for v in x)
+    if isinstance(x, list):
+        return [_scalarize(v) for v in x]
+    if isinstance(x, dict):
+        return {k: _scalarize(v) for k, v in x.items()}
+    return x
 
 
 def _attach(out, vout, vargs):
@@ -406,11 +423,38 @@ def build_meta_twin(module: torch.nn.Module) -> torch.nn.Module:
 
 
 # ---- patches for code that reads values the meta device does not have -----------------------------------
+def _is_meta_device(device) -> bool:
+    return device is not None and torch.device(device).type == "meta"
+
+
+class _ValuedFactories(torch.overrides.TorchFunctionMode):
+    """Integer tensors made from Python numbers on meta (``torch.tensor([h, w], device=meta)``, integer
+    ``arange``) keep their values, so that code reading them back (sizes, lengths) runs."""
+
+    FACTORIES = (torch.tensor, torch.as_tensor, torch.arange)
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func in self.FACTORIES and _is_meta_device(kwargs.get("device")) and not any(
+                isinstance(a, torch.Tensor) for a in args):
+            try:
+                values = func(*args, **{**kwargs, "device": "cpu"})
+            except Exception:
+                return func(*args, **kwargs)
+            if not values.is_floating_point() and not values.is_complex() and values.numel() <= VALUE_NUMEL_LIMIT:
+                return ValuedMeta(values)
+        return func(*args, **kwargs)
+
+
 @contextlib.contextmanager
 def counting_patches() -> Iterator[None]:
     """Make data-dependent code paths countable on meta, without changing what they compute:
-    MoE routing (HiDream) runs every token through `top_k` experts, as it does in inference."""
+    MoE routing (HiDream) runs every token through `top_k` experts, as it does in inference; integer
+    tensors made from Python numbers keep their values."""
     undo: list[Callable[[], None]] = []
+    mode = _ValuedFactories()
+    mode.__enter__()
+    undo.append(lambda: mode.__exit__(None, None, None))
     try:
         from diffusers.models.transformers import transformer_hidream_image as hd
 
@@ -466,7 +510,7 @@ class FlopCache:
         self._memory: dict[str, CallCount] = {}
         self._lock = threading.Lock()
 
-    def _engine(self):
+    def engine(self):
         if self._db is None and self._db_url:
             from core.store import make_engine
 
@@ -486,7 +530,7 @@ class FlopCache:
         with self._lock:
             if key in self._memory:
                 return self._memory[key]
-        db = self._engine()
+        db = self.engine()
         if db is None:
             return None
         from core.store import get_flop_count, session_scope
@@ -503,7 +547,7 @@ class FlopCache:
     def put(self, key: str, count: CallCount, *, model_key: str, component: str, shapes: str) -> None:
         with self._lock:
             self._memory[key] = count
-        db = self._engine()
+        db = self.engine()
         if db is None:
             return
         from core.store import FlopCount, put_flop_count, session_scope

@@ -21,7 +21,7 @@ from core import providers
 from core.errors import CaseStudyError
 from core.loading import LoadedModel, effective_spec, load_model, resolve_device, unload
 from core.outputs import image_filename, make_run_dir, save_image, write_generation_config
-from core.profiling import StageTimer
+from core.profiling import StageTimer, device_peak_tflops, flop_profile
 from core.registry import ModelSpec, get_spec
 from core.request import GenerationRequest
 from core.settings import Settings, get_settings
@@ -48,6 +48,12 @@ class Outcome:
     params: dict[str, int] = field(default_factory=dict)
     device: str | None = None
     profile: dict[str, Any] = field(default_factory=dict)
+    # compute of the calls the pipeline made (FLOPs = 2 x MACs, attention included)
+    flops: dict[str, float] = field(default_factory=dict)  # FLOPs per stage
+    flops_total: float | None = None
+    macs_total: float | None = None
+    tflops_per_s: float | None = None  # achieved: flops_total / total_s
+    mfu: float | None = None  # tflops_per_s / the device's measured bf16 dense peak
     # API models
     request_id: str | None = None
     cost_usd: float | None = None
@@ -65,11 +71,19 @@ def make_generator(seed: int, count: int) -> list[torch.Generator]:
 
 class Engine:
     def __init__(self, *, weights: str = "pretrained", device: str | None = None, settings: Settings | None = None,
-                 profile_flops: bool = True):
+                 profile_flops: bool = True, profile_stages: bool = True):
+        from core.flops import FlopCache
+
         self.settings = settings or get_settings()
         self.weights = weights
         self.device = resolve_device(device or self.settings.device)
+        # FLOPs of the calls each generation made: inputs captured during the call, counted afterwards on the
+        # meta device once per (component, input shapes) and cached (in memory and the store's FlopCount table).
         self.profile_flops = profile_flops
+        # Per-stage timing hooks (CUDA events); off, only the whole call is timed (the overhead baseline).
+        self.profile_stages = profile_stages
+        self.flop_cache = FlopCache(db_url=self.settings.database_url)
+        self._meta_twins: dict[str, dict[str, torch.nn.Module]] = {}  # model key -> meta twins of its components
         self.resident: dict[str, LoadedModel] = {}
         self._lock = threading.RLock()  # one pipeline call at a time per engine
 
@@ -98,6 +112,7 @@ class Engine:
     def unload(self, key: str) -> None:
         with self._lock:
             model = self.resident.pop(key, None)
+            self._meta_twins.pop(key, None)
             if model is not None:
                 unload(model)
 
@@ -133,7 +148,9 @@ class Engine:
             outcome.first_call = model.calls == 0
             outcome.params = dict(model.params)
             outcome.device = model.device if model.device_map is None else f"{model.device_map}:{model.device}"
-            timer = StageTimer(model.family.components(model.pipe), model.family.stages(), model.device)
+            components = model.family.components(model.pipe)
+            stages = model.family.stages() if self.profile_stages else {}
+            timer = StageTimer(components, stages, model.device, capture=self.profile_flops)
             generators = make_generator(request.seed, request.num_images)
             # Some schedulers draw noise from the global RNG, not the pipeline's generator
             # (HiDream's FlowMatchLCMScheduler): seed it too, so a seed always means one image.
@@ -148,6 +165,30 @@ class Engine:
             outcome.calls = report.calls
             outcome.peak_mem_gb = report.peak_mem_gb
             outcome.profile = {"calls": report.calls, "params": model.params}
+            if self.profile_flops:
+                self._add_flops(model, spec, timer, components, outcome)
+
+    def _add_flops(self, model: LoadedModel, spec: ModelSpec, timer: StageTimer, components, outcome: Outcome) -> None:
+        """FLOPs of the calls just made (counted on meta, outside the timed call), TFLOP/s and MFU."""
+        from core.architecture import load_architecture
+
+        arch = load_architecture(spec.key)
+        prof = flop_profile(timer.records, components, model_key=spec.key, cache=self.flop_cache,
+                            twins=self._meta_twins.setdefault(spec.key, {}), stage_of=arch.stage_of)
+        outcome.flops = dict(prof.flops_by_stage)
+        outcome.flops_total = prof.flops_total
+        outcome.macs_total = prof.macs_total
+        profile = prof.as_json()
+        if outcome.total_s and prof.flops_total:
+            outcome.tflops_per_s = prof.flops_total / outcome.total_s / 1e12
+            profile["tflops_per_s_by_stage"] = {
+                stage: flops / outcome.stage_s[stage] / 1e12
+                for stage, flops in prof.flops_by_stage.items() if outcome.stage_s.get(stage)}
+            peak = device_peak_tflops(model.device, db=self.flop_cache.engine())
+            if peak:
+                outcome.mfu = outcome.tflops_per_s / peak
+                profile["peak_tflops"] = peak
+        outcome.profile["flops"] = profile
 
     def _generate_api(self, spec: ModelSpec, request: GenerationRequest, outcome: Outcome) -> None:
         missing = providers.missing_credentials(spec, self.settings)
@@ -197,6 +238,9 @@ class Recorder:
             decode_s=outcome.stage_s.get("decode"), prior_s=outcome.stage_s.get("prior"),
             decoder_s=outcome.stage_s.get("decoder"), peak_mem_gb=outcome.peak_mem_gb,
             params_total=sum(outcome.params.values()) or None, profile=outcome.profile,
+            flops_text_encode=outcome.flops.get("text_encode"), flops_denoise=_denoise_flops(outcome.flops),
+            flops_decode=outcome.flops.get("decode"), flops_total=outcome.flops_total, macs_total=outcome.macs_total,
+            tflops_per_s=outcome.tflops_per_s, mfu=outcome.mfu,
             request_id=outcome.request_id, api_params=outcome.api_params,
         )
         rows: list[Generation] = []
@@ -245,3 +289,9 @@ class Recorder:
         if run is not None:
             self.run = run
         self._write_config()
+
+
+def _denoise_flops(flops: dict[str, float]) -> float | None:
+    """Denoising FLOPs: the denoise stage, or Stable Cascade's prior and decoder stages together."""
+    parts = [flops[s] for s in ("denoise", "prior", "decoder") if s in flops]
+    return sum(parts) if parts else None

@@ -127,6 +127,46 @@ class FlopCount(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+class DevicePeak(SQLModel, table=True):
+    """A device's bf16 dense peak (TFLOP/s), measured once with a large matmul; MFU is measured against it."""
+
+    name: str = Field(primary_key=True)  # torch.cuda.get_device_name
+    peak_tflops: float
+    dtype: str = "bfloat16"
+    matmul_n: int = 8192
+    torch_version: str | None = None
+    measured_at: datetime = Field(default_factory=utcnow)
+
+
+class AtlasEntry(SQLModel, table=True):
+    """The compute atlas: one model at one size, step count and prompt setting, from its architecture alone
+    (counted on the meta device). FLOPs = 2 x MACs, attention included; per image."""
+
+    key: str = Field(primary_key=True)  # model key | WxH | steps | negative prompt or not
+    model_key: str = Field(index=True)
+    width: int | None = None
+    height: int | None = None
+    steps: int | None = None
+    negative_prompt: bool = False
+    guidance: float | None = None
+    available: bool = True
+    reason: str | None = None  # why the entry is unavailable
+    params_total: int | None = None
+    params_text_encode: int | None = None
+    params_denoise: int | None = None
+    params_decode: int | None = None
+    flops_text_encode: float | None = None
+    flops_denoise: float | None = None
+    flops_decode: float | None = None
+    flops_per_image: float | None = None
+    macs_per_image: float | None = None
+    denoise_calls: int | None = None
+    flops_per_denoise_call: float | None = None  # the largest denoiser pass (FLUX: one pass per step)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))  # per component: calls, shapes
+    count_s: float | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
 # ---- engine --------------------------------------------------------------------------------------
 def make_engine(url: str) -> Engine:
     """An engine for `url`, tables created. SQLite files get WAL, foreign keys and a busy timeout."""
@@ -416,3 +456,29 @@ def atlas_rows(*, session: Session, table_name: str = "atlasentry", limit: int =
     if table is None:  # stored by a newer version of the code than this process imported
         table = Table(table_name, MetaData(), autoload_with=conn)
     return [dict(row._mapping) for row in session.exec(select(table).limit(limit))]
+
+
+# ---- device peaks and the compute atlas ------------------------------------------------------------
+def get_device_peak(*, session: Session, name: str) -> DevicePeak | None:
+    return session.get(DevicePeak, name)
+
+
+def put_device_peak(*, session: Session, peak: DevicePeak) -> DevicePeak:
+    session.merge(peak)
+    session.commit()
+    return peak
+
+
+def put_atlas_entries(*, session: Session, entries: Sequence[AtlasEntry]) -> int:
+    """Insert or replace atlas entries (by key)."""
+    for entry in entries:
+        session.merge(entry)
+    session.commit()
+    return len(entries)
+
+
+def list_atlas_entries(*, session: Session, model_keys: Sequence[str] | None = None) -> list[AtlasEntry]:
+    stmt = select(AtlasEntry).order_by(AtlasEntry.model_key, AtlasEntry.width, AtlasEntry.steps)
+    if model_keys:
+        stmt = stmt.where(AtlasEntry.model_key.in_(list(model_keys)))
+    return list(session.exec(stmt))
