@@ -133,6 +133,10 @@ class Engine:
         except Exception as exc:  # one model's failure is recorded, never raised past here
             outcome.error = f"{type(exc).__name__}: {exc}"
             outcome.images = []
+            if isinstance(exc, providers.ProviderError):  # keep what the provider said about it
+                outcome.request_id = exc.request_id
+                outcome.api_params = {**outcome.api_params, "error_kind": exc.kind, "http_status": exc.status,
+                                      "error_code": exc.code}
             log.warning("%s failed: %s", spec.key, outcome.error)
             log.debug("%s", traceback.format_exc())
             if isinstance(exc, torch.cuda.OutOfMemoryError):
@@ -201,6 +205,8 @@ class Engine:
         outcome.request_id = result.request_id
         outcome.cost_usd = result.cost_usd
         outcome.api_params = dict(result.sent_params)
+        outcome.api_params.update(model_id=result.model_id, task_id=result.task_id, attempts=result.attempts,
+                                  filtered=result.filtered)
         if result.revised_prompt:
             outcome.api_params["revised_prompt"] = result.revised_prompt
         outcome.device = spec.provider
@@ -248,6 +254,8 @@ class Recorder:
             per_image_cost = (outcome.cost_usd / len(outcome.images)) if outcome.cost_usd is not None else None
             for i, image in enumerate(outcome.images):
                 seed = req.seed + i if req.seed is not None else None
+                if spec.is_api and "seed" not in outcome.api_params:
+                    seed = None  # this API was sent no seed: the image is not reproducible from one
                 key = job_key if i == 0 else f"{job_key}-{i}"  # image 0 carries the job key resume looks for
                 row = Generation(**{**base, "job_key": key}, seed=seed, image_index=i, status="ok",
                                  cost_usd=per_image_cost)
