@@ -58,8 +58,8 @@ def test_pretrained_from_local_dir_and_unload_returns_memory(tmp_path, monkeypat
     assert unet_ref() is None or all(p.is_meta for p in unet_ref().parameters())
     grew, returned = loaded - base, loaded - after
     print(f"weights {weight_mb:.0f} MB; RSS +{grew:.0f} MB on load, -{returned:.0f} MB on unload")
-    assert grew > 0.8 * weight_mb
-    assert returned > 0.8 * weight_mb
+    assert grew > 0.5 * weight_mb  # the weights became resident...
+    assert returned > 0.9 * grew  # ...and unloading gave (nearly) all of it back
 
 
 def test_dev_mode_keeps_models_resident_and_adds_without_unloading(tiny_engine):
