@@ -114,7 +114,9 @@ def build_component(spec: dict, *, device: str | torch.device, dtype: torch.dtyp
             model = cls.from_config(cfg)
     if device != "meta" and str(device) != "meta":
         _fill_uninitialized(model)
-    return model.to(dtype=dtype).eval().requires_grad_(False)
+    if any(p.is_floating_point() and p.dtype != dtype for p in model.parameters()):
+        model = model.to(dtype=dtype)
+    return model.eval().requires_grad_(False)
 
 
 def _fill_uninitialized(model: torch.nn.Module) -> None:

@@ -1,6 +1,7 @@
 """The batch runner and the `python -m core.bench` CLI.
 
     python -m core.bench --models all --weights tiny --prompts data/prompts/suite.jsonl --seeds 0 1
+    python -m core.bench atlas [--models flux-dev] [--size 1024x1024] [--steps 28]   (the compute atlas)
 
 Every model runs over every prompt and seed (load → generate → unload in bench mode). Each job has a
 stable key (model, weights, prompt, seed, every parameter); a rerun skips keys already stored, so a
@@ -275,6 +276,11 @@ def _list_models() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "atlas":  # the compute atlas (core.atlas): FLOPs and parameters from architectures
+        from core import atlas
+
+        return atlas.main(argv[1:])
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if args.list:

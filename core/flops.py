@@ -419,7 +419,9 @@ def build_meta_twin(module: torch.nn.Module) -> torch.nn.Module:
             twin.config._attn_implementation = module.config._attn_implementation
         except Exception:  # pragma: no cover
             pass
-    return twin.to(dtype).eval()
+    if any(p.is_floating_point() and p.dtype != dtype for p in twin.parameters()):
+        twin = twin.to(dtype)
+    return twin.eval()
 
 
 # ---- patches for code that reads values the meta device does not have -----------------------------------

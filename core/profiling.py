@@ -58,6 +58,7 @@ def _elapsed(a, b, cuda: bool) -> float:
 
 
 OTHER_STAGE = "other"
+OTHER_METHODS = ("forward", "encode", "decode")  # what a pipeline may call on a component outside every stage
 
 
 class StageTimer:
@@ -69,12 +70,12 @@ class StageTimer:
         self.capture = capture
         self.records: list[_Call] = []
 
-    def _wrap(self, stage: str, key: str, module: torch.nn.Module, method: str):
+    def _wrap(self, stage: str, key: str, module: torch.nn.Module, method: str, depth: list[int] | None = None):
         original = getattr(module, method)
         records, cuda, capture = self.records, self.cuda, self.capture
         if capture:
             from core.flops import spec_tree
-        depth = [0]
+        depth = depth if depth is not None else [0]  # shared by the wrapped methods of one component
 
         @functools.wraps(original)
         def timed(*args, **kwargs):
@@ -107,7 +108,10 @@ class StageTimer:
         if self.capture:  # components outside every stage still count towards the FLOPs
             for key, module in self.components.items():
                 if key not in staged:
-                    wrapped.append(self._wrap(OTHER_STAGE, key, module, "forward"))
+                    depth = [0]
+                    for method in OTHER_METHODS:
+                        if callable(getattr(type(module), method, None)):
+                            wrapped.append(self._wrap(OTHER_STAGE, key, module, method, depth))
         devices = _cuda_devices() if self.cuda else []
         for d in devices:
             torch.cuda.reset_peak_memory_stats(d)

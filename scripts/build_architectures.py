@@ -188,9 +188,18 @@ CONFIDENCE = {"E": "exact HF file", "N": "near-exact third-party copy", "R": "re
 DROP_KEYS = ("_note", "_name_or_path", "_commit_hash")
 
 
+def _value(v):
+    # The collected files spell JSON's -Infinity as a note ("-inf (JSON -Infinity)"): write the number back.
+    if isinstance(v, str) and v.endswith("(JSON -Infinity)"):
+        return float("-inf")
+    if isinstance(v, str) and v.endswith("(JSON Infinity)"):
+        return float("inf")
+    return v
+
+
 def _load(path: Path) -> dict:
     data = json.loads(path.read_text())
-    return {k: v for k, v in data.items() if k not in DROP_KEYS}
+    return {k: _value(v) for k, v in data.items() if k not in DROP_KEYS}
 
 
 def _note(path: Path) -> str | None:

@@ -1,0 +1,360 @@
+"""The compute atlas: parameters and FLOPs per stage and per image of every open model, from its
+architecture alone (data/architectures), on the meta device: no weights, no GPU, no network, seconds.
+
+    python -m core.bench atlas [--models flux-dev,sdxl] [--size 1024x1024] [--steps 28] [--negative-prompt " "]
+
+How: the model's real pipeline runs on the CPU with every component replaced by a `CountingProxy`. A proxy
+runs the full-size module on the meta device on the inputs the pipeline handed it (counted once per input
+signature, core.flops) and hands back CPU tensors of the output's shapes. So the calls counted are the ones
+the pipeline's own code makes at that size and step count: one pass per step for FLUX (guidance-distilled),
+a doubled batch for classic CFG, a second pass per step only with a negative prompt for Qwen-Image (whose
+family always passes one), CFG truncated after a share of the steps for Lumina 2, Stable Cascade's prior
+and decoder steps and its VQGAN: never a formula of steps x 2.
+
+Text length: the pipelines pad most encoders to a fixed length (CLIP 77, FLUX's T5 512 ...), which the atlas
+reproduces exactly; where a pipeline keeps only the prompt's own tokens (Lumina 2, Qwen-Image, CogView4) the
+count depends on the prompt, and the atlas's prompt is tokenized word by word by the in-code tokenizers.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import torch
+
+from core.architecture import STAGES, Architecture, ArchitectureUnavailable, load_architecture
+from core.flops import CallCount, count_call, signature
+
+log = logging.getLogger(__name__)
+
+ATLAS_PROMPT = "a photograph of an astronaut riding a horse on the moon, detailed, high quality"
+ATLAS_DTYPE = torch.float32  # the pipeline's own arithmetic runs on CPU; FLOPs do not depend on the dtype
+
+
+# ---- proxies ------------------------------------------------------------------------------------------
+class _Recorder:
+    """Counts per (component, method, signature) and the calls made, for one atlas entry."""
+
+    def __init__(self):
+        self.results: dict[tuple[str, str, str], tuple[CallCount, Any]] = {}
+        self.calls: list[tuple[str, str, str]] = []
+        self.count_s = 0.0
+
+    def call(self, name: str, module: torch.nn.Module, method: str, args, kwargs):
+        sig = signature(args, kwargs)
+        ident = (name, method, sig)
+        if ident not in self.results:
+            t0 = time.perf_counter()
+            try:
+                self.results[ident] = count_call(module, method, args, kwargs)
+            except Exception as exc:
+                raise ComponentFailed(name, exc) from exc
+            finally:
+                self.count_s += time.perf_counter() - t0
+        self.calls.append(ident)
+        return _to_cpu(self.results[ident][1])
+
+
+class ComponentFailed(RuntimeError):
+    def __init__(self, component: str, exc: Exception):
+        super().__init__(f"{component}: {type(exc).__name__}: {exc}")
+        self.component = component
+
+
+def _to_cpu(x: Any) -> Any:
+    """A meta output tree → CPU tensors of the same shapes (ones; valued tensors keep their values)."""
+    from core.flops import ValuedMeta
+
+    if isinstance(x, ValuedMeta):
+        return x._values.clone()
+    if isinstance(x, torch.Tensor):
+        if x.is_floating_point() or x.is_complex():
+            return torch.ones(x.shape, dtype=x.dtype)
+        return torch.zeros(x.shape, dtype=x.dtype)
+    if isinstance(x, dict):  # ModelOutput / BaseOutput (ordered dict dataclasses) and plain dicts
+        items = {k: _to_cpu(v) for k, v in x.items()}
+        try:
+            return type(x)(**items)
+        except TypeError:
+            return type(x)(items)
+    if isinstance(x, tuple) and hasattr(x, "_fields"):
+        return type(x)(*(_to_cpu(v) for v in x))
+    if isinstance(x, (list, tuple)):
+        return type(x)(_to_cpu(v) for v in x)
+    return x
+
+
+class CountingProxy(torch.nn.Module):
+    """Stands in for one component in a CPU pipeline: calls run the full-size module on meta (counted),
+    attributes (``config``, submodules ...) are the module's, the device is the CPU."""
+
+    def __init__(self, name: str, module: torch.nn.Module, recorder: _Recorder):
+        super().__init__()
+        object.__setattr__(self, "_target", module)  # not a submodule: the pipeline's device stays the CPU
+        object.__setattr__(self, "_name", name)
+        object.__setattr__(self, "_recorder", recorder)
+        dtype = next((p.dtype for p in module.parameters() if p.is_floating_point()), ATLAS_DTYPE)
+        # one CPU parameter: `next(component.parameters())` (device, dtype) answers like the real one
+        self._anchor = torch.nn.Parameter(torch.zeros((), dtype=dtype), requires_grad=False)
+
+    # the pipeline asks these of its components
+    @property
+    def device(self) -> torch.device:
+        return torch.device("cpu")
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self._anchor.dtype
+
+    def __getattr__(self, name: str):
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            return getattr(object.__getattribute__(self, "_target"), name)
+
+    def to(self, *args, **kwargs):
+        dtype = kwargs.get("dtype") or next((a for a in args if isinstance(a, torch.dtype)), None)
+        if dtype is not None:
+            self._target.to(dtype=dtype)
+            self._anchor.data = self._anchor.data.to(dtype)
+        return self
+
+    def _run(self, method: str, args, kwargs):
+        return self._recorder.call(self._name, self._target, method, args, kwargs)
+
+    def forward(self, *args, **kwargs):
+        return self._run("forward", args, kwargs)
+
+    def decode(self, *args, **kwargs):
+        return self._run("decode", args, kwargs)
+
+    def encode(self, *args, **kwargs):
+        return self._run("encode", args, kwargs)
+
+
+def _install_proxies(pipe: Any, recorder: _Recorder, prefix: str = "") -> dict[str, torch.nn.Module]:
+    """Replace every module component (of a pipeline, or of each pipeline in a dataclass) by a proxy."""
+    import dataclasses
+
+    from diffusers import DiffusionPipeline
+
+    targets: dict[str, torch.nn.Module] = {}
+    if isinstance(pipe, DiffusionPipeline):
+        for name, module in list(pipe.components.items()):
+            if isinstance(module, torch.nn.Module):
+                targets[f"{prefix}{name}"] = module
+                object.__setattr__(pipe, name, CountingProxy(f"{prefix}{name}", module, recorder))
+        pipe.set_progress_bar_config(disable=True)
+    elif dataclasses.is_dataclass(pipe):
+        for f in dataclasses.fields(pipe):
+            targets.update(_install_proxies(getattr(pipe, f.name), recorder, prefix=f"{prefix}{f.name}."))
+    return targets
+
+
+# ---- one entry ----------------------------------------------------------------------------------------
+@dataclass
+class AtlasResult:
+    model_key: str
+    width: int | None = None
+    height: int | None = None
+    steps: int | None = None
+    guidance: float | None = None
+    negative_prompt: bool = False
+    available: bool = True
+    reason: str | None = None
+    params: dict[str, int] = field(default_factory=dict)  # per component
+    params_by_stage: dict[str, int] = field(default_factory=dict)
+    flops_by_stage: dict[str, float] = field(default_factory=dict)
+    macs_total: float = 0.0
+    components: dict[str, dict[str, Any]] = field(default_factory=dict)
+    denoise_calls: int = 0
+    flops_per_denoise_call: float | None = None
+    count_s: float = 0.0
+
+    @property
+    def flops_total(self) -> float:
+        return 2.0 * self.macs_total
+
+    @property
+    def key(self) -> str:
+        return f"{self.model_key}|{self.width}x{self.height}|{self.steps}|{'neg' if self.negative_prompt else 'noneg'}"
+
+    def to_entry(self):
+        from core.store import AtlasEntry
+
+        fl = self.flops_by_stage
+        return AtlasEntry(
+            key=self.key, model_key=self.model_key, width=self.width, height=self.height, steps=self.steps,
+            guidance=self.guidance, negative_prompt=self.negative_prompt, available=self.available,
+            reason=self.reason, params_total=sum(self.params.values()) or None,
+            params_text_encode=self.params_by_stage.get("text_encode"),
+            params_denoise=self.params_by_stage.get("denoise"), params_decode=self.params_by_stage.get("decode"),
+            flops_text_encode=fl.get("text_encode") if self.available else None,
+            flops_denoise=fl.get("denoise") if self.available else None,
+            flops_decode=fl.get("decode") if self.available else None,
+            flops_per_image=self.flops_total if self.available else None,
+            macs_per_image=self.macs_total if self.available else None,
+            denoise_calls=self.denoise_calls if self.available else None,
+            flops_per_denoise_call=self.flops_per_denoise_call, count_s=round(self.count_s, 3),
+            detail={"components": self.components, "params": self.params,
+                    "unit": "FLOPs = 2 x MACs; matmuls, convolutions and attention; per image"},
+        )
+
+
+def atlas_entry(key: str, *, width: int | None = None, height: int | None = None, steps: int | None = None,
+                negative_prompt: str | None = None, prompt: str = ATLAS_PROMPT) -> AtlasResult:
+    """Parameters and FLOPs of one model at one size and step count, from its architecture alone."""
+    from core.families import get_family
+    from core.registry import get_spec
+    from core.request import GenerationRequest
+
+    spec = get_spec(key)
+    t0 = time.perf_counter()
+    result = AtlasResult(model_key=key)
+    arch = load_architecture(key)
+    try:
+        req = GenerationRequest(model=key, prompt=prompt, negative_prompt=negative_prompt, seed=0, steps=steps,
+                                width=width, height=height).resolved(spec)
+    except Exception as exc:
+        result.available, result.reason = False, f"request: {exc}"
+        return result
+    result.width, result.height, result.steps, result.guidance = req.width, req.height, req.steps, req.guidance
+    result.negative_prompt = bool(req.negative_prompt)
+    if not arch.available:
+        result.available, result.reason = False, arch.reason
+        return result
+    family = get_family(spec.family)
+    recorder = _Recorder()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            pipe = family.build_random(spec, device="meta", dtype=ATLAS_DTYPE)
+        except ArchitectureUnavailable as exc:
+            result.available, result.reason = False, str(exc)
+            return result
+        targets = _install_proxies(pipe, recorder)
+        result.params = {name: sum(p.numel() for p in m.parameters()) for name, m in targets.items()}
+        for name, n in result.params.items():
+            stage = arch.stage_of(name) or "other"
+            result.params_by_stage[stage] = result.params_by_stage.get(stage, 0) + n
+        generators = [torch.Generator(device="cpu").manual_seed(req.seed + i) for i in range(req.num_images)]
+        torch.manual_seed(req.seed)
+        try:
+            with torch.inference_mode():
+                family.run(pipe, spec, req, generators)
+        except ComponentFailed as exc:
+            result.available = False
+            result.reason = f"{exc} (the {exc.component} config cannot run what the pipeline feeds it)"
+        except Exception as exc:
+            result.available = False
+            result.reason = f"pipeline: {type(exc).__name__}: {exc}"[:500]
+    _summarise(result, recorder, arch)
+    result.count_s = time.perf_counter() - t0
+    return result
+
+
+def _summarise(result: AtlasResult, recorder: _Recorder, arch: Architecture) -> None:
+    for name, method, sig in recorder.calls:
+        count, _ = recorder.results[(name, method, sig)]
+        stage = arch.stage_of(name) or "other"
+        comp = result.components.setdefault(name, {"stage": stage, "calls": 0, "flops": 0.0, "signatures": {}})
+        comp["calls"] += 1
+        entry = comp["signatures"].setdefault(f"{method}{sig}", {"calls": 0, "flops_per_call": float(count.flops)})
+        entry["calls"] += 1
+        comp["flops"] += float(count.flops)
+        result.macs_total += float(count.macs)
+        result.flops_by_stage[stage] = result.flops_by_stage.get(stage, 0.0) + float(count.flops)
+        if stage == "denoise":
+            result.denoise_calls += 1
+            per_call = float(count.flops)
+            if result.flops_per_denoise_call is None or per_call > result.flops_per_denoise_call:
+                result.flops_per_denoise_call = per_call
+
+
+def build_atlas(keys: Sequence[str] | None = None, *, width: int | None = None, height: int | None = None,
+                steps: int | None = None, negative_prompt: str | None = None) -> list[AtlasResult]:
+    from core.registry import model_keys
+
+    out = []
+    for key in keys or model_keys("open"):
+        out.append(atlas_entry(key, width=width, height=height, steps=steps, negative_prompt=negative_prompt))
+    return out
+
+
+# ---- table and CLI --------------------------------------------------------------------------------------
+def _fmt(v: float | None, scale: float, digits: int = 2) -> str:
+    return "-" if v is None else f"{v / scale:.{digits}f}"
+
+
+def table(results: Sequence[AtlasResult]) -> str:
+    head = (f"{'model':<15} {'size':>9} {'steps':>5} {'params B':>8} {'text TF':>8} {'denoise TF':>10} "
+            f"{'decode TF':>9} {'TFLOP/img':>9} {'calls':>5} {'TF/pass':>8} {'s':>5}")
+    lines = [head, "-" * len(head)]
+    for r in results:
+        size = f"{r.width}x{r.height}" if r.width else "-"
+        if not r.available:
+            lines.append(f"{r.model_key:<15} {size:>9} {r.steps or '-':>5} "
+                         f"{_fmt(sum(r.params.values()) or None, 1e9):>8}  unavailable: {r.reason}")
+            continue
+        fl = r.flops_by_stage
+        lines.append(
+            f"{r.model_key:<15} {size:>9} {r.steps:>5} {_fmt(sum(r.params.values()), 1e9):>8} "
+            f"{_fmt(fl.get('text_encode'), 1e12):>8} {_fmt(fl.get('denoise'), 1e12, 1):>10} "
+            f"{_fmt(fl.get('decode'), 1e12):>9} {_fmt(r.flops_total, 1e12, 1):>9} {r.denoise_calls:>5} "
+            f"{_fmt(r.flops_per_denoise_call, 1e12):>8} {r.count_s:>5.1f}")
+    lines.append("TF = TFLOP (10^12 FLOPs; FLOPs = 2 x MACs, attention included), per image; calls = denoiser "
+                 "passes; TF/pass = the largest pass")
+    return "\n".join(lines)
+
+
+def store_results(results: Sequence[AtlasResult], db) -> int:
+    from core.store import put_atlas_entries, session_scope
+
+    with session_scope(db) as session:
+        return put_atlas_entries(session=session, entries=[r.to_entry() for r in results])
+
+
+def parser() -> argparse.ArgumentParser:
+    from core.bench import _db_url, _size
+
+    p = argparse.ArgumentParser(prog="python -m core.bench atlas", description=__doc__.split("\n\n")[0])
+    p.add_argument("--models", default="open", help="comma-separated model keys, or open (default)")
+    p.add_argument("--size", type=_size, metavar="WxH", help="image size (default: each model's own)")
+    p.add_argument("--steps", type=int, help="denoising steps (default: each model's own)")
+    p.add_argument("--negative-prompt", help="a negative prompt, for models that take one")
+    p.add_argument("--db", type=_db_url, help="database URL or SQLite path (default: IGCS_DATABASE_URL)")
+    p.add_argument("--no-store", action="store_true", help="print the table only")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from core.registry import resolve_models
+    from core.settings import get_settings
+
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        specs = [s for s in resolve_models(args.models) if not s.is_api]
+    except Exception as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    width, height = args.size if args.size else (None, None)
+    results = []
+    for spec in specs:
+        negative = args.negative_prompt if spec.supports_negative else None
+        r = atlas_entry(spec.key, width=width, height=height, steps=args.steps, negative_prompt=negative)
+        results.append(r)
+        print(table([r]).splitlines()[2], flush=True) if len(specs) > 1 else None
+    print(table(results))
+    if not args.no_store:
+        from core.store import make_engine
+
+        db = make_engine(args.db or get_settings().database_url)
+        n = store_results(results, db)
+        print(f"stored {n} atlas entries")
+    return 0
