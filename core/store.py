@@ -455,7 +455,8 @@ def atlas_rows(*, session: Session, table_name: str = "atlasentry", limit: int =
     table = SQLModel.metadata.tables.get(table_name)
     if table is None:  # stored by a newer version of the code than this process imported
         table = Table(table_name, MetaData(), autoload_with=conn)
-    return [dict(row._mapping) for row in session.exec(select(table).limit(limit))]
+    # rows, not scalars: sqlmodel's exec() of a one-table select yields the first column only
+    return [dict(row._mapping) for row in conn.execute(table.select().limit(limit))]
 
 
 # ---- device peaks and the compute atlas ------------------------------------------------------------

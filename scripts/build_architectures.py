@@ -123,7 +123,8 @@ MODELS: dict[str, dict] = {
         "image_encoder": ("image_encoder.json", T, "transformers.CLIPVisionModelWithProjection", "unused", "R",
                           "CLIP ViT-B/32 vision; not called in text-to-image mode"),
         "text_decoder": ("text_decoder.json", D, "diffusers.pipelines.deprecated.unidiffuser.UniDiffuserTextDecoder",
-                         "unused", "R", "GPT-2 caption decoder; not called in text-to-image mode"),
+                         "text_encode", "R", "GPT-2 caption decoder; in text-to-image mode only its encode (the "
+                         "prefix projection of the CLIP text embeddings) runs"),
         "unet": ("unet.json", D, "diffusers.pipelines.deprecated.unidiffuser.UniDiffuserModel", "denoise", "R",
                  "from diffusers' conversion script"),
         "vae": ("vae.json", D, "diffusers.AutoencoderKL", "decode", "R", "from diffusers' conversion script"),
