@@ -1,0 +1,47 @@
+"""On a CUDA machine: random-weight generation with FLOPs, TFLOP/s, MFU and cheap profiling (skipped elsewhere).
+
+The full benchmark (SDXL, FLUX.1-dev, SANA 1.5 at their default sizes) is scripts/gpu_benchmark.py; this
+test runs the smallest of them briefly.
+"""
+from __future__ import annotations
+
+import pytest
+import torch
+
+pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
+
+
+def test_device_peak_is_measured_once_and_kept(db):
+    from core.profiling import _PEAKS, device_peak_tflops
+
+    _PEAKS.clear()
+    peak = device_peak_tflops("cuda", db=db)
+    assert peak and 10 < peak < 5000
+    _PEAKS.clear()
+    assert device_peak_tflops("cuda", db=db) == peak  # from the store, not measured again
+
+
+def test_random_weight_generation_on_gpu_has_flops_and_mfu(monkeypatch):
+    from core.generation import Engine
+    from core.request import GenerationRequest
+
+    monkeypatch.setenv("IGCS_DEVICE", "cuda")
+    engine = Engine(weights="random", device="cuda")
+    request = engine.prepare(GenerationRequest(model="sana15-1.6b", prompt="a cat", seed=0, steps=4,
+                                               width=512, height=512))
+    try:
+        first = engine.generate(request)
+        assert first.ok, first.error
+        assert first.flops_total > 0 and first.tflops_per_s > 0 and 0 < first.mfu < 1
+        assert set(first.stage_s) >= {"text_encode", "denoise", "decode"}
+        params = next(iter(engine.resident.values())).pipe.transformer.parameters()
+        assert next(params).dtype == torch.bfloat16
+        timings = {}
+        for profile in (False, True, False, True):
+            engine.profile_flops = engine.profile_stages = profile
+            outcome = engine.generate(request)
+            timings.setdefault(profile, []).append(outcome.total_s)
+        on, off = min(timings[True]), min(timings[False])
+        assert on < off * 1.10  # the 2 % budget is checked at full size by the benchmark; here: no gross cost
+    finally:
+        engine.unload_all()
