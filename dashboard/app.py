@@ -9,13 +9,13 @@ if str(ROOT) not in sys.path:  # `streamlit run` puts dashboard/ on the path, no
 
 import streamlit as st  # noqa: E402
 
-st.set_page_config(page_title="Image Generation Case Study", page_icon="🖼️", layout="wide")
+st.set_page_config(page_title="Image Generation Case Study", page_icon=":material/image:", layout="wide")
 
 PAGES = Path(__file__).resolve().parent / "pages"
 navigation = st.navigation([
-    st.Page(PAGES / "generate.py", title="Generate", icon="🎨", default=True),
-    st.Page(PAGES / "benchmark.py", title="Benchmark", icon="⏱️"),
-    st.Page(PAGES / "history.py", title="History", icon="🗂️"),
-    st.Page(PAGES / "charts.py", title="Charts", icon="📊"),
+    st.Page(PAGES / "generate.py", title="Generate", icon=":material/palette:", default=True),
+    st.Page(PAGES / "benchmark.py", title="Benchmark", icon=":material/timer:"),
+    st.Page(PAGES / "history.py", title="History", icon=":material/history:"),
+    st.Page(PAGES / "charts.py", title="Charts", icon=":material/bar_chart:"),
 ])
 navigation.run()

@@ -22,6 +22,7 @@ STAGES: tuple[tuple[str, str], ...] = (
 )
 PALETTE = qualitative.D3 + qualitative.Set2 + qualitative.Pastel1
 TEMPLATE = "plotly_white"
+MAX_POINTS_SHOWN = 300  # per box: above this only outliers are drawn (thousands of points slow the browser)
 
 
 def model_colors(keys: Iterable[str]) -> dict[str, str]:
@@ -61,6 +62,10 @@ def _model_order(df: pd.DataFrame, by: str) -> list[str]:
     return list(df.groupby("model_key")[by].median().sort_values().index)
 
 
+def _points(values: pd.Series) -> str:
+    return "all" if len(values) <= MAX_POINTS_SHOWN else "outliers"
+
+
 # ---- latency ---------------------------------------------------------------------------------------
 def latency_by_model(df: pd.DataFrame) -> go.Figure:
     """Seconds per pipeline call per model: a box over repeats, every point shown."""
@@ -72,8 +77,8 @@ def latency_by_model(df: pd.DataFrame) -> go.Figure:
     fig = go.Figure()
     for key in _model_order(data, "total_s"):
         values = data.loc[data["model_key"] == key, "total_s"]
-        fig.add_trace(go.Box(y=values, name=key, boxpoints="all", jitter=0.4, pointpos=0, marker_color=colors[key],
-                             hovertemplate=f"{key}<br>%{{y:.3f}} s<extra>n={len(values)}</extra>"))
+        fig.add_trace(go.Box(y=values, name=key, boxpoints=_points(values), jitter=0.4, pointpos=0,
+                             marker_color=colors[key], hovertemplate=f"{key}<br>%{{y:.3f}} s<extra>n={len(values)}</extra>"))
     return _layout(fig, title, "model", "seconds per call (total_s)", showlegend=False)
 
 
@@ -119,22 +124,31 @@ def flops_vs_latency(df: pd.DataFrame) -> go.Figure:
     keys = ["model_key"] + [c for c in ("width", "height", "steps") if c in data.columns]
     points = data.groupby(keys, dropna=False).agg(flops=("flops_total", "mean"), seconds=("total_s", "mean"),
                                                   n=("total_s", "size")).reset_index()
-    points["tflops"] = points["flops"] / 1e12
+    unit, scale = flop_unit(points["flops"].median())
+    points["flops_scaled"] = points["flops"] / scale
     points["label"] = points.apply(_config_label, axis=1)
     colors = model_colors(points["model_key"])
     fig = go.Figure()
     for key, group in points.groupby("model_key"):
         fig.add_trace(go.Scatter(
-            x=group["tflops"], y=group["seconds"], mode="markers", name=key, text=group["label"],
+            x=group["flops_scaled"], y=group["seconds"], mode="markers", name=key, text=group["label"],
             customdata=group["n"], marker=dict(size=11, color=colors[key]),
-            hovertemplate="%{text}<br>%{x:.3g} TFLOP<br>%{y:.3f} s<br>n=%{customdata}<extra></extra>"))
-    front = pareto_front(points, "tflops", "seconds")
-    fig.add_trace(go.Scatter(x=front["tflops"], y=front["seconds"], mode="lines", name="Pareto front",
-                             line=dict(color="#333", dash="dash", shape="hv"), hoverinfo="skip"))
-    fig = _layout(fig, title, "FLOPs per call (TFLOP, FLOPs = 2 × MACs)", "seconds per call", legend="model")
-    if points["tflops"].max() > 100 * max(points["tflops"].min(), 1e-12):
+            hovertemplate=f"%{{text}}<br>%{{x:.3g}} {unit}<br>%{{y:.3f}} s<br>n=%{{customdata}}<extra></extra>"))
+    front = pareto_front(points, "flops_scaled", "seconds")
+    fig.add_trace(go.Scatter(x=front["flops_scaled"], y=front["seconds"], mode="lines", name="Pareto front",
+                             line=dict(color="#222", dash="dash", width=2, shape="hv"), hoverinfo="skip"))
+    fig = _layout(fig, title, f"FLOPs per call ({unit}, FLOPs = 2 × MACs)", "seconds per call", legend="model")
+    if points["flops_scaled"].max() > 100 * max(points["flops_scaled"].min(), 1e-12):
         fig.update_xaxes(type="log")
     return fig
+
+
+def flop_unit(value: float) -> tuple[str, float]:
+    """The unit that reads best for FLOP counts around `value`: (name, divisor)."""
+    for unit, scale in (("PFLOP", 1e15), ("TFLOP", 1e12), ("GFLOP", 1e9), ("MFLOP", 1e6)):
+        if value >= scale:
+            return unit, scale
+    return "FLOP", 1.0
 
 
 def _config_label(row: pd.Series) -> str:
@@ -157,8 +171,8 @@ def mfu_by_model(df: pd.DataFrame) -> go.Figure:
     fig = go.Figure()
     for key in reversed(_model_order(data, "mfu_pct")):
         values = data.loc[data["model_key"] == key, "mfu_pct"]
-        fig.add_trace(go.Box(y=values, name=key, boxpoints="all", jitter=0.4, pointpos=0, marker_color=colors[key],
-                             hovertemplate=f"{key}<br>%{{y:.1f}} %<extra>n={len(values)}</extra>"))
+        fig.add_trace(go.Box(y=values, name=key, boxpoints=_points(values), jitter=0.4, pointpos=0,
+                             marker_color=colors[key], hovertemplate=f"{key}<br>%{{y:.1f}} %<extra>n={len(values)}</extra>"))
     return _layout(fig, title, "model", "MFU (%)", showlegend=False)
 
 
@@ -208,7 +222,9 @@ def _scaling(df: pd.DataFrame, x: str, title: str, x_title: str, empty: str) -> 
     for key, group in points.groupby("model_key"):
         fig.add_trace(go.Scatter(
             x=group[x], y=group["mean"], mode="lines+markers", name=key, marker=dict(color=colors[key]),
-            error_y=dict(type="data", array=group["std"].fillna(0), visible=True, thickness=1),
+            # mean ± sd, cut at zero below: a time is never negative
+            error_y=dict(type="data", array=group["std"].fillna(0),
+                         arrayminus=group["std"].fillna(0).clip(upper=group["mean"]), visible=True, thickness=1),
             customdata=group["size"],
             hovertemplate=f"{key}<br>%{{x}}<br>%{{y:.3f}} s<br>n=%{{customdata}}<extra></extra>"))
     return _layout(fig, title, x_title, "seconds per call (mean ± sd)", legend="model")

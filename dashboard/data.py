@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -45,6 +45,20 @@ def settings() -> Settings:
 
 def db_url() -> str:
     return settings().database_url
+
+
+def require_router() -> None:
+    """Run the page through dashboard/app.py's router.
+
+    Streamlit treats a `pages/` folder next to the entry file as an old-style multipage app until the
+    first `st.navigation` call of the process; a fresh server opened at /history would run the page alone
+    (no router, no page config). This switches that mode off and reruns through the router.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
 
 
 # ---- resources ---------------------------------------------------------------------------------------
@@ -157,19 +171,19 @@ def effective_spec(spec: ModelSpec, weights: str) -> ModelSpec:
 
 
 def model_label(spec: ModelSpec, weights: str) -> str:
-    """`sd21 · Stable Diffusion 2.1 · 768×768 · ~4 GB · gated · ✓ weights` for pickers."""
+    """`sd21 · 768×768 · ~4 GB · ✓` for pickers: default size, approximate VRAM, gated, weights here."""
     eff = effective_spec(spec, weights)
-    parts = [spec.key, spec.name]
+    parts = [spec.key]
     if spec.is_api:
         parts.append(spec.provider or "api")
     else:
         parts.append(f"{eff.width}×{eff.height}")
         if spec.vram_gb and weights != "tiny":
             parts.append(f"~{spec.vram_gb:g} GB")
-    if spec.gated:
+    if spec.gated and weights == "pretrained":
         parts.append("gated")
     ok, _ = weights_here(spec.key, "api" if spec.is_api else weights)
-    parts.append(("✓ key" if spec.is_api else "✓ weights") if ok else ("✗ no key" if spec.is_api else "✗ no weights"))
+    parts.append(("✓" if ok else "✗ no key") if spec.is_api else ("✓" if ok else "✗ no weights"))
     return " · ".join(parts)
 
 
@@ -207,16 +221,25 @@ class Filters:
             "status": self.status or None,
             "prompt_contains": self.prompt or None,
             "run_id": self.run_id,
-            "since": datetime.combine(self.since, datetime.min.time()) if self.since else None,
-            "until": datetime.combine(self.until + timedelta(days=1), datetime.min.time()) if self.until else None,
+            "since": datetime.combine(self.since, datetime.min.time(), timezone.utc) if self.since else None,
+            "until": (datetime.combine(self.until + timedelta(days=1), datetime.min.time(), timezone.utc)
+                      if self.until else None),
         }
 
 
 # ---- cached queries ----------------------------------------------------------------------------------
+_NUMERIC = ("total_s", "text_encode_s", "denoise_s", "decode_s", "prior_s", "decoder_s", "load_s", "peak_mem_gb",
+            "flops_total", "tflops_per_s", "mfu", "cost_usd", "guidance")
+
+
 def _frame(rows: list[dict[str, Any]], columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """Rows → DataFrame; measurement columns are floats even when every value is missing (NaN, not None)."""
     frame = pd.DataFrame(rows, columns=list(columns) if columns and not rows else None)
     if columns and rows:
         frame = frame[[c for c in columns if c in frame.columns]]
+    for column in _NUMERIC:
+        if column in frame.columns:
+            frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
     return frame
 
 
@@ -286,9 +309,12 @@ def runs_frame(url: str, limit: int = 50, offset: int = 0, kind: str | None = No
 
 def _run_summary(url: str, run_id: int) -> pd.DataFrame:
     with store.session_scope(_db_engine(url)) as s:
-        return pd.DataFrame(store.run_model_summary(session=s, run_id=run_id),
-                            columns=["model_key", "ok", "failed", "skipped", "mean_total_s", "mean_denoise_s",
-                                     "peak_mem_gb", "cost_usd"])
+        frame = pd.DataFrame(store.run_model_summary(session=s, run_id=run_id),
+                             columns=["model_key", "ok", "failed", "skipped", "mean_total_s", "mean_denoise_s",
+                                      "peak_mem_gb", "cost_usd"])
+    for column in ("mean_total_s", "mean_denoise_s", "peak_mem_gb", "cost_usd"):
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
+    return frame
 
 
 run_summary = st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)(_run_summary)
@@ -513,6 +539,15 @@ def fmt_flops(value: float | None) -> str:
         if value >= scale:
             return f"{value / scale:.3g} {unit}"
     return f"{value:.3g} FLOP"
+
+
+def fmt_params(value: int | None) -> str:
+    if not value:
+        return "– params"
+    for unit, scale in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if value >= scale:
+            return f"{value / scale:.3g} {unit} params"
+    return f"{value} params"
 
 
 def fmt_gb(value: float | None) -> str:

@@ -1,6 +1,12 @@
 """Benchmark: start a batch (`python -m core.bench`) in the background, watch it, cancel it."""
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+if str(Path(__file__).resolve().parents[2]) not in sys.path:  # opened by URL before the router ever ran
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
 import time
 from datetime import datetime, timezone
 
@@ -11,6 +17,8 @@ from core.loading import WEIGHTS
 from core.prompts import PROMPTS_DIR, load_prompts
 from core.registry import all_specs
 from dashboard import data
+
+data.require_router()
 
 REFRESH_S = 2
 SIZE_CHOICES = ["each model's default", "512×512", "768×768", "1024×1024", "1024×768", "768×1024"]
@@ -42,9 +50,24 @@ with st.container(border=True):
     open_specs, api_specs = all_specs("open"), all_specs("api")
     labels = {s.key: data.model_label(s, weights) for s in open_specs + api_specs}
     default_api = [s.key for s in api_specs if data.weights_here(s.key, "api")[0]]
-    models = st.multiselect("Models", [s.key for s in open_specs + api_specs],
-                            default=[s.key for s in open_specs] + default_api, key="bench_models",
-                            format_func=labels.get, help="all open models by default, and the API models whose key is set")
+    everything = [s.key for s in open_specs] + default_api
+    if "bench_models" not in st.session_state:
+        st.session_state["bench_models"] = everything
+
+    def _choose(keys: list[str]) -> None:
+        st.session_state["bench_models"] = keys
+
+    models = st.multiselect("Models", [s.key for s in open_specs + api_specs], key="bench_models",
+                            format_func=labels.get,
+                            help="all open models by default, and the API models whose key is set; "
+                                 "key · default size · approximate VRAM · ✓ when available here")
+    b1, b2, b3, _ = st.columns([1, 1, 1, 3])
+    b1.button("All", key="bench_all", on_click=_choose, args=(everything,), width="stretch")
+    b2.button("Available here", key="bench_available", width="stretch", on_click=_choose, args=(
+        [k for k in everything if data.weights_here(k, "api" if k in default_api else weights)[0]],))
+    b3.button("None", key="bench_none", on_click=_choose, args=([],), width="stretch")
+    with st.expander("Model catalog: defaults, size, VRAM, licence, what is available here"):
+        st.dataframe(data.model_catalog(weights), hide_index=True, width="stretch")
 
     source = st.radio("Prompts", ["prompt set", "paste prompts"], horizontal=True, key="bench_source")
     prompts_file, prompt_count, prompt_error = None, 0, None
@@ -81,7 +104,7 @@ with st.container(border=True):
         seeds, seed_error = [], f"seeds: {seeds_text!r} is not a list of integers (e.g. 0 1 2)"
     jobs = len(models) * prompt_count * len(seeds)
     st.markdown(f"**{len(models)}** model(s) × **{prompt_count}** prompt(s) × **{len(seeds)}** seed(s) = "
-                f"**{jobs}** image(s)")
+                f"**{jobs}** job(s); jobs already stored are skipped")
     problems = [p for p in (prompt_error, seed_error) if p]
     if not models:
         problems.append("models: choose at least one model")
@@ -102,7 +125,7 @@ if start and not problems:
                            negative_prompt=negative.strip() or None)
     proc = data.start_batch(argv, name)
     st.session_state.setdefault("bench_started", []).append(name)
-    st.success(f"Started batch `{name}` (process {proc.pid}).")
+    st.session_state["bench_message"] = ("success", f"Started batch `{name}` (process {proc.pid}).", time.time())
     with st.expander("Command"):
         st.code(" ".join(argv[1:]), language="bash")
 
@@ -121,13 +144,13 @@ def _cancel(run_id: int) -> None:
     if run is None:
         return
     problem = data.cancel_batch(run)
-    st.session_state["bench_message"] = ("error", problem) if problem else \
-        ("success", f"Sent SIGTERM to run {run_id} (process {run.pid}); it stops after the current image.")
+    st.session_state["bench_message"] = ("error", problem, time.time()) if problem else \
+        ("success", f"Sent SIGTERM to run {run_id} (process {run.pid}); it stops after the current image.", time.time())
 
 
 def _mark(run_id: int, status: str) -> None:
     data.finish_run(run_id, status)
-    st.session_state["bench_message"] = ("success", f"Run {run_id} marked {status}.")
+    st.session_state["bench_message"] = ("success", f"Run {run_id} marked {status}.", time.time())
 
 
 def _run_card(run) -> None:
@@ -190,8 +213,8 @@ def _pending_card(name: str) -> None:
 
 
 def _watch() -> None:
-    message = st.session_state.pop("bench_message", None)
-    if message:
+    message = st.session_state.get("bench_message")
+    if message and time.time() - message[2] < 30:  # kept for a while: the page redraws when a batch ends
         (st.success if message[0] == "success" else st.error)(message[1])
     active = data.running_runs()
     pending = _pending()

@@ -1,6 +1,12 @@
 """Generate: one prompt through several models, the images side by side with their time, memory and FLOPs."""
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+if str(Path(__file__).resolve().parents[2]) not in sys.path:  # opened by URL before the router ever ran
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
 import random
 
 import streamlit as st
@@ -10,6 +16,8 @@ from core.loading import WEIGHTS
 from core.registry import all_specs, get_spec
 from core.request import MAX_SEED, GenerationRequest
 from dashboard import data
+
+data.require_router()
 
 GRID_COLUMNS = 3
 SIZE_PRESETS = [(512, 512), (768, 768), (1024, 1024), (1152, 896), (896, 1152), (1216, 832), (832, 1216),
@@ -103,15 +111,16 @@ labels = {s.key: data.model_label(s, weights) for s in open_specs + api_specs}
 c_open, c_api = st.columns([3, 2])
 open_keys = c_open.multiselect("Open models", [s.key for s in open_specs], key="gen_open_models",
                                format_func=labels.get, placeholder="Choose open models",
-                               help="size at the model's default · approximate VRAM · gated on the Hub · "
-                                    "✓ when its weights are on this machine")
+                               help="key · default size · approximate VRAM · gated on the Hub · "
+                                    "✓ when its weights are on this machine (see the catalog below)")
 api_keys = c_api.multiselect("API models", [s.key for s in api_specs], key="gen_api_models",
                              format_func=labels.get, placeholder="Choose API models" if api_specs else "No API models",
                              disabled=not api_specs, help="✓ when the provider's key is set in the environment or .env")
 with st.expander("Model catalog: defaults, size, VRAM, licence, what is available here"):
     st.dataframe(data.model_catalog(weights), hide_index=True, width="stretch")
 
-prompt = st.text_area("Prompt", key="gen_prompt", height=90, placeholder="a red cat sitting on a blue table")
+prompt = st.text_area("Prompt", key="gen_prompt", height=90,
+                      placeholder="Describe the image, e.g. a red cat sitting on a blue table")
 c_neg, c_seed_mode, c_seed = st.columns([3, 1, 1])
 negative = c_neg.text_input("Negative prompt", key="gen_negative",
                             help="used by models that take one; leave empty for models that do not "
@@ -136,7 +145,10 @@ if missing:
     st.warning("Not available on this machine, expect these to fail: " + ", ".join(
         f"{k} ({data.weights_here(k, 'api' if get_spec(k).is_api else weights)[1]})" for k in missing))
 
-clicked = st.button("Generate", type="primary", key="gen_go", disabled=not selected)
+c_go, c_hint = st.columns([1, 5], vertical_alignment="center")
+clicked = c_go.button("Generate", type="primary", key="gen_go", disabled=not selected, width="stretch")
+if not selected:
+    c_hint.caption("Choose at least one model above.")
 
 
 # ---- generate ----------------------------------------------------------------------------------------
@@ -254,11 +266,12 @@ def _dev_panel() -> None:
     if not resident:
         st.caption("None loaded.")
     for key, model in resident.items():
-        c1, c2 = st.columns([3, 1], vertical_alignment="center")
+        c1, c2 = st.columns([5, 1], vertical_alignment="center")
         where = model.device + (f" ({model.device_map})" if model.device_map else "")
-        c1.markdown(f"`{key}` · {where} · {model.params_total / 1e9:.3g} B params · "
+        c1.markdown(f"`{key}` · {where} · {data.fmt_params(model.params_total)}  \n"
                     f"loaded in {data.fmt_seconds(model.load_s)} · {model.calls} call(s)")
-        c2.button("Unload", key=f"gen_unload_{key}", on_click=_unload, args=(key,))
+        c2.button("", icon=":material/eject:", key=f"gen_unload_{key}", on_click=_unload, args=(key,),
+                  help=f"Unload {key}")
     st.selectbox("Model to load", [s.key for s in open_specs], key="gen_load_key")
     c1, c2 = st.columns(2)
     c1.button("Load", key="gen_load", on_click=lambda: _load(st.session_state["gen_load_key"]), width="stretch")

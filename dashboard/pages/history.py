@@ -2,6 +2,12 @@
 run; the full record of one generation; deleting a run with its files."""
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+if str(Path(__file__).resolve().parents[2]) not in sys.path:  # opened by URL before the router ever ran
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
 import math
 from pathlib import Path
 
@@ -9,6 +15,8 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import data
+
+data.require_router()
 
 st.title("History")
 url = data.db_url()
@@ -32,7 +40,7 @@ def _run_label(runs: pd.DataFrame, run_id: int | None) -> str:
 # ---- filters -----------------------------------------------------------------------------------------
 recent_runs = data.runs_frame(url, limit=200)
 with st.container(border=True):
-    c_model, c_prompt, c_status, c_run, c_dates = st.columns([3, 3, 1.2, 3, 2.2])
+    c_model, c_prompt, c_status, c_run, c_dates = st.columns([2.5, 2.2, 1.1, 2.7, 2.9])
     models = c_model.multiselect("Models", data.model_keys(url), key="hist_models", placeholder="all models")
     prompt = c_prompt.text_input("Prompt contains", key="hist_prompt", placeholder="any prompt")
     status = c_status.selectbox("Status", STATUSES, key="hist_status")
@@ -76,7 +84,7 @@ def _detail(generation_id: int) -> None:
             "model": g["model_key"], "provider": g.get("provider") or "(open model)", "weights": g["weights"],
             "seed": g["seed"], "steps": g["steps"], "guidance": g["guidance"],
             "size": f"{g['width']}×{g['height']}" if g.get("width") else None, "image index": g["image_index"],
-            "device": g["device"], "created (UTC)": g["created_at"], "run": g["run_id"], "job key": g["job_key"],
+            "device": g["device"], "created (UTC)": str(g["created_at"])[:19].replace("T", " "), "run": g["run_id"], "job key": g["job_key"],
             "category": g.get("category"), "extra": g.get("extra") or None,
         }
         timing = {
@@ -84,24 +92,27 @@ def _detail(generation_id: int) -> None:
             "denoising": g["denoise_s"], "VAE decode": g["decode_s"], "prior (Cascade)": g["prior_s"],
             "decoder (Cascade)": g["decoder_s"],
         }
+        flop = lambda v: None if v is None else data.fmt_flops(v)  # noqa: E731
         compute = {
-            "peak GPU memory (GB)": g["peak_mem_gb"], "parameters": g["params_total"],
-            "FLOPs text encoding": g["flops_text_encode"], "FLOPs denoising": g["flops_denoise"],
-            "FLOPs decode": g["flops_decode"], "FLOPs total": g["flops_total"], "MACs total": g["macs_total"],
-            "achieved TFLOP/s": g["tflops_per_s"], "MFU": g["mfu"], "first call after load": g["first_call"],
+            "peak GPU memory": None if g["peak_mem_gb"] is None else f"{g['peak_mem_gb']:.2f} GB",
+            "parameters": None if g["params_total"] is None else f"{g['params_total']:,}",
+            "FLOPs text encoding": flop(g["flops_text_encode"]), "FLOPs denoising": flop(g["flops_denoise"]),
+            "FLOPs decode": flop(g["flops_decode"]), "FLOPs total": flop(g["flops_total"]),
+            "MACs total": None if g["macs_total"] is None else data.fmt_flops(g["macs_total"]).replace("FLOP", "MAC"),
+            "achieved": None if g["tflops_per_s"] is None else f"{g['tflops_per_s']:.3g} TFLOP/s",
+            "MFU": None if g["mfu"] is None else f"{g['mfu'] * 100:.1f} %",
+            "first call after load": "yes (includes warm-up)" if g["first_call"] else "no",
         }
         c1, c2 = st.columns(2)
         c1.markdown("**Parameters**")
-        c1.dataframe(_kv(params), hide_index=True, width="stretch")
-        c2.markdown("**Time (seconds)**")
-        c2.dataframe(_kv({k: v for k, v in timing.items() if v is not None}, fmt="{:.4f}"),
-                     hide_index=True, width="stretch")
+        _table(c1, _kv(params))
+        c2.markdown("**Time**")
+        _table(c2, _kv({k: data.fmt_seconds(v) for k, v in timing.items() if v is not None}))
         c2.markdown("**Memory and compute** (FLOPs = 2 × MACs)")
-        c2.dataframe(_kv({k: v for k, v in compute.items() if v is not None}), hide_index=True, width="stretch")
+        _table(c2, _kv({k: v for k, v in compute.items() if v is not None}))
         if g.get("provider") or g.get("cost_usd") is not None:
             st.markdown("**API**")
-            st.dataframe(_kv({"request id": g.get("request_id"), "cost (USD)": g.get("cost_usd")}),
-                         hide_index=True, width="stretch")
+            _table(st, _kv({"request id": g.get("request_id"), "cost (USD)": g.get("cost_usd")}))
             if g.get("api_params"):
                 st.json(g["api_params"], expanded=False)
     with st.expander("Profile (per-component detail)"):
@@ -110,14 +121,15 @@ def _detail(generation_id: int) -> None:
         st.json(run, expanded=False)
 
 
-def _kv(values: dict, fmt: str | None = None) -> pd.DataFrame:
+def _table(where, frame: pd.DataFrame) -> None:
+    """A key/value table tall enough to show every row."""
+    where.dataframe(frame, hide_index=True, width="stretch", height=35 * (len(frame) + 1) + 3)
+
+
+def _kv(values: dict) -> pd.DataFrame:
     def show(v):
-        if isinstance(v, float) and fmt:
-            return fmt.format(v)
         if isinstance(v, float):
             return f"{v:.4g}"
-        if isinstance(v, int) and not isinstance(v, bool) and abs(v) >= 10_000:
-            return f"{v:,}"
         return "" if v is None else str(v)
 
     return pd.DataFrame({"field": list(values), "value": [show(v) for v in values.values()]})
@@ -129,7 +141,9 @@ def _generations() -> None:
     c_count, c_size, c_page = st.columns([4, 1, 1])
     size = c_size.selectbox("Rows per page", data.PAGE_SIZES, index=1, key="hist_page_size")
     pages = max(1, math.ceil(total / size))
-    page = c_page.number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1, step=1, key="hist_page")
+    # The page number starts again at 1 whenever the filters or the page size change.
+    page = c_page.number_input(f"Page (of {pages:,})", min_value=1, max_value=pages, value=1, step=1,
+                               key=f"hist_page:{hash((filters, size))}")
     c_count.markdown(f"**{total:,}** generation(s) match")
     if total == 0:
         st.info("No generations match. Generate some on the Generate page, run a batch on Benchmark, "
@@ -138,12 +152,12 @@ def _generations() -> None:
     frame = data.generations_page(url, filters, int(size), (int(page) - 1) * int(size))
     table = frame.drop(columns=["image_path"]).assign(
         size=lambda f: f["width"].astype("Int64").astype(str) + "×" + f["height"].astype("Int64").astype(str),
-        tflop=lambda f: f["flops_total"] / 1e12,
+        flops=lambda f: [None if pd.isna(v) else data.fmt_flops(v) for v in f["flops_total"]],
     ).drop(columns=["width", "height", "flops_total"])
     event = st.dataframe(
         table, hide_index=True, width="stretch", key="hist_table", on_select="rerun", selection_mode="single-row",
-        column_order=["id", "created_at", "run_id", "model_key", "status", "prompt", "seed", "steps", "guidance",
-                      "size", "total_s", "denoise_s", "peak_mem_gb", "tflop", "cost_usd", "error"],
+        column_order=["id", "created_at", "run_id", "model_key", "status", "total_s", "denoise_s", "peak_mem_gb",
+                      "flops", "cost_usd", "size", "steps", "guidance", "seed", "prompt", "error"],
         column_config={
             "id": st.column_config.NumberColumn("id", format="%d"),
             "created_at": st.column_config.DatetimeColumn("created (UTC)", format="YYYY-MM-DD HH:mm:ss"),
@@ -153,7 +167,7 @@ def _generations() -> None:
             "total_s": st.column_config.NumberColumn("total s", format="%.3f"),
             "denoise_s": st.column_config.NumberColumn("denoise s", format="%.3f"),
             "peak_mem_gb": st.column_config.NumberColumn("peak GB", format="%.2f"),
-            "tflop": st.column_config.NumberColumn("TFLOP", format="%.3g"),
+            "flops": st.column_config.TextColumn("FLOPs", help="per call, FLOPs = 2 × MACs"),
             "cost_usd": st.column_config.NumberColumn("USD", format="%.4f"),
         })
     st.caption("Select a row for its details.")
@@ -207,7 +221,8 @@ def _runs() -> None:
     total = data.count_runs(url, kind_arg, status_arg)
     size = c_size.selectbox("Runs per page", data.PAGE_SIZES, index=0, key="hist_runs_page_size")
     pages = max(1, math.ceil(total / size))
-    page = c_page.number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1, key="hist_runs_page")
+    page = c_page.number_input(f"Page (of {pages:,})", min_value=1, max_value=pages, value=1,
+                               key=f"hist_runs_page:{kind}:{run_status}:{size}")
     runs = data.runs_frame(url, limit=int(size), offset=(int(page) - 1) * int(size), kind=kind_arg, status=status_arg)
     st.markdown(f"**{total:,}** run(s)")
     if runs.empty:
