@@ -199,7 +199,7 @@ def flop_profile(records: list[_Call], components: dict[str, torch.nn.Module], *
                 try:
                     if twin_key not in twins:
                         twins[twin_key] = build_meta_twin(module)
-                    count, _ = count_call(twins[twin_key], call.method, call.args, call.kwargs)
+                    count = _count_on_twin(twins, twin_key, call)
                     cache.put(key, count, model_key=model_key, component=call.component, shapes=sig)
                 except Exception as exc:  # a component that cannot run on meta is reported, not fatal
                     out.errors[call.component] = f"{type(exc).__name__}: {exc}"[:500]
@@ -221,6 +221,54 @@ def flop_profile(records: list[_Call], components: dict[str, torch.nn.Module], *
         out.flops_by_stage[stage] = out.flops_by_stage.get(stage, 0.0) + float(count.flops)
     out.count_s = time.perf_counter() - t0
     return out
+
+
+def _float_dtypes(tree) -> list[torch.dtype]:
+    from core.flops import TensorSpec
+
+    out: list[torch.dtype] = []
+
+    def walk(x):
+        if isinstance(x, TensorSpec):
+            if x.dtype.is_floating_point and x.dtype not in out:
+                out.append(x.dtype)
+        elif isinstance(x, (list, tuple)):
+            for v in x:
+                walk(v)
+        elif isinstance(x, dict):
+            for v in x.values():
+                walk(v)
+
+    walk(tree)
+    return out
+
+
+def _count_on_twin(twins: dict[str, torch.nn.Module], twin_key: str, call: _Call):
+    """Count on the meta twin in the module's dtype; if the call ran the module in another dtype (SDXL upcasts
+    its VAE to float32 to decode), count on a twin cast to that dtype (FLOPs do not depend on it)."""
+    from core.flops import count_call, module_dtype
+
+    twin = twins[twin_key]
+    try:
+        return count_call(twin, call.method, call.args, call.kwargs)[0]
+    except RuntimeError as first:
+        for dtype in _float_dtypes((call.args, call.kwargs)):
+            if dtype == module_dtype(twin):
+                continue
+            key = f"{twin_key}|{dtype}"
+            if key not in twins:
+                twins[key] = _cast_twin(twin, dtype)
+            try:
+                return count_call(twins[key], call.method, call.args, call.kwargs)[0]
+            except RuntimeError:
+                continue
+        raise first
+
+
+def _cast_twin(twin: torch.nn.Module, dtype: torch.dtype) -> torch.nn.Module:
+    import copy
+
+    return copy.deepcopy(twin).to(dtype)  # meta: no memory is copied
 
 
 # ---- the device's bf16 dense peak (for MFU) ---------------------------------------------------------------

@@ -7,7 +7,7 @@ count, and generated through `core.generation.Engine`: one warm-up call (profili
 FLOP count on the meta device, then cached), then alternating calls with profiling off (no stage hooks, no
 input capture: the whole call timed once) and on (CUDA-event stage timing, input capture, FLOPs from the cache,
 MFU). Printed per model: per-stage seconds, FLOPs per stage, achieved TFLOP/s and MFU (against the bf16
-dense peak measured once on this GPU), and the profiling overhead as a ratio of mean call times on/off.
+dense peak measured once on this GPU), and the profiling overhead as a ratio of median call times on/off.
 """
 from __future__ import annotations
 
@@ -53,9 +53,9 @@ def bench_model(engine, key: str, pairs: int) -> dict:
 
     warm, warm_wall = call(True)
     on, off = [], []
-    for _ in range(pairs):
-        off.append(call(False))
-        on.append(call(True))
+    for i in range(pairs):  # off-on, on-off, ...: drift (clocks, allocator) falls on both sides alike
+        for profile in ((False, True) if i % 2 == 0 else (True, False)):
+            (on if profile else off).append(call(profile))
     last = on[-1][0]
     on_s = [o.total_s for o, _ in on]
     off_s = [o.total_s for o, _ in off]
@@ -73,8 +73,9 @@ def bench_model(engine, key: str, pairs: int) -> dict:
         "tflops_per_s_by_stage": last.profile["flops"].get("tflops_per_s_by_stage"),
         "peak_tflops": last.profile["flops"].get("peak_tflops"), "peak_mem_gb": last.peak_mem_gb,
         "total_s_on": on_s, "total_s_off": off_s, "wall_s_on": on_wall, "wall_s_off": off_wall,
-        "overhead_ratio": statistics.mean(on_s) / statistics.mean(off_s) - 1.0,
-        "overhead_ratio_wall": statistics.mean(on_wall) / statistics.mean(off_wall) - 1.0,
+        "overhead_ratio": statistics.median(on_s) / statistics.median(off_s) - 1.0,
+        "overhead_ratio_mean": statistics.mean(on_s) / statistics.mean(off_s) - 1.0,
+        "overhead_ratio_wall": statistics.median(on_wall) / statistics.median(off_wall) - 1.0,
         "steady_count_s": last.profile["flops"].get("count_s"),
         "errors": last.profile["flops"].get("errors"),
     }
@@ -93,13 +94,14 @@ def report(r: dict) -> str:
         tfs = (r["tflops_per_s_by_stage"] or {}).get(stage)
         lines.append(f"   {stage:<12} {seconds:8.3f} s   {_fmt(flops and flops / 1e12, 2):>9} TFLOP   "
                      f"{_fmt(tfs, 1):>7} TFLOP/s")
-    lines.append(f"   total        {statistics.mean(r['total_s_on']):8.3f} s   {r['flops_total'] / 1e12:9.2f} TFLOP   "
+    lines.append(f"   total        {statistics.median(r['total_s_on']):8.3f} s   {r['flops_total'] / 1e12:9.2f} TFLOP   "
                  f"{r['tflops_per_s']:7.1f} TFLOP/s   MFU {_fmt(r['mfu'] and 100 * r['mfu'], 1)} % "
                  f"(peak {_fmt(r['peak_tflops'], 0)} TFLOP/s bf16)   peak memory {_fmt(r['peak_mem_gb'], 1)} GB")
-    lines.append(f"   profiling overhead: on {statistics.mean(r['total_s_on']):.3f} s vs off "
-                 f"{statistics.mean(r['total_s_off']):.3f} s per call -> ratio {r['overhead_ratio']:+.4f} "
-                 f"({100 * r['overhead_ratio']:+.2f} %); wall incl. cached FLOP lookup {r['overhead_ratio_wall']:+.4f} "
-                 f"(steady counting {_fmt(r['steady_count_s'], 4)} s)")
+    lines.append(f"   profiling overhead: median on {statistics.median(r['total_s_on']):.3f} s vs off "
+                 f"{statistics.median(r['total_s_off']):.3f} s per call -> ratio {r['overhead_ratio']:+.4f} "
+                 f"({100 * r['overhead_ratio']:+.2f} %; of means {100 * r['overhead_ratio_mean']:+.2f} %); wall incl. "
+                 f"cached FLOP lookup {100 * r['overhead_ratio_wall']:+.2f} % (steady counting "
+                 f"{_fmt(r['steady_count_s'], 4)} s)")
     lines.append(f"   on: {[round(x, 3) for x in r['total_s_on']]}  off: {[round(x, 3) for x in r['total_s_off']]}")
     if r["errors"]:
         lines.append(f"   counting errors: {r['errors']}")
@@ -109,7 +111,7 @@ def report(r: dict) -> str:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--models", default=",".join(DEFAULT_MODELS))
-    p.add_argument("--pairs", type=int, default=2, help="off/on call pairs after the warm-up (default 2)")
+    p.add_argument("--pairs", type=int, default=4, help="off/on call pairs after the warm-up (default 4)")
     p.add_argument("--json", help="write the results here as JSON")
     args = p.parse_args(argv)
 
@@ -146,9 +148,9 @@ def main(argv=None) -> int:
         print(report(r), flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps({"peak_tflops": peak, "results": results}, indent=1, default=str))
-    print("\nsummary (profiling overhead = mean call time with profiling on / off - 1):")
+    print("\nsummary (profiling overhead = median call time with profiling on / off - 1):")
     for r in results:
-        print(f"  {r['model']:<12} total {statistics.mean(r['total_s_on']):7.3f} s  {r['tflops_per_s']:6.1f} TFLOP/s  "
+        print(f"  {r['model']:<12} total {statistics.median(r['total_s_on']):7.3f} s  {r['tflops_per_s']:6.1f} TFLOP/s  "
               f"MFU {_fmt(r['mfu'] and 100 * r['mfu'], 1):>5} %  overhead {100 * r['overhead_ratio']:+.2f} %")
     return 0 if len(results) == len([k for k in args.models.split(",") if k.strip()]) else 1
 

@@ -255,3 +255,22 @@ def test_stable_cascade_counts_both_stages(tiny_engine):
 
 def test_hidream_dev_makes_one_pass_per_step(tiny_engine):
     assert _denoiser_batches(tiny_engine, "hidream-dev", steps=2) == {"transformer": [1, 1]}
+
+
+def test_a_call_in_another_dtype_than_the_module_is_counted():
+    """SDXL upcasts its float16 VAE to float32 to decode, then casts it back: the decode still counts."""
+    from core.families.sd import tiny_vae
+    from core.profiling import StageTimer, flop_profile
+
+    vae = tiny_vae().to(torch.float16)
+    timer = StageTimer({"vae": vae}, {"decode": (("vae",), "decode", "sum")}, "cpu", capture=True)
+    latents = torch.randn(1, 4, 8, 8)
+    with timer.measure(), torch.no_grad():
+        vae.to(torch.float32)
+        vae.decode(latents)
+        vae.to(torch.float16)
+    profile = flop_profile(timer.records, {"vae": vae}, model_key="x", cache=FlopCache(), twins={})
+    assert not profile.errors
+    with torch.no_grad():
+        expected = _macs(lambda: tiny_vae().decode(latents))
+    assert profile.macs_total == expected > 0
