@@ -439,8 +439,12 @@ def bulk_add_generations(*, session: Session, rows: Sequence[dict[str, Any]], ch
     from sqlalchemy import insert
 
     table = Generation.__table__
-    for i in range(0, len(rows), chunk):
-        session.execute(insert(table), list(rows[i:i + chunk]))
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:  # executemany needs the same keys in every row; absent keys take the column defaults
+        groups.setdefault(tuple(sorted(row)), []).append(row)
+    for group in groups.values():
+        for i in range(0, len(group), chunk):
+            session.execute(insert(table), group[i:i + chunk])
     session.commit()
     return len(rows)
 

@@ -20,14 +20,27 @@ STAGES: tuple[tuple[str, str], ...] = (
     ("decoder_s", "Decoder (Cascade)"),
     ("decode_s", "VAE decode"),
 )
-PALETTE = qualitative.D3 + qualitative.Set2 + qualitative.Pastel1
+PALETTE = qualitative.D3 + qualitative.Set2 + qualitative.Dark2 + qualitative.Pastel1
 TEMPLATE = "plotly_white"
 MAX_POINTS_SHOWN = 300  # per box: above this only outliers are drawn (thousands of points slow the browser)
 
 
+def _registry_order() -> list[str]:
+    try:
+        from core.registry import model_keys
+
+        return model_keys()
+    except Exception:  # noqa: BLE001 - charts work without the registry too
+        return []
+
+
 def model_colors(keys: Iterable[str]) -> dict[str, str]:
-    """The same colour for a model in every chart (sorted keys → palette)."""
-    return {key: PALETTE[i % len(PALETTE)] for i, key in enumerate(sorted(set(keys)))}
+    """The same colour for a model in every chart: its place in the registry picks it (unknown keys follow)."""
+    order = _registry_order()
+    known = {key: i for i, key in enumerate(order)}
+    extra = sorted(k for k in set(keys) if k not in known)
+    return {key: PALETTE[(known[key] if key in known else len(order) + extra.index(key)) % len(PALETTE)]
+            for key in set(keys)}
 
 
 def _layout(fig: go.Figure, title: str, x: str, y: str, **kw) -> go.Figure:
@@ -87,6 +100,8 @@ def stage_breakdown(df: pd.DataFrame) -> go.Figure:
     title = "Time per stage (mean seconds per call)"
     data = _usable(df, "model_key", "total_s")
     stages = [(c, label) for c, label in STAGES if c in data.columns and data[c].notna().any()]
+    if stages:  # models without stage timings (API models) are left out
+        data = data[data[[c for c, _ in stages]].notna().any(axis=1)]
     if data.empty or not stages:
         return empty_figure(title, "No per-stage timings yet.")
     means = data.groupby("model_key")[[c for c, _ in stages] + ["total_s"]].mean()
@@ -250,47 +265,70 @@ def _first_column(df: pd.DataFrame, *names: str) -> str | None:
 
 
 def atlas_figure(df: pd.DataFrame) -> go.Figure:
-    """FLOPs per image of every model from its architecture alone (the compute atlas), params in the hover.
+    """TFLOP per image of every model from its architecture alone (the compute atlas), stacked by stage.
 
-    Takes the atlas table as stored: a model column, a FLOPs-per-image column, optionally parameters,
-    width, height, steps and an availability flag; rows marked unavailable are left out.
+    One bar per row of the atlas table as stored (`model_key`, `flops_per_image`, optionally the stage columns
+    `flops_text_encode` / `flops_denoise` / `flops_decode`, `params_total`, `width`, `height`, `steps`,
+    `available`); rows marked unavailable are left out. Filter to one size per model before calling.
     """
     title = "Compute atlas: FLOPs per image from the architecture alone"
     if df is None or df.empty:
         return empty_figure(title, "No compute atlas stored yet.")
     model = _first_column(df, "model_key", "model", "key")
-    flops = _first_column(df, "flops_per_image", "flops_total", "flops_image", "flops")
-    if model is None or flops is None:
+    total = _first_column(df, "flops_per_image", "flops_total", "flops")
+    if model is None or total is None:
         return empty_figure(title, "The atlas table has no model or FLOPs column.")
     data = df
-    for flag in ("available", "ok"):
-        if flag in data.columns:
-            data = data[data[flag].fillna(False).astype(bool)]
-    data = data.dropna(subset=[flops])
+    if "available" in data.columns:
+        data = data[data["available"].fillna(False).astype(bool)]
+    data = data.dropna(subset=[total])
     if data.empty:
         return empty_figure(title, "No atlas entry has a FLOP count.")
-    params = _first_column(data, "params_total", "params", "parameters")
-    data = data.assign(tflop=data[flops] / 1e12)
-    if {"width", "height"} <= set(data.columns):
-        data = data.assign(config=data["width"].astype("Int64").astype(str) + "×" + data["height"].astype("Int64").astype(str)
-                           + (" · " + data["steps"].astype("Int64").astype(str) + " steps" if "steps" in data.columns else ""))
-    else:
-        data = data.assign(config="")
-    order = list(data.groupby(model)["tflop"].max().sort_values().index)
+    data = data.sort_values(total).reset_index(drop=True)
+    labels = []
+    for _, row in data.iterrows():
+        label = str(row[model])
+        if data[model].duplicated(keep=False).any() and {"width", "height"} <= set(data.columns):
+            label += f" ({int(row['width'])}×{int(row['height'])})"
+        labels.append(label)
+    data = data.assign(label=labels)
+    config = [_atlas_config(row) for _, row in data.iterrows()]
+    params = (data["params_total"] / 1e9).round(2).tolist() if "params_total" in data.columns else [None] * len(data)
+    custom = list(zip(config, params, (data[total] / 1e12).round(1)))
+    hover = ("%{y}<br>%{customdata[0]}<br>%{customdata[1]} B parameters<br>"
+             "%{customdata[2]} TFLOP per image<br>{stage}: %{x:.3g} TFLOP<extra></extra>")
+    stages = [(c, label) for c, label in (("flops_text_encode", "Text encoding"), ("flops_denoise", "Denoising"),
+                                           ("flops_decode", "VAE decode"))
+              if c in data.columns and data[c].notna().any()]
+    # Across models FLOPs span orders of magnitude: then one total bar per model on a log axis (stacked bars
+    # would mislead on a log axis); within one order of magnitude, stages stacked on a linear axis.
+    log = data[total].max() > 100 * max(data[total].min(), 1.0)
+    text = [f"{v:.3g}" for v in data[total] / 1e12]
     fig = go.Figure()
-    for config, group in data.groupby("config", sort=False):
-        group = group.set_index(model).reindex([m for m in order if m in set(group[model])]).reset_index()
-        hover = "%{y}<br>%{x:.3g} TFLOP per image"
-        custom = None
-        if params:
-            custom = (group[params] / 1e9).round(2)
-            hover += "<br>%{customdata} B parameters"
-        fig.add_trace(go.Bar(y=group[model], x=group["tflop"], orientation="h", name=config or "default",
-                             customdata=custom, hovertemplate=hover + "<extra>%{fullData.name}</extra>"))
-    fig = _layout(fig, title, "TFLOP per image (FLOPs = 2 × MACs, attention included)", "model",
-                  barmode="group", legend="size · steps", height=max(360, 28 * len(order) + 140))
-    fig.update_yaxes(categoryorder="array", categoryarray=order)
+    if stages and not log:
+        for i, (column, label) in enumerate(stages):
+            fig.add_trace(go.Bar(y=data["label"], x=data[column].fillna(0) / 1e12, orientation="h", name=label,
+                                 customdata=custom, hovertemplate=hover.replace("{stage}", label),
+                                 text=text if i == len(stages) - 1 else None, textposition="outside"))
+    else:
+        fig.add_trace(go.Bar(y=data["label"], x=data[total] / 1e12, orientation="h", name="per image",
+                             customdata=custom, hovertemplate=hover.replace("{stage}", "total"), text=text,
+                             textposition="outside", marker_color=PALETTE[0], showlegend=False))
+    fig = _layout(fig, title, "TFLOP per image (FLOPs = 2 × MACs, attention included)" + (", log scale" if log else ""),
+                  "", barmode="stack", legend="stage", height=max(360, 26 * len(data) + 140))
+    if log:
+        fig.update_xaxes(type="log")
+    fig.update_yaxes(categoryorder="array", categoryarray=list(data["label"]))
     return fig
+
+
+def _atlas_config(row: pd.Series) -> str:
+    parts = []
+    if pd.notna(row.get("width")) and pd.notna(row.get("height")):
+        parts.append(f"{int(row['width'])}×{int(row['height'])}")
+    if pd.notna(row.get("steps")):
+        parts.append(f"{int(row['steps'])} steps")
+    return ", ".join(parts) or "default"
 
 
 ALL_CHARTS = {

@@ -392,6 +392,39 @@ def atlas_frame(url: str) -> pd.DataFrame:
         return pd.DataFrame(store.atlas_rows(session=s))
 
 
+def atlas_choices(atlas: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Views of the atlas with one row per model: at each model's default size and steps, then per stored size."""
+    from core.registry import get_spec
+
+    if atlas.empty:
+        return {}
+    frame = atlas.copy()
+    if "negative_prompt" in frame.columns:  # prefer the entries counted without a negative prompt
+        frame = frame.sort_values("negative_prompt", kind="stable")
+    if "created_at" in frame.columns:
+        frame = frame.sort_values("created_at", ascending=False, kind="stable")
+
+    def is_default(row) -> bool:
+        try:
+            spec = get_spec(row["model_key"])
+        except Exception:  # noqa: BLE001 - a model no longer in the registry
+            return False
+        return (row.get("width"), row.get("height"), row.get("steps")) == (spec.width, spec.height, spec.steps)
+
+    out: dict[str, pd.DataFrame] = {}
+    defaults = frame[[is_default(r) for _, r in frame.iterrows()]].drop_duplicates("model_key")
+    if not defaults.empty:
+        out["each model's default size and steps"] = defaults
+    if {"width", "height"} <= set(frame.columns):
+        sizes = frame[["width", "height"]].dropna().drop_duplicates().sort_values(["width", "height"])
+        for _, (w, h) in sizes.iterrows():
+            rows = frame[(frame["width"] == w) & (frame["height"] == h)].drop_duplicates("model_key")
+            out[f"{int(w)}×{int(h)} ({len(rows)} models)"] = rows
+    if not out:
+        out["all entries"] = frame
+    return out
+
+
 # ---- writes ------------------------------------------------------------------------------------------
 def delete_run(run_id: int) -> tuple[int, list[str]]:
     """Delete a run's rows, its image files and its generation_config.json. Returns (files removed, problems)."""

@@ -69,12 +69,20 @@ else:
         plot(charts.cost_per_image(cost_frame))
 
 st.header("Compute atlas")
+st.caption("Parameters and FLOPs per image of every registry model from its architecture alone "
+           "(counted on the meta device: no weights, no GPU).")
 atlas = data.atlas_frame(url)
 if atlas.empty:
-    st.info("No compute atlas stored yet. The atlas gives every registry model's parameters and FLOPs per image "
-            "from its architecture alone (no weights, no GPU); once the atlas command of `core.bench` has stored "
-            "it, it shows here.")
+    st.info("No compute atlas stored yet. Store it with `python -m core.bench atlas` "
+            "(add `--size 512x512` or `--steps 20` for other settings); it shows here.")
 else:
-    st.plotly_chart(charts.atlas_figure(atlas), width="stretch", config={"displaylogo": False})
-    with st.expander(f"Atlas table ({len(atlas)} rows)"):
-        st.dataframe(atlas, hide_index=True, width="stretch")
+    choices = data.atlas_choices(atlas)
+    choice = st.selectbox("Size and steps", list(choices), key="charts_atlas_config")
+    shown = choices[choice]
+    st.plotly_chart(charts.atlas_figure(shown), width="stretch", config={"displaylogo": False})
+    unavailable = shown[~shown["available"].fillna(False).astype(bool)] if "available" in shown.columns else shown.iloc[0:0]
+    for _, row in unavailable.iterrows():
+        st.caption(f"**{row['model_key']}**: unavailable: {row.get('reason') or 'no reason stored'}")
+    with st.expander(f"Atlas table ({len(shown)} rows)"):
+        table = shown.drop(columns=[c for c in ("detail", "key") if c in shown.columns])
+        st.dataframe(table, hide_index=True, width="stretch")

@@ -1,0 +1,340 @@
+"""Every page through Streamlit's AppTest against a temporary store: renders without exception, the key
+widgets are there, and the actions work (generate with tiny models, start and cancel a batch, filter,
+open details, delete a run)."""
+from __future__ import annotations
+
+import os
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+
+from core.store import Generation, Run, session_scope
+
+
+def _texts(at, kind: str = "markdown") -> str:
+    return "\n".join(str(e.value) for e in getattr(at, kind))
+
+
+def _no_exception(at) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def _rows(db, *where):
+    with session_scope(db) as s:
+        return list(s.exec(select(Generation).where(*where))) if where else list(s.exec(select(Generation)))
+
+
+# ---- router ----------------------------------------------------------------------------------------
+def test_router_runs_every_page(db):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.dashboard.conftest import APP
+
+    at = AppTest.from_file(str(APP), default_timeout=60).run()
+    _no_exception(at)
+    assert at.title[0].value == "Generate"  # the default page
+    for name, title in (("benchmark", "Benchmark"), ("history", "History"), ("charts", "Charts")):
+        at.switch_page(f"pages/{name}.py").run()
+        _no_exception(at)
+        assert at.title[0].value == title
+
+
+# ---- generate --------------------------------------------------------------------------------------
+@pytest.fixture(autouse=True)
+def _no_resident_models():
+    """The dev-mode Engine is shared by the process (st.cache_resource): start and end each test empty."""
+    from dashboard import data
+
+    def empty():
+        engine = data.current_dev_engine()
+        if engine is not None:
+            engine.unload_all()
+
+    empty()
+    yield
+    empty()
+
+
+def test_generate_page_widgets(page, db):
+    at = page("generate").run()
+    _no_exception(at)
+    assert at.radio(key="gen_weights").value == "tiny"  # no GPU here
+    open_models = at.multiselect(key="gen_open_models")
+    assert "sd21" in open_models.options[0] or any(o.startswith("sd21 ·") for o in open_models.options)
+    assert any("✓" in o for o in open_models.options)  # tiny weights are always available
+    assert at.text_area(key="gen_prompt") and at.text_input(key="gen_negative")
+    assert at.radio(key="gen_seed_mode").value == "random"
+    assert at.button(key="gen_go").disabled  # no model chosen yet
+    # the dev-mode panel: GPUs (none here), resident models, load and unload
+    sidebar = _texts(at.sidebar, "markdown") + _texts(at.sidebar, "info")
+    assert "Resident models" in sidebar and "No CUDA GPU visible" in sidebar
+    assert at.sidebar.button(key="gen_load") and at.sidebar.button(key="gen_unload_all")
+
+
+def test_generate_two_tiny_models_writes_rows_and_files(page, db):
+    at = page("generate", timeout=180).run()
+    at.multiselect(key="gen_open_models").set_value(["sd21", "flux-dev"]).run()
+    _no_exception(at)
+    # each model's defaults are prefilled (tiny twins: 32x32, 2 steps)
+    assert at.number_input(key="gen:tiny:sd21:steps").value == 2
+    assert at.number_input(key="gen:tiny:flux-dev:guidance").value == pytest.approx(3.5)
+    at.text_area(key="gen_prompt").input("a red cat on a blue table")
+    at.radio(key="gen_seed_mode").set_value("fixed").run()
+    at.number_input(key="gen_seed").set_value(7)
+    at.button(key="gen_go").click().run()
+    _no_exception(at)
+    assert not at.error, [e.value for e in at.error]
+    assert len(at.get("image")) == 2
+    captions = _texts(at)
+    assert "**sd21**" in captions and "**flux-dev**" in captions and "seed 7" in captions
+    rows = _rows(db)
+    assert sorted(r.model_key for r in rows) == ["flux-dev", "sd21"]
+    assert all(r.status == "ok" and r.seed == 7 and Path(r.image_path).is_file() for r in rows)
+    with session_scope(db) as s:
+        (run,) = s.exec(select(Run)).all()
+    assert run.kind == "generate" and run.mode == "dev" and run.status == "finished" and run.weights == "tiny"
+    # dev mode keeps them resident; the panel lists them and unloads them
+    sidebar = _texts(at.sidebar)
+    assert "`sd21`" in sidebar and "`flux-dev`" in sidebar
+    at.sidebar.button(key="gen_unload_all").click().run()
+    assert "None loaded." in _texts(at.sidebar, "caption")
+    # the same request again is a new run, not a clash with the stored job keys
+    at.button(key="gen_go").click().run()
+    _no_exception(at)
+    assert len(_rows(db)) == 4
+
+
+def test_generate_checks_requests_before_loading(page, db):
+    at = page("generate").run()
+    at.multiselect(key="gen_open_models").set_value(["sd21"]).run()
+    at.button(key="gen_go").click().run()
+    assert "prompt" in at.error[0].value  # empty prompt
+    at.text_area(key="gen_prompt").input("a cat")
+    at.selectbox(key="gen:tiny:sd21:size").set_value("custom").run()
+    at.number_input(key="gen:tiny:sd21:w").set_value(33)
+    at.button(key="gen_go").click().run()
+    _no_exception(at)
+    (error,) = at.error
+    assert "sd21" in error.value and "width" in error.value and "multiples of 8" in error.value
+    assert _rows(db) == []
+
+
+def test_generate_dev_panel_loads_a_model(page, db):
+    at = page("generate").run()
+    at.sidebar.selectbox(key="gen_load_key").set_value("sd21")
+    at.sidebar.button(key="gen_load").click().run()
+    _no_exception(at)
+    assert "sd21 loaded" in _texts(at.sidebar, "success")
+    at.sidebar.button(key="gen_unload_sd21").click().run()
+    assert "`sd21`" not in _texts(at.sidebar)
+
+
+# ---- benchmark -------------------------------------------------------------------------------------
+def test_benchmark_page_widgets(page, db):
+    at = page("benchmark").run()
+    _no_exception(at)
+    models = at.multiselect(key="bench_models")
+    assert "sd21" in models.value and len(models.value) >= 18  # every open model by default
+    assert at.text_input(key="bench_seeds").value == "0"
+    assert at.selectbox(key="bench_file").value in ("smoke.txt", "suite.jsonl")
+    assert "No batch is running." in _texts(at, "caption")
+    at.button(key="bench_none").click().run()
+    assert at.multiselect(key="bench_models").value == []
+    assert at.button(key="bench_start").disabled
+    assert any("choose at least one model" in e.value for e in at.error)
+    at.text_input(key="bench_seeds").input("0 x").run()
+    assert any("seeds" in e.value for e in at.error)
+
+
+def _wait(predicate, timeout: float = 90, step: float = 0.5):
+    end = time.time() + timeout
+    while time.time() < end:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    raise AssertionError("timed out waiting")
+
+
+def test_benchmark_starts_a_detached_batch_watches_and_cancels_it(page, db):
+    from dashboard import data
+
+    at = page("benchmark").run()
+    at.button(key="bench_none").click().run()
+    at.multiselect(key="bench_models").set_value(["sd21"])
+    at.radio(key="bench_source").set_value("paste prompts").run()
+    at.text_area(key="bench_pasted").input("a red cat\na blue dog")
+    at.text_input(key="bench_seeds").input(" ".join(str(i) for i in range(200)))
+    at.text_input(key="bench_label").input("cancel me").run()
+    assert "400" in _texts(at)
+    at.button(key="bench_start").click().run()
+    _no_exception(at)
+    (name,) = at.session_state["bench_started"]
+    assert name.startswith("cancel-me-")
+    proc = data.launched_batches()[name]["process"]
+    assert os.getpgid(proc.pid) != os.getpgid(0)  # its own session: the dashboard going away leaves it running
+    try:
+        run = _wait(lambda: data.find_run(name))
+        assert run.jobs_total == 400 and run.status == "running" and run.pid == proc.pid
+        _wait(lambda: data.run_progress(run.id)[0].get("ok", 0) >= 2)
+        at.run()  # progress and results arriving
+        _no_exception(at)
+        assert any(f"Run {run.id}" in m.value for m in at.markdown)
+        assert at.button(key=f"bench_cancel_{run.id}")
+        assert len(at.get("image")) >= 1
+        at.button(key=f"bench_cancel_{run.id}").click().run()
+        assert proc.wait(timeout=60) == 130  # the CLI's exit code after SIGTERM
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    counts, run = data.run_progress(run.id)
+    assert run.status == "cancelled" and 0 < counts["ok"] < 400
+    at.run()
+    _no_exception(at)
+    assert "No batch is running." in _texts(at, "caption")
+    assert run.id in list(at.dataframe[-1].value["id"])  # listed under recent batches
+
+
+# ---- history ---------------------------------------------------------------------------------------
+def _count(at) -> str:
+    return next(m.value for m in at.markdown if "generation(s) match" in m.value)
+
+
+def test_history_empty_store(page, db):
+    at = page("history").run()
+    _no_exception(at)
+    assert "0** generation(s) match" in _count(at)
+    assert "Generate" in at.info[0].value
+
+
+def test_history_filters_pages_and_details(page, seeded):
+    at = page("history").run()
+    _no_exception(at)
+    assert f"**{seeded['total']}** generation(s) match" in _count(at)
+    assert len(at.dataframe[0].value) == 50  # one page
+    at.multiselect(key="hist_models").set_value(["flux-dev"]).run()
+    assert "**7** generation(s)" in _count(at)
+    at.selectbox(key="hist_status").set_value("failed").run()
+    assert "**1** generation(s)" in _count(at)
+    # the detail view of the failure shows its error
+    assert "Generation" in at.subheader[0].value and "failed" in at.subheader[0].value
+    assert "synthetic failure" in at.error[0].value
+    at.multiselect(key="hist_models").set_value([])
+    at.selectbox(key="hist_status").set_value("any")
+    at.text_input(key="hist_prompt").input("teapot").run()
+    assert "**4** generation(s)" in _count(at)
+    at.text_input(key="hist_prompt").input("").run()
+    at.selectbox(key="hist_run").set_value(seeded["gen"]).run()
+    assert "**2** generation(s)" in _count(at)
+    at.selectbox(key="hist_run").set_value(None).run()
+    today = datetime.now(timezone.utc).date()
+    at.date_input(key="hist_dates").set_value((today - timedelta(days=41), today - timedelta(days=39))).run()
+    _no_exception(at)
+    assert "**50** generation(s)" in _count(at)
+    # a detail view with parameters, times and compute
+    at.date_input(key="hist_dates").set_value(()).run()
+    at.selectbox(key="hist_run").set_value(seeded["bench"]).run()
+    assert "**12** generation(s)" in _count(at)
+    first_ok = next(o for o in at.selectbox(key="hist_detail").options if " ok " in o)
+    at.selectbox(key="hist_detail").set_value(int(first_ok.split(" ")[0][1:])).run()
+    _no_exception(at)
+    assert len(at.get("image")) == 1
+    tables = [t.value for t in at.dataframe]
+    fields = set().union(*(set(t["field"]) for t in tables if "field" in t))
+    assert {"model", "seed", "steps", "guidance", "size", "whole call", "FLOPs total"} <= fields
+    # a second page
+    at.selectbox(key="hist_run").set_value(None).run()
+    page_input = next(w for w in at.number_input if str(w.key).startswith("hist_page:"))
+    page_input.set_value(2).run()
+    assert len(at.dataframe[0].value) == seeded["total"] - 50
+
+
+def test_history_thumbnails_and_matrix(page, seeded):
+    at = page("history").run()
+    at.selectbox(key="hist_run").set_value(seeded["bench"]).run()
+    at.toggle(key="hist_thumbs").set_value(True).run()
+    _no_exception(at)
+    assert len(at.get("image")) == 11  # every image of the run; the detail view opens on its newest row, the failure
+    assert "synthetic failure" in at.error[0].value
+    at.radio(key="hist_view").set_value("Image matrix").run()
+    _no_exception(at)
+    _no_exception(at)  # the matrix opens on the run the filter names
+    # 3 prompts x 2 models at seed 0: 6 images; and with seed 1 a failed cell
+    assert len(at.get("image")) == 6
+    assert "3 prompt(s) × 2 model(s)" in _texts(at, "caption")
+    at.selectbox(key=f"hist_matrix_seed_{seeded['bench']}").set_value(1).run()
+    assert len(at.get("image")) == 5
+    assert "failed" in at.error[0].value
+
+
+def test_history_delete_run_asks_then_removes_rows_and_files(page, seeded, db):
+    at = page("history").run()
+    at.radio(key="hist_view").set_value("Runs").run()
+    _no_exception(at)
+    assert "**3** run(s)" in _texts(at)
+    at.selectbox(key="hist_run_pick").set_value(seeded["bench"]).run()
+    at.button(key="hist_delete").click().run()
+    assert "cannot be undone" in at.warning[0].value and "12 generation(s)" in at.warning[0].value
+    at.button(key="hist_delete_no").click().run()  # keep it
+    assert not at.warning and len(_rows(db, Generation.run_id == seeded["bench"])) == 12
+    at.button(key="hist_delete").click().run()
+    at.button(key="hist_delete_yes").click().run()
+    _no_exception(at)
+    assert "Deleted run" in at.success[0].value and "11 image file(s)" in at.success[0].value
+    assert _rows(db, Generation.run_id == seeded["bench"]) == []
+    with session_scope(db) as s:
+        assert s.get(Run, seeded["bench"]) is None
+    bench_files = [f for f in seeded["files"] if "bench" in str(f)]
+    assert bench_files and not any(f.exists() for f in bench_files)
+    assert not (Path(bench_files[0]).parent).exists()  # the emptied run folder is gone too
+    assert all(f.exists() for f in seeded["files"] if "bench" not in str(f))  # other runs untouched
+    assert "**2** run(s)" in _texts(at)
+
+
+# ---- charts ----------------------------------------------------------------------------------------
+def test_charts_empty_store(page, db):
+    at = page("charts").run()
+    _no_exception(at)
+    assert "Nothing to chart yet" in at.info[0].value
+    assert "No compute atlas stored yet" in at.info[1].value
+
+
+def test_charts_from_the_store(page, seeded):
+    at = page("charts").run()
+    _no_exception(at)
+    assert at.selectbox(key="charts_weights").value == "pretrained"
+    charts = at.get("plotly_chart")
+    assert len(charts) == 8
+    assert "50 successful generation(s)" in _texts(at, "caption")
+    at.selectbox(key="charts_weights").set_value("tiny").run()
+    _no_exception(at)
+    # first calls (the generate run) are left out unless asked for
+    assert "11 successful generation(s)" in _texts(at, "caption")
+    at.toggle(key="charts_first").set_value(True).run()
+    assert "13 successful generation(s)" in _texts(at, "caption")
+
+
+def test_charts_show_the_atlas_when_stored(page, db):
+    from core.store import AtlasEntry, session_scope as scope
+
+    with scope(db) as s:
+        for key, w, steps, flops in (("sd21", 768, 50, 220.8e12), ("sdxl", 1024, 30, 416.3e12),
+                                     ("sd21", 512, 50, 90e12)):
+            s.add(AtlasEntry(key=f"{key}|{w}", model_key=key, width=w, height=w, steps=steps, available=True,
+                             params_total=int(1e9), flops_denoise=flops * 0.97, flops_decode=flops * 0.03,
+                             flops_per_image=flops))
+        s.add(AtlasEntry(key="hidream-dev|1024", model_key="hidream-dev", width=1024, height=1024, steps=28,
+                         available=False, reason="text_encoder config missing"))
+        s.commit()
+    at = page("charts").run()
+    _no_exception(at)
+    options = at.selectbox(key="charts_atlas_config").options
+    assert options[0] == "each model's default size and steps"
+    assert len(at.get("plotly_chart")) == 1
+    assert "hidream-dev" in _texts(at, "caption") and "text_encoder config missing" in _texts(at, "caption")
+    at.selectbox(key="charts_atlas_config").set_value(next(o for o in options if o.startswith("512×512"))).run()
+    _no_exception(at)
+    assert len(at.dataframe[-1].value) == 1
