@@ -31,7 +31,7 @@ def _fmt(v, digits=3):
     return "-" if v is None else f"{v:.{digits}f}"
 
 
-def bench_model(engine, key: str, pairs: int) -> dict:
+def bench_model(engine, key: str, pairs: int, warmup: int = 1) -> dict:
     import torch
 
     from core.request import GenerationRequest
@@ -52,6 +52,8 @@ def bench_model(engine, key: str, pairs: int) -> dict:
         return outcome, wall
 
     warm, warm_wall = call(True)
+    for _ in range(warmup - 1):  # more calls before measuring: allocator and clocks settle (SDXL takes ~3)
+        call(True)
     on, off = [], []
     for i in range(pairs):  # off-on, on-off, ...: drift (clocks, allocator) falls on both sides alike
         for profile in ((False, True) if i % 2 == 0 else (True, False)):
@@ -112,6 +114,8 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--models", default=",".join(DEFAULT_MODELS))
     p.add_argument("--pairs", type=int, default=4, help="off/on call pairs after the warm-up (default 4)")
+    p.add_argument("--warmup", type=int, default=1, help="calls before the measured pairs (default 1; 3 steadies "
+                   "SDXL, whose first calls after the warm-up run ~1 s slower in both modes)")
     p.add_argument("--json", help="write the results here as JSON")
     args = p.parse_args(argv)
 
@@ -135,7 +139,7 @@ def main(argv=None) -> int:
     results = []
     for key in [k.strip() for k in args.models.split(",") if k.strip()]:
         try:
-            r = bench_model(engine, key, args.pairs)
+            r = bench_model(engine, key, args.pairs, args.warmup)
         except Exception as exc:  # one model failing must not hide the others
             import traceback
 
