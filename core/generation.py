@@ -166,6 +166,9 @@ class Engine:
             outcome.images = images
             outcome.total_s = report.total_s
             outcome.stage_s = report.stage_s
+            if "denoise" not in outcome.stage_s and {"prior", "decoder"} & set(outcome.stage_s):
+                # Two-stage models (Stable Cascade): denoising is the prior and the decoder together.
+                outcome.stage_s["denoise"] = outcome.stage_s.get("prior", 0.0) + outcome.stage_s.get("decoder", 0.0)
             outcome.calls = report.calls
             outcome.peak_mem_gb = report.peak_mem_gb
             outcome.profile = {"calls": report.calls, "params": model.params}

@@ -44,3 +44,13 @@ def test_tiny_twin_end_to_end(key, tiny_engine, db, out_dir):
     config = json.loads((rec.run_dir / "generation_config.json").read_text())
     assert config["run"]["status"] == "finished"
     assert [g["image_path"] for g in config["generations"]] == [row.image_path]
+
+
+def test_stable_cascade_times_prior_and_decoder_apart(tiny_engine):
+    req = tiny_engine.prepare(GenerationRequest(model="stable-cascade", prompt="a red cat", seed=1))
+    outcome = tiny_engine.generate(req)
+    assert outcome.ok, outcome.error
+    prior, decoder = outcome.stage_s["prior"], outcome.stage_s["decoder"]
+    assert prior > 0 and decoder > 0
+    assert outcome.stage_s["denoise"] == pytest.approx(prior + decoder)
+    assert outcome.calls["prior.prior"] >= req.steps and outcome.calls["decoder.decoder"] >= req.extra["decoder_steps"]

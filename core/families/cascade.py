@@ -175,5 +175,14 @@ class CascadeFamily(Family):
     def components(self, pipe: CascadePipelines) -> dict[str, torch.nn.Module]:
         return pipe.components
 
+    def stages(self) -> dict[str, tuple[tuple[str, ...], str, str]]:
+        """Two denoising stages: the prior (stage C) and the decoder (stage B); denoise_s is their sum."""
+        return {
+            "text_encode": (self.text_encoders, "forward", "sum"),
+            "prior": (("prior.prior",), "forward", "span"),
+            "decoder": (("decoder.decoder",), "forward", "span"),
+            "decode": ((self.decoder,), "decode", "sum"),
+        }
+
     def to(self, pipe: CascadePipelines, device: str) -> CascadePipelines:
         return pipe.to(device)
