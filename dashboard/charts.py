@@ -44,8 +44,9 @@ def model_colors(keys: Iterable[str]) -> dict[str, str]:
 
 
 def _layout(fig: go.Figure, title: str, x: str, y: str, **kw) -> go.Figure:
-    fig.update_layout(title=title, xaxis_title=x, yaxis_title=y, template=TEMPLATE,
-                      margin=dict(l=60, r=20, t=60, b=60), legend_title_text=kw.pop("legend", None), **kw)
+    margin = {**dict(l=60, r=20, t=60, b=60), **kw.pop("margin", {})}
+    fig.update_layout(title=title, xaxis_title=x, yaxis_title=y, template=TEMPLATE, margin=margin,
+                      legend_title_text=kw.pop("legend", None), **kw)
     return fig
 
 
@@ -113,7 +114,10 @@ def stage_breakdown(df: pd.DataFrame) -> go.Figure:
     other = (means["total_s"] - means[[c for c, _ in stages]].fillna(0).sum(axis=1)).clip(lower=0)
     fig.add_trace(go.Bar(x=means.index, y=other, name="Other (scheduler, Python, copies)", marker_color="#BBBBBB",
                          hovertemplate="%{x}<br>other: %{y:.3f} s<extra></extra>"))
-    return _layout(fig, title, "model", "seconds per call", barmode="stack", legend="stage")
+    fig = _layout(fig, title, "model", "seconds per call", barmode="stack")
+    fig.update_layout(legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0),
+                      margin=dict(t=90))
+    return fig
 
 
 # ---- compute ---------------------------------------------------------------------------------------
@@ -303,19 +307,20 @@ def atlas_figure(df: pd.DataFrame) -> go.Figure:
     # Across models FLOPs span orders of magnitude: then one total bar per model on a log axis (stacked bars
     # would mislead on a log axis); within one order of magnitude, stages stacked on a linear axis.
     log = data[total].max() > 100 * max(data[total].min(), 1.0)
-    text = [f"{v:.3g}" for v in data[total] / 1e12]
+    text = [f"{v:,.0f}" if v >= 100 else f"{v:.3g}" for v in data[total] / 1e12]
     fig = go.Figure()
     if stages and not log:
         for i, (column, label) in enumerate(stages):
             fig.add_trace(go.Bar(y=data["label"], x=data[column].fillna(0) / 1e12, orientation="h", name=label,
                                  customdata=custom, hovertemplate=hover.replace("{stage}", label),
-                                 text=text if i == len(stages) - 1 else None, textposition="outside"))
+                                 text=text if i == len(stages) - 1 else None, textposition="outside",
+                                 cliponaxis=False))
     else:
         fig.add_trace(go.Bar(y=data["label"], x=data[total] / 1e12, orientation="h", name="per image",
                              customdata=custom, hovertemplate=hover.replace("{stage}", "total"), text=text,
-                             textposition="outside", marker_color=PALETTE[0], showlegend=False))
+                             textposition="outside", cliponaxis=False, marker_color=PALETTE[0], showlegend=False))
     fig = _layout(fig, title, "TFLOP per image (FLOPs = 2 × MACs, attention included)" + (", log scale" if log else ""),
-                  "", barmode="stack", legend="stage", height=max(360, 26 * len(data) + 140))
+                  "", barmode="stack", legend="stage", height=max(360, 26 * len(data) + 140), margin=dict(r=70))
     if log:
         fig.update_xaxes(type="log")
     fig.update_yaxes(categoryorder="array", categoryarray=list(data["label"]))

@@ -187,6 +187,12 @@ def model_label(spec: ModelSpec, weights: str) -> str:
     return " · ".join(parts)
 
 
+def catalog_note(weights: str) -> str:
+    return (f"Default size and steps are those of the {weights} weights; VRAM and parameters are the full models'. "
+            "Available here: tiny twins always; pretrained weights in IGCS_MODELS_DIR or the Hugging Face cache; "
+            "API models when their key is set.")
+
+
 def model_catalog(weights: str) -> pd.DataFrame:
     """One row per registry model: defaults, size, VRAM, gated, licence, availability here."""
     rows = []
@@ -195,10 +201,12 @@ def model_catalog(weights: str) -> pd.DataFrame:
         ok, why = weights_here(spec.key, "api" if spec.is_api else weights)
         rows.append({
             "key": spec.key, "name": spec.name, "kind": spec.kind if not spec.is_api else f"api ({spec.provider})",
-            "default size": f"{eff.width}×{eff.height}", "steps": eff.steps, "guidance": eff.guidance,
-            "VRAM GB (approx.)": spec.vram_gb if not spec.is_api else None,
-            "params (B)": spec.params_b, "gated": spec.gated, "negative prompt": spec.supports_negative,
-            "license": spec.license, "available here": ok, "why": why,
+            "available here": ok, "why": why,
+            "default size": f"{eff.width}×{eff.height}",
+            "steps": eff.steps, "guidance": eff.guidance,
+            "VRAM GB (full model, approx.)": spec.vram_gb if not spec.is_api else None,
+            "params B (full model)": spec.params_b, "gated": spec.gated, "negative prompt": spec.supports_negative,
+            "license": spec.license,
         })
     return pd.DataFrame(rows)
 
@@ -318,6 +326,18 @@ def _run_summary(url: str, run_id: int) -> pd.DataFrame:
 
 
 run_summary = st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)(_run_summary)
+
+
+def summary_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """A run summary for display: readable headers; measurements nobody has (and zero skips) left out."""
+    frame = summary.copy()
+    for column in ("mean_total_s", "mean_denoise_s", "peak_mem_gb", "cost_usd"):
+        if frame[column].isna().all():
+            frame = frame.drop(columns=column)
+    if "skipped" in frame.columns and not frame["skipped"].any():
+        frame = frame.drop(columns="skipped")
+    return frame.rename(columns={"model_key": "model", "mean_total_s": "mean s/call", "mean_denoise_s": "mean denoise s",
+                                 "peak_mem_gb": "peak GB", "cost_usd": "USD"})
 
 
 def run_summary_live(run_id: int) -> pd.DataFrame:

@@ -67,7 +67,8 @@ with st.container(border=True):
         [k for k in everything if data.weights_here(k, "api" if k in default_api else weights)[0]],))
     b3.button("None", key="bench_none", on_click=_choose, args=([],), width="stretch")
     with st.expander("Model catalog: defaults, size, VRAM, licence, what is available here"):
-        st.dataframe(data.model_catalog(weights), hide_index=True, width="stretch")
+        st.caption(data.catalog_note(weights))
+    st.dataframe(data.model_catalog(weights), hide_index=True, width="stretch")
 
     source = st.radio("Prompts", ["prompt set", "paste prompts"], horizontal=True, key="bench_source")
     prompts_file, prompt_count, prompt_error = None, 0, None
@@ -172,10 +173,7 @@ def _run_card(run) -> None:
         st.progress(fraction, text=f"{done} / {total} jobs · {ok} ok · {failed} failed")
         summary = data.run_summary_live(run.id)
         if not summary.empty:
-            st.dataframe(summary.rename(columns={"model_key": "model", "mean_total_s": "mean s/call",
-                                                 "mean_denoise_s": "mean denoise s", "peak_mem_gb": "peak GB",
-                                                 "cost_usd": "USD"}),
-                         hide_index=True, width="stretch")
+            st.dataframe(data.summary_table(summary), hide_index=True, width="stretch")
         latest = data.latest_generations(run.id, limit=6)
         latest = latest[latest["image_path"].notna()] if not latest.empty else latest
         if not latest.empty:

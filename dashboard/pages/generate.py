@@ -117,6 +117,7 @@ api_keys = c_api.multiselect("API models", [s.key for s in api_specs], key="gen_
                              format_func=labels.get, placeholder="Choose API models" if api_specs else "No API models",
                              disabled=not api_specs, help="✓ when the provider's key is set in the environment or .env")
 with st.expander("Model catalog: defaults, size, VRAM, licence, what is available here"):
+    st.caption(data.catalog_note(weights))
     st.dataframe(data.model_catalog(weights), hide_index=True, width="stretch")
 
 prompt = st.text_area("Prompt", key="gen_prompt", height=90,

@@ -154,10 +154,13 @@ def _generations() -> None:
         size=lambda f: f["width"].astype("Int64").astype(str) + "×" + f["height"].astype("Int64").astype(str),
         flops=lambda f: [None if pd.isna(v) else data.fmt_flops(v) for v in f["flops_total"]],
     ).drop(columns=["width", "height", "flops_total"])
+    # Measurements no row of this page has (GPU memory on a CPU, cost of open models ...) are not shown.
+    empty = [c for c in ("denoise_s", "peak_mem_gb", "flops", "cost_usd", "error") if table[c].isna().all()]
+    order = ["id", "created_at", "run_id", "model_key", "status", "total_s", "denoise_s", "peak_mem_gb", "flops",
+             "cost_usd", "size", "steps", "guidance", "seed", "prompt", "error"]
     event = st.dataframe(
         table, hide_index=True, width="stretch", key="hist_table", on_select="rerun", selection_mode="single-row",
-        column_order=["id", "created_at", "run_id", "model_key", "status", "total_s", "denoise_s", "peak_mem_gb",
-                      "flops", "cost_usd", "size", "steps", "guidance", "seed", "prompt", "error"],
+        column_order=[c for c in order if c not in empty],
         column_config={
             "id": st.column_config.NumberColumn("id", format="%d"),
             "created_at": st.column_config.DatetimeColumn("created (UTC)", format="YYYY-MM-DD HH:mm:ss"),
@@ -167,7 +170,7 @@ def _generations() -> None:
             "total_s": st.column_config.NumberColumn("total s", format="%.3f"),
             "denoise_s": st.column_config.NumberColumn("denoise s", format="%.3f"),
             "peak_mem_gb": st.column_config.NumberColumn("peak GB", format="%.2f"),
-            "flops": st.column_config.TextColumn("FLOPs", help="per call, FLOPs = 2 × MACs"),
+            "flops": st.column_config.TextColumn("FLOPs", help="per call, FLOPs = 2 × MACs", width=95),
             "cost_usd": st.column_config.NumberColumn("USD", format="%.4f"),
         })
     st.caption("Select a row for its details.")
@@ -242,9 +245,7 @@ def _runs() -> None:
     row = runs.loc[runs["id"] == chosen].iloc[0]
     summary = data.run_summary(url, int(chosen))
     if not summary.empty:
-        st.dataframe(summary.rename(columns={"model_key": "model", "mean_total_s": "mean s/call",
-                                             "mean_denoise_s": "mean denoise s", "peak_mem_gb": "peak GB",
-                                             "cost_usd": "USD"}), hide_index=True, width="stretch")
+        st.dataframe(data.summary_table(summary), hide_index=True, width="stretch")
     st.caption(f"Output folder: `{row['output_dir']}`")
     running = row["status"] == "running" and data.batch_process_alive(row["pid"])
     if st.session_state.get("hist_confirm_delete") == chosen:
@@ -284,7 +285,7 @@ def _matrix() -> None:
         return
     cells = data.run_matrix(url, int(chosen), tuple(prompts), seed)
     st.caption(f"{n_prompts} prompt(s) × {len(run_models)} model(s) in run {chosen}; seed {seed}.")
-    widths = [2] + [3] * len(shown)
+    widths = [2] + [3] * max(len(shown), 5)  # at least 5 image columns: images stay thumbnail-sized
     header = st.columns(widths)
     header[0].markdown("**prompt**")
     for col, key in zip(header[1:], shown):

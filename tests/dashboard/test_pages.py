@@ -132,6 +132,42 @@ def test_generate_dev_panel_loads_a_model(page, db):
     assert "`sd21`" not in _texts(at.sidebar)
 
 
+def test_generate_dev_panel_shows_each_gpu(page, db, monkeypatch):
+    import core.environment
+
+    monkeypatch.setattr(core.environment, "gpus", lambda: [
+        {"index": 0, "name": "NVIDIA H100 80GB HBM3", "total_gb": 85.0, "free_gb": 60.0, "allocated_gb": 20.5},
+        {"index": 1, "name": "NVIDIA H100 80GB HBM3", "total_gb": 85.0, "free_gb": 85.0, "allocated_gb": 0.0}])
+    at = page("generate").run()
+    _no_exception(at)
+    assert "**GPUs** (2)" in _texts(at.sidebar)
+    bars = [b.proto.text for b in at.sidebar.get("progress")]
+    assert bars == ["cuda:0 NVIDIA H100 80GB HBM3: 25.0 / 85.0 GB used (20.5 GB by this process)",
+                    "cuda:1 NVIDIA H100 80GB HBM3: 0.0 / 85.0 GB used (0.0 GB by this process)"]
+
+
+def test_generate_api_model_without_a_key_is_a_failed_row_with_the_reason(page, db, monkeypatch):
+    from core.registry import all_specs
+
+    api = all_specs("api")
+    if not api:
+        pytest.skip("no API models registered")
+    for name in ("OPENAI_API_KEY", "GOOGLE_API_KEY", "GEMINI_API_KEY", "GOOGLE_ACCESS_TOKEN", "ARK_API_KEY",
+                 "VOLC_ACCESSKEY", "KLING_ACCESS_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    spec = api[0]
+    at = page("generate").run()
+    assert any("✗ no key" in o for o in at.multiselect(key="gen_api_models").options)
+    at.multiselect(key="gen_api_models").set_value([spec.key]).run()
+    assert spec.key in at.warning[0].value  # not available here: said before anything runs
+    at.text_area(key="gen_prompt").input("a cat")
+    at.button(key="gen_go").click().run()
+    _no_exception(at)
+    (row,) = _rows(db)
+    assert row.status == "failed" and row.provider == spec.provider and row.error
+    assert any(spec.key in e.value or row.error in e.value for e in at.error)
+
+
 # ---- benchmark -------------------------------------------------------------------------------------
 def test_benchmark_page_widgets(page, db):
     at = page("benchmark").run()
