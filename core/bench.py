@@ -16,7 +16,7 @@ import signal
 import sys
 import threading
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from statistics import mean
 from typing import Callable, Sequence
@@ -126,9 +126,12 @@ class BenchRunner:
 
     def __init__(self, engine: Engine, *, db, output_dir: str | Path, mode: str = "bench",
                  progress: bool = True, name: str | None = None, params: dict | None = None,
-                 on_result: Callable[[Job, Outcome], None] | None = None):
+                 on_result: Callable[[Job, Outcome], None] | None = None, batch_size: int = 1):
         if mode not in ("dev", "bench"):
             raise ValueError(f"mode: {mode!r} is not allowed; choose dev or bench")
+        if batch_size < 1:
+            raise ValueError(f"batch_size: {batch_size} is not allowed; 1 or more")
+        self.batch_size = batch_size
         self.engine, self.db, self.output_dir, self.mode = engine, db, output_dir, mode
         self.progress, self.name, self.params, self.on_result = progress, name, params or {}, on_result
         self.cancel = threading.Event()
@@ -180,38 +183,60 @@ class BenchRunner:
             summary.seconds = time.perf_counter() - t0
         return summary
 
+    def _chunks(self, jobs: list[Job]) -> list[list[Job]]:
+        """Consecutive jobs that differ only in prompt and seed, `batch_size` at a time."""
+        out: list[list[Job]] = []
+        for job in jobs:
+            shape = replace(job.request, prompt="", seed=0)
+            last = out[-1] if out else None
+            if (last and len(last) < self.batch_size
+                    and replace(last[0].request, prompt="", seed=0) == shape):
+                last.append(job)
+            else:
+                out.append([job])
+        return out
+
     def _run_model(self, key: str, jobs: list[Job], recorder: Recorder, ms: ModelSummary, overall) -> None:
         bar = tqdm(total=len(jobs), desc=key, unit="img", position=1, leave=False, disable=not self.progress,
                    dynamic_ncols=True)
         try:
-            for i, job in enumerate(jobs):
+            done = 0
+            for chunk in self._chunks(jobs):
                 if self.cancel.is_set():
                     return
-                outcome = self.engine.generate(job.request)
-                recorder.record(outcome, job_key=job.key, category=job.category)
-                if outcome.load_s is not None:
-                    ms.load_s = outcome.load_s
-                if self.on_result:
-                    self.on_result(job, outcome)
-                bar.update(1)
-                overall.update(1)
-                if outcome.ok:
-                    ms.ok += len(outcome.images)
-                    ms.cost_usd += outcome.cost_usd or 0.0
-                    if outcome.total_s is not None:
-                        ms.total_s.append(outcome.total_s)
-                    if "denoise" in outcome.stage_s:
-                        ms.denoise_s.append(outcome.stage_s["denoise"])
-                    if outcome.peak_mem_gb is not None:
-                        ms.peak_mem_gb.append(outcome.peak_mem_gb)
+                if len(chunk) == 1:
+                    outcomes = [self.engine.generate(chunk[0].request)]
+                else:
+                    outcomes = self.engine.generate_batch([j.request for j in chunk])
+                failure = None
+                for job, outcome in zip(chunk, outcomes):
+                    recorder.record(outcome, job_key=job.key, category=job.category)
+                    done += 1
+                    if outcome.load_s is not None:
+                        ms.load_s = outcome.load_s
+                    if self.on_result:
+                        self.on_result(job, outcome)
+                    bar.update(1)
+                    overall.update(1)
+                    if outcome.ok:
+                        ms.ok += len(outcome.images)
+                        ms.cost_usd += outcome.cost_usd or 0.0
+                        if outcome.total_s is not None:
+                            ms.total_s.append(outcome.total_s)
+                        if "denoise" in outcome.stage_s:
+                            ms.denoise_s.append(outcome.stage_s["denoise"])
+                        if outcome.peak_mem_gb is not None:
+                            ms.peak_mem_gb.append(outcome.peak_mem_gb)
+                    else:
+                        ms.failed += 1
+                        failure = failure or outcome.error
+                if failure is None:
                     continue
                 # This model failed: record the jobs it will not run, free it, go on with the next model.
-                ms.failed += 1
-                ms.error = outcome.error
-                rest = jobs[i + 1:]
-                for other in rest:
+                ms.error = failure
+                for other in jobs[done:]:
                     skipped = Outcome(spec=other.spec, request=other.request,
-                                      error=f"not run: {key} failed earlier in this run ({outcome.error})")
+                                      error=f"not run: {key} failed earlier in this run ({failure})")
                     recorder.record(skipped, job_key=other.key, category=other.category)
                     ms.failed += 1
                     overall.update(1)
@@ -252,6 +277,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--negative-prompt", help="negative prompt for models that take one")
     p.add_argument("--weights", choices=WEIGHTS, default="pretrained",
                    help="pretrained (hub id or IGCS_MODELS_DIR), random (full-size, random weights) or tiny")
+    p.add_argument("--batch-size", type=int, default=1, metavar="N",
+                   help="prompts per pipeline call where the model allows it (default 1); time and FLOPs are "
+                        "shared out evenly over the batch")
     p.add_argument("--mode", choices=("dev", "bench"), default="bench",
                    help="bench: load → generate → unload each model; dev: keep models resident")
     p.add_argument("--db", type=_db_url, help="database URL or SQLite path (default: IGCS_DATABASE_URL)")
@@ -288,6 +316,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     settings = get_settings()
     try:
+        if args.batch_size < 1:
+            raise CaseStudyError(f"batch-size: {args.batch_size} is not allowed; 1 or more")
         specs = resolve_models(args.models)
         if args.weights != "pretrained":
             named_api = [s.key for s in specs if s.is_api and s.key in args.models.split(",")]
@@ -328,9 +358,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
     params = {"models": [s.key for s in runnable], "seeds": args.seeds, "steps": args.steps,
               "guidance": args.guidance, "size": list(args.size) if args.size else None,
-              "prompts_file": args.prompts, "prompts": len(prompts), "negative_prompt": args.negative_prompt}
+              "batch_size": args.batch_size, "prompts_file": args.prompts, "prompts": len(prompts), "negative_prompt": args.negative_prompt}
     runner = BenchRunner(engine, db=db, output_dir=args.out or settings.output_dir, mode=args.mode,
-                         progress=not args.no_progress, name=args.name, params=params)
+                         progress=not args.no_progress, name=args.name, params=params,
+                         batch_size=args.batch_size)
 
     def _on_term(signum, frame):  # the dashboard's cancel button sends SIGTERM
         runner.cancel.set()

@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ import torch
 
 from core import providers
 from core.errors import CaseStudyError
+from core.families import get_family
 from core.loading import LoadedModel, effective_spec, load_model, resolve_device, unload
 from core.outputs import image_filename, make_run_dir, save_image, write_generation_config
 from core.profiling import StageTimer, device_peak_tflops, flop_profile
@@ -62,6 +63,10 @@ class Outcome:
     @property
     def ok(self) -> bool:
         return self.error is None
+
+
+def get_family_of(spec: ModelSpec):
+    return get_family(spec.family)
 
 
 def make_generator(seed: int, count: int) -> list[torch.Generator]:
@@ -121,7 +126,7 @@ class Engine:
             self.unload(key)
 
     # ---- generation --------------------------------------------------------------------------
-    def generate(self, request: GenerationRequest) -> Outcome:
+    def generate(self, request: GenerationRequest, *, _seeds: list[int] | None = None) -> Outcome:
         """Run one (resolved) request. Errors of the model are returned in the outcome, not raised."""
         spec = self.spec_for(request.model)
         outcome = Outcome(spec=spec, request=request, device=self.device)
@@ -129,7 +134,7 @@ class Engine:
             if spec.is_api:
                 self._generate_api(spec, request, outcome)
             else:
-                self._generate_open(spec, request, outcome)
+                self._generate_open(spec, request, outcome, seeds=_seeds)
         except Exception as exc:  # one model's failure is recorded, never raised past here
             outcome.error = f"{type(exc).__name__}: {exc}"
             outcome.images = []
@@ -143,7 +148,43 @@ class Engine:
                 torch.cuda.empty_cache()
         return outcome
 
-    def _generate_open(self, spec: ModelSpec, request: GenerationRequest, outcome: Outcome) -> None:
+    def generate_batch(self, requests: list[GenerationRequest]) -> list[Outcome]:
+        """Several prompts of one open model in one pipeline call, where its family allows it.
+
+        The requests must share every parameter but prompt and seed; image i of each request uses that
+        request's seed + i, as in a single call. The call's time and FLOPs are shared out evenly
+        (``profile["batch_size"]`` says how many shared it); peak memory is the whole call's. Anything
+        that cannot be batched runs one request per call.
+        """
+        if len(requests) < 2 or not self._batchable(requests):
+            return [self.generate(r) for r in requests]
+        negative = requests[0].negative_prompt
+        merged = replace(requests[0], prompt=[r.prompt for r in requests],
+                         negative_prompt=[negative] * len(requests) if negative is not None else None)
+        whole = self.generate(merged, _seeds=[r.seed for r in requests])
+        n, per = len(requests), requests[0].num_images
+        outcomes = []
+        for i, req in enumerate(requests):
+            part = replace(whole, request=req, images=whole.images[i * per:(i + 1) * per] if whole.ok else [],
+                           load_s=whole.load_s if i == 0 else None, first_call=whole.first_call and i == 0,
+                           stage_s={k: v / n for k, v in whole.stage_s.items()},
+                           flops={k: v / n for k, v in whole.flops.items()},
+                           profile={**whole.profile, "batch_size": n, "batch_total_s": whole.total_s})
+            for name in ("total_s", "flops_total", "macs_total"):
+                value = getattr(whole, name)
+                setattr(part, name, value / n if value is not None else None)
+            outcomes.append(part)
+        return outcomes
+
+    def _batchable(self, requests: list[GenerationRequest]) -> bool:
+        spec = self.spec_for(requests[0].model)
+        if spec.is_api or not get_family_of(spec).supports_batch:
+            return False
+        shape = replace(requests[0], prompt="", seed=0)
+        return all(replace(r, prompt="", seed=0) == shape for r in requests[1:])
+
+    def _generate_open(self, spec: ModelSpec, request: GenerationRequest, outcome: Outcome,
+                       seeds: list[int] | None = None) -> None:
         with self._lock:
             fresh = request.model not in self.resident
             model = self.load(request.model)
@@ -155,7 +196,7 @@ class Engine:
             components = model.family.components(model.pipe)
             stages = model.family.stages() if self.profile_stages else {}
             timer = StageTimer(components, stages, model.device, capture=self.profile_flops)
-            generators = make_generator(request.seed, request.num_images)
+            generators = [g for seed in (seeds or [request.seed]) for g in make_generator(seed, request.num_images)]
             # Some schedulers draw noise from the global RNG, not the pipeline's generator
             # (HiDream's FlowMatchLCMScheduler): seed it too, so a seed always means one image.
             torch.manual_seed(request.seed)

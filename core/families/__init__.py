@@ -53,6 +53,8 @@ class Family:
     # Default size and steps of the tiny twin (the real model's size multiple still applies).
     tiny_size: int = 32
     tiny_steps: int = 2
+    # Several prompts in one pipeline call (prompt given as a list); off where the pipeline cannot.
+    supports_batch: bool = True
 
     # ---- loading -------------------------------------------------------------------------
     def load_pretrained(self, spec: ModelSpec, *, source: str, torch_dtype: torch.dtype,

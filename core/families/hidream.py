@@ -39,6 +39,9 @@ class HiDreamFamily(Family):
     text_encoders = ("text_encoder", "text_encoder_2", "text_encoder_3", "text_encoder_4")
     denoiser = "transformer"
     tiny_size = 32
+    # Its scheduler draws step noise from the global RNG for the whole batch: a batched prompt would
+    # not give the image its seed gives alone.
+    supports_batch = False
 
     def load_pretrained(self, spec, *, source, torch_dtype, token, device_map):
         from transformers import AutoTokenizer
