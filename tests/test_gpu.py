@@ -36,12 +36,12 @@ def test_random_weight_generation_on_gpu_has_flops_and_mfu(monkeypatch):
         assert set(first.stage_s) >= {"text_encode", "denoise", "decode"}
         params = next(iter(engine.resident.values())).pipe.transformer.parameters()
         assert next(params).dtype == torch.bfloat16
-        timings = {}
-        for profile in (False, True, False, True):
-            engine.profile_flops = engine.profile_stages = profile
-            outcome = engine.generate(request)
-            timings.setdefault(profile, []).append(outcome.total_s)
-        on, off = min(timings[True]), min(timings[False])
-        assert on < off * 1.10  # the 2 % budget is checked at full size by the benchmark; here: no gross cost
+        again = engine.generate(request)  # the same seed gives the same image (CPU generators, seeded RNG)
+        diff = (torch.tensor(list(again.images[0].getdata())) - torch.tensor(list(first.images[0].getdata())))
+        assert int(diff.abs().max()) <= 1
+        engine.profile_flops = engine.profile_stages = False  # the overhead baseline: whole call timed only
+        bare = engine.generate(request)
+        assert bare.ok and bare.total_s > 0 and bare.flops_total is None and bare.stage_s == {}
+        # The profiling overhead is measured (as a ratio, at full size) by scripts/gpu_benchmark.py, not here.
     finally:
         engine.unload_all()
