@@ -16,6 +16,13 @@ data.require_router()
 st.title("Charts")
 url = data.db_url()
 
+
+def _run_label(runs, run_id: int) -> str:
+    row = runs.loc[runs["id"] == run_id].iloc[0]
+    name = row["name"] if isinstance(row["name"], str) and row["name"] else row["kind"]
+    return f"run {run_id} · {name}"
+
+
 stored_weights = data.weights_in_store(url)
 if not stored_weights:
     st.info("Nothing to chart yet: generate on the Generate page or run a batch on Benchmark "
@@ -24,14 +31,13 @@ else:
     runs = data.runs_frame(url, limit=200)
     with st.container(border=True):
         c_w, c_runs, c_models, c_first = st.columns([1.3, 3, 3, 1.6], vertical_alignment="bottom")
-        preferred = "pretrained" if "pretrained" in stored_weights else stored_weights[0]
+        preferred = next(w for w in ("pretrained", "random", "tiny", *stored_weights) if w in stored_weights)
         weights = c_w.selectbox("Weights", stored_weights, index=stored_weights.index(preferred), key="charts_weights",
                                 help="timings of tiny, random and pretrained weights are not comparable; "
                                      "charts show one kind at a time")
         run_ids = c_runs.multiselect(
             "Runs", [int(i) for i in runs["id"]], key="charts_runs", placeholder="all runs",
-            format_func=lambda r: f"run {r} · " + str(runs.loc[runs['id'] == r, 'name'].iloc[0]
-                                                      or runs.loc[runs['id'] == r, 'kind'].iloc[0]))
+            format_func=lambda r: _run_label(runs, r))
         models = c_models.multiselect("Models", data.model_keys(url), key="charts_models", placeholder="all models")
         include_first = c_first.toggle("Include first calls", key="charts_first",
                                        help="the first call after a load includes warm-up (compilation, caches); "

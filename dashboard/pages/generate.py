@@ -91,7 +91,7 @@ def _show_result(slot, row: dict) -> None:
     with slot.container(border=True):
         if row.get("error"):
             st.markdown(f"**{row['model_key']}**")
-            st.error(row["error"])
+            st.error(row["error"].removeprefix("CaseStudyError: "))
         else:
             st.image(row["image_path"], width="stretch")
             st.markdown(_caption(row))

@@ -34,7 +34,8 @@ def _run_label(runs: pd.DataFrame, run_id: int | None) -> str:
         return f"run {run_id}"
     r = row.iloc[0]
     when = pd.Timestamp(r["created_at"]).strftime("%Y-%m-%d %H:%M")
-    return f"run {run_id} · {r['kind']} · {r['name'] or r['weights']} · {when}"
+    name = r["name"] if isinstance(r["name"], str) and r["name"] else f"{r['weights']} weights"
+    return f"run {run_id} · {r['kind']} · {name} · {when}"
 
 
 # ---- filters -----------------------------------------------------------------------------------------
@@ -122,7 +123,10 @@ def _detail(generation_id: int) -> None:
 
 
 def _table(where, frame: pd.DataFrame) -> None:
-    """A key/value table tall enough to show every row."""
+    """A key/value table tall enough to show every row ("none recorded" when there is nothing)."""
+    if frame.empty:
+        where.caption("None recorded.")
+        return
     where.dataframe(frame, hide_index=True, width="stretch", height=35 * (len(frame) + 1) + 3)
 
 
@@ -165,7 +169,7 @@ def _generations() -> None:
             "id": st.column_config.NumberColumn("id", format="%d"),
             "created_at": st.column_config.DatetimeColumn("created (UTC)", format="YYYY-MM-DD HH:mm:ss"),
             "run_id": st.column_config.NumberColumn("run", format="%d"),
-            "model_key": "model", "seed": st.column_config.NumberColumn("seed", format="%d"),
+            "model_key": "model", "seed": st.column_config.NumberColumn("seed", format="%d", width=100),
             "prompt": st.column_config.TextColumn("prompt", width="large"),
             "total_s": st.column_config.NumberColumn("total s", format="%.3f"),
             "denoise_s": st.column_config.NumberColumn("denoise s", format="%.3f"),
@@ -231,8 +235,11 @@ def _runs() -> None:
     if runs.empty:
         st.info("No runs yet: generate on the Generate page or start a batch on Benchmark.")
         return
-    st.dataframe(runs.drop(columns=["output_dir", "pid", "hostname"]), hide_index=True, width="stretch",
+    shown_runs = runs.drop(columns=["output_dir", "pid", "hostname"])
+    shown_runs = shown_runs.drop(columns=[c for c in ("gpu_name", "finished_at", "name") if shown_runs[c].isna().all()])
+    st.dataframe(shown_runs, hide_index=True, width="stretch",
                  column_config={
+                     "name": st.column_config.TextColumn("name", width=170),
                      "id": st.column_config.NumberColumn("run", format="%d"),
                      "created_at": st.column_config.DatetimeColumn("started (UTC)", format="YYYY-MM-DD HH:mm:ss"),
                      "finished_at": st.column_config.DatetimeColumn("finished (UTC)", format="YYYY-MM-DD HH:mm:ss"),
@@ -305,7 +312,8 @@ def _matrix() -> None:
             elif cell["status"] == "ok":
                 col.caption(f"#{cell['id']}: image file missing")
             else:
-                col.error(f"#{cell['id']} {cell['status']}: {cell['error'] or ''}"[:300])
+                error = str(cell["error"] or "").removeprefix("CaseStudyError: ")
+                col.error(f"#{cell['id']} {cell['status']}: {error[:140]}{'…' if len(error) > 140 else ''}")
 
 
 message = st.session_state.pop("hist_message", None)
