@@ -112,12 +112,9 @@ def stage_breakdown(df: pd.DataFrame) -> go.Figure:
         fig.add_trace(go.Bar(x=means.index, y=means[column], name=label,
                              hovertemplate=f"%{{x}}<br>{label}: %{{y:.3f}} s<extra></extra>"))
     other = (means["total_s"] - means[[c for c, _ in stages]].fillna(0).sum(axis=1)).clip(lower=0)
-    fig.add_trace(go.Bar(x=means.index, y=other, name="Other (scheduler, Python, copies)", marker_color="#BBBBBB",
-                         hovertemplate="%{x}<br>other: %{y:.3f} s<extra></extra>"))
-    fig = _layout(fig, title, "model", "seconds per call", barmode="stack")
-    fig.update_layout(legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0),
-                      margin=dict(t=90))
-    return fig
+    fig.add_trace(go.Bar(x=means.index, y=other, name="Other", marker_color="#BBBBBB",
+                         hovertemplate="%{x}<br>other (scheduler, Python, copies): %{y:.3f} s<extra></extra>"))
+    return _layout(fig, title, "model", "seconds per call", barmode="stack")
 
 
 # ---- compute ---------------------------------------------------------------------------------------

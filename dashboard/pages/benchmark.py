@@ -68,7 +68,7 @@ with st.container(border=True):
     b3.button("None", key="bench_none", on_click=_choose, args=([],), width="stretch")
     with st.expander("Model catalog: defaults, size, VRAM, licence, what is available here"):
         st.caption(data.catalog_note(weights))
-    st.dataframe(data.model_catalog(weights), hide_index=True, width="stretch")
+        st.dataframe(data.model_catalog(weights), hide_index=True, width="stretch")
 
     source = st.radio("Prompts", ["prompt set", "paste prompts"], horizontal=True, key="bench_source")
     prompts_file, prompt_count, prompt_error = None, 0, None

@@ -76,7 +76,7 @@ def test_latency_boxes_draw_only_outliers_for_many_points():
 def test_stage_breakdown_stacks_stages_and_other(frame):
     fig = charts.stage_breakdown(frame)
     names = [t.name for t in fig.data]
-    assert names == ["Text encoding", "Denoising", "VAE decode", "Other (scheduler, Python, copies)"]
+    assert names == ["Text encoding", "Denoising", "VAE decode", "Other"]
     assert fig.layout.barmode == "stack"
     assert all(t.type == "bar" for t in fig.data)
     # the stages and "other" add up to the mean total per model
