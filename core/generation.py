@@ -129,7 +129,7 @@ class Engine:
     def generate(self, request: GenerationRequest, *, _seeds: list[int] | None = None) -> Outcome:
         """Run one (resolved) request. Errors of the model are returned in the outcome, not raised."""
         spec = self.spec_for(request.model)
-        outcome = Outcome(spec=spec, request=request, device=self.device)
+        outcome = Outcome(spec=spec, request=request, device=spec.provider if spec.is_api else self.device)
         try:
             if spec.is_api:
                 self._generate_api(spec, request, outcome)

@@ -32,8 +32,10 @@ class GenerationRequest:
         req = replace(
             self,
             seed=self.seed if self.seed is not None else random.randint(0, MAX_SEED),
-            steps=self.steps if self.steps is not None else spec.steps,
-            guidance=self.guidance if self.guidance is not None else spec.guidance,
+            # API models: steps and guidance stay as given (most APIs take neither); the provider
+            # records what it actually sent.
+            steps=self.steps if self.steps is not None or spec.is_api else spec.steps,
+            guidance=self.guidance if self.guidance is not None or spec.is_api else spec.guidance,
             width=self.width if self.width is not None else spec.width,
             height=self.height if self.height is not None else spec.height,
             extra={**dict(spec.extra), **self.extra},

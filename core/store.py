@@ -190,17 +190,23 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn):  # pragma: no cover
-            # Take the write lock up front: a deferred transaction that upgrades from read to write
-            # fails at once with SQLITE_BUSY instead of waiting for the busy timeout.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Writers take the write lock up front: a deferred transaction that upgrades from read to
+            # write fails at once with SQLITE_BUSY instead of waiting for the busy timeout. Sessions
+            # opened read_only (dashboard queries) begin deferred and never block a writer under WAL.
+            if conn.get_execution_options().get("read_only"):
+                conn.exec_driver_sql("BEGIN")
+            else:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     SQLModel.metadata.create_all(engine)
     return engine
 
 
 @contextmanager
-def session_scope(engine: Engine) -> Iterator[Session]:
-    with Session(engine, expire_on_commit=False) as session:
+def session_scope(engine: Engine, *, read_only: bool = False) -> Iterator[Session]:
+    """A session; `read_only=True` for queries that write nothing (no write lock taken on SQLite)."""
+    bind = engine.execution_options(read_only=True) if read_only else engine
+    with Session(bind, expire_on_commit=False) as session:
         yield session
 
 

@@ -253,26 +253,26 @@ def _frame(rows: list[dict[str, Any]], columns: Sequence[str] | None = None) -> 
 
 @st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
 def model_keys(url: str) -> list[str]:
-    with store.session_scope(_db_engine(url)) as s:
+    with store.session_scope(_db_engine(url), read_only=True) as s:
         return store.model_keys_in_store(session=s)
 
 
 @st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
 def weights_in_store(url: str) -> list[str]:
-    with store.session_scope(_db_engine(url)) as s:
+    with store.session_scope(_db_engine(url), read_only=True) as s:
         return store.weights_in_store(session=s)
 
 
 @st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
 def count_generations(url: str, filters: Filters) -> int:
-    with store.session_scope(_db_engine(url)) as s:
+    with store.session_scope(_db_engine(url), read_only=True) as s:
         return store.count_generations(session=s, **filters.kwargs())
 
 
 @st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
 def generations_page(url: str, filters: Filters, limit: int, offset: int) -> pd.DataFrame:
     """One page of generations (flat columns, newest first)."""
-    with store.session_scope(_db_engine(url)) as s:
+    with store.session_scope(_db_engine(url), read_only=True) as s:
         rows = store.generation_columns(session=s, columns=TABLE_COLUMNS + ("image_path",), limit=limit,
                                         offset=offset, **filters.kwargs())
     return _frame(rows, TABLE_COLUMNS + ("image_path",))
@@ -280,7 +280,7 @@ def generations_page(url: str, filters: Filters, limit: int, offset: int) -> pd.
 
 @st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
 def generation_detail(url: str, generation_id: int) -> dict[str, Any] | None:
-    with store.session_scope(_db_engine(url)) as s:
+    with store.session_scope(_db_engine(url), read_only=True) as s:
         gen = store.get_generation(session=s, generation_id=generation_id)
         if gen is None:
             return None
@@ -290,7 +290,7 @@ def generation_detail(url: str, generation_id: int) -> dict[str, Any] | None:
 
 @st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
 def count_runs(url: str, kind: str | None = None, status: str | None = None) -> int:
-    with store.session_scope(_db_engine(url)) as s:
+    with store.session_scope(_db_engine(url), read_only=True) as s:
         return store.count_runs(session=s, kind=kind, status=status)
 
 
@@ -300,7 +300,7 @@ def runs_frame(url: str, limit: int = 50, offset: int = 0, kind: str | None = No
     """One page of runs with their generation counts (ok, failed) and progress."""
     columns = ["id", "created_at", "name", "kind", "status", "weights", "mode", "models", "ok", "failed",
                "jobs_total", "device", "gpu_name", "finished_at", "output_dir", "pid", "hostname"]
-    with store.session_scope(_db_engine(url)) as s:
+    with store.session_scope(_db_engine(url), read_only=True) as s:
         runs = store.query_runs(session=s, limit=limit, offset=offset, kind=kind, status=status)
         counts = store.run_counts(session=s, run_ids=[r.id for r in runs])
     rows = []
@@ -316,7 +316,7 @@ def runs_frame(url: str, limit: int = 50, offset: int = 0, kind: str | None = No
 
 
 def _run_summary(url: str, run_id: int) -> pd.DataFrame:
-    with store.session_scope(_db_engine(url)) as s:
+    with store.session_scope(_db_engine(url), read_only=True) as s:
         frame = pd.DataFrame(store.run_model_summary(session=s, run_id=run_id),
                              columns=["model_key", "ok", "failed", "skipped", "mean_total_s", "mean_denoise_s",
                                       "peak_mem_gb", "cost_usd"])
@@ -347,44 +347,44 @@ def run_summary_live(run_id: int) -> pd.DataFrame:
 
 def run_progress(run_id: int) -> tuple[dict[str, int], Any]:
     """Uncached: {status: count} and the Run row, for live progress."""
-    with store.session_scope(db()) as s:
+    with store.session_scope(db(), read_only=True) as s:
         counts = store.run_counts(session=s, run_ids=[run_id]).get(run_id, {})
         return counts, store.get_run(session=s, run_id=run_id)
 
 
 def find_run(name: str):
-    with store.session_scope(db()) as s:
+    with store.session_scope(db(), read_only=True) as s:
         return store.find_run(session=s, name=name)
 
 
 def running_runs():
     """Uncached: runs whose status is still 'running' (batches and generations in progress)."""
-    with store.session_scope(db()) as s:
+    with store.session_scope(db(), read_only=True) as s:
         return store.query_runs(session=s, status="running", limit=50)
 
 
 @st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
 def run_prompts(url: str, run_id: int, limit: int, offset: int) -> tuple[list[str], int]:
-    with store.session_scope(_db_engine(url)) as s:
+    with store.session_scope(_db_engine(url), read_only=True) as s:
         return (store.run_prompts(session=s, run_id=run_id, limit=limit, offset=offset),
                 store.count_run_prompts(session=s, run_id=run_id))
 
 
 @st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
 def run_seeds(url: str, run_id: int) -> list[int]:
-    with store.session_scope(_db_engine(url)) as s:
+    with store.session_scope(_db_engine(url), read_only=True) as s:
         return store.run_seeds(session=s, run_id=run_id)
 
 
 @st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
 def run_matrix(url: str, run_id: int, prompts: tuple[str, ...], seed: int | None) -> pd.DataFrame:
-    with store.session_scope(_db_engine(url)) as s:
+    with store.session_scope(_db_engine(url), read_only=True) as s:
         return pd.DataFrame(store.run_matrix_rows(session=s, run_id=run_id, prompts=list(prompts), seed=seed))
 
 
 def latest_generations(run_id: int, limit: int = 8) -> pd.DataFrame:
     """Uncached: the newest generations of a run (results arriving)."""
-    with store.session_scope(db()) as s:
+    with store.session_scope(db(), read_only=True) as s:
         rows = store.generation_columns(session=s, columns=TABLE_COLUMNS + ("image_path",), limit=limit,
                                         run_id=run_id)
     return _frame(rows, TABLE_COLUMNS + ("image_path",))
@@ -395,7 +395,7 @@ def chart_frame(url: str, weights: str | None = None, run_ids: tuple[int, ...] =
                 models: tuple[str, ...] = (), include_first_call: bool = False,
                 limit: int = 200_000) -> pd.DataFrame:
     """Successful generations, only the columns charts read."""
-    with store.session_scope(_db_engine(url)) as s:
+    with store.session_scope(_db_engine(url), read_only=True) as s:
         rows = store.generation_columns(session=s, columns=CHART_COLUMNS, limit=limit, weights=weights,
                                         run_ids=list(run_ids) or None, model_keys=list(models) or None,
                                         status="ok")
@@ -408,7 +408,7 @@ def chart_frame(url: str, weights: str | None = None, run_ids: tuple[int, ...] =
 @st.cache_data(ttl=60, show_spinner=False)
 def atlas_frame(url: str) -> pd.DataFrame:
     """The compute atlas as stored, or an empty frame while there is none."""
-    with store.session_scope(_db_engine(url)) as s:
+    with store.session_scope(_db_engine(url), read_only=True) as s:
         return pd.DataFrame(store.atlas_rows(session=s))
 
 

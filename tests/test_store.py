@@ -84,3 +84,28 @@ def test_two_processes_write_one_sqlite_store_at_once(tmp_path):
     assert not any("locked" in e for e in errors)
     with session_scope(make_engine(url)) as s:
         assert count_generations(session=s) == 600
+
+
+def test_a_read_only_session_does_not_block_a_writer(db):
+    """Dashboard queries open read_only sessions: a batch can commit while one is open."""
+    import threading
+
+    with session_scope(db) as s:
+        run = add_run(session=s, run=Run())
+    with session_scope(db, read_only=True) as reader:
+        assert count_generations(session=reader) == 0  # a read transaction is now open
+        errors = []
+
+        def write():
+            try:
+                with session_scope(db) as w:
+                    add_generation(session=w, generation=Generation(run_id=run.id, job_key="k", model_key="m"))
+            except Exception as exc:  # pragma: no cover - what the test is looking for
+                errors.append(exc)
+
+        t = threading.Thread(target=write)
+        t.start()
+        t.join(timeout=5)
+        assert not t.is_alive() and errors == []  # the writer did not wait for the reader
+    with session_scope(db) as s:
+        assert count_generations(session=s) == 1
