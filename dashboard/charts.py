@@ -105,6 +105,11 @@ def stage_breakdown(df: pd.DataFrame) -> go.Figure:
         data = data[data[[c for c, _ in stages]].notna().any(axis=1)]
     if data.empty or not stages:
         return empty_figure(title, "No per-stage timings yet.")
+    split = [c for c in ("prior_s", "decoder_s") if c in data.columns]
+    if split and "denoise_s" in data.columns:
+        # Two-stage models store denoise_s = prior_s + decoder_s: stack the parts, not the sum too.
+        data = data.copy()
+        data.loc[data[split].notna().any(axis=1), "denoise_s"] = None
     means = data.groupby("model_key")[[c for c, _ in stages] + ["total_s"]].mean()
     means = means.loc[means["total_s"].sort_values().index]
     fig = go.Figure()

@@ -196,3 +196,17 @@ def test_atlas_labels_sizes_when_a_model_appears_twice(atlas):
     twice = pd.concat([atlas, atlas.iloc[[0]].assign(width=512, height=512, flops_per_image=90e12)])
     fig = charts.atlas_figure(twice)
     assert "sd21 (512×512)" in list(fig.data[0].y)
+
+
+def test_stage_breakdown_does_not_count_cascade_denoising_twice():
+    frame = pd.DataFrame({
+        "model_key": ["stable-cascade", "sd21"], "status": ["ok", "ok"], "total_s": [1.0, 1.0],
+        "text_encode_s": [0.1, 0.1], "prior_s": [0.3, None], "decoder_s": [0.4, None],
+        "denoise_s": [0.7, 0.6], "decode_s": [0.1, 0.2],
+    })
+    fig = charts.stage_breakdown(frame)
+    stacked = {t.name: dict(zip(t.x, t.y)) for t in fig.data}
+    cascade = sum(np.nan_to_num(v.get("stable-cascade", 0.0)) for name, v in stacked.items() if name != "Other")
+    assert cascade == pytest.approx(0.9)  # text 0.1 + prior 0.3 + decoder 0.4 + decode 0.1
+    assert stacked["Other"]["stable-cascade"] == pytest.approx(0.1)
+    assert stacked["Denoising"]["sd21"] == pytest.approx(0.6)
