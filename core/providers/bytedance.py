@@ -318,6 +318,27 @@ def _ark_safety(status: int, code: Any, message: str) -> bool:
 
 
 def _generate_ark(spec: "ModelSpec", req: "GenerationRequest", settings: "Settings") -> ApiResult:
+    from core.providers.openai_images import images_generate
+
+    params, extra_body = _ark_params(spec, req)
+    key = secret(settings.ark_api_key)
+    with Call(PROVIDER, settings, secrets=[key]) as call:
+        resp, images = images_generate(call, api_key=key, base_url=settings.ark_base_url, prompt=req.prompt,
+                                       params=params, extra_body=extra_body, what="ark images.generate",
+                                       is_safety=_ark_safety)
+        request_id = getattr(resp, "_request_id", None)
+        return ApiResult(images=images, request_id=request_id, cost_usd=round(price(spec.key).usd * len(images), 6),
+                         sent_params=sent(action="CVProcess" if task_id is None else "CVSync2AsyncSubmitTask",
+                                          **params),
+                         latency_s=call.elapsed(), provider=PROVIDER, model_id=body["req_key"], task_id=task_id,
+                         attempts=call.attempts)
+
+
+def _ark_safety(status: int, code: Any, message: str) -> bool:
+    return isinstance(code, str) and "Sensitive" in code
+
+
+def _generate_ark(spec: "ModelSpec", req: "GenerationRequest", settings: "Settings") -> ApiResult:
     import openai
 
     from core.providers.openai_images import classify_sdk_error

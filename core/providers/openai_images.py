@@ -150,46 +150,54 @@ def classify_sdk_error(call: Call, exc: Exception, *, what: str, is_safety) -> P
     return call.error("malformed", f"{what}: unreadable answer ({type(exc).__name__}: {exc})")
 
 
+def images_generate(call: Call, *, api_key: str, base_url: str, prompt: str, params: dict[str, Any], what: str,
+                    is_safety, extra_body: dict[str, Any] | None = None) -> tuple[Any, list]:
+    """`images.generate` on an OpenAI-compatible endpoint (OpenAI, ByteDance Ark) under `call`'s retry
+    policy and deadline; returns the SDK response and its images (base64 decoded or downloaded)."""
+    import openai
+
+    client = openai.OpenAI(api_key=api_key, base_url=base_url, max_retries=0, timeout=call.policy.timeout_s)
+
+    def attempt(timeout: float) -> Any:
+        try:
+            return client.images.generate(prompt=prompt, **params, timeout=timeout,
+                                          **({"extra_body": extra_body} if extra_body else {}))
+        except Exception as exc:  # noqa: BLE001 - every SDK failure becomes a classified ProviderError
+            raise classify_sdk_error(call, exc, what=what, is_safety=is_safety) from None
+
+    try:
+        resp = call.retrying(attempt, what=what)
+    finally:
+        client.close()
+    request_id = getattr(resp, "_request_id", None)
+    if not getattr(resp, "data", None):
+        raise call.error("malformed", f"{what}: the answer has no images (no 'data')", request_id=request_id)
+    images = []
+    for i, item in enumerate(resp.data):
+        if item.b64_json:
+            images.append(decode_b64_image(item.b64_json, what=f"image {i}", error=call.error))
+        elif item.url:
+            images.append(call.download_image(item.url, what=f"image {i} download"))
+        else:
+            raise call.error("malformed", f"image {i} has neither b64_json nor url", request_id=request_id)
+    return resp, images
+
+
 def _is_safety(status: int, code: Any, message: str) -> bool:
     return code in SAFETY_CODES or (status == 400 and "safety system" in message.lower())
 
 
 # 4. Call --------------------------------------------------------------------------------------------
 def generate(spec: "ModelSpec", req: "GenerationRequest", settings: "Settings") -> ApiResult:
-    import openai
-
     params = _params(spec, req)
     key = secret(settings.openai_api_key)
     with Call(PROVIDER, settings, secrets=[key]) as call:
-        client = openai.OpenAI(api_key=key, base_url=settings.openai_base_url, max_retries=0,
-                               timeout=call.policy.timeout_s)
-
-        def attempt(timeout: float) -> Any:
-            try:
-                return client.images.generate(prompt=req.prompt, **params, timeout=timeout)
-            except Exception as exc:  # noqa: BLE001 - every SDK failure becomes a classified ProviderError
-                raise classify_sdk_error(call, exc, what="images.generate", is_safety=_is_safety) from None
-
-        try:
-            resp = call.retrying(attempt, what="images.generate")
-        finally:
-            client.close()
-        request_id = getattr(resp, "_request_id", None)
-        data = getattr(resp, "data", None)
-        if not data:
-            raise call.error("malformed", "images.generate: the answer has no images (no 'data')",
-                             request_id=request_id)
-        images = []
-        for i, item in enumerate(data):
-            if item.b64_json:
-                images.append(decode_b64_image(item.b64_json, what=f"image {i}", error=call.error))
-            elif item.url:
-                images.append(call.download_image(item.url, what=f"image {i} download"))
-            else:
-                raise call.error("malformed", f"image {i} has neither b64_json nor url", request_id=request_id)
+        resp, images = images_generate(call, api_key=key, base_url=settings.openai_base_url, prompt=req.prompt,
+                                       params=params, what="images.generate", is_safety=_is_safety)
         cost = _cost(params, resp, len(images))
-        return ApiResult(images=images, request_id=request_id, cost_usd=cost, sent_params=sent(**params),
-                         latency_s=call.elapsed(), revised_prompt=getattr(data[0], "revised_prompt", None),
+        return ApiResult(images=images, request_id=getattr(resp, "_request_id", None), cost_usd=cost,
+                         sent_params=sent(**params), latency_s=call.elapsed(),
+                         revised_prompt=getattr(resp.data[0], "revised_prompt", None),
                          provider=PROVIDER, model_id=spec.key, attempts=call.attempts)
 
 
