@@ -328,49 +328,6 @@ def _generate_ark(spec: "ModelSpec", req: "GenerationRequest", settings: "Settin
                                        is_safety=_ark_safety)
         request_id = getattr(resp, "_request_id", None)
         return ApiResult(images=images, request_id=request_id, cost_usd=round(price(spec.key).usd * len(images), 6),
-                         sent_params=sent(action="CVProcess" if task_id is None else "CVSync2AsyncSubmitTask",
-                                          **params),
-                         latency_s=call.elapsed(), provider=PROVIDER, model_id=body["req_key"], task_id=task_id,
-                         attempts=call.attempts)
-
-
-def _ark_safety(status: int, code: Any, message: str) -> bool:
-    return isinstance(code, str) and "Sensitive" in code
-
-
-def _generate_ark(spec: "ModelSpec", req: "GenerationRequest", settings: "Settings") -> ApiResult:
-    import openai
-
-    from core.providers.openai_images import classify_sdk_error
-
-    params, extra_body = _ark_params(spec, req)
-    key = secret(settings.ark_api_key)
-    with Call(PROVIDER, settings, secrets=[key]) as call:
-        client = openai.OpenAI(api_key=key, base_url=settings.ark_base_url, max_retries=0,
-                               timeout=call.policy.timeout_s)
-
-        def attempt(timeout: float) -> Any:
-            try:
-                return client.images.generate(prompt=req.prompt, **params, extra_body=extra_body, timeout=timeout)
-            except Exception as exc:  # noqa: BLE001 - every SDK failure becomes a classified ProviderError
-                raise classify_sdk_error(call, exc, what="ark images.generate", is_safety=_ark_safety) from None
-
-        try:
-            resp = call.retrying(attempt, what="ark images.generate")
-        finally:
-            client.close()
-        request_id = getattr(resp, "_request_id", None)
-        if not getattr(resp, "data", None):
-            raise call.error("malformed", "ark images.generate: the answer has no images", request_id=request_id)
-        images = []
-        for i, item in enumerate(resp.data):
-            if item.b64_json:
-                images.append(decode_b64_image(item.b64_json, what=f"image {i}", error=call.error))
-            elif item.url:
-                images.append(call.download_image(item.url, what=f"image {i} download"))
-            else:
-                raise call.error("malformed", f"image {i} has neither b64_json nor url", request_id=request_id)
-        return ApiResult(images=images, request_id=request_id, cost_usd=round(price(spec.key).usd * len(images), 6),
                          sent_params=sent(**params, **extra_body), latency_s=call.elapsed(), provider=PROVIDER,
                          model_id=params["model"], attempts=call.attempts)
 
