@@ -27,7 +27,7 @@ from typing import Any, Sequence
 
 import torch
 
-from core.architecture import STAGES, Architecture, ArchitectureUnavailable, load_architecture
+from core.architecture import Architecture, ArchitectureUnavailable, load_architecture
 from core.flops import CallCount, count_call, signature
 
 log = logging.getLogger(__name__)

@@ -26,7 +26,7 @@ from core.profiling import StageTimer, device_peak_tflops, flop_profile
 from core.registry import ModelSpec, get_spec
 from core.request import GenerationRequest
 from core.settings import Settings, get_settings
-from core.store import Generation, Run, add_generation, add_run, finish_run, session_scope
+from core.store import Generation, Run, add_run, finish_run, session_scope
 from core.environment import fingerprint
 
 log = logging.getLogger(__name__)

@@ -178,7 +178,7 @@ def flop_profile(records: list[_Call], components: dict[str, torch.nn.Module], *
     """Count each distinct (component, method, input signature) once on a meta twin (or take it from the
     cache) and add up every call the pipeline made. `twins` keeps meta twins between generations;
     `stage_of(component)` names the stage of calls recorded outside every stage."""
-    from core.flops import build_meta_twin, config_hash, count_call, signature
+    from core.flops import build_meta_twin, config_hash, signature
 
     out = FlopProfile()
     t0 = time.perf_counter()

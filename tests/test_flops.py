@@ -208,7 +208,7 @@ def _denoiser_batches(engine, key, **request_fields) -> dict[str, list[int]]:
         model.family.run(model.pipe, engine.spec_for(key), request, make_generator(request.seed, 1))
     out: dict[str, list[int]] = {}
     for call in timer.records:
-        if call.stage in ("denoise", "other") and call.component not in ("decoder.text_encoder", "text_decoder"):
+        if call.stage in ("denoise", "prior", "decoder", "other") and call.component not in ("decoder.text_encoder", "text_decoder"):
             tensors = [v for v in (*call.args, *call.kwargs.values()) if isinstance(v, TensorSpec) and v.shape]
             out.setdefault(call.component, []).append(tensors[0].shape[0])
     return out

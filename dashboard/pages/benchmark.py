@@ -10,7 +10,6 @@ if str(Path(__file__).resolve().parents[2]) not in sys.path:  # opened by URL be
 import time
 from datetime import datetime, timezone
 
-import pandas as pd
 import streamlit as st
 
 from core.loading import WEIGHTS
