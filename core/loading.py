@@ -99,7 +99,8 @@ def load_model(spec: ModelSpec, weights: str, *, device: str, settings: Settings
     elif weights == "random":
         pipe = family.build_random(spec, device=device, dtype=dtype)
     else:
-        if settings.multi_gpu and torch.cuda.device_count() > 1 and not _fits_one_gpu(spec, device):
+        if torch.cuda.device_count() > 1 and device.startswith("cuda") and (
+                settings.multi_gpu == "always" or (settings.multi_gpu == "auto" and not _fits_one_gpu(spec, device))):
             device_map = "balanced"
         token = settings.hf_token.get_secret_value() if settings.hf_token else None
         log.info("loading %s from %s (%s%s)", spec.key, pretrained_source(spec, settings), dtype,

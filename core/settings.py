@@ -21,8 +21,9 @@ class Settings(BaseSettings):
     device: str = "auto"
     # Pretrained weights: `<models_dir>/<model key>` is used when it exists, else the hub id.
     models_dir: str | None = None
-    # Spread a model over every visible GPU when it does not fit one ("balanced" device map).
-    multi_gpu: bool = True
+    # Spread a model over every visible GPU ("balanced" device map): "auto" when it does not fit one,
+    # "always" for every pretrained load, "never" to keep each model on one device.
+    multi_gpu: Literal["auto", "always", "never"] = "auto"
 
     hf_token: SecretStr | None = Field(default=None, validation_alias=AliasChoices("HF_TOKEN", "IGCS_HF_TOKEN"))
 
