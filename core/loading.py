@@ -120,6 +120,8 @@ def load_model(spec: ModelSpec, weights: str, *, device: str, settings: Settings
 
 def unload(model: LoadedModel) -> None:
     """Drop every reference the pipeline holds and return GPU and CPU memory."""
+    if model.device_map and hasattr(model.pipe, "remove_all_hooks"):
+        model.pipe.remove_all_hooks()  # accelerate's dispatch hooks would refuse the move to meta below
     for module in model.family.components(model.pipe).values():
         # Freeing parameters in place releases them even if a caller still holds the pipeline.
         try:
