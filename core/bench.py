@@ -337,7 +337,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"skipping {spec.key}: {missing}", file=sys.stderr)
             else:
                 runnable.append(spec)
-        engine = Engine(weights=args.weights, device=args.device, settings=settings)
+        engine = Engine(weights=args.weights, device=args.device, settings=settings,
+                        db_url=args.db or settings.database_url)
         width, height = args.size if args.size else (None, None)
         jobs = build_jobs(engine, runnable, prompts, args.seeds, steps=args.steps, guidance=args.guidance,
                           width=width, height=height, negative_prompt=args.negative_prompt)

@@ -537,7 +537,7 @@ class FlopCache:
             return None
         from core.store import get_flop_count, session_scope
 
-        with session_scope(db) as session:
+        with session_scope(db, read_only=True) as session:
             row = get_flop_count(session=session, key=key)
         if row is None:
             return None

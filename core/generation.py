@@ -76,7 +76,7 @@ def make_generator(seed: int, count: int) -> list[torch.Generator]:
 
 class Engine:
     def __init__(self, *, weights: str = "pretrained", device: str | None = None, settings: Settings | None = None,
-                 profile_flops: bool = True, profile_stages: bool = True):
+                 profile_flops: bool = True, profile_stages: bool = True, db_url: str | None = None):
         from core.flops import FlopCache
 
         self.settings = settings or get_settings()
@@ -87,7 +87,8 @@ class Engine:
         self.profile_flops = profile_flops
         # Per-stage timing hooks (CUDA events); off, only the whole call is timed (the overhead baseline).
         self.profile_stages = profile_stages
-        self.flop_cache = FlopCache(db_url=self.settings.database_url)
+        # The store the results go to also keeps the FLOP counts and the device's measured peak.
+        self.flop_cache = FlopCache(db_url=db_url or self.settings.database_url)
         self._meta_twins: dict[str, dict[str, torch.nn.Module]] = {}  # model key -> meta twins of its components
         self.resident: dict[str, LoadedModel] = {}
         self._lock = threading.RLock()  # one pipeline call at a time per engine

@@ -129,3 +129,14 @@ def test_sigkill_midway_then_resume_all_families(tmp_path):
     assert set(before) <= set(after)
     assert all(r[1] == "ok" and Path(r[3]).is_file() for r in after)
     assert f"{expected - len(before)} generated, 0 failed, {len(before)} already stored" in done.stdout
+
+
+def test_cli_keeps_flop_counts_in_the_store_it_writes_to(tmp_path):
+    """--db decides where everything goes: rows, FLOP cache; the default store is not touched."""
+    db = tmp_path / "elsewhere.db"
+    assert main(["--models", "sd21", "--weights", "tiny", "--prompt", "a cat", "--db", str(db),
+                 "--out", str(tmp_path / "out"), "--no-progress"]) == 0
+    with sqlite3.connect(db) as con:
+        assert con.execute("SELECT count(*) FROM flopcount").fetchone()[0] > 0
+        assert con.execute("SELECT flops_total FROM generation").fetchone()[0] > 0
+    assert not (tmp_path / "results.db").exists()  # IGCS_DATABASE_URL of the test settings
