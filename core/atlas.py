@@ -29,6 +29,7 @@ import torch
 
 from core.architecture import Architecture, ArchitectureUnavailable, load_architecture
 from core.flops import CallCount, count_call, signature
+from core.random_weights import build_random_pipeline
 
 log = logging.getLogger(__name__)
 
@@ -233,7 +234,7 @@ def atlas_entry(key: str, *, width: int | None = None, height: int | None = None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            pipe = family.build_random(spec, device="meta", dtype=ATLAS_DTYPE)
+            pipe = build_random_pipeline(family, spec, device="meta", dtype=ATLAS_DTYPE)
         except ArchitectureUnavailable as exc:
             result.available, result.reason = False, str(exc)
             return result

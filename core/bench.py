@@ -27,7 +27,8 @@ from core.errors import CaseStudyError
 from core.generation import Engine, Outcome, Recorder
 from core.loading import WEIGHTS
 from core.prompts import Prompt, load_prompts
-from core.registry import ModelSpec, resolve_models
+from core.spec import ModelSpec
+from core.registry import resolve_models
 from core.request import GenerationRequest
 from core.settings import get_settings
 from core.store import done_job_keys, make_engine, session_scope

@@ -20,10 +20,12 @@ import torch
 from core import providers
 from core.errors import CaseStudyError
 from core.families import get_family
-from core.loading import LoadedModel, effective_spec, load_model, resolve_device, unload
+from core.families import effective_spec
+from core.loading import LoadedModel, load_model, resolve_device, unload
 from core.outputs import image_filename, make_run_dir, save_image, write_generation_config
 from core.profiling import StageTimer, device_peak_tflops, flop_profile
-from core.registry import ModelSpec, get_spec
+from core.spec import ModelSpec
+from core.registry import get_spec
 from core.request import GenerationRequest
 from core.settings import Settings, get_settings
 from core.store import Generation, Run, add_run, finish_run, session_scope

@@ -10,8 +10,9 @@ from typing import Any, Literal
 
 import torch
 
-from core.families import Family, get_family
-from core.registry import ModelSpec, tiny_spec
+from core.families import Family, effective_spec, get_family
+from core.random_weights import build_random_pipeline
+from core.spec import ModelSpec
 from core.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -34,14 +35,6 @@ def torch_dtype(spec: ModelSpec, weights: str, device: str) -> torch.dtype:
     if weights == "tiny" or device == "cpu":
         return torch.float32  # fp16 on CPU is slow and partly unsupported
     return _DTYPES[spec.dtype]
-
-
-def effective_spec(spec: ModelSpec, weights: str) -> ModelSpec:
-    """The spec requests are checked against: the tiny twin's has small default size and steps."""
-    if weights == "tiny" and not spec.is_api:
-        family = get_family(spec.family)
-        return tiny_spec(spec, family.tiny_size, family.tiny_steps)
-    return spec
 
 
 def pretrained_source(spec: ModelSpec, settings: Settings) -> str:
@@ -97,7 +90,7 @@ def load_model(spec: ModelSpec, weights: str, *, device: str, settings: Settings
     if weights == "tiny":
         pipe = family.to(family.build_tiny(effective_spec(spec, weights)), device)
     elif weights == "random":
-        pipe = family.build_random(spec, device=device, dtype=dtype)
+        pipe = build_random_pipeline(family, spec, device=device, dtype=dtype)
     else:
         if torch.cuda.device_count() > 1 and device.startswith("cuda") and (
                 settings.multi_gpu == "always" or (settings.multi_gpu == "auto" and not _fits_one_gpu(spec, device))):

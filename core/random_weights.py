@@ -22,15 +22,14 @@ import torch
 
 from core.architecture import (Architecture, ArchitectureUnavailable, build_component, build_scheduler,
                                build_tokenizer, load_architecture)
-from core.registry import ModelSpec
+from core.families import effective_spec
+from core.spec import ModelSpec
 
 log = logging.getLogger(__name__)
 
 
 def build_random_pipeline(family, spec: ModelSpec, *, device: str, dtype: torch.dtype) -> Any:
     """The model's pipeline at full size with random weights, on `device` in `dtype`."""
-    from core.loading import effective_spec
-
     arch = load_architecture(spec.key).require()
     template = family.build_tiny(effective_spec(spec, "tiny"))
     return _rebuild(template, arch, prefix="", device=device, dtype=dtype)

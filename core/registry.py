@@ -7,54 +7,12 @@ load that pipeline, build its tiny twin and turn a request into pipeline kwargs.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
+from dataclasses import replace
 from types import MappingProxyType
-from typing import Literal, Mapping
 
+from core import providers
 from core.errors import UnknownModelError
-
-CfgStyle = Literal["classic", "distilled", "true_cfg", "none"]
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    key: str
-    name: str
-    kind: Literal["open", "api"]
-    # open models
-    family: str | None = None
-    hf_id: str | None = None
-    pipeline_class: str | None = None
-    dtype: Literal["float16", "bfloat16", "float32"] = "bfloat16"
-    variant: str | None = None
-    # authors' defaults
-    width: int = 1024
-    height: int = 1024
-    steps: int = 30
-    guidance: float = 5.0
-    supports_negative: bool = True
-    cfg_style: CfgStyle = "classic"
-    extra: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
-    # limits checked before anything loads
-    size_multiple: int = 16
-    min_size: int = 256
-    max_size: int = 2048
-    min_steps: int = 1
-    max_steps: int = 200
-    guidance_range: tuple[float, float] = (0.0, 30.0)
-    max_images_per_call: int = 4
-    # facts for people choosing a model
-    vram_gb: float | None = None  # approximate, weights in `dtype` plus activations at the default size
-    params_b: float | None = None  # every component, billions
-    gated: bool = False
-    license: str = ""
-    notes: str = ""
-    # API models
-    provider: str | None = None
-
-    @property
-    def is_api(self) -> bool:
-        return self.kind == "api"
+from core.spec import ModelSpec
 
 
 def _open(key: str, **kw) -> ModelSpec:
@@ -139,23 +97,18 @@ OPEN_MODELS: list[ModelSpec] = [
           license="apache-2.0", notes="CFG truncated after 25% of steps, with CFG normalisation"),
 ]
 
-# API models are added by core.providers (see register_api_models there).
-API_MODELS: list[ModelSpec] = []
 
 
 def tiny_spec(spec: ModelSpec, size: int, steps: int) -> ModelSpec:
     """The spec of a model's tiny twin: same checks, small default size and few steps."""
-    from dataclasses import replace
-
     size = max(size, spec.size_multiple)
     return replace(spec, width=size, height=size, steps=steps, min_size=min(spec.min_size, size),
                    vram_gb=0, params_b=None)
 
 
 def _index() -> dict[str, ModelSpec]:
-    from core import providers  # noqa: F401  (registers API models on import)
-
-    return {spec.key: spec for spec in [*OPEN_MODELS, *API_MODELS]}
+    """Open models, then every provider's API models (asked of core.providers, nothing registered by import)."""
+    return {spec.key: spec for spec in [*OPEN_MODELS, *providers.api_specs()]}
 
 
 def all_specs(kind: str | None = None) -> list[ModelSpec]:

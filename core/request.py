@@ -8,7 +8,8 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from core.errors import RequestError
-from core.registry import ModelSpec, get_spec
+from core.spec import ModelSpec
+from core.registry import get_spec
 
 MAX_SEED = 2**32 - 1
 

@@ -23,7 +23,8 @@ import pandas as pd
 import streamlit as st
 
 from core import store
-from core.registry import ModelSpec, all_specs
+from core.spec import ModelSpec
+from core.registry import all_specs
 from core.settings import Settings, get_settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -8,6 +8,7 @@ import torch
 
 from core.architecture import ARCHITECTURES_DIR, Architecture, build_component, load_architecture
 from core.atlas import atlas_entry, build_atlas, table
+from core.random_weights import build_random_pipeline
 from core.registry import OPEN_MODELS, model_keys
 
 FLUX_PASS_TFLOP_PUBLISHED = 74.5  # FLUX.1-dev transformer, 1024x1024, 512 T5 tokens (published independently)
@@ -129,7 +130,7 @@ def test_random_weight_pipeline_builds_on_meta(key):
 
     spec = get_spec(key)
     family = get_family(spec.family)
-    pipe = family.build_random(spec, device="meta", dtype=torch.bfloat16)
+    pipe = build_random_pipeline(family, spec, device="meta", dtype=torch.bfloat16)
     components = family.components(pipe)
     arch = load_architecture(key)
     assert set(components) <= set(arch.components)
@@ -146,7 +147,7 @@ def test_random_weight_parameter_counts_match_the_configs():
     def params(key):
         spec = get_spec(key)
         family = get_family(spec.family)
-        comps = family.components(family.build_random(spec, device="meta", dtype=torch.bfloat16))
+        comps = family.components(build_random_pipeline(family, spec, device="meta", dtype=torch.bfloat16))
         return {k: sum(p.numel() for p in m.parameters()) for k, m in comps.items()}
 
     assert params("qwen-image")["transformer"] == 20_430_401_088  # the stated figure, exactly

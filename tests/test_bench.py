@@ -60,7 +60,7 @@ def test_cli_jsonl_categories_and_negative_prompts(tmp_path):
 
 def _save_tiny_pipeline(key: str, target: Path) -> None:
     from core.families import get_family
-    from core.loading import effective_spec
+    from core.families import effective_spec
     from core.registry import get_spec
 
     spec = get_spec(key)

@@ -15,7 +15,8 @@ from typing import Any
 
 import torch
 
-from core.registry import ModelSpec
+from core.registry import tiny_spec
+from core.spec import ModelSpec
 
 FAMILY_MODULES = (
     "sd", "sdxl", "cogview3", "pixart", "lumina", "hunyuandit", "sd3", "flux", "sana", "qwen_image",
@@ -36,6 +37,14 @@ def get_family(name: str) -> "Family":
             raise KeyError(f"unknown pipeline family '{name}'; known: {', '.join(FAMILY_MODULES)}")
         importlib.import_module(f"core.families.{name}")
     return _FAMILIES[name]
+
+
+def effective_spec(spec: ModelSpec, weights: str) -> ModelSpec:
+    """The spec requests are checked against: the tiny twin's has small default size and steps."""
+    if weights == "tiny" and not spec.is_api:
+        family = get_family(spec.family)
+        return tiny_spec(spec, family.tiny_size, family.tiny_steps)
+    return spec
 
 
 def diffusers_class(name: str):
@@ -69,12 +78,6 @@ class Family:
 
     def build_tiny(self, spec: ModelSpec) -> Any:
         raise NotImplementedError(f"{self.name}: no tiny twin")
-
-    def build_random(self, spec: ModelSpec, *, device: str, dtype: torch.dtype) -> Any:
-        """The full-size architecture (data/architectures) with random weights, built on `device` in `dtype`."""
-        from core.random_weights import build_random_pipeline
-
-        return build_random_pipeline(self, spec, device=device, dtype=dtype)
 
     def stages(self) -> dict[str, tuple[tuple[str, ...], str, str]]:
         """Stage name → (component keys, method to time, "sum" of call times | "span" first start→last end)."""

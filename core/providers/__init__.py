@@ -1,7 +1,7 @@
 """Closed-source image API clients, one module per provider (no torch import here).
 
-Importing this package registers one API `ModelSpec` per model in ``core.registry.API_MODELS``. The
-engine uses four functions, all keyed by the spec:
+``api_specs()`` lists one API `ModelSpec` per model (the registry asks for them; nothing is registered
+as a side effect of an import). The engine uses four functions, all keyed by the spec:
 
 - ``check_request(spec, req)``: per-model parameter checks (RequestError) before any request is sent;
 - ``estimate_cost_usd(spec, req)``: list-price estimate for the ``--max-cost`` guard (``PRICES``, dated);
@@ -21,17 +21,16 @@ from dataclasses import replace
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from core import registry as _registry
 from core.providers import base, bytedance, imagen, kling, openai_images
 from core.providers.base import PRICES, ApiResult, Price, ProviderError
+from core.spec import ModelSpec
 
 if TYPE_CHECKING:
-    from core.registry import ModelSpec
     from core.request import GenerationRequest
     from core.settings import Settings
 
 __all__ = ["generate", "check_request", "estimate_cost_usd", "missing_credentials", "ApiResult", "ProviderError",
-           "PRICES", "Price", "PROVIDERS", "register_api_models"]
+           "PRICES", "Price", "PROVIDERS", "api_specs"]
 
 PROVIDERS: dict[str, ModuleType] = {
     openai_images.PROVIDER: openai_images,
@@ -42,19 +41,16 @@ PROVIDERS: dict[str, ModuleType] = {
 log = logging.getLogger("core.providers")
 
 
-def register_api_models() -> None:
-    """Append every provider's specs to core.registry.API_MODELS (once per key)."""
-    known = {spec.key for spec in _registry.API_MODELS}
+def api_specs() -> list[ModelSpec]:
+    """Every provider's model specs, in provider order (one per key)."""
+    out: dict[str, ModelSpec] = {}
     for module in PROVIDERS.values():
-        for name in base.PROVIDER_FUNCTIONS:
-            assert callable(getattr(module, name, None)), f"{module.__name__} lacks {name}()"
         for spec in module.specs():
-            if spec.key not in known:
-                _registry.API_MODELS.append(spec)
-                known.add(spec.key)
+            out.setdefault(spec.key, spec)
+    return list(out.values())
 
 
-def _provider(spec: "ModelSpec") -> ModuleType:
+def _provider(spec: ModelSpec) -> ModuleType:
     if not spec.is_api:
         raise ValueError(f"{spec.key} is an open model, not an API model")
     module = PROVIDERS.get(spec.provider or "")
@@ -71,7 +67,7 @@ def _settings(settings: "Settings | None") -> "Settings":
     return get_settings()
 
 
-def _filled(spec: "ModelSpec", req: "GenerationRequest") -> "GenerationRequest":
+def _filled(spec: ModelSpec, req: "GenerationRequest") -> "GenerationRequest":
     """Unset size, steps and guidance from the spec (the seed stays as given: None is never sent)."""
     return replace(req,
                    width=req.width if req.width is not None else spec.width,
@@ -81,22 +77,22 @@ def _filled(spec: "ModelSpec", req: "GenerationRequest") -> "GenerationRequest":
                    extra=dict(req.extra or {}))
 
 
-def check_request(spec: "ModelSpec", req: "GenerationRequest", *, settings: "Settings | None" = None) -> None:
+def check_request(spec: ModelSpec, req: "GenerationRequest", *, settings: "Settings | None" = None) -> None:
     """Raise core.errors.RequestError(field, value, allowed) for anything this model would refuse."""
     _provider(spec).check(spec, _filled(spec, req), _settings(settings))
 
 
-def estimate_cost_usd(spec: "ModelSpec", req: "GenerationRequest") -> float:
+def estimate_cost_usd(spec: ModelSpec, req: "GenerationRequest") -> float:
     """List-price estimate in USD for this request (all its images), from PRICES."""
     return round(_provider(spec).estimate_cost_usd(spec, _filled(spec, req)), 6)
 
 
-def missing_credentials(spec: "ModelSpec", settings: "Settings | None" = None) -> str | None:
+def missing_credentials(spec: ModelSpec, settings: "Settings | None" = None) -> str | None:
     """None when the provider's keys are set; else a message naming the environment variables to set."""
     return _provider(spec).missing_credentials(spec, _settings(settings))
 
 
-def generate(spec: "ModelSpec", req: "GenerationRequest", *, settings: "Settings | None" = None) -> ApiResult:
+def generate(spec: ModelSpec, req: "GenerationRequest", *, settings: "Settings | None" = None) -> ApiResult:
     """Check, then call the provider: images, request id, cost, what was sent, latency. Raises
     RequestError before any request, ProviderError(kind=...) for anything the call ran into."""
     module = _provider(spec)
@@ -112,5 +108,3 @@ def generate(spec: "ModelSpec", req: "GenerationRequest", *, settings: "Settings
              len(result.images), result.latency_s, result.attempts, result.cost_usd, result.request_id)
     return result
 
-
-register_api_models()

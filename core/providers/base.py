@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Literal, Mapping, Typ
 from urllib.parse import urlsplit
 
 from core.errors import CaseStudyError, RequestError
+from core.spec import ModelSpec
 
 if TYPE_CHECKING:  # keep imports light: registry._index imports this package
     import requests
     from PIL import Image
 
-    from core.registry import ModelSpec
     from core.request import GenerationRequest
     from core.settings import Settings
 
@@ -547,8 +547,6 @@ def secret(value: Any) -> str | None:
 
 
 def api_spec(key: str, *, name: str, provider: str, **kw: Any) -> "ModelSpec":
-    from core.registry import ModelSpec
-
     kw.setdefault("supports_negative", False)
     kw.setdefault("cfg_style", "none")
     return ModelSpec(key=key, name=name, kind="api", provider=provider, vram_gb=0, **kw)

@@ -44,7 +44,7 @@ from core.providers.base import (
 if TYPE_CHECKING:
     import requests
 
-    from core.registry import ModelSpec
+    from core.spec import ModelSpec
     from core.request import GenerationRequest
     from core.settings import Settings
 

@@ -32,7 +32,7 @@ from core.providers.base import (
 )
 
 if TYPE_CHECKING:
-    from core.registry import ModelSpec
+    from core.spec import ModelSpec
     from core.request import GenerationRequest
     from core.settings import Settings
 

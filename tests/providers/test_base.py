@@ -13,7 +13,7 @@ import pytest
 from core import providers
 from core.errors import RequestError
 from core.providers import PRICES, ProviderError, base
-from core.registry import API_MODELS, get_spec, resolve_models
+from core.registry import get_spec, resolve_models
 from core.request import GenerationRequest
 
 API_KEYS = ["dall-e-2", "dall-e-3", "gpt-image-1", "imagen-3", "imagen-4", "imagen-4-fast", "imagen-4-ultra",
@@ -23,8 +23,10 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_api_models_are_registry_entries():
     assert [s.key for s in resolve_models("api")] == API_KEYS
-    providers.register_api_models()  # idempotent
-    assert len(API_MODELS) == len({s.key for s in API_MODELS}) == len(API_KEYS)
+    specs = providers.api_specs()
+    assert len(specs) == len({s.key for s in specs}) == len(API_KEYS)
+    for module in providers.PROVIDERS.values():  # each provider module offers the whole interface
+        assert all(callable(getattr(module, name, None)) for name in base.PROVIDER_FUNCTIONS), module.__name__
     for key in API_KEYS:
         spec = get_spec(key)
         assert spec.kind == "api" and spec.is_api and spec.provider in providers.PROVIDERS
