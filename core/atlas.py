@@ -29,7 +29,10 @@ import torch
 
 from core.architecture import Architecture, ArchitectureUnavailable, load_architecture
 from core.flops import CallCount, count_call, signature
+from core.errors import RequestError
 from core.random_weights import build_random_pipeline
+from core.request import parse_size
+from core.store import db_url
 
 log = logging.getLogger(__name__)
 
@@ -320,15 +323,20 @@ def store_results(results: Sequence[AtlasResult], db) -> int:
         return put_atlas_entries(session=session, entries=[r.to_entry() for r in results])
 
 
-def parser() -> argparse.ArgumentParser:
-    from core.bench import _db_url, _size
+def _size(text: str) -> tuple[int, int]:
+    try:
+        return parse_size(text)
+    except RequestError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
+
+def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m core.bench atlas", description=__doc__.split("\n\n")[0])
     p.add_argument("--models", default="open", help="comma-separated model keys, or open (default)")
     p.add_argument("--size", type=_size, metavar="WxH", help="image size (default: each model's own)")
     p.add_argument("--steps", type=int, help="denoising steps (default: each model's own)")
     p.add_argument("--negative-prompt", help="a negative prompt, for models that take one")
-    p.add_argument("--db", type=_db_url, help="database URL or SQLite path (default: IGCS_DATABASE_URL)")
+    p.add_argument("--db", type=db_url, help="database URL or SQLite path (default: IGCS_DATABASE_URL)")
     p.add_argument("--no-store", action="store_true", help="print the table only")
     return p
 

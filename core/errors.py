@@ -22,3 +22,13 @@ class RequestError(CaseStudyError, ValueError):
     def __init__(self, field: str, value: object, allowed: str):
         self.field, self.value, self.allowed = field, value, allowed
         super().__init__(f"{field}: {value!r} is not allowed; {allowed}")
+
+
+class InvalidRequest(RequestError):
+    """Several fields of one request are out of range: `errors` holds one RequestError per field."""
+
+    def __init__(self, errors: list[RequestError]):
+        self.errors = list(errors)
+        first = self.errors[0]
+        CaseStudyError.__init__(self, "; ".join(str(e) for e in self.errors))
+        self.field, self.value, self.allowed = first.field, first.value, first.allowed

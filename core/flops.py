@@ -30,6 +30,8 @@ import torch
 from ptflops.aten_engine import FlopCounterMode as _PtflopsMode
 from ptflops.aten_ops import bmm_flop, matmul_flop
 
+from core.store import FlopCount, get_flop_count, put_flop_count, session_scope
+
 log = logging.getLogger(__name__)
 
 aten = torch.ops.aten
@@ -506,21 +508,12 @@ def count_call(module: torch.nn.Module, method: str, args: Any = (), kwargs: Any
 class FlopCache:
     """Counts per (model, component, method, config, signature): in memory, then in the store."""
 
-    def __init__(self, db=None, db_url: str | None = None):
-        self._db = db
-        self._db_url = db_url
+    def __init__(self, db=None):
+        self._db = db  # the process's store handle (core.store.open_store); None: in memory only
         self._memory: dict[str, CallCount] = {}
         self._lock = threading.Lock()
 
     def engine(self):
-        if self._db is None and self._db_url:
-            from core.store import make_engine
-
-            try:
-                self._db = make_engine(self._db_url)
-            except Exception as exc:  # pragma: no cover - a broken store must not stop a generation
-                log.warning("FLOP cache: store unavailable (%s); counting in memory only", exc)
-                self._db_url = None
         return self._db
 
     @staticmethod
@@ -535,8 +528,6 @@ class FlopCache:
         db = self.engine()
         if db is None:
             return None
-        from core.store import get_flop_count, session_scope
-
         with session_scope(db, read_only=True) as session:
             row = get_flop_count(session=session, key=key)
         if row is None:
@@ -552,8 +543,6 @@ class FlopCache:
         db = self.engine()
         if db is None:
             return
-        from core.store import FlopCount, put_flop_count, session_scope
-
         try:
             with session_scope(db) as session:
                 put_flop_count(session=session, count=FlopCount(

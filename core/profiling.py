@@ -23,6 +23,9 @@ from typing import Any, Iterator
 
 import torch
 
+from core.flops import TensorSpec, build_meta_twin, config_hash, count_call, module_dtype, signature, spec_tree
+from core.store import DevicePeak, get_device_peak, put_device_peak, session_scope
+
 
 @dataclass
 class _Call:
@@ -73,8 +76,6 @@ class StageTimer:
     def _wrap(self, stage: str, key: str, module: torch.nn.Module, method: str, depth: list[int] | None = None):
         original = getattr(module, method)
         records, cuda, capture = self.records, self.cuda, self.capture
-        if capture:
-            from core.flops import spec_tree
         depth = depth if depth is not None else [0]  # shared by the wrapped methods of one component
 
         @functools.wraps(original)
@@ -178,8 +179,6 @@ def flop_profile(records: list[_Call], components: dict[str, torch.nn.Module], *
     """Count each distinct (component, method, input signature) once on a meta twin (or take it from the
     cache) and add up every call the pipeline made. `twins` keeps meta twins between generations;
     `stage_of(component)` names the stage of calls recorded outside every stage."""
-    from core.flops import build_meta_twin, config_hash, signature
-
     out = FlopProfile()
     t0 = time.perf_counter()
     per_key: dict[tuple[str, str, str], Any] = {}
@@ -224,8 +223,6 @@ def flop_profile(records: list[_Call], components: dict[str, torch.nn.Module], *
 
 
 def _float_dtypes(tree) -> list[torch.dtype]:
-    from core.flops import TensorSpec
-
     out: list[torch.dtype] = []
 
     def walk(x):
@@ -246,8 +243,6 @@ def _float_dtypes(tree) -> list[torch.dtype]:
 def _count_on_twin(twins: dict[str, torch.nn.Module], twin_key: str, call: _Call):
     """Count on the meta twin in the module's dtype; if the call ran the module in another dtype (SDXL upcasts
     its VAE to float32 to decode), count on a twin cast to that dtype (FLOPs do not depend on it)."""
-    from core.flops import count_call, module_dtype
-
     twin = twins[twin_key]
     try:
         return count_call(twin, call.method, call.args, call.kwargs)[0]
@@ -304,8 +299,6 @@ def device_peak_tflops(device: str, *, db=None) -> float | None:
         return _PEAKS[name]
     peak = None
     if db is not None:
-        from core.store import get_device_peak, session_scope
-
         with session_scope(db) as session:
             row = get_device_peak(session=session, name=name)
         peak = row.peak_tflops if row is not None else None
@@ -321,7 +314,6 @@ def device_peak_tflops(device: str, *, db=None) -> float | None:
             return None
         peak = measured
         if db is not None:
-            from core.store import DevicePeak, put_device_peak, session_scope
 
             with session_scope(db) as session:
                 put_device_peak(session=session, peak=DevicePeak(name=name, peak_tflops=peak, dtype="bfloat16",

@@ -7,7 +7,7 @@ import random
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from core.errors import RequestError
+from core.errors import InvalidRequest, RequestError
 from core.spec import ModelSpec
 from core.registry import get_spec
 
@@ -55,37 +55,59 @@ class GenerationRequest:
         return hashlib.sha256(payload.encode()).hexdigest()[:32]
 
 
+def parse_size(text: str) -> tuple[int, int]:
+    """``WxH`` or ``N`` (square) → (width, height); RequestError naming the field otherwise."""
+    try:
+        if "x" in text.lower():
+            w, h = text.lower().split("x", 1)
+            return int(w), int(h)
+        return int(text), int(text)
+    except ValueError:
+        raise RequestError("size", text, "WIDTHxHEIGHT or N, e.g. 1024x768 or 512") from None
+
+
 def validate_request(req: GenerationRequest, spec: ModelSpec) -> None:
-    """Raise RequestError naming the field, the value and what is allowed."""
+    """Raise RequestError naming the field, the value and what is allowed (every bad field: `.errors`)."""
+    errors = request_errors(req, spec)
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise InvalidRequest(errors)
+
+
+def request_errors(req: GenerationRequest, spec: ModelSpec) -> list[RequestError]:
+    """Every field of `req` that `spec` does not allow, each naming the field, the value and what is allowed."""
+    errors: list[RequestError] = []
     # 1. Prompt
     if not isinstance(req.prompt, str) or not req.prompt.strip():
-        raise RequestError("prompt", req.prompt, "the prompt must be non-empty text")
+        errors.append(RequestError("prompt", req.prompt, "the prompt must be non-empty text"))
     if req.negative_prompt and not spec.supports_negative and not spec.is_api:
-        raise RequestError(
+        errors.append(RequestError(
             "negative_prompt", req.negative_prompt,
             f"{spec.key} takes no negative prompt ({spec.cfg_style} guidance); leave it empty",
-        )
-    # 2. Size
+        ))
+    # 2. Size (API sizes map to the provider's nearest allowed size: core.providers checks them)
     for name in ("width", "height"):
         value = getattr(req, name)
         if spec.is_api:
-            continue  # API sizes map to the provider's nearest allowed size (core.providers)
+            continue
         if not isinstance(value, int) or isinstance(value, bool):
-            raise RequestError(name, value, "must be an integer number of pixels")
-        if not spec.min_size <= value <= spec.max_size or value % spec.size_multiple:
-            raise RequestError(
+            errors.append(RequestError(name, value, "must be an integer number of pixels"))
+        elif not spec.min_size <= value <= spec.max_size or value % spec.size_multiple:
+            errors.append(RequestError(
                 name, value,
                 f"{spec.key} takes multiples of {spec.size_multiple} from {spec.min_size} to {spec.max_size}",
-            )
+            ))
     # 3. Steps and guidance
     if not spec.is_api:
         if not isinstance(req.steps, int) or isinstance(req.steps, bool) or not spec.min_steps <= req.steps <= spec.max_steps:
-            raise RequestError("steps", req.steps, f"an integer from {spec.min_steps} to {spec.max_steps}")
+            errors.append(RequestError("steps", req.steps, f"an integer from {spec.min_steps} to {spec.max_steps}"))
         lo, hi = spec.guidance_range
         if not isinstance(req.guidance, (int, float)) or not lo <= float(req.guidance) <= hi:
-            raise RequestError("guidance", req.guidance, f"a number from {lo} to {hi}")
+            errors.append(RequestError("guidance", req.guidance, f"a number from {lo} to {hi}"))
     # 4. Seed and count
     if not isinstance(req.seed, int) or isinstance(req.seed, bool) or not 0 <= req.seed <= MAX_SEED:
-        raise RequestError("seed", req.seed, f"an integer from 0 to {MAX_SEED}, or empty for a random seed")
+        errors.append(RequestError("seed", req.seed, f"an integer from 0 to {MAX_SEED}, or empty for a random seed"))
     if not isinstance(req.num_images, int) or not 1 <= req.num_images <= spec.max_images_per_call:
-        raise RequestError("num_images", req.num_images, f"from 1 to {spec.max_images_per_call} for {spec.key}")
+        errors.append(RequestError("num_images", req.num_images, f"from 1 to {spec.max_images_per_call} for {spec.key}"))
+    return errors

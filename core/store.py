@@ -35,7 +35,8 @@ class Run(SQLModel, table=True):
     kind: str = Field(default="generate", index=True)  # generate | bench
     mode: str = "bench"  # dev (models stay resident) | bench (load → generate → unload)
     weights: str = "pretrained"  # pretrained | random | tiny
-    status: str = Field(default="running", index=True)  # running | finished | failed | cancelled
+    # running | finished | failed (nothing ok) | cancelled | interrupted (its process died)
+    status: str = Field(default="running", index=True)
     name: str | None = None
     output_dir: str | None = None
     params: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))  # shared parameters
@@ -84,6 +85,7 @@ class Generation(SQLModel, table=True):
     width: int | None = None
     height: int | None = None
     image_index: int = 0
+    repeat: int = 0  # timed repeat of the same job (0 = the first); resume keys carry it
     extra: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
     # what came out
     image_path: str | None = None
@@ -202,6 +204,22 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+_OPEN: dict[str, Engine] = {}
+
+
+def open_store(url: str) -> Engine:
+    """The one store handle of this process for `url` (made on first use): the runner, the recorder, the
+    engine's FLOP cache and the device-peak measurement all share it."""
+    if url not in _OPEN:
+        _OPEN[url] = make_engine(url)
+    return _OPEN[url]
+
+
+def db_url(text: str) -> str:
+    """A SQLAlchemy URL, or a path taken as a SQLite file."""
+    return text if "://" in text else f"sqlite:///{text}"
+
+
 @contextmanager
 def session_scope(engine: Engine, *, read_only: bool = False) -> Iterator[Session]:
     """A session; `read_only=True` for queries that write nothing (no write lock taken on SQLite)."""
@@ -279,6 +297,28 @@ def done_job_keys(*, session: Session, keys: Iterable[str] | None = None) -> set
     for i in range(0, len(keys), 500):  # stay under SQLite's bound-parameter limit
         found.update(session.exec(stmt.where(Generation.job_key.in_(keys[i:i + 500]))))
     return found
+
+
+def generations_by_job_keys(*, session: Session, keys: Sequence[str]) -> list[Generation]:
+    """The ok rows (image 0) stored under these job keys."""
+    out: list[Generation] = []
+    keys = list(keys)
+    for i in range(0, len(keys), 500):
+        stmt = select(Generation).where(Generation.status == "ok", Generation.job_key.in_(keys[i:i + 500]))
+        out.extend(session.exec(stmt))
+    return out
+
+
+def median_seconds(*, session: Session, weights: str, limit: int = 50_000) -> dict[tuple[str, int, int], float]:
+    """Median seconds per (model, width, height) of the latest ok, steady-state rows in a weights mode."""
+    stmt = (select(Generation.model_key, Generation.width, Generation.height, Generation.total_s)
+            .where(Generation.status == "ok", Generation.weights.in_([weights, "api"]),
+                   Generation.first_call.is_(False), Generation.total_s.is_not(None))
+            .order_by(Generation.id.desc()).limit(limit))
+    groups: dict[tuple[str, int, int], list[float]] = {}
+    for model, width, height, seconds in session.exec(stmt):
+        groups.setdefault((model, width, height), []).append(seconds)
+    return {k: sorted(v)[len(v) // 2] for k, v in groups.items()}
 
 
 def _filtered(stmt, *, model_keys=None, status=None, prompt_contains=None, run_id=None,

@@ -6,12 +6,9 @@ few seconds with `st.cache_data`, keyed by the database URL, and cleared after t
 """
 from __future__ import annotations
 
-import importlib.util
-import os
 import secrets
-import signal
-import subprocess
 import sys
+import subprocess
 import threading
 import time
 from dataclasses import dataclass
@@ -22,12 +19,15 @@ from typing import Any, Sequence
 import pandas as pd
 import streamlit as st
 
-from core import store
+from core import families, processes, store
+from core.availability import available
+from core.generation import Engine
+from core.registry import all_specs, get_spec
 from core.spec import ModelSpec
-from core.registry import all_specs
+from core.errors import CaseStudyError
+from core.sweep import Sweep, prepare
 from core.settings import Settings, get_settings
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 QUERY_TTL_S = 10
 PAGE_SIZES = (25, 50, 100, 200)
 
@@ -46,20 +46,6 @@ def settings() -> Settings:
 
 def db_url() -> str:
     return settings().database_url
-
-
-def require_router() -> None:
-    """Run the page through dashboard/app.py's router.
-
-    Streamlit treats a `pages/` folder next to the entry file as an old-style multipage app until the
-    first `st.navigation` call of the process; a fresh server opened at /history would run the page alone
-    (no router, no page config). This switches that mode off and reruns through the router.
-    """
-    from streamlit.runtime.pages_manager import PagesManager
-
-    if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
-        st.rerun()
 
 
 # ---- resources ---------------------------------------------------------------------------------------
@@ -84,15 +70,13 @@ def dev_engine(weights: str):
     One Engine per process: switching the weights mode unloads the resident models of the old one, so
     two sets of pipelines never sit in GPU memory at once.
     """
-    from core.generation import Engine
-
     slot = _engine_slot()
     with slot["lock"]:
         engine = slot["engine"]
         if engine is None or engine.weights != weights:
             if engine is not None:
                 engine.unload_all()
-            engine = Engine(weights=weights, settings=settings())
+            engine = Engine(weights=weights, settings=settings(), db=db())
             slot["engine"] = engine
         return engine
 
@@ -118,57 +102,15 @@ def default_weights() -> str:
         return "tiny"
 
 
-def _hf_cached(repo_id: str | None) -> bool:
-    if not repo_id:
-        return False
-    try:
-        from huggingface_hub import try_to_load_from_cache
-
-        found = try_to_load_from_cache(repo_id=repo_id, filename="model_index.json")
-        return isinstance(found, str)
-    except Exception:  # pragma: no cover - an unreadable cache is "not here"
-        return False
-
-
 @st.cache_resource(show_spinner=False, ttl=60)
 def weights_here(key: str, weights: str) -> tuple[bool, str]:
-    """(available, why) for a model in a weights mode on this machine."""
-    from core import providers
-
-    spec = next(s for s in all_specs() if s.key == key)
-    cfg = settings()
-    if spec.is_api:
-        missing = providers.missing_credentials(spec, cfg)
-        return (missing is None, "API key set" if missing is None else missing)
-    family_module = f"core.families.{spec.family}"
-    if importlib.util.find_spec(family_module) is None:
-        return False, f"no pipeline family module {family_module} yet"
-    if weights == "tiny":
-        return True, "tiny twin built in code"
-    if weights == "random":
-        from core.families import Family, get_family
-
-        try:
-            family = get_family(spec.family)
-        except Exception as exc:  # noqa: BLE001 - a broken family module is "not available"
-            return False, f"family failed to import: {exc}"
-        ok = type(family).build_random is not Family.build_random
-        return ok, "random weights from the architecture" if ok else "no random-weight builder for this family yet"
-    if cfg.models_dir and (Path(cfg.models_dir).expanduser() / spec.key).is_dir():
-        return True, f"local copy in {Path(cfg.models_dir) / spec.key}"
-    if _hf_cached(spec.hf_id):
-        return True, f"{spec.hf_id} in the Hugging Face cache"
-    return False, f"{spec.hf_id} not downloaded (set IGCS_MODELS_DIR or fill the HF cache)"
+    """(available, why) for a model in a weights mode on this machine (core.availability, cached a minute)."""
+    return available(get_spec(key), weights, settings())
 
 
 def effective_spec(spec: ModelSpec, weights: str) -> ModelSpec:
     """The spec requests are checked against (the tiny twin's small default size and steps)."""
-    from core.loading import effective_spec as _effective
-
-    try:
-        return _effective(spec, weights)
-    except Exception:  # noqa: BLE001 - a family that is not there yet keeps the full spec
-        return spec
+    return families.effective_spec(spec, weights)
 
 
 def model_label(spec: ModelSpec, weights: str) -> str:
@@ -300,7 +242,7 @@ def runs_frame(url: str, limit: int = 50, offset: int = 0, kind: str | None = No
                status: str | None = None) -> pd.DataFrame:
     """One page of runs with their generation counts (ok, failed) and progress."""
     columns = ["id", "created_at", "name", "kind", "status", "weights", "mode", "models", "ok", "failed",
-               "jobs_total", "device", "gpu_name", "finished_at", "output_dir", "pid", "hostname"]
+               "jobs_total", "device", "gpu_name", "finished_at", "seconds", "output_dir", "pid", "hostname"]
     with store.session_scope(_db_engine(url), read_only=True) as s:
         runs = store.query_runs(session=s, limit=limit, offset=offset, kind=kind, status=status)
         counts = store.run_counts(session=s, run_ids=[r.id for r in runs])
@@ -312,7 +254,9 @@ def runs_frame(url: str, limit: int = 50, offset: int = 0, kind: str | None = No
                      "weights": r.weights, "mode": r.mode, "models": ", ".join(models) if models else None,
                      "ok": c.get("ok", 0), "failed": c.get("failed", 0) + c.get("skipped", 0),
                      "jobs_total": r.jobs_total, "device": r.device, "gpu_name": r.gpu_name,
-                     "finished_at": r.finished_at, "output_dir": r.output_dir, "pid": r.pid, "hostname": r.hostname})
+                     "finished_at": r.finished_at,
+                     "seconds": (r.finished_at - r.created_at).total_seconds() if r.finished_at else None,
+                     "output_dir": r.output_dir, "pid": r.pid, "hostname": r.hostname})
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -415,7 +359,6 @@ def atlas_frame(url: str) -> pd.DataFrame:
 
 def atlas_choices(atlas: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """Views of the atlas with one row per model: at each model's default size and steps, then per stored size."""
-    from core.registry import get_spec
 
     if atlas.empty:
         return {}
@@ -477,6 +420,12 @@ def delete_run(run_id: int) -> tuple[int, list[str]]:
     return removed, problems
 
 
+def stored_generations(job_keys: Sequence[str]) -> list:
+    """Uncached: the ok rows of these job keys (what the Generate page shows instead of running them again)."""
+    with store.session_scope(db(), read_only=True) as s:
+        return store.generations_by_job_keys(session=s, keys=job_keys)
+
+
 def finish_run(run_id: int, status: str) -> None:
     with store.session_scope(db()) as s:
         store.finish_run(session=s, run_id=run_id, status=status)
@@ -491,49 +440,75 @@ def _launched() -> dict[str, dict[str, Any]]:
 
 
 def new_batch_name(label: str | None = None) -> str:
-    base = "".join(c if c.isalnum() or c in "-_" else "-" for c in (label or "").strip())[:40] or "dashboard"
-    return f"{base}-{secrets.token_hex(4)}"
-
-
-def bench_argv(*, models: Sequence[str], prompts_file: str, seeds: Sequence[int], weights: str, name: str,
-               steps: int | None = None, guidance: float | None = None, size: tuple[int, int] | None = None,
-               negative_prompt: str | None = None) -> list[str]:
-    """The `python -m core.bench` command a batch runs, against this dashboard's store and output folder."""
-    cfg = settings()
-    argv = [sys.executable, "-m", "core.bench", "--models", ",".join(models), "--prompts", prompts_file,
-            "--seeds", *[str(s) for s in seeds], "--weights", weights, "--db", cfg.database_url,
-            "--out", cfg.output_dir, "--name", name, "--no-progress"]
-    if steps is not None:
-        argv += ["--steps", str(steps)]
-    if guidance is not None:
-        argv += ["--guidance", str(guidance)]
-    if size is not None:
-        argv += ["--size", f"{size[0]}x{size[1]}"]
-    if negative_prompt:
-        argv += ["--negative-prompt", negative_prompt]
-    return argv
+    """The typed name as typed; a generated one when none was typed."""
+    label = (label or "").strip()
+    return label or f"dashboard-{secrets.token_hex(4)}"
 
 
 def write_prompt_file(prompts: Sequence[str], name: str) -> str:
-    """Pasted prompts → `<output dir>/batches/<name>.txt` (one prompt a line)."""
-    folder = Path(settings().output_dir) / "batches"
+    """Pasted prompts → `<output dir>/batches/<name>-<random>.txt` (one prompt a line)."""
+    folder = processes.batches_dir(settings().output_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.txt"
+    safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in name)[:40]
+    path = folder / f"{safe}-{secrets.token_hex(3)}.txt"
     path.write_text("\n".join(p.replace("\n", " ").strip() for p in prompts if p.strip()) + "\n", encoding="utf-8")
     return str(path)
 
 
-def start_batch(argv: list[str], name: str) -> subprocess.Popen:
-    """Start the batch detached (its own session): closing the tab or stopping the dashboard leaves it running."""
-    folder = Path(settings().output_dir) / "batches"
-    folder.mkdir(parents=True, exist_ok=True)
-    log_path = folder / f"{name}.log"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
-           "PYTHONUNBUFFERED": "1"}
-    with open(log_path, "ab") as log:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
-                                cwd=os.getcwd(), start_new_session=True)
-    _launched()[name] = {"process": proc, "log": str(log_path), "argv": argv, "started": time.time()}
+def start_batch(sweep: Sweep) -> subprocess.Popen:
+    """Start `sweep` detached (core.processes): closing the tab or stopping the dashboard leaves it running."""
+    safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in sweep.name or "batch")[:40]
+    log_name = f"{safe}-{secrets.token_hex(3)}"
+    argv = sweep.argv()
+    proc = processes.start(argv, name=log_name, output_dir=settings().output_dir)
+    _launched()[sweep.name] = {"process": proc, "log": str(processes.log_path(settings().output_dir, log_name)),
+                               "argv": argv, "started": time.time()}
+    return proc
+
+
+@dataclass(frozen=True)
+class SweepCheck:
+    """What the Benchmark page shows before launch: the CLI's own check (core.sweep.prepare), run here."""
+
+    error: str = ""
+    jobs: int = 0
+    pending: int = 0
+    cost_usd: float = 0.0
+    eta_s: float | None = None
+    warnings: tuple[str, ...] = ()
+
+
+def check_sweep(sweep: Sweep) -> SweepCheck:
+    """Check a batch as the CLI will (every request, keys, cost cap, slow tiny sizes) before launching it."""
+    try:
+        prepared = prepare(sweep, settings=settings(), engine=Engine(weights=sweep.weights, settings=settings(),
+                                                                      db=db()))
+    except (CaseStudyError, ValueError, FileNotFoundError, RuntimeError) as exc:
+        return SweepCheck(error=str(exc))
+    warnings = [f"{k} is skipped: {why}" for k, why in prepared.skipped_models.items()] + prepared.warnings
+    return SweepCheck(jobs=len(prepared.jobs), pending=prepared.pending, cost_usd=prepared.cost_estimate_usd,
+                      eta_s=_eta(prepared), warnings=tuple(warnings))
+
+
+def _eta(prepared) -> float | None:
+    """Seconds the pending jobs took before on this store (median per model and size), when known."""
+    with store.session_scope(db(), read_only=True) as s:
+        medians = store.median_seconds(session=s, weights=prepared.sweep.weights)
+    total, known = 0.0, False
+    for job in prepared.jobs[:prepared.pending] if prepared.sweep.force else prepared.jobs:
+        m = medians.get((job.spec.key, job.request.width, job.request.height))
+        if m is not None:
+            total, known = total + m, True
+    return total if known else None
+
+
+def restart_batch(argv: Sequence[str], name: str) -> subprocess.Popen:
+    """Start a stored batch command again (Resume): its stored jobs are skipped."""
+    log_name = "".join(c if c.isalnum() or c in "-_" else "-" for c in name)[:40] + f"-{secrets.token_hex(3)}"
+    full = [sys.executable, *argv]
+    proc = processes.start(full, name=log_name, output_dir=settings().output_dir)
+    _launched()[name] = {"process": proc, "log": str(processes.log_path(settings().output_dir, log_name)),
+                         "argv": full, "started": time.time()}
     return proc
 
 
@@ -549,34 +524,24 @@ def log_tail(path: str, lines: int = 15) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-def batch_process_alive(pid: int | None) -> bool:
-    """True when `pid` is a live `core.bench` process on this machine."""
-    if not pid:
+def batch_process_alive(run) -> bool:
+    """True when the run's batch process is alive on this machine (reaping our own finished children)."""
+    launched = next((b["process"] for b in _launched().values() if b["process"].pid == run.pid), None)
+    if launched is not None and launched.poll() is not None:
         return False
-    launched = next((b["process"] for b in _launched().values() if b["process"].pid == pid), None)
-    if launched is not None:
-        return launched.poll() is None  # also reaps our own finished children
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
-    except OSError:
-        try:
-            os.kill(pid, 0)
-            return True  # no /proc (not Linux): trust the pid
-        except OSError:
-            return False
-    return b"core.bench" in cmdline
+    return bool(processes.run_alive(run))
 
 
-def cancel_batch(run) -> str:
-    """SIGTERM the batch's process: the CLI stops after the current image and marks the run cancelled."""
-    import socket
+def cancel_batch(run, *, now: bool = False) -> str:
+    return processes.cancel(run, now=now)
 
-    if run.hostname and run.hostname != socket.gethostname():
-        return f"run {run.id} runs on {run.hostname}; cancel it there"
-    if not batch_process_alive(run.pid):
-        return f"run {run.id}: its process ({run.pid}) is not running"
-    os.kill(run.pid, signal.SIGTERM)
-    return ""
+
+def reconcile_runs() -> list[int]:
+    """Runs whose process is gone → `interrupted` (every page calls this first)."""
+    gone = processes.reconcile(db())
+    if gone:
+        clear_queries()
+    return gone
 
 
 # ---- formatting --------------------------------------------------------------------------------------

@@ -273,7 +273,6 @@ def main(argv=None) -> int:
         print(f"error: {args.shared} not found (the collected configs live beside a developer's checkout)",
               file=sys.stderr)
         return 2
-    sys.path.insert(0, str(ROOT))
     for key, spec in build(args.shared).items():
         out = OUT / key / "architecture.json"
         out.parent.mkdir(parents=True, exist_ok=True)

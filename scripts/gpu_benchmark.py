@@ -21,7 +21,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 DEFAULT_MODELS = ("sdxl", "flux-dev", "sana15-1.6b")
 PROMPT = "a photograph of an astronaut riding a horse on the moon, detailed, high quality"

@@ -13,7 +13,6 @@ import statistics
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 SETTINGS = {"off": (False, False), "stages": (True, False), "stages+flops": (True, True)}
 

@@ -25,3 +25,5 @@ if [ "$with_tests" = 1 ]; then
 else
   .venv/bin/python -m pip install -q -r requirements.txt
 fi
+# The project itself, editable: `core` and `dashboard` import from anywhere (pages, scripts, tests).
+.venv/bin/python -m pip install -q --no-deps --no-build-isolation -e .

@@ -4,7 +4,7 @@ import json
 import pytest
 from PIL import Image
 
-from core.generation import Recorder
+from core.recording import Recorder
 from core.outputs import read_png_params
 from core.registry import OPEN_MODELS
 from core.request import GenerationRequest

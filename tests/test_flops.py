@@ -160,7 +160,7 @@ def test_tiny_pipeline_flops_agree_with_flop_counter_mode(tiny_engine, key):
 
 
 def test_flops_are_recorded_on_the_generation_row(tiny_engine, db, out_dir):
-    from core.generation import Recorder
+    from core.recording import Recorder
     from core.request import GenerationRequest
 
     request = tiny_engine.prepare(GenerationRequest(model="sd21", prompt="a cat", seed=1))

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-PAGES = Path(__file__).resolve().parents[2] / "dashboard" / "pages"
+PAGES = Path(__file__).resolve().parents[2] / "dashboard" / "views"
 APP = PAGES.parent / "app.py"
 
 
 @pytest.fixture
 def page():
-    """`page("history")` → a fresh AppTest of dashboard/pages/history.py, query caches cleared."""
+    """`page("history")` → a fresh AppTest of dashboard/views/history.py, query caches cleared."""
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 

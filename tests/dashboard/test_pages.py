@@ -37,7 +37,7 @@ def test_router_runs_every_page(db):
     _no_exception(at)
     assert at.title[0].value == "Generate"  # the default page
     for name, title in (("benchmark", "Benchmark"), ("history", "History"), ("charts", "Charts")):
-        at.switch_page(f"pages/{name}.py").run()
+        at.switch_page(f"views/{name}.py").run()
         _no_exception(at)
         assert at.title[0].value == title
 
@@ -101,10 +101,37 @@ def test_generate_two_tiny_models_writes_rows_and_files(page, db):
     assert "`sd21`" in sidebar and "`flux-dev`" in sidebar
     at.sidebar.button(key="gen_unload_all").click().run()
     assert "None loaded." in _texts(at.sidebar, "caption")
-    # the same request again is a new run, not a clash with the stored job keys
+    # the same request again shows the stored images (the runner skips stored job keys) ...
+    at.button(key="gen_go").click().run()
+    _no_exception(at)
+    assert len(_rows(db)) == 2 and len(at.get("image")) == 2
+    assert "already stored" in _texts(at, "caption")
+    # ... and "Measure again" generates them anew as new rows
+    at.toggle(key="gen_force").set_value(True).run()
     at.button(key="gen_go").click().run()
     _no_exception(at)
     assert len(_rows(db)) == 4
+
+
+def test_generate_page_and_cli_store_the_same_job_keys(page, db, db_url, tmp_path):
+    from core.bench import main
+
+    at = page("generate").run()
+    at.multiselect(key="gen_open_models").set_value(["sd21", "flux-dev"]).run()
+    at.text_area(key="gen_prompt").input("a red cube")
+    at.radio(key="gen_seed_mode").set_value("fixed").run()
+    at.number_input(key="gen_seed").set_value(3).run()
+    at.button(key="gen_go").click().run()
+    _no_exception(at)
+    page_keys = sorted(r.job_key for r in _rows(db))
+    cli_db = tmp_path / "cli.db"
+    assert main(["--models", "sd21,flux-dev", "--weights", "tiny", "--prompt", "a red cube", "--seeds", "3",
+                 "--db", str(cli_db), "--out", str(tmp_path / "cli-out"), "--no-progress"]) == 0
+    import sqlite3
+
+    with sqlite3.connect(cli_db) as con:
+        cli_keys = sorted(k for (k,) in con.execute("SELECT job_key FROM generation"))
+    assert len(page_keys) == 2 and page_keys == cli_keys
 
 
 def test_generate_checks_requests_before_loading(page, db):
@@ -209,7 +236,8 @@ def test_benchmark_starts_a_detached_batch_watches_and_cancels_it(page, db):
     at.button(key="bench_start").click().run()
     _no_exception(at)
     (name,) = at.session_state["bench_started"]
-    assert name.startswith("cancel-me-")
+    assert name == "cancel me"  # kept as typed
+    assert "cancel me" in at.session_state["bench_command"]  # the command stays visible
     proc = data.launched_batches()[name]["process"]
     assert os.getpgid(proc.pid) != os.getpgid(0)  # its own session: the dashboard going away leaves it running
     try:
@@ -228,10 +256,21 @@ def test_benchmark_starts_a_detached_batch_watches_and_cancels_it(page, db):
             proc.kill()
     counts, run = data.run_progress(run.id)
     assert run.status == "cancelled" and 0 < counts["ok"] < 400
+    stored = counts["ok"]
     at.run()
     _no_exception(at)
     assert "No batch is running." in _texts(at, "caption")
-    assert run.id in list(at.dataframe[-1].value["id"])  # listed under recent batches
+    assert any(f"Run {run.id}" in m.value and "cancelled" in m.value for m in at.markdown)  # under recent batches
+    # Resume runs the same command again: the stored jobs are skipped, the rest run
+    at.button(key=f"bench_resume_{run.id}").click().run()
+    _no_exception(at)
+    resumed = data.launched_batches()["cancel me"]["process"]
+    try:
+        second = _wait(lambda: (r := data.find_run("cancel me")) is not None and r.id != run.id and r)
+        assert second.jobs_total == 400 - stored
+    finally:
+        resumed.kill()
+        resumed.wait(timeout=30)
 
 
 # ---- history ---------------------------------------------------------------------------------------

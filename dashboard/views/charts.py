@@ -1,17 +1,9 @@
 """Charts: latency, stages, FLOPs, memory, scaling, MFU and cost from the store; the compute atlas."""
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-if str(Path(__file__).resolve().parents[2]) not in sys.path:  # opened by URL before the router ever ran
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
 import streamlit as st
 
 from dashboard import charts, data
-
-data.require_router()
 
 st.title("Charts")
 url = data.db_url()

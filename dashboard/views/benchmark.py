@@ -1,12 +1,7 @@
 """Benchmark: start a batch (`python -m core.bench`) in the background, watch it, cancel it."""
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-if str(Path(__file__).resolve().parents[2]) not in sys.path:  # opened by URL before the router ever ran
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
+import shlex
 import time
 from datetime import datetime, timezone
 
@@ -15,9 +10,8 @@ import streamlit as st
 from core.loading import WEIGHTS
 from core.prompts import PROMPTS_DIR, load_prompts
 from core.registry import all_specs
+from core.sweep import Sweep
 from dashboard import data
-
-data.require_router()
 
 REFRESH_S = 2
 SIZE_CHOICES = ["each model's default", "512×512", "768×768", "1024×1024", "1024×768", "768×1024"]
@@ -70,7 +64,7 @@ with st.container(border=True):
         st.dataframe(data.model_catalog(weights), hide_index=True, width="stretch")
 
     source = st.radio("Prompts", ["prompt set", "paste prompts"], horizontal=True, key="bench_source")
-    prompts_file, prompt_count, prompt_error = None, 0, None
+    prompts_file, prompt_count, prompt_error, pasted_prompts = None, 0, None, []
     if source == "prompt set":
         files = _prompt_files()
         if files:
@@ -95,6 +89,14 @@ with st.container(border=True):
     guidance = c_guidance.number_input("Guidance", min_value=0.0, max_value=30.0, value=None, step=0.5,
                                        key="bench_guidance", placeholder="each model's default")
     size_choice = c_size.selectbox("Size", SIZE_CHOICES, key="bench_size")
+    c_rep, c_warm, c_cost, c_force = st.columns(4)
+    repeats = c_rep.number_input("Timed repeats", min_value=1, max_value=100, value=1, step=1, key="bench_repeats",
+                                 help="each job timed this many times; each repeat is stored (p50/p90 in Charts)")
+    warmup = c_warm.number_input("Warm-up calls", min_value=0, max_value=20, value=0, step=1, key="bench_warmup",
+                                 help="untimed calls per model and configuration before the timed ones")
+    max_cost = c_cost.number_input("API cost cap (USD)", min_value=0.0, value=None, step=1.0, key="bench_max_cost",
+                                   placeholder="no cap", help="refuse the batch when its API estimate is higher")
+    force = c_force.toggle("Measure again", key="bench_force", help="run jobs already stored again, as new rows")
     negative = st.text_input("Negative prompt (for models that take one)", key="bench_negative")
 
     try:
@@ -102,9 +104,6 @@ with st.container(border=True):
         seed_error = None
     except ValueError:
         seeds, seed_error = [], f"seeds: {seeds_text!r} is not a list of integers (e.g. 0 1 2)"
-    jobs = len(models) * prompt_count * len(seeds)
-    st.markdown(f"**{len(models)}** model(s) × **{prompt_count}** prompt(s) × **{len(seeds)}** seed(s) = "
-                f"**{jobs}** job(s); jobs already stored are skipped")
     problems = [p for p in (prompt_error, seed_error) if p]
     if not models:
         problems.append("models: choose at least one model")
@@ -112,22 +111,36 @@ with st.container(border=True):
         problems.append("prompts: give at least one prompt")
     for problem in problems:
         st.error(problem)
-    start = st.button("Start batch", type="primary", key="bench_start", disabled=bool(problems))
+    sweep = None
+    if not problems:
+        size = None if size_choice == SIZE_CHOICES[0] else tuple(int(v) for v in size_choice.split("×"))
+        sweep = Sweep(models=",".join(models), prompts_file=prompts_file,
+                      prompts=tuple(pasted_prompts) if source == "paste prompts" else (), seeds=tuple(seeds),
+                      steps=int(steps) if steps is not None else None,
+                      guidance=float(guidance) if guidance is not None else None, size=size,
+                      negative_prompt=negative.strip() or None, weights=weights, repeats=int(repeats),
+                      warmup=int(warmup), force=force, max_cost=float(max_cost) if max_cost is not None else None,
+                      name=data.new_batch_name(label), db=data.db_url(), out=data.settings().output_dir)
+        check = data.check_sweep(sweep)
+        if check.error:
+            st.error("The batch would not start; nothing was run:\n\n" + check.error)
+        else:
+            st.markdown(f"**{check.jobs}** job(s), **{check.pending}** to run (the others are stored already)"
+                        + (f" · API estimate **{check.cost_usd:.2f} USD**" if check.cost_usd else "")
+                        + (f" · about {data.fmt_seconds(check.eta_s)} from earlier runs" if check.eta_s else ""))
+            for warning in check.warnings:
+                st.warning(warning)
+    start = st.button("Start batch", type="primary", key="bench_start",
+                      disabled=sweep is None or bool(check.error) or check.pending == 0)
 
-if start and not problems:
-    name = data.new_batch_name(label)
-    if source == "paste prompts":
-        prompts_file = data.write_prompt_file(pasted_prompts, name)
-    size = None if size_choice == SIZE_CHOICES[0] else tuple(int(v) for v in size_choice.split("×"))
-    argv = data.bench_argv(models=models, prompts_file=prompts_file, seeds=seeds, weights=weights, name=name,
-                           steps=int(steps) if steps is not None else None,
-                           guidance=float(guidance) if guidance is not None else None, size=size,
-                           negative_prompt=negative.strip() or None)
-    proc = data.start_batch(argv, name)
-    st.session_state.setdefault("bench_started", []).append(name)
-    st.session_state["bench_message"] = ("success", f"Started batch `{name}` (process {proc.pid}).", time.time())
-    with st.expander("Command"):
-        st.code(" ".join(argv[1:]), language="bash")
+if start and sweep is not None:
+    proc = data.start_batch(sweep)
+    st.session_state.setdefault("bench_started", []).append(sweep.name)
+    st.session_state["bench_message"] = ("success", f"Started batch `{sweep.name}` (process {proc.pid}).", time.time())
+    st.session_state["bench_command"] = " ".join(shlex.quote(a) for a in ["python", *sweep.argv()[1:]])
+if st.session_state.get("bench_command"):
+    st.caption("Command of the last batch started here (runs the same from a shell):")
+    st.code(st.session_state["bench_command"], language="bash")
 
 
 # ---- watch -------------------------------------------------------------------------------------------
@@ -139,18 +152,37 @@ def _elapsed(run) -> str:
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 
-def _cancel(run_id: int) -> None:
+def _cancel(run_id: int, now: bool = False) -> None:
     counts, run = data.run_progress(run_id)
     if run is None:
         return
-    problem = data.cancel_batch(run)
-    st.session_state["bench_message"] = ("error", problem, time.time()) if problem else \
-        ("success", f"Sent SIGTERM to run {run_id} (process {run.pid}); it stops after the current image.", time.time())
+    problem = data.cancel_batch(run, now=now)
+    done = (f"Stopped run {run_id} now (process {run.pid} killed); it shows as interrupted." if now else
+            f"Asked run {run_id} to stop (process {run.pid}): it finishes the image in progress, then stops "
+            "and records itself as cancelled. “Stop now” kills it at once.")
+    st.session_state["bench_message"] = ("error", problem, time.time()) if problem else ("success", done, time.time())
 
 
-def _mark(run_id: int, status: str) -> None:
-    data.finish_run(run_id, status)
-    st.session_state["bench_message"] = ("success", f"Run {run_id} marked {status}.", time.time())
+def _resume(run_id: int) -> None:
+    _, run = data.run_progress(run_id)
+    argv = (run.params or {}).get("argv") if run else None
+    if not argv:
+        st.session_state["bench_message"] = ("error", f"run {run_id} has no command to resume", time.time())
+        return
+    proc = data.restart_batch(argv, run.name or f"run-{run_id}")
+    st.session_state.setdefault("bench_started", []).append(run.name or f"run-{run_id}")
+    st.session_state["bench_message"] = ("success", f"Resuming run {run_id}'s batch (process {proc.pid}): jobs "
+                                         "already stored are skipped.", time.time())
+
+
+def _rate(run, done: int, total: int) -> str:
+    created = run.created_at if run.created_at.tzinfo else run.created_at.replace(tzinfo=timezone.utc)
+    seconds = (datetime.now(timezone.utc) - created).total_seconds()
+    if done == 0 or seconds <= 0:
+        return ""
+    rate = done / seconds
+    eta = (total - done) / rate if total > done else 0
+    return f" · {rate:.2f} img/s · ETA {data.fmt_seconds(eta)}"
 
 
 def _run_card(run) -> None:
@@ -158,18 +190,18 @@ def _run_card(run) -> None:
     done = sum(counts.values())
     ok, failed = counts.get("ok", 0), counts.get("failed", 0) + counts.get("skipped", 0)
     total = run.jobs_total or done
-    alive = data.batch_process_alive(run.pid)
+    alive = data.batch_process_alive(run)
     with st.container(border=True):
-        c1, c2 = st.columns([4, 1], vertical_alignment="center")
+        c1, c2, c3 = st.columns([4, 1, 1], vertical_alignment="center")
         c1.markdown(f"**Run {run.id}** · `{run.name or run.kind}` · {run.weights} weights · {run.status} · "
-                    f"{_elapsed(run)}" + ("" if alive or run.status != "running" else " · ⚠️ process not running"))
+                    f"{_elapsed(run)}")
         if run.status == "running" and alive:
-            c2.button("Cancel", key=f"bench_cancel_{run.id}", on_click=_cancel, args=(run.id,), width="stretch")
-        elif run.status == "running":
-            c2.button("Mark cancelled", key=f"bench_mark_{run.id}", on_click=_mark, args=(run.id, "cancelled"),
-                      help="its process is gone (killed or crashed); record the run as cancelled", width="stretch")
+            c2.button("Cancel", key=f"bench_cancel_{run.id}", on_click=_cancel, args=(run.id,), width="stretch",
+                      help="finish the image in progress, then stop (the run is recorded as cancelled)")
+            c3.button("Stop now", key=f"bench_kill_{run.id}", on_click=_cancel, args=(run.id, True), width="stretch",
+                      help="kill the process at once (the run shows as interrupted; resume it later)")
         fraction = min(1.0, done / total) if total else 0.0
-        st.progress(fraction, text=f"{done} / {total} jobs · {ok} ok · {failed} failed")
+        st.progress(fraction, text=f"{done} / {total} jobs · {ok} ok · {failed} failed" + _rate(run, done, total))
         summary = data.run_summary_live(run.id)
         if not summary.empty:
             st.dataframe(data.summary_table(summary), hide_index=True, width="stretch")
@@ -213,6 +245,7 @@ def _watch() -> None:
     message = st.session_state.get("bench_message")
     if message and time.time() - message[2] < 30:  # kept for a while: the page redraws when a batch ends
         (st.success if message[0] == "success" else st.error)(message[1])
+    data.reconcile_runs()
     active = data.running_runs()
     pending = _pending()
     st.subheader("Running")
@@ -241,12 +274,15 @@ recent = recent[recent["status"] != "running"] if not recent.empty else recent
 if recent.empty:
     st.caption("No finished batch yet.")
 else:
-    st.dataframe(recent[["id", "created_at", "name", "status", "weights", "models", "ok", "failed", "jobs_total",
-                         "device"]],
-                 hide_index=True, width="stretch",
-                 column_config={"created_at": st.column_config.DatetimeColumn("started (UTC)", format="YYYY-MM-DD HH:mm:ss"),
-                                "jobs_total": st.column_config.NumberColumn("jobs")})
-    st.caption("Open a run in History for its images, prompt × model matrix and details.")
+    for _, r in recent.iterrows():
+        with st.container(border=True):
+            c1, c2, c3 = st.columns([5, 1, 1], vertical_alignment="center")
+            c1.markdown(f"**Run {r['id']}** · `{r['name'] or 'bench'}` · **{r['status']}** · {r['weights']} weights · "
+                        f"{int(r['ok'])} ok · {int(r['failed'])} failed · {data.fmt_seconds(r.get('seconds'))}")
+            c2.markdown(f"[Rows in History](/history?run={int(r['id'])})")
+            if r["status"] in ("cancelled", "interrupted"):
+                c3.button("Resume", key=f"bench_resume_{r['id']}", on_click=_resume, args=(int(r["id"]),),
+                          width="stretch", help="run the same batch again: stored jobs are skipped")
 if st.button("Refresh", key="bench_refresh"):
     data.clear_queries()
     st.rerun()

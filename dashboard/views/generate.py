@@ -1,23 +1,16 @@
 """Generate: one prompt through several models, the images side by side with their time, memory and FLOPs."""
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-if str(Path(__file__).resolve().parents[2]) not in sys.path:  # opened by URL before the router ever ran
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
 import random
 
 import streamlit as st
 
-from core.errors import CaseStudyError, RequestError
+from core.errors import RequestError
 from core.loading import WEIGHTS
 from core.registry import all_specs, get_spec
 from core.request import MAX_SEED, GenerationRequest
+from core.runner import Planned, PlanError, Progress, Runner, plan
 from dashboard import data
-
-data.require_router()
 
 GRID_COLUMNS = 3
 SIZE_PRESETS = [(512, 512), (768, 768), (1024, 1024), (1152, 896), (896, 1152), (1216, 832), (832, 1216),
@@ -89,6 +82,8 @@ def _caption(row: dict) -> str:
 
 def _show_result(slot, row: dict) -> None:
     with slot.container(border=True):
+        if row.get("stored"):
+            st.caption(f"stored earlier (run {row['run_id']})")
         if row.get("error"):
             st.markdown(f"**{row['model_key']}**")
             st.error(row["error"].removeprefix("CaseStudyError: "))
@@ -129,8 +124,12 @@ negative = c_neg.text_input("Negative prompt", key="gen_negative",
 seed_mode = c_seed_mode.radio("Seed", ["random", "fixed"], horizontal=True, key="gen_seed_mode")
 seed_value = c_seed.number_input("Seed value", min_value=0, max_value=MAX_SEED, value=0, step=1, key="gen_seed",
                                  disabled=seed_mode == "random")
-keep_loaded = st.toggle("Keep models loaded after generating (dev mode)", value=True, key="gen_keep_loaded",
-                        help="off: each model is unloaded after its image, as the batch runner does")
+c_keep, c_force = st.columns(2)
+keep_loaded = c_keep.toggle("Keep models loaded after generating (dev mode)", value=True, key="gen_keep_loaded",
+                            help="off: each model is unloaded after its image, as the batch runner does")
+force = c_force.toggle("Measure again", value=False, key="gen_force",
+                       help="a request already stored (same model, prompt, seed and settings) shows its stored "
+                            "image; on: generate and time it again as a new row")
 
 selected = [get_spec(k) for k in open_keys + api_keys]
 overrides: dict[str, dict] = {}
@@ -153,73 +152,72 @@ if not selected:
 
 
 # ---- generate ----------------------------------------------------------------------------------------
-def _validate(engine) -> tuple[list[GenerationRequest], list[str]]:
+class LiveImages(Progress):
+    """The runner's progress shown in the page: each model's slot says what it does, then shows its image."""
+
+    def __init__(self, engine, slots: dict):
+        self.engine, self.slots, self.results = engine, slots, []
+
+    def model_start(self, key: str, jobs: int) -> None:
+        loading = not self.engine.spec_for(key).is_api and key not in self.engine.resident
+        self.slots[key].info(f"{key}: {'loading, then ' if loading else ''}generating…")
+
+    def job_done(self, job, outcome, rows) -> None:
+        row = rows[0].model_dump()
+        self.results.append(row)
+        _show_result(self.slots[job.spec.key], row)
+
+
+def _requests() -> list[Planned]:
     seed = int(seed_value) if seed_mode == "fixed" else random.randint(0, MAX_SEED)
-    requests, errors = [], []
-    for spec in selected:
-        fields = overrides.get(spec.key, {})
-        neg = negative.strip() or None
-        request = GenerationRequest(model=spec.key, prompt=prompt, negative_prompt=neg, seed=seed, **fields)
-        try:
-            requests.append(engine.prepare(request))
-        except RequestError as exc:
-            errors.append(f"**{spec.key}** · `{exc.field}` = {exc.value!r}: {exc.allowed}")
-        except CaseStudyError as exc:
-            errors.append(f"**{spec.key}**: {exc}")
-    return requests, errors
+    neg = negative.strip() or None
+    return [Planned(GenerationRequest(model=spec.key, prompt=prompt, negative_prompt=neg if spec.supports_negative
+                                      else None, seed=seed, **overrides.get(spec.key, {})))
+            for spec in selected]
 
 
-def _run(engine, requests: list[GenerationRequest]) -> list[dict]:
-    from core.generation import Recorder
-
-    cfg = data.settings()
-    recorder = Recorder(db=data.db(), output_dir=cfg.output_dir, kind="generate", mode="dev" if keep_loaded else "bench",
-                        weights=weights, device=engine.device, jobs_total=len(requests),
-                        params={"models": [r.model for r in requests], "prompt": prompt, "seed": requests[0].seed})
-    slots = _gallery_slots([r.model for r in requests])
-    for slot in slots.values():
-        slot.info("Waiting…")
-    results, status = [], "finished"
+def _run(engine, jobs) -> list[dict]:
+    """The jobs through the runner (the CLI's job keys); stored jobs show their stored image unless forced."""
+    runner = Runner(engine, db=data.db(), output_dir=data.settings().output_dir, kind="generate",
+                    mode="dev" if keep_loaded else "bench", force=force,
+                    params={"models": [j.spec.key for j in jobs], "prompt": prompt, "seed": jobs[0].request.seed})
+    stored = {} if force else {g.job_key: g.model_dump() for g in data.stored_generations([j.key for j in jobs])}
+    slots = _gallery_slots([j.spec.key for j in jobs])
+    for job in jobs:
+        if job.key in stored:
+            _show_result(slots[job.spec.key], {**stored[job.key], "stored": True})
+        else:
+            slots[job.spec.key].info("Waiting…")
+    live = LiveImages(engine, slots)
     try:
-        for req in requests:
-            slot = slots[req.model]
-            spec = engine.spec_for(req.model)
-            loading = not spec.is_api and req.model not in engine.resident
-            slot.info(f"{req.model}: {'loading, then ' if loading else ''}generating…")
-            outcome = engine.generate(req)
-            job_key = f"{req.job_key('api' if spec.is_api else weights)}:r{recorder.run.id}"
-            rows = recorder.record(outcome, job_key=job_key)
-            if not keep_loaded and not spec.is_api:
-                engine.unload(req.model)
-            row = rows[0].model_dump()
-            results.append(row)
-            _show_result(slot, row)
-    except BaseException:
-        status = "failed"
-        raise
+        runner.run(jobs, progress=live)
     finally:
-        recorder.finish(status)
         data.clear_queries()
-    return results
+    by_key = {j.key: j for j in jobs}
+    results = [{**stored[k], "stored": True} for k in by_key if k in stored] + live.results
+    order = {j.spec.key: i for i, j in enumerate(jobs)}
+    return sorted(results, key=lambda r: order.get(r["model_key"], 0))
 
 
 engine = None
 if clicked:
-    if not prompt.strip():
-        st.error("`prompt`: the prompt must be non-empty text.")
+    engine = data.dev_engine(weights)
+    try:
+        jobs = plan(engine, _requests())
+    except PlanError as exc:
+        st.error("Nothing was run; fix these first:\n\n" + "\n".join(
+            f"- **{key}** · " + (f"`{e.field}` = {e.value!r}: {e.allowed}" if isinstance(e, RequestError) else str(e))
+            for key, errs in exc.errors.items() for e in errs))
     else:
-        engine = data.dev_engine(weights)
-        requests, errors = _validate(engine)
-        if errors:
-            st.error("Nothing was run; fix these first:\n\n" + "\n\n".join(f"- {e}" for e in errors))
-        else:
-            st.subheader("Results")
-            st.session_state["gen_results"] = _run(engine, requests)
-            st.session_state["gen_shown_now"] = True
-            failed = [r for r in st.session_state["gen_results"] if r.get("error")]
-            ok = len(st.session_state["gen_results"]) - len(failed)
-            st.caption(f"{ok} image(s), {len(failed)} failure(s); stored as run "
-                       f"{st.session_state['gen_results'][0]['run_id']}.")
+        st.subheader("Results")
+        results = _run(engine, jobs)
+        st.session_state["gen_results"] = results
+        failed = [r for r in results if r.get("error")]
+        reused = [r for r in results if r.get("stored")]
+        runs = sorted({r["run_id"] for r in results})
+        st.caption(f"{len(results) - len(failed)} image(s), {len(failed)} failure(s)"
+                   + (f", {len(reused)} already stored (tick “Measure again” to generate them anew)" if reused else "")
+                   + f"; run {', '.join(map(str, runs))} in History.")
 
 if not clicked and st.session_state.get("gen_results"):
     st.subheader("Last results")

@@ -2,12 +2,6 @@
 run; the full record of one generation; deleting a run with its files."""
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-if str(Path(__file__).resolve().parents[2]) not in sys.path:  # opened by URL before the router ever ran
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
 import math
 from pathlib import Path
 
@@ -16,14 +10,12 @@ import streamlit as st
 
 from dashboard import data
 
-data.require_router()
-
 st.title("History")
 url = data.db_url()
 
 VIEWS = ["Generations", "Runs", "Image matrix"]
 STATUSES = ["any", "ok", "failed", "skipped"]
-RUN_STATUSES = ["any", "running", "finished", "cancelled", "failed"]
+RUN_STATUSES = ["any", "running", "finished", "cancelled", "interrupted", "failed"]
 
 
 def _run_label(runs: pd.DataFrame, run_id: int | None) -> str:
@@ -39,7 +31,12 @@ def _run_label(runs: pd.DataFrame, run_id: int | None) -> str:
 
 
 # ---- filters -----------------------------------------------------------------------------------------
+data.reconcile_runs()  # runs whose process is gone show as interrupted, not running
 recent_runs = data.runs_frame(url, limit=200)
+linked = st.query_params.get("run")  # ?run=N: a link from the Benchmark page
+if linked and linked.isdigit() and st.session_state.get("hist_linked") != linked:
+    st.session_state["hist_linked"] = linked
+    st.session_state["hist_run"] = int(linked)
 with st.container(border=True):
     c_model, c_prompt, c_status, c_run, c_dates = st.columns([2.5, 2.2, 1.1, 2.7, 2.9])
     models = c_model.multiselect("Models", data.model_keys(url), key="hist_models", placeholder="all models")

@@ -1,0 +1,286 @@
+"""Jobs: plan them, skip what is stored, run the rest, record every outcome, report each one.
+
+Every entry point drives this module: the CLI (`python -m core.bench`), the Generate page and the
+Benchmark page (through the CLI in a background process). An executor decides where jobs run, never
+what a job is; this module is the one place that knows what a job is and what its key is.
+
+    jobs = plan(engine, sweep_requests(sweep, specs))      # every request checked; nothing loaded
+    summary = Runner(engine, db=db, output_dir=out).run(jobs, progress=...)
+
+Failure policy: a model that cannot load fails its own jobs (each one a failed row) and the run goes
+on with the next model; a job that fails (an API refusal, a timeout, out of memory at one size) fails
+that job only, and the model's other jobs still run. Out of memory frees the CUDA cache first.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import traceback
+from collections import defaultdict
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import torch
+from sqlalchemy.engine import Engine as SqlEngine
+
+from core.errors import CaseStudyError, InvalidRequest, RequestError
+from core.generation import Engine, Outcome
+from core.prompts import Prompt
+from core.recording import Recorder
+from core.request import GenerationRequest
+from core.spec import ModelSpec
+from core.store import Generation, done_job_keys, session_scope
+from core.summary import Summary
+
+log = logging.getLogger(__name__)
+
+
+# ---- jobs and their keys -------------------------------------------------------------------------
+def job_key(request: GenerationRequest, *, weights: str, repeat: int = 0) -> str:
+    """The stable key of a job: model, weights, prompt, seed, every parameter, and the repeat index.
+
+    Repeat 0 has the bare request key (what stores written before repeats existed hold), repeat r > 0
+    the same key with ``#r<r>``. Resume skips keys already stored ok.
+    """
+    base = request.job_key(weights)
+    return base if repeat == 0 else f"{base}#r{repeat}"
+
+
+@dataclass(frozen=True)
+class Job:
+    spec: ModelSpec
+    request: GenerationRequest  # resolved and checked
+    key: str
+    category: str | None = None
+    repeat: int = 0
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One request to plan, before checking: what a page or the CLI asks for."""
+
+    request: GenerationRequest
+    category: str | None = None
+    repeat: int = 0
+
+
+def sweep_requests(specs: Sequence[ModelSpec], prompts: Sequence[Prompt], seeds: Sequence[int], *,
+                   steps: int | None = None, guidance: float | None = None, width: int | None = None,
+                   height: int | None = None, negative_prompt: str | None = None, repeats: int = 1,
+                   num_images: int = 1, params: dict[str, dict] | None = None) -> list[Planned]:
+    """models × repeats × prompts × seeds, in that order (a model's jobs stay together).
+
+    A prompt file's own negative prompt wins over `negative_prompt`; models that take none get none.
+    `params` holds per-model extra options ({model key: {name: value}}), e.g. an API's quality.
+    """
+    if repeats < 1:
+        raise RequestError("repeats", repeats, "1 or more")
+    out: list[Planned] = []
+    for spec in specs:
+        extra = dict((params or {}).get(spec.key, {}))
+        for repeat in range(repeats):
+            for p in prompts:
+                negative = p.negative_prompt if p.negative_prompt is not None else negative_prompt
+                if not spec.supports_negative:
+                    negative = None
+                for seed in seeds:
+                    out.append(Planned(GenerationRequest(
+                        model=spec.key, prompt=p.prompt, negative_prompt=negative, seed=seed, steps=steps,
+                        guidance=guidance, width=width, height=height, num_images=num_images, extra=extra),
+                        category=p.category, repeat=repeat))
+    return out
+
+
+def plan(engine: Engine, items: Iterable[Planned]) -> list[Job]:
+    """Check every request against its model (nothing loads) and key it. Every bad field of every model is
+    reported at once: `PlanError.errors` maps model key → RequestErrors."""
+    jobs: list[Job] = []
+    errors: dict[str, list[CaseStudyError]] = defaultdict(list)
+    for item in items:
+        try:
+            spec = engine.spec_for(item.request.model)
+            resolved = engine.prepare(item.request)
+        except CaseStudyError as exc:
+            found = exc.errors if isinstance(exc, InvalidRequest) else [exc]
+            known = {str(e) for e in errors[item.request.model]}
+            errors[item.request.model].extend(e for e in found if str(e) not in known)
+            continue
+        weights = "api" if spec.is_api else engine.weights
+        jobs.append(Job(spec=spec, request=resolved, key=job_key(resolved, weights=weights, repeat=item.repeat),
+                        category=item.category, repeat=item.repeat))
+    if errors:
+        raise PlanError(dict(errors))
+    return jobs
+
+
+class PlanError(CaseStudyError):
+    """Invalid requests: nothing was loaded. `errors`: model key → the errors of its requests."""
+
+    def __init__(self, errors: dict[str, list[CaseStudyError]]):
+        self.errors = errors
+        lines = [f"{key}: {e}" for key, errs in errors.items() for e in errs]
+        super().__init__("invalid request(s), nothing was loaded:\n  " + "\n  ".join(lines))
+
+
+# ---- progress ------------------------------------------------------------------------------------
+class Progress:
+    """What the runner reports as it goes; the CLI draws bars, the Generate page shows images. No-ops here."""
+
+    def start(self, run_id: int | None, todo: dict[str, int], skipped: int) -> None: ...
+
+    def model_start(self, key: str, jobs: int) -> None: ...
+
+    def job_done(self, job: Job, outcome: Outcome, rows: list[Generation]) -> None: ...
+
+    def model_done(self, key: str) -> None: ...
+
+
+class Cancelled(BaseException):  # not an Exception: nothing on the way up may record it as a failure
+    pass
+
+
+# ---- the runner ----------------------------------------------------------------------------------
+class Runner:
+    """Runs jobs model by model through one Engine; records every outcome; honours `cancel` between jobs.
+
+    mode "bench" unloads each model after its jobs (and everything at the end); "dev" keeps them resident.
+    `warmup` untimed calls run per model and configuration before its timed jobs (not stored). `force`
+    measures again what is stored: the run's keys get ``@<run id>``, so nothing is skipped or overwritten.
+    """
+
+    def __init__(self, engine: Engine, *, db: SqlEngine, output_dir: str | Path, mode: str = "bench",
+                 kind: str = "bench", name: str | None = None, params: dict | None = None, batch_size: int = 1,
+                 warmup: int = 0, force: bool = False):
+        if mode not in ("dev", "bench"):
+            raise RequestError("mode", mode, "dev or bench")
+        if batch_size < 1:
+            raise RequestError("batch_size", batch_size, "1 or more")
+        if warmup < 0:
+            raise RequestError("warmup", warmup, "0 or more")
+        self.engine, self.db, self.output_dir, self.mode, self.kind = engine, db, output_dir, mode, kind
+        self.name, self.params, self.batch_size, self.warmup, self.force = name, params or {}, batch_size, warmup, force
+        self.cancel = threading.Event()
+        self.recorder: Recorder | None = None
+
+    def pending(self, jobs: Sequence[Job]) -> list[Job]:
+        """The jobs not stored yet (all of them with `force`)."""
+        if self.force:
+            return list(jobs)
+        with session_scope(self.db, read_only=True) as session:
+            done = done_job_keys(session=session, keys=[j.key for j in jobs])
+        return [j for j in jobs if j.key not in done]
+
+    def run(self, jobs: Sequence[Job], *, progress: Progress | None = None) -> Summary:
+        progress = progress or Progress()
+        t0 = time.perf_counter()
+        todo = self.pending(jobs)
+        summary = Summary.planned(jobs, todo)
+        by_model: dict[str, list[Job]] = defaultdict(list)
+        for job in todo:
+            by_model[job.spec.key].append(job)
+        if not todo:  # everything is stored already: no new run, no new folder
+            summary.status = "nothing to do"
+            progress.start(None, {}, len(jobs))
+            return summary
+        self.recorder = Recorder(db=self.db, output_dir=self.output_dir, kind=self.kind, mode=self.mode,
+                                 weights=self.engine.weights, device=self.engine.device, name=self.name,
+                                 params=self.params, jobs_total=len(todo))
+        summary.run_id, summary.output_dir = self.recorder.run.id, str(self.recorder.run_dir)
+        if self.force:
+            todo = [replace(j, key=f"{j.key}@{summary.run_id}") for j in todo]
+            by_model = defaultdict(list)
+            for job in todo:
+                by_model[job.spec.key].append(job)
+        progress.start(summary.run_id, {k: len(v) for k, v in by_model.items()}, len(jobs) - len(todo))
+        status = "finished"
+        try:
+            for key, model_jobs in by_model.items():
+                if self.cancel.is_set():
+                    break
+                self._run_model(key, model_jobs, summary, progress)
+            if self.cancel.is_set():
+                status = "cancelled"
+        except (KeyboardInterrupt, Cancelled):
+            status = "cancelled"
+        except BaseException:
+            status = "failed"
+            raise
+        finally:
+            if self.mode == "bench":
+                self.engine.unload_all()
+            if status == "finished" and summary.ok == 0 and summary.failed:
+                status = "failed"  # every job failed: the run did not produce anything
+            self.recorder.finish(status)
+            summary.status = status
+            summary.seconds = time.perf_counter() - t0
+        return summary
+
+    # ---- one model ---------------------------------------------------------------------------
+    def _run_model(self, key: str, jobs: list[Job], summary: Summary, progress: Progress) -> None:
+        progress.model_start(key, len(jobs))
+        try:
+            load_error = self._load(jobs[0].spec)
+            if load_error is not None:  # the model's jobs fail; the next model runs
+                for job in jobs:
+                    self._record(job, Outcome(spec=job.spec, request=job.request, error=load_error), summary, progress)
+                return
+            if self.warmup:
+                self._warm_up(jobs)
+            for chunk in self._chunks(jobs):
+                if self.cancel.is_set():
+                    return
+                outcomes = (self.engine.generate_batch([j.request for j in chunk]) if len(chunk) > 1
+                            else [self.engine.generate(chunk[0].request)])
+                for job, outcome in zip(chunk, outcomes):
+                    self._record(job, outcome, summary, progress)
+        finally:
+            if self.mode == "bench":
+                self.engine.unload(key)
+            progress.model_done(key)
+
+    def _load(self, spec: ModelSpec) -> str | None:
+        """Load an open model; the error text when it cannot load (API models load nothing)."""
+        if spec.is_api:
+            return None
+        try:
+            self.engine.load(spec.key)
+            return None
+        except Exception as exc:  # noqa: BLE001 - recorded on each of the model's jobs
+            log.warning("%s did not load: %s", spec.key, exc)
+            log.debug("%s", traceback.format_exc())
+            if isinstance(exc, torch.cuda.OutOfMemoryError):
+                torch.cuda.empty_cache()
+            return f"load failed: {type(exc).__name__}: {exc}"
+
+    def _warm_up(self, jobs: list[Job]) -> None:
+        """`warmup` untimed calls per configuration (size, steps, guidance ...), before the timed jobs."""
+        seen: set = set()
+        for job in jobs:
+            shape = replace(job.request, prompt="", seed=0)
+            if job.spec.is_api or shape in seen:
+                continue
+            seen.add(shape)
+            for _ in range(self.warmup):
+                self.engine.generate(job.request)
+        for model in self.engine.resident.values():
+            model.calls = max(model.calls, 1)  # the timed calls that follow are not first calls
+
+    def _chunks(self, jobs: list[Job]) -> list[list[Job]]:
+        """Consecutive jobs that differ only in prompt and seed (same repeat), `batch_size` at a time."""
+        out: list[list[Job]] = []
+        for job in jobs:
+            shape = (replace(job.request, prompt="", seed=0), job.repeat)
+            last = out[-1] if out else None
+            if last and len(last) < self.batch_size and (replace(last[0].request, prompt="", seed=0),
+                                                          last[0].repeat) == shape:
+                last.append(job)
+            else:
+                out.append([job])
+        return out
+
+    def _record(self, job: Job, outcome: Outcome, summary: Summary, progress: Progress) -> None:
+        rows = self.recorder.record(outcome, job_key=job.key, category=job.category, repeat=job.repeat)
+        summary.add(job, outcome)
+        progress.job_done(job, outcome, rows)

@@ -1,0 +1,200 @@
+"""A sweep as a user asks for it (the CLI's flags, the Benchmark page's form), and its check before launch.
+
+`Sweep` is the one description of a batch: the CLI parses its flags into one, the Benchmark page fills
+one from its form and launches `sweep.argv()` in the background. `prepare(sweep)` is what both run
+before anything starts: models resolved, prompts read, API keys looked up, every request checked,
+jobs keyed, the API cost estimated and capped. A bad sweep fails here, with every error at once.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from sqlalchemy.engine import Engine as SqlEngine
+
+from core import providers
+from core.errors import CaseStudyError, RequestError
+from core.generation import Engine
+from core.prompts import Prompt, load_prompts
+from core.registry import resolve_models
+from core.runner import Job, Runner, plan, sweep_requests
+from core.settings import Settings, get_settings
+from core.store import db_url, open_store
+
+# Tiny twins are built for a few hundred pixels: past this a CPU image takes minutes (sd21 tiny at 1024²: 334 s).
+TINY_MAX_PIXELS = 256 * 256
+
+
+@dataclass(frozen=True)
+class Sweep:
+    models: str = "all"  # comma-separated keys, or all | open | api
+    prompts_file: str | None = None
+    prompts: tuple[str, ...] = ()
+    seeds: tuple[int, ...] = (0,)
+    steps: int | None = None
+    guidance: float | None = None
+    size: tuple[int, int] | None = None
+    negative_prompt: str | None = None
+    weights: str = "pretrained"
+    batch_size: int = 1
+    repeats: int = 1
+    warmup: int = 0
+    force: bool = False
+    images: int = 1
+    params: tuple[str, ...] = ()  # MODEL.NAME=VALUE options for one model
+    mode: str = "bench"
+    max_cost: float | None = None
+    allow_slow: bool = False
+    name: str | None = None
+    db: str | None = None
+    out: str | None = None
+    device: str | None = None
+
+    def argv(self) -> list[str]:
+        """The `python -m core.bench` command line of this sweep (what the Benchmark page launches)."""
+        argv = [sys.executable, "-m", "core.bench", "--models", self.models, "--seeds", *map(str, self.seeds),
+                "--weights", self.weights, "--mode", self.mode, "--no-progress"]
+        if self.prompts_file:
+            argv += ["--prompts", self.prompts_file]
+        for text in self.prompts:
+            argv += ["--prompt", text]
+        optional = {"--steps": self.steps, "--guidance": self.guidance, "--negative-prompt": self.negative_prompt,
+                    "--max-cost": self.max_cost, "--name": self.name, "--db": self.db, "--out": self.out,
+                    "--device": self.device}
+        for flag, value in optional.items():
+            if value is not None:
+                argv += [flag, str(value)]
+        if self.size is not None:
+            argv += ["--size", f"{self.size[0]}x{self.size[1]}"]
+        for flag, value, default in (("--batch-size", self.batch_size, 1), ("--repeats", self.repeats, 1),
+                                     ("--warmup", self.warmup, 0), ("--images", self.images, 1)):
+            if value != default:
+                argv += [flag, str(value)]
+        for item in self.params:
+            argv += ["--param", item]
+        if self.force:
+            argv.append("--force")
+        if self.allow_slow:
+            argv.append("--allow-slow")
+        return argv
+
+
+@dataclass
+class Prepared:
+    """A checked sweep: what will run, what is skipped and why, and what it will cost."""
+
+    sweep: Sweep
+    settings: Settings
+    engine: Engine
+    db: SqlEngine
+    jobs: list[Job]
+    prompts: list[Prompt]
+    skipped_models: dict[str, str] = field(default_factory=dict)  # model -> why it does not run (no API key)
+    pending: int = 0  # jobs not stored yet
+    cost_estimate_usd: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+
+    def runner(self, **kw) -> Runner:
+        s = self.sweep
+        params = {"models": sorted({j.spec.key for j in self.jobs}), "seeds": list(s.seeds), "steps": s.steps,
+                  "guidance": s.guidance, "size": list(s.size) if s.size else None, "batch_size": s.batch_size,
+                  "repeats": s.repeats, "warmup": s.warmup, "prompts_file": s.prompts_file,
+                  "prompts": len(self.prompts), "negative_prompt": s.negative_prompt, "images": s.images,
+                  "params": list(s.params), "argv": s.argv()[1:]}
+        return Runner(self.engine, db=self.db, output_dir=s.out or self.settings.output_dir, mode=s.mode,
+                      name=s.name, params=params, batch_size=s.batch_size, warmup=s.warmup, force=s.force, **kw)
+
+
+def parse_params(items: Sequence[str], specs: Sequence) -> dict[str, dict[str, object]]:
+    """``MODEL.NAME=VALUE`` items → {model: {name: value}}; values read as JSON where they parse (numbers,
+    true/false), else as text. Each model's own check (core.providers for API options) judges the names."""
+    keys = {s.key for s in specs}
+    out: dict[str, dict[str, object]] = {}
+    for item in items:
+        target, sep, raw = item.partition("=")
+        model, dot, name = target.rpartition(".")
+        if not sep or not dot or not model or not name:
+            raise RequestError("param", item, "MODEL.NAME=VALUE, e.g. gpt-image-1.5.quality=high")
+        if model not in keys:
+            raise RequestError("param", item, f"{model!r} is not among the selected models ({', '.join(sorted(keys))})")
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        out.setdefault(model, {})[name] = value
+    return out
+
+
+def _check_numbers(s: Sweep) -> list[RequestError]:
+    errors = []
+    for name, value, low in (("batch-size", s.batch_size, 1), ("repeats", s.repeats, 1), ("warmup", s.warmup, 0),
+                             ("images", s.images, 1)):
+        if value < low:
+            errors.append(RequestError(name, value, f"{low} or more"))
+    if s.mode not in ("dev", "bench"):
+        errors.append(RequestError("mode", s.mode, "dev or bench"))
+    if s.max_cost is not None and s.max_cost < 0:
+        errors.append(RequestError("max-cost", s.max_cost, "0 or more USD"))
+    return errors
+
+
+def prepare(sweep: Sweep, *, settings: Settings | None = None, engine: Engine | None = None) -> Prepared:
+    """Check a sweep completely before anything loads or is sent. Raises CaseStudyError (every problem)."""
+    settings = settings or get_settings()
+    errors = _check_numbers(sweep)
+    if errors:
+        raise CaseStudyError("\n".join(str(e) for e in errors))
+    specs = resolve_models(sweep.models)
+    if sweep.weights != "pretrained":
+        named_api = [s.key for s in specs if s.is_api and s.key in sweep.models.split(",")]
+        if named_api:
+            raise CaseStudyError(f"weights: {sweep.weights!r} applies to open models only; "
+                                 f"{', '.join(named_api)} are API models (use --weights pretrained)")
+        specs = [s for s in specs if not s.is_api]  # `all` with tiny/random weights: the open models
+    prompts = [Prompt(t) for t in sweep.prompts]
+    if sweep.prompts_file:
+        prompts += load_prompts(sweep.prompts_file)
+    if not prompts:
+        raise CaseStudyError("prompts: give --prompts FILE or --prompt TEXT")
+    params = parse_params(sweep.params, specs)
+    skipped, runnable = {}, []
+    for spec in specs:  # API models without keys are skipped, with the variables to set
+        missing = providers.missing_credentials(spec, settings) if spec.is_api else None
+        if missing:
+            skipped[spec.key] = missing
+        else:
+            runnable.append(spec)
+    if not runnable:
+        raise CaseStudyError("models: nothing can run: " + "; ".join(f"{k}: {v}" for k, v in skipped.items()))
+    db = open_store(db_url(sweep.db) if sweep.db else settings.database_url)
+    engine = engine or Engine(weights=sweep.weights, device=sweep.device, settings=settings, db=db)
+    width, height = sweep.size if sweep.size else (None, None)
+    jobs = plan(engine, sweep_requests(runnable, prompts, sweep.seeds, steps=sweep.steps, guidance=sweep.guidance,
+                                       width=width, height=height, negative_prompt=sweep.negative_prompt,
+                                       repeats=sweep.repeats, num_images=sweep.images, params=params))
+    prepared = Prepared(sweep=sweep, settings=settings, engine=engine, db=db, jobs=jobs, prompts=prompts,
+                        skipped_models=skipped)
+    todo = Runner(engine, db=db, output_dir=".", force=sweep.force).pending(jobs)
+    prepared.pending = len(todo)
+    prepared.cost_estimate_usd = sum(providers.estimate_cost_usd(j.spec, j.request) for j in todo if j.spec.is_api)
+    if sweep.max_cost is not None and prepared.cost_estimate_usd > sweep.max_cost + 1e-9:
+        raise CaseStudyError(f"max-cost: the estimate {prepared.cost_estimate_usd:.3f} USD exceeds "
+                             f"{sweep.max_cost:.3f} USD; nothing was sent")
+    slow = _slow_tiny(todo, engine)
+    if slow:
+        message = (f"tiny twins at real sizes take minutes per image on a CPU ({', '.join(slow)}); tiny twins are "
+                   f"meant for sizes up to {int(TINY_MAX_PIXELS ** 0.5)}² (their default)")
+        if not sweep.allow_slow:
+            raise CaseStudyError(f"size: {message}. Drop --size, or pass --allow-slow to run anyway")
+        prepared.warnings.append(message)
+    return prepared
+
+
+def _slow_tiny(jobs: Sequence[Job], engine: Engine) -> list[str]:
+    if engine.weights != "tiny" or engine.device.startswith("cuda"):
+        return []
+    big = {f"{j.spec.key} {j.request.width}x{j.request.height}" for j in jobs
+           if not j.spec.is_api and j.request.width * j.request.height > TINY_MAX_PIXELS}
+    return sorted(big)
