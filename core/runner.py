@@ -256,12 +256,12 @@ class Runner:
 
     def _warm_up(self, jobs: list[Job]) -> None:
         """`warmup` untimed calls per configuration (size, steps, guidance ...), before the timed jobs."""
-        seen: set = set()
+        seen: list[GenerationRequest] = []  # requests hold a dict (extra): compared, not hashed
         for job in jobs:
             shape = replace(job.request, prompt="", seed=0)
             if job.spec.is_api or shape in seen:
                 continue
-            seen.add(shape)
+            seen.append(shape)
             for _ in range(self.warmup):
                 self.engine.generate(job.request)
         for model in self.engine.resident.values():

@@ -120,6 +120,12 @@ def test_sigkill_midway_then_resume_all_families(tmp_path):
     before = _rows(db)
     assert 12 <= len(before) < expected
     assert all(r[1] == "ok" and Path(r[3]).is_file() for r in before)
+    # the killed run does not stay "running": its process is gone, so it shows as interrupted
+    listing = subprocess.run([sys.executable, "-m", "core.bench", "--list-runs", "--db", str(db)], cwd=REPO, env=env,
+                             capture_output=True, text=True, timeout=120)
+    assert listing.returncode == 0 and " interrupted " in listing.stdout, listing.stdout + listing.stderr
+    with sqlite3.connect(db) as con:
+        assert [s for (s,) in con.execute("SELECT status FROM run")] == ["interrupted"]
 
     done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -129,6 +135,8 @@ def test_sigkill_midway_then_resume_all_families(tmp_path):
     assert set(before) <= set(after)
     assert all(r[1] == "ok" and Path(r[3]).is_file() for r in after)
     assert f"{expected - len(before)} generated, 0 failed, {len(before)} already stored" in done.stdout
+    with sqlite3.connect(db) as con:
+        assert [s for (s,) in con.execute("SELECT status FROM run ORDER BY id")] == ["interrupted", "finished"]
 
 
 def test_cli_keeps_flop_counts_in_the_store_it_writes_to(tmp_path):
