@@ -12,6 +12,7 @@ filter withholds are absent (we ask ``include_rai_reason``), none at all is a `s
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -134,9 +135,11 @@ def generate(spec: "ModelSpec", req: "GenerationRequest", settings: "Settings") 
     model_id = MODELS[spec.key].model_id
     with Call(genai_client.PROVIDER, settings, secrets=genai_client.secrets_of(settings, "vertex")) as call:
         sdk = genai_client.client(settings, "vertex")
-        resp = genai_client.run(call, lambda opts: sdk.models.generate_images(
-            model=model_id, prompt=req.prompt, config=types.GenerateImagesConfig(**config, http_options=opts)),
-            what="vertex generate_images")
+        with warnings.catch_warnings():  # the SDK flags generate_images as deprecated: the module says so
+            warnings.simplefilter("ignore")
+            resp = genai_client.run(call, lambda opts: sdk.models.generate_images(
+                model=model_id, prompt=req.prompt, config=types.GenerateImagesConfig(**config, http_options=opts)),
+                what="vertex generate_images")
         images, reasons, enhanced = [], [], None
         for i, item in enumerate(resp.generated_images or []):
             data = getattr(item.image, "image_bytes", None) if item.image else None
