@@ -109,9 +109,12 @@ def _free_size(width: int, height: int) -> tuple[int, int]:
     ratio = min(MAX_RATIO, max(1 / MAX_RATIO, width / height))
     w, h = float(width), float(width) / ratio
     scale = min(1.0, MAX_EDGE / max(w, h), math.sqrt(MAX_PIXELS / (w * h)))
-    w, h = w * scale, h * scale
-    snap = lambda v: max(16, int(v // 16) * 16)  # noqa: E731 - round down so the limits hold
-    return snap(w), snap(h)
+    w, h = (max(16, round(v * scale / 16) * 16) for v in (w, h))
+    while w * h > MAX_PIXELS or max(w, h) > MAX_EDGE:  # rounding up may pass a limit: step the long side down
+        w, h = (w - 16, h) if w >= h else (w, h - 16)
+    while max(w, h) / min(w, h) > MAX_RATIO:  # ... or the ratio: step the short side up
+        w, h = (w, h + 16) if w > h else (w + 16, h)
+    return w, h
 
 
 def _params(spec: "ModelSpec", req: "GenerationRequest") -> dict[str, Any]:
@@ -135,6 +138,7 @@ def _price_key(params: dict[str, Any]) -> str:
 
 
 def estimate_cost_usd(spec: "ModelSpec", req: "GenerationRequest") -> float:
+    refuse_retired(spec)
     params = _params(spec, req)
     return price(_price_key(params)).usd * params["n"]
 
