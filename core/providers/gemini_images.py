@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from core.errors import RequestError
-from core.providers import genai_client
+import core.providers.genai_client as genai_client
 from core.providers.base import (
     ApiResult,
     Call,

@@ -5,7 +5,9 @@ from __future__ import annotations
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from core.providers import gemini_images, genai_client, imagen
+import core.providers.gemini_images as gemini_images
+import core.providers.genai_client as genai_client
+import core.providers.imagen as imagen
 
 if TYPE_CHECKING:
     from core.spec import ModelSpec
