@@ -141,7 +141,7 @@ class Engine:
             if isinstance(exc, providers.ProviderError):  # keep what the provider said about it
                 outcome.request_id = exc.request_id
                 outcome.api_params = {**outcome.api_params, "error_kind": exc.kind, "http_status": exc.status,
-                                      "error_code": exc.code}
+                                      "error_code": exc.code, "task_id": exc.task_id, "attempts": exc.attempts}
             log.warning("%s failed: %s", spec.key, outcome.error)
             log.debug("%s", traceback.format_exc())
             if isinstance(exc, torch.cuda.OutOfMemoryError):

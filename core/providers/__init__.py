@@ -10,9 +10,11 @@ as a side effect of an import). The engine uses four functions, all keyed by the
   or a ``ProviderError`` whose ``kind`` is auth, rate_limit, safety, bad_request, server, timeout or
   malformed.
 
-Provider modules: ``openai_images`` (OpenAI SDK), ``imagen`` (Vertex AI / Gemini API), ``bytedance``
-(Volcano visual API with AK/SK signing, Ark Seedream), ``kling`` (JWT, submit and poll); shared code in
-``base``. Base URLs, keys, timeouts and the deadline come from ``core.settings`` (see ``.env.example``).
+Provider modules: ``openai_images`` (OpenAI SDK), ``google_images`` (google-genai: ``imagen`` on Vertex AI,
+``gemini_images`` on the Gemini API or Vertex AI), ``bytedance`` (Volcano visual API with AK/SK signing, Ark
+Seedream), ``kling`` (JWT, submit and poll); shared code in ``base``; status of every model in ``catalog``
+(retired models are refused before sending); ``listing.available_models`` and ``options.parse_params`` for
+the pages and the command line. Base URLs, keys, timeouts and the deadline come from ``core.settings`` (see ``.env.example``).
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from dataclasses import replace
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from core.providers import base, bytedance, imagen, kling, openai_images
+from core.providers import base, bytedance, catalog, google_images, kling, openai_images
 from core.providers.base import PRICES, ApiResult, Price, ProviderError
 from core.spec import ModelSpec
 
@@ -34,7 +36,7 @@ __all__ = ["generate", "check_request", "estimate_cost_usd", "missing_credential
 
 PROVIDERS: dict[str, ModuleType] = {
     openai_images.PROVIDER: openai_images,
-    imagen.PROVIDER: imagen,
+    google_images.PROVIDER: google_images,
     bytedance.PROVIDER: bytedance,
     kling.PROVIDER: kling,
 }
@@ -78,8 +80,11 @@ def _filled(spec: ModelSpec, req: "GenerationRequest") -> "GenerationRequest":
 
 
 def check_request(spec: ModelSpec, req: "GenerationRequest", *, settings: "Settings | None" = None) -> None:
-    """Raise core.errors.RequestError(field, value, allowed) for anything this model would refuse."""
-    _provider(spec).check(spec, _filled(spec, req), _settings(settings))
+    """Raise core.errors.RequestError(field, value, allowed) for anything this model would refuse
+    (a retired model first, naming its replacement)."""
+    module = _provider(spec)
+    catalog.refuse_retired(spec)
+    module.check(spec, _filled(spec, req), _settings(settings))
 
 
 def estimate_cost_usd(spec: ModelSpec, req: "GenerationRequest") -> float:
@@ -98,6 +103,7 @@ def generate(spec: ModelSpec, req: "GenerationRequest", *, settings: "Settings |
     module = _provider(spec)
     settings = _settings(settings)
     req = _filled(spec, req)
+    catalog.refuse_retired(spec)
     module.check(spec, req, settings)
     missing = module.missing_credentials(spec, settings)
     if missing:

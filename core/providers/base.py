@@ -16,6 +16,7 @@ import io
 import json
 import logging
 import math
+import re
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Literal, Mapping, TypeVar
@@ -64,11 +65,12 @@ class ProviderError(CaseStudyError):
 
     def __init__(self, kind: str, message: str, *, provider: str, request_id: str | None = None,
                  status: int | None = None, code: str | int | None = None, retry_after_s: float | None = None,
-                 retryable: bool | None = None):
+                 retryable: bool | None = None, task_id: str | None = None, attempts: int | None = None):
         if kind not in ERROR_KINDS:
             raise ValueError(f"unknown error kind {kind!r}")
         self.kind, self.message, self.provider = kind, message, provider
         self.request_id, self.status, self.code = request_id, status, code
+        self.task_id, self.attempts = task_id, attempts  # async task (still billed) and requests sent
         self.retry_after_s = retry_after_s
         self.retryable = kind in ("rate_limit", "server") if retryable is None else retryable
         super().__init__(str(self))
@@ -80,16 +82,24 @@ class ProviderError(CaseStudyError):
     def __str__(self) -> str:
         facts = [f"HTTP {self.status}" if self.status else None,
                  f"code {self.code}" if self.code not in (None, "") else None,
-                 f"request id {self.request_id}" if self.request_id else None]
+                 f"request id {self.request_id}" if self.request_id else None,
+                 f"task id {self.task_id}" if self.task_id else None]
         facts_s = ", ".join(f for f in facts if f)
         return f"{self.provider} {self.kind} error: {self.message}" + (f" ({facts_s})" if facts_s else "")
 
 
+# Credentials in a shape we recognise, whoever echoes them: a JWT (three base64url parts, the first two
+# JSON objects starting '{"'), and whatever follows "Bearer " in an echoed Authorization header.
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{8,}")
+_BEARER = re.compile(r"(?i)\b(bearer)(\s+|%20)[A-Za-z0-9._~+/=-]{8,}")
+
+
 def redact(text: str, secrets: Iterable[str]) -> str:
-    """Replace every secret (longest first) in text by '***'."""
+    """Replace every secret (longest first), every JWT and every bearer token in text by '***'."""
     for secret in sorted((s for s in secrets if s and len(s) >= 4), key=len, reverse=True):
         text = text.replace(secret, "***")
-    return text
+    text = _JWT.sub("***", text)
+    return _BEARER.sub(lambda m: f"{m.group(1)}{m.group(2)}***", text)
 
 
 def kind_for_status(status: int) -> str:
@@ -168,7 +178,14 @@ class Call:
         self.secrets = [s for s in secrets if s]
         self.session = requests.Session()  # honours HTTPS_PROXY / NO_PROXY like the SDKs do
         self.attempts = 0
+        self.task_id: str | None = None  # set once an async task exists: every later error carries it
         self.log = logging.getLogger(f"core.providers.{provider}")
+
+    def add_secret(self, value: str | None) -> str | None:
+        """Keep a credential we made (a JWT, an access token) out of every message from now on."""
+        if value:
+            self.secrets.append(value)
+        return value
 
     # -- time ----------------------------------------------------------------------------------------
     def elapsed(self) -> float:
@@ -185,7 +202,16 @@ class Call:
 
     # -- errors --------------------------------------------------------------------------------------
     def error(self, kind: str, message: str, **kw: Any) -> ProviderError:
+        kw.setdefault("task_id", self.task_id)
+        kw.setdefault("attempts", self.attempts)
         return ProviderError(kind, redact(str(message), self.secrets), provider=self.provider, **kw)
+
+    def stamp(self, err: ProviderError) -> ProviderError:
+        """The task id and attempt count as they are now, on an error made earlier in this call."""
+        err.task_id = err.task_id or self.task_id
+        err.attempts = self.attempts
+        err.message = redact(err.message, self.secrets)
+        return err
 
     def close(self) -> None:
         self.session.close()
@@ -208,15 +234,15 @@ class Call:
                 return attempt(timeout)
             except ProviderError as err:
                 if not err.retryable:
-                    raise
+                    raise self.stamp(err) from None
                 if retry >= self.policy.max_retries:
                     err.message += f"; gave up after {retry + 1} attempts"
-                    raise
+                    raise self.stamp(err) from None
                 delay = self.policy.backoff(retry, err.retry_after_s)
                 if delay >= self.remaining():
                     err.message += (f"; not retried: waiting {delay:g} s would pass the "
                                     f"{self.policy.deadline_s:g} s deadline")
-                    raise
+                    raise self.stamp(err) from None
                 self.log.warning("%s %s: %s error (HTTP %s); retry %d of %d in %.2f s", self.provider, what,
                                  err.kind, err.status, retry + 1, self.policy.max_retries, delay)
                 _sleep(delay)
@@ -247,7 +273,7 @@ class Call:
                                  retryable=method == "GET") from None
             except requests.RequestException as exc:
                 raise self.error("server", f"{what}: could not reach {where} ({type(exc).__name__})",
-                                 retryable=False) from None
+                                 retryable=False, code="connection") from None
             self.log.info("%s %s: %s %s -> HTTP %d in %.3f s", self.provider, what, method, where,
                           resp.status_code, time.monotonic() - t0)
             return handle(resp)
@@ -281,17 +307,31 @@ class Call:
         return self.send("GET", url, what=what, handle=handle, count=False, redirects=True)
 
     def poll(self, fetch: Callable[[], tuple[bool, T | None, str]], *, what: str) -> T:
-        """Call ``fetch() -> (done, value, status)`` every poll interval until done, under the deadline."""
-        polls = 0
+        """Call ``fetch() -> (done, value, status)`` every poll interval until done, under the deadline.
+
+        A poll only reads the task, so a poll that times out, meets a server error or a rate limit is
+        simply tried again at the next interval: giving up would abandon a task that is still running
+        and billed. When the deadline passes, the error carries the task id (fetch it later)."""
+        polls, status, last = 0, "unknown", ""
         while True:
-            done, value, status = fetch()
+            try:
+                done, value, status = fetch()
+                last = ""
+            except ProviderError as err:
+                transient = err.kind == "timeout" or err.code == "connection" or (
+                    err.kind in ("server", "rate_limit") and err.retryable)
+                if not transient:
+                    raise self.stamp(err) from None
+                done, value, last = False, None, f"; last poll: {err.kind} ({err.message})"
+                self.log.warning("%s %s: poll failed (%s); polling on", self.provider, what, err.kind)
             polls += 1
             if done:
                 return value  # type: ignore[return-value]
             wait = self.policy.poll_interval_s
             if self.remaining() <= wait:
                 raise self.error("timeout", f"{what}: still '{status}' after {self.elapsed():.1f} s and {polls} "
-                                            f"polls; the {self.policy.deadline_s:g} s deadline passed")
+                                            f"polls; the {self.policy.deadline_s:g} s deadline passed; the task "
+                                            f"may still finish (and is billed): fetch it by its task id{last}")
             _sleep(wait)
 
 
@@ -480,48 +520,71 @@ class Price:
     note: str = ""
 
 
-_OPENAI = "openai.com/api/pricing, list price per image (via shared/reference/image-apis.md)"
-_OPENAI_GPT = "openai.com/api/pricing, gpt-image-1 per-image estimate at 1024x1024 / 1024x1536 (image-apis.md)"
-_GOOGLE = "cloud.google.com/vertex-ai/generative-ai/pricing, Imagen per image (via image-apis.md)"
-_ARK = "volcengine.com/docs/82379 Ark pricing, per image (via image-apis.md)"
+_OLD = "2026-11-27"  # figures of shared/reference/image-apis.md, kept for past rows of retired models
+_REF = "shared/reference/image-apis.md (2026-11)"
+_AS_OF = "2026-12-02"
+_MINI = "developers.openai.com/api/docs/models/gpt-image-1-mini, per image (stored copy, read 2026-12-02)"
+_G15 = ("estimate: reseller pages quoting OpenAI's per-image figures for gpt-image-1.5 (runware.ai, docs.apiyi.com; "
+        "read 2026-12-02); no OpenAI page for it was read")
+_G2 = "estimate: fal.ai/models/openai/gpt-image-2 per-image estimate as of 2026-05 (third party)"
+_G25 = "estimate: no published figure found; gpt-image-2's estimate is used for the --max-cost guard"
+_GOOGLE = "cloud.google.com/vertex-ai/generative-ai/pricing, Imagen per image (via image-apis.md, 2026-11)"
+_GEMINI = ("estimate: per-image cost map of HeyPuter/puter (transcribing ai.google.dev pricing, 1K image; read "
+           "2026-12-02)")
+_GEMINI_LITE = "estimate: no figure found; gemini-3.1-flash-image's is used"
+_ARK = "volcengine.com/docs/82379 Ark pricing, per image (via image-apis.md, 2026-11)"
 _VOLC = "estimate: Volcano visual API list price per image, not confirmed against the current price page"
-_KLING = "reseller quotes of Kling resource-pack units per image (via image-apis.md); not an official list"
-_AS_OF = "2026-11-27"
+_KLING = "reseller list (302ai apifox page: kling-v1 0.005, v1-5/v2/v2-1 0.02 per text-to-image; read 2026-12-02)"
 
 PRICES: dict[str, Price] = {
-    # OpenAI DALL-E: per image by size (and quality for dall-e-3)
-    "dall-e-2/256x256": Price(0.016, _AS_OF, _OPENAI),
-    "dall-e-2/512x512": Price(0.018, _AS_OF, _OPENAI),
-    "dall-e-2/1024x1024": Price(0.020, _AS_OF, _OPENAI),
-    "dall-e-3/standard/1024x1024": Price(0.040, _AS_OF, _OPENAI),
-    "dall-e-3/standard/1792x1024": Price(0.080, _AS_OF, _OPENAI),
-    "dall-e-3/standard/1024x1792": Price(0.080, _AS_OF, _OPENAI),
-    "dall-e-3/hd/1024x1024": Price(0.080, _AS_OF, _OPENAI),
-    "dall-e-3/hd/1792x1024": Price(0.120, _AS_OF, _OPENAI),
-    "dall-e-3/hd/1024x1792": Price(0.120, _AS_OF, _OPENAI),
-    # gpt-image-1: billed by tokens; these per-image figures are for estimates (auto counts as high)
-    "gpt-image-1/low/1024x1024": Price(0.011, _AS_OF, _OPENAI_GPT),
-    "gpt-image-1/medium/1024x1024": Price(0.042, _AS_OF, _OPENAI_GPT),
-    "gpt-image-1/high/1024x1024": Price(0.167, _AS_OF, _OPENAI_GPT),
-    "gpt-image-1/low/1536": Price(0.016, _AS_OF, _OPENAI_GPT, "1536x1024 and 1024x1536"),
-    "gpt-image-1/medium/1536": Price(0.063, _AS_OF, _OPENAI_GPT, "1536x1024 and 1024x1536"),
-    "gpt-image-1/high/1536": Price(0.250, _AS_OF, _OPENAI_GPT, "1536x1024 and 1024x1536"),
-    "gpt-image-1/per-output-token": Price(40e-6, _AS_OF, _OPENAI, "$40 per 1M image output tokens"),
-    "gpt-image-1/per-input-text-token": Price(5e-6, _AS_OF, _OPENAI, "$5 per 1M text input tokens"),
-    # Google Imagen (same price on Vertex AI and the Gemini API)
-    "imagen-3": Price(0.03, _AS_OF, _GOOGLE, "Google marks Imagen deprecated (migrate by 2026-06-30)"),
-    "imagen-4": Price(0.04, _AS_OF, _GOOGLE, "Google marks Imagen deprecated (migrate by 2026-06-30)"),
-    "imagen-4-fast": Price(0.02, _AS_OF, _GOOGLE, "Google marks Imagen deprecated (migrate by 2026-06-30)"),
-    "imagen-4-ultra": Price(0.06, _AS_OF, _GOOGLE, "Google marks Imagen deprecated (migrate by 2026-06-30)"),
+    # retired OpenAI models: their past rows keep these figures
+    "dall-e-2/256x256": Price(0.016, _OLD, _REF),
+    "dall-e-2/512x512": Price(0.018, _OLD, _REF),
+    "dall-e-2/1024x1024": Price(0.020, _OLD, _REF),
+    "dall-e-3/standard/1024x1024": Price(0.040, _OLD, _REF),
+    "dall-e-3/standard/1792x1024": Price(0.080, _OLD, _REF),
+    "dall-e-3/standard/1024x1792": Price(0.080, _OLD, _REF),
+    "dall-e-3/hd/1024x1024": Price(0.080, _OLD, _REF),
+    "dall-e-3/hd/1792x1024": Price(0.120, _OLD, _REF),
+    "dall-e-3/hd/1024x1792": Price(0.120, _OLD, _REF),
+    "gpt-image-1/high/1024x1024": Price(0.167, _OLD, _REF),
+    # GPT image models, per image by quality at 1024x1024 and at the 1536 sizes ("auto" is priced as high;
+    # xhigh and max as high too: no figure found)
+    "gpt-image-1-mini/low/1024": Price(0.005, _AS_OF, _MINI),
+    "gpt-image-1-mini/medium/1024": Price(0.011, _AS_OF, _MINI),
+    "gpt-image-1-mini/high/1024": Price(0.036, _AS_OF, _MINI),
+    "gpt-image-1-mini/low/1536": Price(0.006, _AS_OF, _MINI),
+    "gpt-image-1-mini/medium/1536": Price(0.015, _AS_OF, _MINI),
+    "gpt-image-1-mini/high/1536": Price(0.052, _AS_OF, _MINI),
+    "gpt-image-1.5/low/1024": Price(0.009, _AS_OF, _G15),
+    "gpt-image-1.5/medium/1024": Price(0.034, _AS_OF, _G15),
+    "gpt-image-1.5/high/1024": Price(0.133, _AS_OF, _G15),
+    "gpt-image-1.5/low/1536": Price(0.013, _AS_OF, _G15),
+    "gpt-image-1.5/medium/1536": Price(0.050, _AS_OF, _G15),
+    "gpt-image-1.5/high/1536": Price(0.200, _AS_OF, _G15),
+    "gpt-image-2/low/1024": Price(0.02, _AS_OF, _G2),
+    "gpt-image-2/medium/1024": Price(0.07, _AS_OF, _G2),
+    "gpt-image-2/high/1024": Price(0.19, _AS_OF, _G2),
+    "gpt-image-2.x/high/1024": Price(0.19, _AS_OF, _G25, "gpt-image-2.5-* and 2.6-*: every quality and size"),
+    # Google
+    "imagen-3": Price(0.03, _OLD, _GOOGLE),
+    "imagen-4": Price(0.04, _OLD, _GOOGLE),
+    "imagen-4-fast": Price(0.02, _OLD, _GOOGLE),
+    "imagen-4-ultra": Price(0.06, _OLD, _GOOGLE),
+    "gemini-2.5-flash-image": Price(0.039, _AS_OF, _GEMINI),
+    "gemini-3.1-flash-image": Price(0.067, _AS_OF, _GEMINI),
+    "gemini-3-pro-image": Price(0.156, _AS_OF, _GEMINI),
+    "gemini-3.1-flash-lite-image": Price(0.067, _AS_OF, _GEMINI_LITE),
     # ByteDance
-    "seedream-3": Price(0.036, _AS_OF, _ARK, "0.259 CNY per image"),
-    "seedream-4": Price(0.030, _AS_OF, _ARK),
-    "volc-general-2.1": Price(0.028, _AS_OF, _VOLC, "about 0.2 CNY per image"),
-    "jimeng-3.0": Price(0.028, _AS_OF, _VOLC, "about 0.2 CNY per image"),
+    "seedream-3": Price(0.036, _OLD, _ARK, "0.259 CNY per image"),
+    "seedream-4": Price(0.030, _OLD, _ARK),
+    "volc-general-2.1": Price(0.028, _OLD, _VOLC, "about 0.2 CNY per image"),
+    "jimeng-3.0": Price(0.028, _OLD, _VOLC, "about 0.2 CNY per image"),
     # Kling
     "kling-v1": Price(0.005, _AS_OF, _KLING),
     "kling-v1-5": Price(0.020, _AS_OF, _KLING),
     "kling-v2": Price(0.020, _AS_OF, _KLING),
+    "kling-v2-1": Price(0.020, _AS_OF, _KLING),
 }
 
 
@@ -535,7 +598,8 @@ def price(key: str) -> Price:
 # --------------------------------------------------------------------------------------------------
 # What each provider module provides (checked by core.providers at import)
 # --------------------------------------------------------------------------------------------------
-PROVIDER_FUNCTIONS = ("specs", "check", "estimate_cost_usd", "missing_credentials", "generate")
+PROVIDER_FUNCTIONS = ("specs", "options", "check", "estimate_cost_usd", "missing_credentials", "generate")
+# and ``list_model_ids(settings) -> list[str]``, or None where the provider has no list-models call
 
 
 def secret(value: Any) -> str | None:

@@ -98,6 +98,13 @@ def specs() -> list["ModelSpec"]:
     ]
 
 
+def options(spec: "ModelSpec", settings: "Settings | None" = None) -> dict[str, Any]:
+    return dict(EXTRAS[spec.key])
+
+
+list_model_ids = None  # Ark and the visual API have no list-models call for an API key
+
+
 def missing_credentials(spec: "ModelSpec", settings: "Settings") -> str | None:
     if MODELS[spec.key].api == "ark":
         if secret(settings.ark_api_key):
@@ -203,7 +210,10 @@ def estimate_cost_usd(spec: "ModelSpec", req: "GenerationRequest") -> float:
 
 
 # 3. Errors ------------------------------------------------------------------------------------------
-_VOLC_SAFETY = {50411, 50412, 50413, 50511}
+# The visual API's business codes (its common error-code table): 5041x input risk, 5051x output risk
+# (50511 and 50512 image, 50518 and 50519 the copyright / portrait checks), 50429 QPS, 50430 concurrency,
+# 50500 / 50501 internal errors, 50400 and other 504xx invalid requests.
+_VOLC_SAFETY = {50411, 50412, 50413, 50511, 50512, 50518, 50519}
 _VOLC_RATE = {50429, 50430}
 _VOLC_SERVER = {50500, 50501}
 _VOLC_AUTH = {"SignatureDoesNotMatch", "InvalidAccessKey", "InvalidCredential", "MissingAuthenticationToken",
@@ -223,7 +233,7 @@ def _volc_error(call: Call, resp: "requests.Response", payload: Any) -> Provider
                                  code=code, request_id=meta.get("RequestId"))
     code = payload.get("code")
     kind = None
-    if code in _VOLC_SAFETY:
+    if code in _VOLC_SAFETY or "Risk Not Pass" in str(payload.get("message") or ""):
         kind = "safety"  # 50511 (output risk) is retryable per the docs, but the same seed gives the same image
     elif code in _VOLC_RATE:
         kind = "rate_limit"
@@ -286,7 +296,7 @@ def _generate_volc(spec: "ModelSpec", req: "GenerationRequest", settings: "Setti
         else:
             submitted, request_id = _volc_request(call, settings, "CVSync2AsyncSubmitTask", body,
                                                   what="CVSync2AsyncSubmitTask")
-            task_id = submitted.get("task_id")
+            task_id = call.task_id = submitted.get("task_id")
             if not task_id:
                 raise call.error("malformed", "CVSync2AsyncSubmitTask: no task_id", request_id=request_id)
             query = {"req_key": body["req_key"], "task_id": task_id,
@@ -314,7 +324,21 @@ def _generate_volc(spec: "ModelSpec", req: "GenerationRequest", settings: "Setti
 
 
 def _ark_safety(status: int, code: Any, message: str) -> bool:
-    return isinstance(code, str) and "Sensitive" in code
+    """Ark's content-safety codes: InputTextRiskDetection, InputImageRiskDetection, OutputImageRiskDetection,
+    OutputTextRiskDetection and the *SensitiveContentDetected family."""
+    return isinstance(code, str) and ("RiskDetection" in code or "SensitiveContent" in code)
+
+
+def _ark_kind(status: int, code: Any, message: str) -> tuple[str | None, bool | None]:
+    """Ark's error codes that the HTTP status alone would file wrongly."""
+    code = str(code or "")
+    if code in ("AccountOverdueError", "QuotaExceeded", "SetLimitExceeded", "ServiceNotOpen", "ModelNotOpen"):
+        return ("auth" if code in ("ServiceNotOpen", "ModelNotOpen") else "rate_limit"), False
+    if code.startswith("RateLimitExceeded") or code == "ServerOverloaded":
+        return ("rate_limit" if code.startswith("RateLimit") else "server"), True
+    if code in ("AuthenticationError", "AccessDenied", "InvalidAccountStatus"):
+        return "auth", False
+    return None, None
 
 
 def _generate_ark(spec: "ModelSpec", req: "GenerationRequest", settings: "Settings") -> ApiResult:
@@ -325,7 +349,7 @@ def _generate_ark(spec: "ModelSpec", req: "GenerationRequest", settings: "Settin
     with Call(PROVIDER, settings, secrets=[key]) as call:
         resp, images = images_generate(call, api_key=key, base_url=settings.ark_base_url, prompt=req.prompt,
                                        params=params, extra_body=extra_body, what="ark images.generate",
-                                       is_safety=_ark_safety)
+                                       is_safety=_ark_safety, kind_of=_ark_kind)
         request_id = getattr(resp, "_request_id", None)
         return ApiResult(images=images, request_id=request_id, cost_usd=round(price(spec.key).usd * len(images), 6),
                          sent_params=sent(**params, **extra_body), latency_s=call.elapsed(), provider=PROVIDER,

@@ -1,253 +1,161 @@
-"""Google Imagen 3 and 4, on Vertex AI or on the Gemini API (``IGCS_IMAGEN_BACKEND``).
+"""Google Imagen 3 and 4 on Vertex AI, through `google-genai` (``models.generate_images``).
 
-- Vertex AI: ``POST {base}/v1/projects/{PROJECT}/locations/{LOCATION}/publishers/google/models/{MODEL}:predict``
-  with ``Authorization: Bearer <OAuth2 access token>`` (``gcloud auth print-access-token``), not an API key.
-- Gemini API: ``POST {base}/v1beta/models/{MODEL}:predict`` with ``x-goog-api-key: GOOGLE_API_KEY``
-  (no negativePrompt, seed, addWatermark or enhancePrompt there).
-Both take ``{"instances": [{"prompt"}], "parameters": {"sampleCount", "aspectRatio", ...}}`` and answer
-``{"predictions": [{"bytesBase64Encoded", "mimeType"}]}``; images the safety filter withholds are simply
-absent (we ask ``includeRaiReason`` so the reason comes back), and none at all is a `safety` error.
-Width and height map to the nearest of the five aspect ratios; the row records the ratio asked.
+Imagen generation is Vertex-only: google-genai disabled ``generate_images`` for the Gemini API on
+2026-08-21 (commit "Disable GenerateImages for Gemini API"; 3.6.1 raises "only supported in Gemini
+Enterprise Agent Platform mode"), so with the Gemini API backend a request is refused before anything is
+sent, naming the setting and the Gemini image models to use instead. Google marks every Imagen model
+deprecated (shutdown as early as 2026-06, per the Firebase AI reference); they still answer on Vertex.
+The SDK sends ``POST .../publishers/google/models/{MODEL}:predict`` with
+``{"instances": [{"prompt"}], "parameters": {"sampleCount", "aspectRatio", ...}}``; images the safety
+filter withholds are absent (we ask ``include_rai_reason``), none at all is a `safety` error. With
+``enhance_prompt`` the answer carries the prompt Imagen actually used: it is kept as the revised prompt.
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from core.errors import RequestError
+import core.providers.genai_client as genai_client
 from core.providers.base import (
     FLAG,
     ApiResult,
     Call,
     OneOf,
-    ProviderError,
     api_spec,
     check_common,
     check_extra,
-    decode_b64_image,
-    dumps,
+    decode_image,
     nearest_aspect_ratio,
     price,
-    secret,
     sent,
     size_of,
 )
 
 if TYPE_CHECKING:
-    import requests
-
     from core.spec import ModelSpec
     from core.request import GenerationRequest
     from core.settings import Settings
 
-PROVIDER = "google"
 ASPECT_RATIOS = ("1:1", "3:4", "4:3", "9:16", "16:9")
 LONG_SIDE_1K = {"1:1": 1024, "3:4": 1280, "4:3": 1280, "9:16": 1408, "16:9": 1408}  # output's long side at 1K
-_LICENSE = "proprietary (Google Cloud / Gemini API terms); SynthID watermark by default"
-_SAFETY_WORDS = ("safety", "sensitive", "responsible ai", "prohibited", "policy")
+_LICENSE = "proprietary (Google Cloud terms); SynthID watermark by default"
 
 
 @dataclass(frozen=True)
 class _Model:
     model_id: str
-    sizes_2k: bool  # takes sampleImageSize "2K"
+    name: str
+    sizes_2k: bool  # takes image_size "2K"
 
 
 MODELS = {
-    "imagen-3": _Model("imagen-3.0-generate-002", sizes_2k=False),
-    "imagen-4": _Model("imagen-4.0-generate-001", sizes_2k=True),
-    "imagen-4-fast": _Model("imagen-4.0-fast-generate-001", sizes_2k=False),
-    "imagen-4-ultra": _Model("imagen-4.0-ultra-generate-001", sizes_2k=True),
+    "imagen-3": _Model("imagen-3.0-generate-002", "Imagen 3", sizes_2k=False),
+    "imagen-4": _Model("imagen-4.0-generate-001", "Imagen 4", sizes_2k=True),
+    "imagen-4-fast": _Model("imagen-4.0-fast-generate-001", "Imagen 4 Fast", sizes_2k=False),
+    "imagen-4-ultra": _Model("imagen-4.0-ultra-generate-001", "Imagen 4 Ultra", sizes_2k=True),
 }
-_NAMES = {"imagen-3": "Imagen 3", "imagen-4": "Imagen 4", "imagen-4-fast": "Imagen 4 Fast",
-          "imagen-4-ultra": "Imagen 4 Ultra"}
 
 
 def specs() -> list["ModelSpec"]:
-    return [
-        api_spec(key, name=_NAMES[key], provider=PROVIDER, width=1024, height=1024, max_images_per_call=4,
-                 license=_LICENSE,
-                 notes=f"{m.model_id}; aspect ratios {', '.join(ASPECT_RATIOS)}"
-                       + ("; sampleImageSize 1K|2K" if m.sizes_2k else "")
-                       + "; Vertex AI or Gemini API (IGCS_IMAGEN_BACKEND); Google marks Imagen deprecated "
-                         "(migrate by 2026-06-30)")
-        for key, m in MODELS.items()
-    ]
+    return [api_spec(key, name=m.name, provider=genai_client.PROVIDER, width=1024, height=1024,
+                     max_images_per_call=4, license=_LICENSE,
+                     notes=f"{m.model_id}; Vertex AI only; aspect ratios {', '.join(ASPECT_RATIOS)}"
+                           + ("; image_size 1K|2K" if m.sizes_2k else "") + "; deprecated by Google")
+            for key, m in MODELS.items()]
 
 
-def backend(settings: "Settings") -> str:
-    """'vertex' or 'gemini' from IGCS_IMAGEN_BACKEND, GOOGLE_GENAI_USE_VERTEXAI, then the credentials set."""
-    if settings.imagen_backend != "auto":
-        return settings.imagen_backend
-    if settings.google_genai_use_vertexai is not None:
-        return "vertex" if settings.google_genai_use_vertexai else "gemini"
-    if settings.google_cloud_project and secret(settings.google_access_token):
-        return "vertex"
-    if secret(settings.google_api_key):
-        return "gemini"
-    return "vertex" if settings.google_cloud_project or secret(settings.google_access_token) else "gemini"
-
-
-def missing_credentials(spec: "ModelSpec", settings: "Settings") -> str | None:
-    which = backend(settings)
-    if which == "vertex":
-        missing = [name for name, value in (("GOOGLE_CLOUD_PROJECT", settings.google_cloud_project),
-                                            ("GOOGLE_ACCESS_TOKEN", secret(settings.google_access_token)))
-                   if not value]
-        if not missing:
-            return None
-        return (f"{spec.key} on Vertex AI needs {' and '.join(missing)} (an OAuth access token, e.g. from "
-                "`gcloud auth print-access-token`; GOOGLE_CLOUD_LOCATION defaults to us-central1); or set "
-                "IGCS_IMAGEN_BACKEND=gemini and GOOGLE_API_KEY for the Gemini API")
-    if secret(settings.google_api_key):
-        return None
-    return (f"{spec.key} needs Google credentials: GOOGLE_API_KEY for the Gemini API, or GOOGLE_CLOUD_PROJECT "
-            "and GOOGLE_ACCESS_TOKEN (OAuth access token) with IGCS_IMAGEN_BACKEND=vertex for Vertex AI")
-
-
-# 1. Check inputs ------------------------------------------------------------------------------------
-def _schema(spec: "ModelSpec", which: str) -> dict[str, Any]:
+def options(spec: "ModelSpec", settings: "Settings | None" = None) -> dict[str, Any]:
     schema: dict[str, Any] = {
         "aspect_ratio": OneOf(ASPECT_RATIOS),
         "person_generation": OneOf(("dont_allow", "allow_adult", "allow_all"), case_insensitive=True),
         "safety_setting": OneOf(("block_low_and_above", "block_medium_and_above", "block_only_high", "block_none"),
                                 case_insensitive=True),
         "output_mime_type": OneOf(("image/png", "image/jpeg")),
+        "add_watermark": FLAG, "enhance_prompt": FLAG,
     }
     if MODELS[spec.key].sizes_2k:
         schema["image_size"] = OneOf(("1K", "2K"))
-    if which == "vertex":
-        schema.update(add_watermark=FLAG, enhance_prompt=FLAG)
     return schema
 
 
-def check(spec: "ModelSpec", req: "GenerationRequest", settings: "Settings | None" = None) -> None:
-    from core.settings import get_settings
+def missing_credentials(spec: "ModelSpec", settings: "Settings") -> str | None:
+    return genai_client.missing_credentials(spec, settings, "vertex")
 
-    which = backend(settings or get_settings())
-    if req.negative_prompt:  # supports_negative is False; say why
+
+# 1. Check inputs ------------------------------------------------------------------------------------
+def check(spec: "ModelSpec", req: "GenerationRequest", settings: "Settings") -> None:
+    if genai_client.backend(settings) != "vertex":
+        raise RequestError("IGCS_IMAGEN_BACKEND", "gemini",
+                           f"{spec.key} runs on Vertex AI only (Imagen generation left the Gemini API in 2026-08): "
+                           "set IGCS_IMAGEN_BACKEND=vertex with GOOGLE_CLOUD_PROJECT and GOOGLE_ACCESS_TOKEN, or "
+                           "use gemini-3.1-flash-image on the Gemini API")
+    if req.negative_prompt:
         raise RequestError("negative_prompt", req.negative_prompt,
-                           f"{spec.key} takes no negative prompt (the Gemini API has none; Vertex AI dropped it "
-                           "from imagen-3.0-generate-002 on); leave it empty")
+                           f"{spec.key} takes no negative prompt (dropped from imagen-3.0-generate-002 on); "
+                           "leave it empty")
     check_common(spec, req, max_n=4)
-    try:
-        check_extra(spec, req.extra, _schema(spec, which))
-    except RequestError as err:
-        if which == "gemini" and err.field in ("extra.add_watermark", "extra.enhance_prompt"):
-            raise RequestError(err.field, err.value, "only on Vertex AI (IGCS_IMAGEN_BACKEND=vertex); the Gemini "
-                                                     "API has no such parameter") from None
-        raise
+    check_extra(spec, req.extra, options(spec))
 
 
 # 2. What is sent ------------------------------------------------------------------------------------
-def _body(spec: "ModelSpec", req: "GenerationRequest", which: str) -> dict[str, Any]:
+def _config(spec: "ModelSpec", req: "GenerationRequest") -> dict[str, Any]:
     w, h = size_of(spec, req)
     ratio = req.extra.get("aspect_ratio") or nearest_aspect_ratio(w, h, ASPECT_RATIOS)
-    params: dict[str, Any] = {"sampleCount": req.num_images, "aspectRatio": ratio, "includeRaiReason": True}
+    config: dict[str, Any] = {"number_of_images": req.num_images, "aspect_ratio": ratio, "include_rai_reason": True}
     if MODELS[spec.key].sizes_2k:
         # 2K when the asked long side is nearer (log scale) to 2K's long side than to 1K's
         size = req.extra.get("image_size") or ("2K" if max(w, h) > LONG_SIDE_1K[ratio] * 2**0.5 else None)
         if size:
-            params["sampleImageSize"] = size
+            config["image_size"] = size
     if "person_generation" in req.extra:
-        params["personGeneration"] = req.extra["person_generation"].lower()
+        config["person_generation"] = req.extra["person_generation"].upper()
     if "safety_setting" in req.extra:
-        params["safetySetting"] = req.extra["safety_setting"].lower()
-    if "output_mime_type" in req.extra:
-        params["outputOptions"] = {"mimeType": req.extra["output_mime_type"]}
-    if which == "vertex":
-        if "enhance_prompt" in req.extra:
-            params["enhancePrompt"] = req.extra["enhance_prompt"]
-        if req.extra.get("add_watermark") is False:  # a seed is taken only without the SynthID watermark
-            params["addWatermark"] = False
-            if req.seed is not None:
-                params["seed"] = int(req.seed) % 2147483647 + 1  # Imagen seeds run 1..2**31-1
-    return {"instances": [{"prompt": req.prompt}], "parameters": params}
+        config["safety_filter_level"] = req.extra["safety_setting"].upper()
+    for name in ("output_mime_type", "enhance_prompt"):
+        if name in req.extra:
+            config[name] = req.extra[name]
+    if req.extra.get("add_watermark") is False:  # a seed is taken only without the SynthID watermark
+        config["add_watermark"] = False
+        if req.seed is not None:
+            config["seed"] = int(req.seed) % 2147483647 + 1  # Imagen seeds run 1..2**31-1
+    return config
 
 
 def estimate_cost_usd(spec: "ModelSpec", req: "GenerationRequest") -> float:
     return price(spec.key).usd * req.num_images
 
 
-def _url(spec: "ModelSpec", settings: "Settings", which: str) -> str:
-    model = MODELS[spec.key].model_id
-    if which == "vertex":
-        loc = settings.google_cloud_location
-        base = settings.google_vertex_base_url or (
-            "https://aiplatform.googleapis.com" if loc == "global" else f"https://{loc}-aiplatform.googleapis.com")
-        return (f"{base.rstrip('/')}/v1/projects/{settings.google_cloud_project}/locations/{loc}"
-                f"/publishers/google/models/{model}:predict")
-    return f"{settings.google_gemini_base_url.rstrip('/')}/v1beta/models/{model}:predict"
-
-
-# 3. Errors ------------------------------------------------------------------------------------------
-def _error(call: Call, resp: "requests.Response") -> ProviderError:
-    try:
-        err = resp.json().get("error") or {}
-    except (ValueError, AttributeError):
-        err = {}
-    if not isinstance(err, dict):
-        err = {}
-    status_name = err.get("status")
-    message = err.get("message") or None
-    reasons = {d.get("reason") for d in err.get("details") or [] if isinstance(d, dict)}
-    kind = None
-    if status_name in ("UNAUTHENTICATED", "PERMISSION_DENIED") or reasons & {"API_KEY_INVALID", "API_KEY_EXPIRED"}:
-        kind = "auth"
-    elif status_name == "RESOURCE_EXHAUSTED":
-        kind = "rate_limit"
-    elif resp.status_code == 400 and message and any(w in message.lower() for w in _SAFETY_WORDS):
-        kind = "safety"
-    return call.status_error(resp, kind=kind, message=message, code=status_name,
-                             request_id=resp.headers.get("x-request-id"))
-
-
-# 4. Call --------------------------------------------------------------------------------------------
+# 3. Call --------------------------------------------------------------------------------------------
 def generate(spec: "ModelSpec", req: "GenerationRequest", settings: "Settings") -> ApiResult:
-    which = backend(settings)
-    body = _body(spec, req, which)
-    if which == "vertex":
-        token = secret(settings.google_access_token)
-        headers, secrets = {"Authorization": f"Bearer {token}"}, [token]
-    else:
-        key = secret(settings.google_api_key)
-        headers, secrets = {"x-goog-api-key": key or ""}, [key]
-    headers["Content-Type"] = "application/json"
+    from google.genai import types
 
-    with Call(PROVIDER, settings, secrets=secrets) as call:
-        def handle(resp: "requests.Response") -> tuple[dict, str | None]:
-            request_id = resp.headers.get("x-request-id")
-            if resp.status_code >= 400:
-                raise _error(call, resp)
-            payload = call.json_of(resp, "predict", request_id)
-            if not isinstance(payload, dict):
-                raise call.error("malformed", f"predict: expected a JSON object, got {type(payload).__name__}",
-                                 request_id=request_id)
-            return payload, request_id
-
-        payload, request_id = call.send("POST", _url(spec, settings, which), what=f"{which} predict",
-                                        body=dumps(body), headers=headers, handle=handle)
-        predictions = payload.get("predictions", [])
-        if not isinstance(predictions, list):
-            raise call.error("malformed", "predict: 'predictions' is not a list", request_id=request_id)
-        images, reasons = [], []
-        for i, pred in enumerate(predictions):
-            if not isinstance(pred, dict):
-                raise call.error("malformed", f"prediction {i} is not an object", request_id=request_id)
-            if pred.get("bytesBase64Encoded"):
-                images.append(decode_b64_image(pred["bytesBase64Encoded"], what=f"prediction {i}", error=call.error))
-            elif pred.get("raiFilteredReason"):
-                reasons.append(str(pred["raiFilteredReason"]))
+    config = _config(spec, req)
+    model_id = MODELS[spec.key].model_id
+    with Call(genai_client.PROVIDER, settings, secrets=genai_client.secrets_of(settings, "vertex")) as call:
+        sdk = genai_client.client(settings, "vertex")
+        with warnings.catch_warnings():  # the SDK flags generate_images as deprecated: the module says so
+            warnings.simplefilter("ignore")
+            resp = genai_client.run(call, lambda opts: sdk.models.generate_images(
+                model=model_id, prompt=req.prompt, config=types.GenerateImagesConfig(**config, http_options=opts)),
+                what="vertex generate_images")
+        images, reasons, enhanced = [], [], None
+        for i, item in enumerate(resp.generated_images or []):
+            data = getattr(item.image, "image_bytes", None) if item.image else None
+            if data:
+                images.append(decode_image(data, what=f"image {i}", error=call.error))
+                enhanced = enhanced or item.enhanced_prompt
+            elif item.rai_filtered_reason:
+                reasons.append(str(item.rai_filtered_reason))
             else:
-                raise call.error("malformed", f"prediction {i} has neither image bytes nor a filter reason",
-                                 request_id=request_id)
+                raise call.error("malformed", f"image {i} has neither bytes nor a filter reason")
         if not images:
             why = "; ".join(reasons) or "no reason given"
             raise call.error("safety", f"all {req.num_images} image(s) were withheld by the safety filter: {why}",
-                             request_id=request_id, status=200)
-        params = dict(body["parameters"])
-        params.pop("includeRaiReason", None)
-        return ApiResult(images=images, request_id=request_id, cost_usd=round(price(spec.key).usd * len(images), 6),
-                         sent_params=sent(backend=which, model=MODELS[spec.key].model_id, **params),
-                         latency_s=call.elapsed(), provider=PROVIDER, model_id=MODELS[spec.key].model_id,
+                             status=200)
+        params = {k: v for k, v in config.items() if k != "include_rai_reason"}
+        return ApiResult(images=images, request_id=None, cost_usd=round(price(spec.key).usd * len(images), 6),
+                         sent_params=sent(backend="vertex", model=model_id, **params), latency_s=call.elapsed(),
+                         revised_prompt=enhanced, provider=genai_client.PROVIDER, model_id=model_id,
                          attempts=call.attempts, filtered=max(0, req.num_images - len(images)))

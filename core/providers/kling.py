@@ -1,11 +1,17 @@
-"""Kling AI image generation: kling-v1, kling-v1-5 and kling-v2, submit then poll.
+"""Kling AI image generation: kling-v1, kling-v1-5, kling-v2 and kling-v2-1, submit then poll.
 
 Every request carries a fresh JWT (HS256, ``{"iss": KLING_ACCESS_KEY, "exp": now+1800, "nbf": now-5}``
 signed with KLING_SECRET_KEY) as ``Authorization: Bearer``; a token is never reused across requests.
 ``POST {KLING_BASE_URL}/v1/images/generations`` returns a task id; ``GET .../{task_id}`` is polled until
 ``task_status`` is ``succeed`` (images by URL, downloaded with a timeout) or ``failed``. Width and height
-map to the nearest of Kling's aspect ratios. Error ``code``s: 1000-1004 auth, 1100-1102 account/quota,
-1103 no access, 1200-1203 parameters, 1300-1301 content policy, 1302-1303 rate, 5000-5002 server.
+map to the nearest aspect ratio the model takes. Capabilities per model (Kling's capability map):
+21:9 and ``resolution`` 2k only from kling-v2 on; kling-v1 and kling-v1-5 take the seven other ratios at
+1k. The complete error-code table: 1000-1004 auth; 1100 account exception, 1101 arrears, 1102 resource
+pack used up or expired (waiting will not help); 1103 no access to the resource; 1200-1203 invalid
+request/parameters/method/no such resource; 1300 platform policy, 1301 content security (safety);
+1302 too fast, 1303 over the pack's concurrency/QPS (retried); 1304 IP allow-list (not retried: contact
+Kling support); 5000 server error, 5001 unavailable, 5002 server timeout (retried). The JWTs we make are
+kept out of every message, even when a gateway echoes the Authorization header.
 """
 from __future__ import annotations
 
@@ -38,18 +44,32 @@ if TYPE_CHECKING:
 
 PROVIDER = "kling"
 ASPECT_RATIOS = ("16:9", "9:16", "1:1", "4:3", "3:4", "3:2", "2:3", "21:9")
+V1_RATIOS = ASPECT_RATIOS[:-1]  # no 21:9 before v2
+HAS_2K = {"kling-v2", "kling-v2-1"}
 MAX_PROMPT = 2500
 JWT_TTL_S = 1800
 _LICENSE = "proprietary (Kling AI API terms)"
-_NAMES = {"kling-v1": "Kling v1", "kling-v1-5": "Kling v1.5", "kling-v2": "Kling v2"}
-EXTRAS = {"aspect_ratio": OneOf(ASPECT_RATIOS), "resolution": OneOf(("1k", "2k"))}
+_NAMES = {"kling-v1": "Kling v1", "kling-v1-5": "Kling v1.5", "kling-v2": "Kling v2", "kling-v2-1": "Kling v2.1"}
+
+
+def ratios(key: str) -> tuple[str, ...]:
+    return ASPECT_RATIOS if key in HAS_2K else V1_RATIOS
+
+
+def options(spec: "ModelSpec", settings: "Settings | None" = None) -> dict[str, Any]:
+    return {"aspect_ratio": OneOf(ratios(spec.key)), "resolution": OneOf(("1k", "2k") if spec.key in HAS_2K
+                                                                          else ("1k",))}
+
+
+list_model_ids = None  # Kling has no list-models call
 
 
 def specs() -> list["ModelSpec"]:
     return [
         api_spec(key, name=_NAMES[key], provider=PROVIDER, width=1024, height=1024, supports_negative=True,
                  max_images_per_call=9, license=_LICENSE,
-                 notes=f"async task (submit, poll); aspect ratios {', '.join(ASPECT_RATIOS)}; resolution 1k|2k (extra)")
+                 notes=f"async task (submit, poll); aspect ratios {', '.join(ratios(key))}; resolution "
+                       + ("1k|2k" if key in HAS_2K else "1k only"))
         for key in _NAMES
     ]
 
@@ -74,7 +94,7 @@ def kling_token(access_key: str, secret_key: str, *, now: float | None = None, t
 # 1. Check inputs ------------------------------------------------------------------------------------
 def check(spec: "ModelSpec", req: "GenerationRequest", settings: "Settings | None" = None) -> None:
     check_common(spec, req, max_prompt=MAX_PROMPT, max_negative=MAX_PROMPT, max_n=9)
-    check_extra(spec, req.extra, EXTRAS)
+    check_extra(spec, req.extra, options(spec))
 
 
 # 2. What is sent ------------------------------------------------------------------------------------
@@ -83,7 +103,8 @@ def _body(spec: "ModelSpec", req: "GenerationRequest") -> dict[str, Any]:
     if req.negative_prompt:
         body["negative_prompt"] = req.negative_prompt
     body["n"] = req.num_images
-    body["aspect_ratio"] = req.extra.get("aspect_ratio") or nearest_aspect_ratio(*size_of(spec, req), ASPECT_RATIOS)
+    body["aspect_ratio"] = req.extra.get("aspect_ratio") or nearest_aspect_ratio(*size_of(spec, req),
+                                                                                   ratios(spec.key))
     if "resolution" in req.extra:
         body["resolution"] = req.extra["resolution"]
     return body
@@ -103,6 +124,8 @@ def _kind_for_code(code: Any) -> tuple[str | None, bool | None]:
         return "rate_limit", False  # account or resource pack: waiting will not help
     if code in (1302, 1303):
         return "rate_limit", True
+    if code == 1304:
+        return "auth", False
     if code in (1300, 1301):
         return "safety", False
     if 1200 <= code <= 1299:
@@ -116,8 +139,11 @@ def _error(call: Call, resp: "requests.Response", payload: Any) -> ProviderError
     payload = payload if isinstance(payload, dict) else {}
     code = payload.get("code")
     kind, retryable = _kind_for_code(code)
-    err = call.status_error(resp, kind=kind, message=payload.get("message") or None, code=code,
-                            request_id=payload.get("request_id"))
+    message = payload.get("message") or None
+    if code == 1304:
+        message = (f"{message or 'IP allow-list'}: this IP is not on the account's allow-list; waiting will not "
+                   "help: contact Kling support to change it")
+    err = call.status_error(resp, kind=kind, message=message, code=code, request_id=payload.get("request_id"))
     if retryable is not None:
         err.retryable = retryable
     return err
@@ -134,10 +160,10 @@ def generate(spec: "ModelSpec", req: "GenerationRequest", settings: "Settings") 
     base = settings.kling_base_url.rstrip("/")
     body = _body(spec, req)
 
-    def sign(_headers: Any) -> dict[str, str]:
-        return {"Authorization": f"Bearer {kling_token(ak, sk)}"}
-
     with Call(PROVIDER, settings, secrets=[ak, sk]) as call:
+        def sign(_headers: Any) -> dict[str, str]:
+            return {"Authorization": f"Bearer {call.add_secret(kling_token(ak, sk))}"}
+
         def handler(what: str):
             def handle(resp: "requests.Response") -> tuple[dict, str | None]:
                 try:
@@ -158,7 +184,7 @@ def generate(spec: "ModelSpec", req: "GenerationRequest", settings: "Settings") 
         created, request_id = call.send("POST", f"{base}/v1/images/generations", what="create task",
                                         body=dumps(body), headers={"Content-Type": "application/json"}, sign=sign,
                                         handle=handler("create task"))
-        task_id = created.get("task_id")
+        task_id = call.task_id = created.get("task_id")
         if not task_id:
             raise call.error("malformed", "create task: no task_id in the answer", request_id=request_id)
 

@@ -1,14 +1,20 @@
-"""OpenAI Images: dall-e-2, dall-e-3 and gpt-image-1 through the official `openai` SDK.
+"""OpenAI Images: the GPT image models through the official `openai` SDK.
 
 ``POST {OPENAI_BASE_URL}/images/generations`` with ``Authorization: Bearer OPENAI_API_KEY``. The SDK
 client is built with ``max_retries=0``: retries, backoff and the total deadline are ours (base.Call), so
 every provider follows one policy and a Retry-After longer than the time left fails at once instead of
 sleeping past the deadline (the SDK caps Retry-After at 60 s and knows no total deadline).
-DALL-E images are asked as ``b64_json`` (URLs expire after an hour; one round trip fewer); gpt-image-1
-always answers base64 and reports token usage, from which its cost is computed.
+
+Models, per the installed SDK (openai 3.57.0, ``types/image_model.py`` and ``resources/images.py``):
+gpt-image-1-mini, gpt-image-1.5, gpt-image-2, gpt-image-2.5-sunburst/-flare, gpt-image-2.6-sunburst/-flare.
+dall-e-2 and dall-e-3 were retired on 2026-05-12 and gpt-image-1 shut down on 2026-10-23: their keys stay
+(past rows) and `catalog.refuse_retired` stops any new request. GPT image models always answer base64;
+``response_format`` and ``style`` are for the retired DALL-E models only. gpt-image-2 and 2.5-* take any
+WIDTHxHEIGHT (multiples of 16, ratio 1:3 to 3:1, at most 3840x2160); the others the three standard sizes.
 """
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 from core.errors import RequestError
@@ -30,6 +36,7 @@ from core.providers.base import (
     sent,
     size_of,
 )
+from core.providers.catalog import refuse_retired
 
 if TYPE_CHECKING:
     from core.spec import ModelSpec
@@ -38,37 +45,41 @@ if TYPE_CHECKING:
 
 PROVIDER = "openai"
 _LICENSE = "proprietary (OpenAI API terms; outputs owned by the user)"
-
-SIZES: dict[str, list[tuple[int, int]]] = {
-    "dall-e-2": [(256, 256), (512, 512), (1024, 1024)],
-    "dall-e-3": [(1024, 1024), (1792, 1024), (1024, 1792)],
-    "gpt-image-1": [(1024, 1024), (1536, 1024), (1024, 1536)],
-}
-MAX_PROMPT = {"dall-e-2": 1000, "dall-e-3": 4000, "gpt-image-1": 32000}
-EXTRAS: dict[str, dict[str, Any]] = {
-    "dall-e-2": {"response_format": OneOf(("b64_json", "url"))},
-    "dall-e-3": {"quality": OneOf(("standard", "hd")), "style": OneOf(("vivid", "natural")),
-                 "response_format": OneOf(("b64_json", "url"))},
-    "gpt-image-1": {"quality": OneOf(("low", "medium", "high", "auto")),
-                    "background": OneOf(("transparent", "opaque", "auto")),
-                    "output_format": OneOf(("png", "jpeg", "webp")),
-                    "output_compression": Number(0, 100, integer=True),
-                    "moderation": OneOf(("low", "auto"))},
-}
+STANDARD_SIZES = [(1024, 1024), (1536, 1024), (1024, 1536)]
+FREE_SIZE = {"gpt-image-2", "gpt-image-2.5-sunburst", "gpt-image-2.5-flare"}  # any WxH within the limits
+MAX_EDGE, MAX_PIXELS, MAX_RATIO = 3840, 3840 * 2160, 3.0
+NAMES = {"gpt-image-1-mini": "GPT Image 1 mini", "gpt-image-1.5": "GPT Image 1.5", "gpt-image-2": "GPT Image 2",
+         "gpt-image-2.5-sunburst": "GPT Image 2.5 Sunburst", "gpt-image-2.5-flare": "GPT Image 2.5 Flare",
+         "gpt-image-2.6-sunburst": "GPT Image 2.6 Sunburst", "gpt-image-2.6-flare": "GPT Image 2.6 Flare"}
+RETIRED = {"dall-e-2": "DALL-E 2 (retired)", "dall-e-3": "DALL-E 3 (retired)", "gpt-image-1": "GPT Image 1 (retired)"}
 SAFETY_CODES = {"content_policy_violation", "moderation_blocked", "image_generation_user_error"}
+_QUALITY = ("low", "medium", "high", "auto")
+_QUALITY_25 = ("low", "medium", "high", "xhigh", "max", "auto")
+
+
+def _options(key: str) -> dict[str, Any]:
+    return {"quality": OneOf(_QUALITY_25 if key.startswith("gpt-image-2.5") else _QUALITY),
+            "background": OneOf(("transparent", "opaque", "auto")),
+            "output_format": OneOf(("png", "jpeg", "webp")),
+            "output_compression": Number(0, 100, integer=True),
+            "moderation": OneOf(("low", "auto"))}
 
 
 def specs() -> list["ModelSpec"]:
-    return [
-        api_spec("dall-e-2", name="DALL-E 2", provider=PROVIDER, width=1024, height=1024, max_images_per_call=10,
-                 license=_LICENSE, notes="sizes 256/512/1024 square; prompt up to 1000 characters"),
-        api_spec("dall-e-3", name="DALL-E 3", provider=PROVIDER, width=1024, height=1024, max_images_per_call=1,
-                 license=_LICENSE, notes="one image per call; quality standard|hd, style vivid|natural (extra); "
-                                         "rewrites the prompt (revised_prompt)"),
-        api_spec("gpt-image-1", name="GPT Image 1", provider=PROVIDER, width=1024, height=1024,
-                 max_images_per_call=10, license=_LICENSE,
-                 notes="quality low|medium|high|auto, background, output_format (extra); billed by tokens"),
-    ]
+    out = [api_spec(key, name=name, provider=PROVIDER, width=1024, height=1024, max_images_per_call=10,
+                    license=_LICENSE,
+                    notes=("any WxH in multiples of 16, ratio 1:3-3:1, up to 3840x2160" if key in FREE_SIZE
+                           else "1024x1024, 1536x1024, 1024x1536") + "; quality, background, output_format, "
+                          "output_compression, moderation (options); always base64")
+           for key, name in NAMES.items()]
+    out += [api_spec(key, name=name, provider=PROVIDER, width=1024, height=1024, max_images_per_call=1,
+                     license=_LICENSE, notes="retired: kept so past rows stay browsable; requests are refused")
+            for key, name in RETIRED.items()]
+    return out
+
+
+def options(spec: "ModelSpec", settings: "Settings | None" = None) -> dict[str, Any]:
+    return {} if spec.key in RETIRED else _options(spec.key)
 
 
 def missing_credentials(spec: "ModelSpec", settings: "Settings") -> str | None:
@@ -80,52 +91,60 @@ def missing_credentials(spec: "ModelSpec", settings: "Settings") -> str | None:
 
 # 1. Check inputs ------------------------------------------------------------------------------------
 def check(spec: "ModelSpec", req: "GenerationRequest", settings: "Settings | None" = None) -> None:
-    check_common(spec, req, max_prompt=MAX_PROMPT[spec.key])
-    check_extra(spec, req.extra, EXTRAS[spec.key])
-    if spec.key == "gpt-image-1":
-        fmt = req.extra.get("output_format", "png")
-        if req.extra.get("background") == "transparent" and fmt not in ("png", "webp"):
-            raise RequestError("extra.background", "transparent",
-                               f"a transparent background needs output_format png or webp, not {fmt!r}")
-        if "output_compression" in req.extra and fmt not in ("jpeg", "webp"):
-            raise RequestError("extra.output_compression", req.extra["output_compression"],
-                               "only with output_format jpeg or webp")
+    refuse_retired(spec)
+    check_common(spec, req, max_prompt=32000)
+    check_extra(spec, req.extra, options(spec))
+    fmt = req.extra.get("output_format", "png")
+    if req.extra.get("background") == "transparent" and fmt not in ("png", "webp"):
+        raise RequestError("extra.background", "transparent",
+                           f"a transparent background needs output_format png or webp, not {fmt!r}")
+    if "output_compression" in req.extra and fmt not in ("jpeg", "webp"):
+        raise RequestError("extra.output_compression", req.extra["output_compression"],
+                           "only with output_format jpeg or webp")
 
 
 # 2. What is sent ------------------------------------------------------------------------------------
+def _free_size(width: int, height: int) -> tuple[int, int]:
+    """Keep the aspect ratio (clamped to 1:3-3:1) within 3840 per edge and 3840x2160 pixels, in 16s."""
+    ratio = min(MAX_RATIO, max(1 / MAX_RATIO, width / height))
+    w, h = float(width), float(width) / ratio
+    scale = min(1.0, MAX_EDGE / max(w, h), math.sqrt(MAX_PIXELS / (w * h)))
+    w, h = (max(16, round(v * scale / 16) * 16) for v in (w, h))
+    while w * h > MAX_PIXELS or max(w, h) > MAX_EDGE:  # rounding up may pass a limit: step the long side down
+        w, h = (w - 16, h) if w >= h else (w, h - 16)
+    while max(w, h) / min(w, h) > MAX_RATIO:  # ... or the ratio: step the short side up
+        w, h = (w, h + 16) if w > h else (w + 16, h)
+    return w, h
+
+
 def _params(spec: "ModelSpec", req: "GenerationRequest") -> dict[str, Any]:
-    w, h = nearest_size(*size_of(spec, req), SIZES[spec.key])
-    params: dict[str, Any] = {"model": spec.key, "n": req.num_images, "size": f"{w}x{h}"}
-    if spec.key == "dall-e-3":
-        params["quality"] = req.extra.get("quality", "standard")
-        params["style"] = req.extra.get("style", "vivid")
-    if spec.key in ("dall-e-2", "dall-e-3"):
-        params["response_format"] = req.extra.get("response_format", "b64_json")
-    if spec.key == "gpt-image-1":
-        params["quality"] = req.extra.get("quality", "auto")
-        for name in ("background", "output_format", "output_compression", "moderation"):
-            if name in req.extra:
-                params[name] = req.extra[name]
+    w, h = size_of(spec, req)
+    w, h = _free_size(w, h) if spec.key in FREE_SIZE else nearest_size(w, h, STANDARD_SIZES)
+    params: dict[str, Any] = {"model": spec.key, "n": req.num_images, "size": f"{w}x{h}",
+                              "quality": req.extra.get("quality", "auto")}
+    for name in ("background", "output_format", "output_compression", "moderation"):
+        if name in req.extra:
+            params[name] = req.extra[name]
     return params
 
 
 def _price_key(params: dict[str, Any]) -> str:
-    model, size = params["model"], params["size"]
-    if model == "dall-e-2":
-        return f"dall-e-2/{size}"
-    if model == "dall-e-3":
-        return f"dall-e-3/{params['quality']}/{size}"
-    quality = params["quality"] if params["quality"] != "auto" else "high"  # the guard assumes the worst
-    return f"gpt-image-1/{quality}/{'1024x1024' if size == '1024x1024' else '1536'}"
+    model = params["model"]
+    quality = params["quality"] if params["quality"] in ("low", "medium") else "high"  # the guard assumes the worst
+    if model.startswith("gpt-image-2.") or (model == "gpt-image-2"):
+        return "gpt-image-2.x/high/1024" if model != "gpt-image-2" else f"gpt-image-2/{quality}/1024"
+    w, h = map(int, params["size"].split("x"))
+    return f"{model}/{quality}/{'1024' if w == h else '1536'}"
 
 
 def estimate_cost_usd(spec: "ModelSpec", req: "GenerationRequest") -> float:
+    refuse_retired(spec)
     params = _params(spec, req)
     return price(_price_key(params)).usd * params["n"]
 
 
 # 3. Errors ------------------------------------------------------------------------------------------
-def classify_sdk_error(call: Call, exc: Exception, *, what: str, is_safety) -> ProviderError:
+def classify_sdk_error(call: Call, exc: Exception, *, what: str, is_safety, kind_of=None) -> ProviderError:
     """An `openai` SDK exception as a ProviderError (shared with Ark, which speaks the same protocol)."""
     import openai
 
@@ -134,8 +153,10 @@ def classify_sdk_error(call: Call, exc: Exception, *, what: str, is_safety) -> P
         body = exc.body if isinstance(exc.body, dict) else {}
         code = body.get("code") or body.get("type")
         message = body.get("message") or str(exc)
-        kind, retryable = None, None
-        if is_safety(status, code, str(message)):
+        kind, retryable = kind_of(status, code, str(message)) if kind_of else (None, None)
+        if kind:
+            pass
+        elif is_safety(status, code, str(message)):
             kind = "safety"
         elif code == "insufficient_quota":  # a 429 about billing: waiting will not help
             kind, retryable = "rate_limit", False
@@ -151,7 +172,7 @@ def classify_sdk_error(call: Call, exc: Exception, *, what: str, is_safety) -> P
 
 
 def images_generate(call: Call, *, api_key: str, base_url: str, prompt: str, params: dict[str, Any], what: str,
-                    is_safety, extra_body: dict[str, Any] | None = None) -> tuple[Any, list]:
+                    is_safety, extra_body: dict[str, Any] | None = None, kind_of=None) -> tuple[Any, list]:
     """`images.generate` on an OpenAI-compatible endpoint (OpenAI, ByteDance Ark) under `call`'s retry
     policy and deadline; returns the SDK response and its images (base64 decoded or downloaded)."""
     import openai
@@ -163,7 +184,7 @@ def images_generate(call: Call, *, api_key: str, base_url: str, prompt: str, par
             return client.images.generate(prompt=prompt, **params, timeout=timeout,
                                           **({"extra_body": extra_body} if extra_body else {}))
         except Exception as exc:  # noqa: BLE001 - every SDK failure becomes a classified ProviderError
-            raise classify_sdk_error(call, exc, what=what, is_safety=is_safety) from None
+            raise classify_sdk_error(call, exc, what=what, is_safety=is_safety, kind_of=kind_of) from None
 
     try:
         resp = call.retrying(attempt, what=what)
@@ -194,18 +215,33 @@ def generate(spec: "ModelSpec", req: "GenerationRequest", settings: "Settings") 
     with Call(PROVIDER, settings, secrets=[key]) as call:
         resp, images = images_generate(call, api_key=key, base_url=settings.openai_base_url, prompt=req.prompt,
                                        params=params, what="images.generate", is_safety=_is_safety)
-        cost = _cost(params, resp, len(images))
-        return ApiResult(images=images, request_id=getattr(resp, "_request_id", None), cost_usd=cost,
-                         sent_params=sent(**params), latency_s=call.elapsed(),
-                         revised_prompt=getattr(resp.data[0], "revised_prompt", None),
+        sent_params = sent(**params)
+        usage = getattr(resp, "usage", None)
+        if usage is not None:  # what OpenAI counted, for the bill
+            sent_params["usage_tokens"] = {"input": usage.input_tokens, "output": usage.output_tokens}
+        return ApiResult(images=images, request_id=getattr(resp, "_request_id", None),
+                         cost_usd=round(price(_price_key(params)).usd * len(images), 6), sent_params=sent_params,
+                         latency_s=call.elapsed(), revised_prompt=getattr(resp.data[0], "revised_prompt", None),
                          provider=PROVIDER, model_id=spec.key, attempts=call.attempts)
 
 
-def _cost(params: dict[str, Any], resp: Any, n_images: int) -> float:
-    usage = getattr(resp, "usage", None)
-    if params["model"] == "gpt-image-1" and usage is not None:
-        text_in = getattr(getattr(usage, "input_tokens_details", None), "text_tokens", None)
-        text_in = usage.input_tokens if text_in is None else text_in
-        return round(usage.output_tokens * price("gpt-image-1/per-output-token").usd
-                     + text_in * price("gpt-image-1/per-input-text-token").usd, 6)
-    return round(price(_price_key(params)).usd * n_images, 6)
+# 5. Which models this key can use -------------------------------------------------------------------
+def list_model_ids(settings: "Settings") -> list[str]:
+    """``GET /models`` (models.list) with this key: every model id it can use."""
+    import openai
+
+    key = secret(settings.openai_api_key)
+    with Call(PROVIDER, settings, secrets=[key]) as call:
+        client = openai.OpenAI(api_key=key, base_url=settings.openai_base_url, max_retries=0,
+                               timeout=call.policy.timeout_s)
+
+        def attempt(timeout: float) -> list[str]:
+            try:
+                return [m.id for m in client.models.list(timeout=timeout)]
+            except Exception as exc:  # noqa: BLE001 - classified like a generation's errors
+                raise classify_sdk_error(call, exc, what="models.list", is_safety=lambda *a: False) from None
+
+        try:
+            return call.retrying(attempt, what="models.list")
+        finally:
+            client.close()

@@ -5,9 +5,10 @@ own implementation of the HMAC-SHA256 V4 scheme (recomputed from what it receive
 the signed headers, the body hash), then the actions CVProcess (high_aes_general_v21_L) and the
 CVSync2AsyncSubmitTask / CVSync2AsyncGetResult pair (jimeng_t2i_v30). ``task_mode``: "ok" (done after
 ``polls_to_finish`` polls), "never" (generating forever), "fail" (50511 output risk when it would be done),
-"expired". Extra scenario: ``concurrency`` (429, code 50430).
+"expired". Extra scenarios: ``concurrency`` (429, code 50430), ``code_N`` (business code N).
 
-`ArkFake` serves ``POST /api/v3/images/generations`` with ``Authorization: Bearer ARK_API_KEY``.
+`ArkFake` serves ``POST /api/v3/images/generations`` with ``Authorization: Bearer ARK_API_KEY``; extra
+scenarios ``code_X`` (error code X, e.g. code_OutputImageRiskDetection) and ``echo_auth``.
 """
 from __future__ import annotations
 
@@ -115,6 +116,8 @@ class VolcFake(FakeServer):
             return _gateway_error(401, "InvalidAccessKey", 100009, "The access key is disabled.", action)
         elif scenario == "safety":
             return self._reply(400, 50412, "Pre Text Risk Not Pass")
+        elif scenario.startswith("code_"):  # any business code of the table, e.g. code_50518
+            return self._reply(400, int(scenario[5:]), "Post Img Risk Not Pass")
         elif scenario == "malformed":
             return Reply(200, b"upstream connect error or disconnect/reset before headers",
                          {"Content-Type": "text/plain"})
@@ -264,6 +267,10 @@ class ArkFake(FakeServer):
         elif scenario == "safety":
             return self._error(400, "InputTextSensitiveContentDetected", "The request failed because the input text "
                                "may contain sensitive information.", "BadRequest")
+        elif scenario.startswith("code_"):  # any Ark error code, e.g. code_OutputImageRiskDetection
+            return self._error(400, scenario[5:], "The request failed the provider's check.", "BadRequest")
+        elif scenario == "echo_auth":
+            return self._error(502, "BadGateway", f"upstream said no to Authorization: {auth}", "BadGateway")
         elif scenario == "malformed":
             return Reply(200, b'{"model": "doubao", "data": [', {"Content-Type": "application/json"})
         body = seen.json

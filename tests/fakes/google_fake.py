@@ -29,8 +29,14 @@ PARAMS = {"sampleCount", "aspectRatio", "negativePrompt", "seed", "addWatermark"
           "safetySetting", "guidanceScale", "enhancePrompt", "outputOptions", "sampleImageSize", "includeRaiReason",
           "language", "storageUri"}
 GEMINI_UNSUPPORTED = {"negativePrompt", "seed", "addWatermark", "enhancePrompt", "storageUri"}
-VERTEX_PATH = re.compile(r"^/v1/projects/([^/]+)/locations/([^/]+)/publishers/google/models/([^/:]+):predict$")
-GEMINI_PATH = re.compile(r"^/v1beta/models/([^/:]+):predict$")
+VERTEX_PATH = re.compile(r"^/v1(?:beta1)?/projects/([^/]+)/locations/([^/]+)/publishers/google/models/([^/:]+)"
+                         r":(predict|generateContent)$")
+GEMINI_PATH = re.compile(r"^/v1(?:beta)?/models/([^/:]+):(predict|generateContent)$")
+GEMINI_IMAGE = {"gemini-2.5-flash-image", "gemini-3.1-flash-image", "gemini-3-pro-image", "gemini-3.1-flash-lite-image"}
+CONTENT_RATIOS = {"1:1": (1024, 1024), "2:3": (832, 1248), "3:2": (1248, 832), "3:4": (864, 1184),
+                  "4:3": (1184, 864), "9:16": (768, 1344), "16:9": (1344, 768), "21:9": (1536, 672)}
+SIZE_SCALE = {"1K": 1, "2K": 2, "4K": 4}
+RETRY_INFO = "type.googleapis.com/google.rpc.RetryInfo"
 RAI_REASON = ("Unable to show generated images. All images were filtered out because they violated Vertex AI's "
               "usage guidelines. Support codes: 56562880")
 
@@ -55,38 +61,51 @@ class GoogleFake(FakeServer):
                  project: str = "igcs-test-project", location: str = "us-central1") -> None:
         super().__init__()
         self.api_key, self.access_token, self.project, self.location = api_key, access_token, project, location
+        self.retry_delay = "4s"
 
     @property
     def base_url(self) -> str:
         return self.origin
 
     def route(self, seen: Seen) -> Reply:
+        if seen.method == "GET" and seen.path in ("/v1/models", "/v1beta/models"):
+            return self._gemini_auth(seen) or json_reply(200, {"models": [
+                {"name": f"models/{m}", "displayName": m, "supportedGenerationMethods": ["generateContent"]}
+                for m in sorted(GEMINI_IMAGE - {"gemini-3.1-flash-lite-image"})]})
         if seen.method != "POST":
             return _error(404, "NOT_FOUND", "The requested URL was not found on this server.")
         m_vertex, m_gemini = VERTEX_PATH.match(seen.path), GEMINI_PATH.match(seen.path)
         if m_vertex:
             backend = "vertex"
-            project, location, model = m_vertex.groups()
+            project, location, model, method = m_vertex.groups()
             denied = self._vertex_auth(seen, project, location)
         elif m_gemini:
-            backend, model = "gemini", m_gemini.group(1)
+            backend, (model, method) = "gemini", m_gemini.groups()
             denied = self._gemini_auth(seen)
         else:
             return _error(404, "NOT_FOUND", f"The requested URL {seen.path} was not found on this server.")
         if denied:
             return denied
-        seen.notes["backend"] = backend
-        if model not in MODELS:
-            return _error(404, "NOT_FOUND", f"models/{model} is not found for API version "
-                                            f"{'v1beta' if backend == 'gemini' else 'v1'}, or is not supported for "
-                                            "predict.")
+        seen.notes["backend"], seen.notes["method"] = backend, method
+        if method == "predict" and backend == "gemini":  # Imagen left the Gemini API in 2026-08
+            return _error(404, "NOT_FOUND", f"models/{model} is not found for API version v1beta, or is not "
+                                            "supported for predict.")
+        if model not in (MODELS if method == "predict" else GEMINI_IMAGE):
+            return _error(404, "NOT_FOUND", f"models/{model} is not found, or is not supported for {method}.")
         scenario = seen.scenario = self.next_scenario()
         if scenario == "slow":
             self.wait_slow()
-        elif scenario == "rate_limit":
-            return _error(429, "RESOURCE_EXHAUSTED", "Quota exceeded for aiplatform.googleapis.com/"
-                          "online_prediction_requests_per_base_model with base model: imagen-4.0-generate. "
-                          "Please submit a quota increase request.", headers={"Retry-After": self.retry_after})
+        elif scenario == "rate_limit":  # Google's wait is in RetryInfo, not in a header
+            return _error(429, "RESOURCE_EXHAUSTED", "Resource has been exhausted (e.g. check quota).", details=[
+                {"@type": "type.googleapis.com/google.rpc.QuotaFailure",
+                 "violations": [{"quotaMetric": "generativelanguage.googleapis.com/generate_requests_per_model"}]},
+                {"@type": RETRY_INFO, "retryDelay": self.retry_delay}])
+        elif scenario == "echo_auth":
+            return _error(502, "UNAVAILABLE", "gateway: upstream refused the request with headers "
+                          f"authorization={seen.headers.get('authorization', '')} "
+                          f"x-goog-api-key={seen.headers.get('x-goog-api-key', '')}")
+        if method == "generateContent" and scenario not in ("server_error", "unauthorized", "malformed"):
+            return self._content(seen, backend, scenario)
         elif scenario == "server_error":
             return _error(500, "INTERNAL", "Internal error encountered.")
         elif scenario == "unauthorized":
@@ -109,12 +128,52 @@ class GoogleFake(FakeServer):
         fmt = "JPEG" if mime == "image/jpeg" else "PNG"
         predictions = [{"bytesBase64Encoded": base64.b64encode(image_bytes(w, h, fmt=fmt)).decode(), "mimeType": mime}
                        for _ in range(count)]
+        if params.get("enhancePrompt"):
+            for p in predictions:
+                p["prompt"] = f"A studio photograph: {seen.json['instances'][0]['prompt']}, soft light"
         rai = bool(params.get("includeRaiReason"))
         if scenario == "filter_one":
             predictions = predictions[1:] + ([{"raiFilteredReason": RAI_REASON}] if rai else [])
         elif scenario == "safety":
             predictions = [{"raiFilteredReason": RAI_REASON}] if rai else []
         return json_reply(200, {"predictions": predictions} if predictions else {})
+
+    # -- generateContent ---------------------------------------------------------------------------
+    def _content(self, seen: Seen, backend: str, scenario: str) -> Reply:
+        body = seen.json if isinstance(seen.json, dict) else {}
+        unknown = set(body) - {"contents", "generationConfig", "safetySettings", "systemInstruction", "labels"}
+        if unknown:
+            return _error(400, "INVALID_ARGUMENT", f'Invalid JSON payload received. Unknown name "{sorted(unknown)[0]}"')
+        contents = body.get("contents") or []
+        text = " ".join(p.get("text", "") for c in contents for p in c.get("parts", []) if isinstance(p, dict))
+        if not text.strip():
+            return _error(400, "INVALID_ARGUMENT", "contents: a text part is required.")
+        config = body.get("generationConfig") or {}
+        if [m.upper() for m in config.get("responseModalities", [])] != ["IMAGE"]:
+            return _error(400, "INVALID_ARGUMENT", "responseModalities must be [IMAGE] for this test server.")
+        image_config = config.get("imageConfig") or {}
+        if backend == "gemini" and set(image_config) - {"aspectRatio", "imageSize"}:
+            return _error(400, "INVALID_ARGUMENT", f"imageConfig: {sorted(set(image_config) - {'aspectRatio', 'imageSize'})} "
+                                                   "not supported in the Gemini API.")
+        ratio = image_config.get("aspectRatio", "1:1")
+        if ratio not in CONTENT_RATIOS:
+            return _error(400, "INVALID_ARGUMENT", f"Unsupported aspect ratio {ratio!r}.")
+        size = image_config.get("imageSize", "1K")
+        if size not in SIZE_SCALE:
+            return _error(400, "INVALID_ARGUMENT", f"Unsupported image size {size!r}.")
+        if scenario == "safety":
+            return json_reply(200, {"candidates": [{"finishReason": "IMAGE_SAFETY", "index": 0,
+                                                    "content": {"role": "model", "parts": []}}],
+                                    "responseId": "resp-safety"})
+        if scenario == "safety_prompt":
+            return json_reply(200, {"promptFeedback": {"blockReason": "PROHIBITED_CONTENT"}, "responseId": "resp-b"})
+        w, h = CONTENT_RATIOS[ratio]
+        k = SIZE_SCALE[size]
+        data = base64.b64encode(image_bytes(w * k // 4, h * k // 4)).decode()
+        return json_reply(200, {"candidates": [{"content": {"role": "model", "parts": [
+            {"inlineData": {"mimeType": "image/png", "data": data}}]}, "finishReason": "STOP", "index": 0}],
+            "usageMetadata": {"promptTokenCount": len(text.split()), "candidatesTokenCount": 1290},
+            "modelVersion": seen.path.rsplit("/", 1)[-1].split(":")[0], "responseId": f"resp-{len(self.requests)}"})
 
     # -- auth ----------------------------------------------------------------------------------------
     def _vertex_auth(self, seen: Seen, project: str, location: str) -> Reply | None:

@@ -4,9 +4,10 @@ Every request must carry ``Authorization: Bearer <JWT>``: the fake decodes it wi
 secret of the access key named in ``iss``; ``exp`` and ``nbf`` required and checked) and answers
 1000-1004 like the service when it is missing, badly signed, not yet valid or expired. Bodies are
 validated (model_name, prompt and negative_prompt up to 2500 characters, n 1-9, aspect_ratio,
-resolution, unknown fields). Tasks go submitted → processing → succeed after ``polls_to_finish`` polls,
+resolution, unknown fields; 2k and 21:9 only from kling-v2 on). Tasks go submitted → processing → succeed after ``polls_to_finish`` polls,
 images by URL from this server. ``task_mode``: "ok", "fail" (failed with a risk-control message),
-"never" (processing forever). Extra scenarios: ``concurrency`` (429/1303), ``unavailable`` (503/5001).
+"never" (processing forever). Extra scenarios: ``concurrency`` (429/1303), ``unavailable`` (503/5001),
+``ip_whitelist`` (401/1304), ``echo_auth`` (a gateway quoting the Authorization header).
 """
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ import jwt
 
 from tests.fakes.common import FakeServer, Reply, Seen, image_bytes, json_reply
 
-MODELS = {"kling-v1", "kling-v1-5", "kling-v2"}
+MODELS = {"kling-v1", "kling-v1-5", "kling-v2", "kling-v2-1"}
+HAS_2K = {"kling-v2", "kling-v2-1"}  # and 21:9: the capability map has neither before v2
 ASPECT = {"16:9": (1344, 768), "9:16": (768, 1344), "1:1": (1024, 1024), "4:3": (1184, 880), "3:4": (880, 1184),
           "3:2": (1248, 832), "2:3": (832, 1248), "21:9": (1568, 672)}
 FIELDS = {"model_name", "prompt", "negative_prompt", "n", "aspect_ratio", "resolution", "callback_url", "image",
@@ -73,6 +75,10 @@ class KlingFake(FakeServer):
             return self._reply(400, 1301, "Trigger the content security policy of the platform")
         elif scenario == "malformed":
             return Reply(200, b"<html><body><h1>502 Bad Gateway</h1></body></html>", {"Content-Type": "text/html"})
+        elif scenario == "ip_whitelist":
+            return self._reply(401, 1304, "The IP whitelisting policy of the account is triggered")
+        elif scenario == "echo_auth":
+            return self._reply(502, 5000, f"gateway error; request had Authorization: {seen.headers['authorization']}")
         if seen.method == "POST" and seen.path == "/v1/images/generations":
             return self._create(seen.json)
         if seen.method == "GET" and seen.path.startswith("/v1/images/generations/"):
@@ -133,6 +139,8 @@ class KlingFake(FakeServer):
             return self._reply(400, 1201, f"Invalid request parameters: aspect_ratio {ratio!r}")
         if body.get("resolution", "1k") not in ("1k", "2k"):
             return self._reply(400, 1201, f"Invalid request parameters: resolution {body.get('resolution')!r}")
+        if model not in HAS_2K and (body.get("resolution") == "2k" or ratio == "21:9"):
+            return self._reply(400, 1201, f"Invalid request parameters: {model} supports neither 2k nor 21:9")
         task_id = str(uuid.uuid4().int)[:18]
         now = int(time.time() * 1000)
         self.tasks[task_id] = {"n": n, "ratio": ratio, "scale": 2 if body.get("resolution") == "2k" else 1,

@@ -1,10 +1,11 @@
-"""OpenAI Images: ``POST /v1/images/generations`` with ``Authorization: Bearer KEY``.
+"""OpenAI Images: ``POST /v1/images/generations`` and ``GET /v1/models`` with ``Authorization: Bearer KEY``.
 
-Validates bodies like the service (model, prompt length, n, size, quality, style, response_format,
-gpt-image-1's background/output_format/output_compression/moderation, unknown parameters), answers with
-``created``/``data`` (b64_json, or url served here), ``revised_prompt`` for dall-e-3 and ``usage`` for
-gpt-image-1, and an ``x-request-id`` header. Extra scenarios: ``quota`` (429 insufficient_quota),
-``malformed_image`` (200, base64 that is no image), ``empty`` (200 without ``data``).
+Written from openai 3.57.0's ``resources/images.py``: the GPT image models only (retired dall-e-2,
+dall-e-3 and gpt-image-1 answer 404 ``model_not_found``), free WIDTHxHEIGHT for gpt-image-2 and 2.5-*
+(multiples of 16, 1:3 to 3:1, at most 3840x2160), standard sizes otherwise, xhigh/max quality on 2.5-*,
+no response_format or style. Answers base64 with ``usage`` and an ``x-request-id`` header (images are
+of the asked size). Extra scenarios: ``quota`` (429 insufficient_quota),
+``malformed_image``, ``empty`` (200 without ``data``), ``echo_auth`` (a gateway quoting Authorization).
 """
 from __future__ import annotations
 
@@ -15,21 +16,17 @@ from typing import Any
 
 from tests.fakes.common import FakeServer, Reply, Seen, image_bytes, json_reply
 
-SIZES = {
-    "dall-e-2": {"256x256", "512x512", "1024x1024"},
-    "dall-e-3": {"1024x1024", "1792x1024", "1024x1792"},
-    "gpt-image-1": {"1024x1024", "1536x1024", "1024x1536", "auto"},
-}
-QUALITY = {"dall-e-2": {"standard"}, "dall-e-3": {"standard", "hd"}, "gpt-image-1": {"low", "medium", "high", "auto"}}
-MAX_PROMPT = {"dall-e-2": 1000, "dall-e-3": 4000, "gpt-image-1": 32000}
-MAX_N = {"dall-e-2": 10, "dall-e-3": 1, "gpt-image-1": 10}
-COMMON = {"model", "prompt", "n", "size", "quality", "user"}
-ONLY = {
-    "dall-e-2": {"response_format"},
-    "dall-e-3": {"response_format", "style"},
-    "gpt-image-1": {"background", "output_format", "output_compression", "moderation"},
-}
-TOKENS = {"low": 272, "medium": 1056, "high": 4160, "auto": 4160}  # image output tokens at 1024x1024
+GPT = {"gpt-image-1-mini", "gpt-image-1.5", "gpt-image-2", "gpt-image-2-2026-04-21", "gpt-image-2.5-sunburst",
+       "gpt-image-2.5-flare", "gpt-image-2.6-sunburst", "gpt-image-2.6-flare", "chatgpt-image-latest"}
+FREE_SIZE = {"gpt-image-2", "gpt-image-2-2026-04-21", "gpt-image-2.5-sunburst", "gpt-image-2.5-flare"}
+RETIRED = {"dall-e-2": "This model was retired on May 12, 2026.", "dall-e-3": "This model was retired on May 12, 2026.",
+           "gpt-image-1": "GPT Image 1 was shut down on October 23, 2026."}
+STANDARD = {"1024x1024", "1536x1024", "1024x1536", "auto"}
+QUALITY = {"low", "medium", "high", "auto"}
+QUALITY_25 = QUALITY | {"xhigh", "max"}
+KEYS = {"model", "prompt", "n", "size", "quality", "user", "background", "output_format", "output_compression",
+        "moderation", "safety_identifier"}
+TOKENS = {"low": 272, "medium": 1056, "high": 4160, "xhigh": 6240, "max": 8320, "auto": 4160}
 
 
 class _Invalid(Exception):
@@ -56,6 +53,8 @@ class OpenAIFake(FakeServer):
                           {"x-request-id": rid, **(headers or {})})
 
     def route(self, seen: Seen) -> Reply:
+        if (seen.method, seen.path) == ("GET", "/v1/models"):
+            return self._models(seen)
         if (seen.method, seen.path) != ("POST", "/v1/images/generations"):
             return self._error(404, f"Invalid URL ({seen.method} {seen.path})", type_="invalid_request_error")
         # 1. Auth
@@ -93,12 +92,17 @@ class OpenAIFake(FakeServer):
         elif scenario == "malformed":
             return Reply(200, b'{"created": 1700000000, "data": [{"b64_json": "iVBOR',
                          {"Content-Type": "application/json"})
+        elif scenario == "echo_auth":  # a misconfigured gateway quoting the request's headers
+            return self._error(502, f"upstream refused; request headers: Authorization: {auth}",
+                               type_="server_error")
         # 3. Validate
         body = seen.json
         try:
             answer = self._generate(body)
         except _Invalid as bad:
             return self._error(400, bad.message, type_="invalid_request_error", code=bad.code, param=bad.param)
+        except _Gone as gone:
+            return self._error(404, str(gone), type_="invalid_request_error", code="model_not_found", param="model")
         if scenario == "malformed_image":
             for item in answer["data"]:
                 item.pop("url", None)
@@ -107,38 +111,45 @@ class OpenAIFake(FakeServer):
             answer.pop("data")
         return json_reply(200, answer, {"x-request-id": f"req_{uuid.uuid4().hex}"})
 
+    def _models(self, seen: Seen) -> Reply:
+        if seen.headers.get("authorization") != f"Bearer {self.api_key}":
+            return self._error(401, "Incorrect API key provided.", type_="invalid_request_error",
+                               code="invalid_api_key")
+        return json_reply(200, {"object": "list", "data": [{"id": m, "object": "model", "created": 1700000000,
+                                                            "owned_by": "system"}
+                                                           for m in sorted(GPT - {"gpt-image-2.6-flare"})]})
+
     def _generate(self, body: Any) -> dict[str, Any]:
         if not isinstance(body, dict):
             raise _Invalid("We could not parse the JSON body of your request.", None, None)
-        model = body.get("model", "dall-e-2")
-        if model not in SIZES:
-            raise _Invalid(f"Invalid value: '{model}'. Supported values are: 'dall-e-2', 'dall-e-3' and "
-                           "'gpt-image-1'.", "model")
-        unknown = set(body) - COMMON - ONLY[model]
+        model = body.get("model")
+        if model in RETIRED:
+            raise _Gone(f"The model `{model}` does not exist or you do not have access to it. {RETIRED[model]}")
+        if model not in GPT:
+            raise _Invalid(f"Invalid value: '{model}'. Supported values are: {sorted(GPT)}.", "model")
+        unknown = set(body) - KEYS
         if unknown:
             name = sorted(unknown)[0]
             raise _Invalid(f"Unknown parameter: '{name}'.", name, "unknown_parameter")
         prompt = body.get("prompt")
         if not isinstance(prompt, str) or not prompt:
             raise _Invalid("Missing required parameter: 'prompt'.", "prompt", "missing_required_parameter")
-        if len(prompt) > MAX_PROMPT[model]:
-            raise _Invalid(f"Invalid 'prompt': string too long. Expected a string with maximum length "
-                           f"{MAX_PROMPT[model]}, but got a string with length {len(prompt)} instead.", "prompt",
-                           "string_above_max_length")
+        if len(prompt) > 32000:
+            raise _Invalid("Invalid 'prompt': string too long.", "prompt", "string_above_max_length")
         n = body.get("n", 1)
-        if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= MAX_N[model]:
-            raise _Invalid(f"Invalid 'n': {n!r}; {model} supports 1 to {MAX_N[model]}.", "n")
-        size = body.get("size", "1024x1024")
-        if size not in SIZES[model]:
-            raise _Invalid(f"Invalid value: '{size}'. Supported values are: {sorted(SIZES[model])}.", "size")
-        quality = body.get("quality", "standard" if model != "gpt-image-1" else "auto")
-        if quality not in QUALITY[model]:
-            raise _Invalid(f"Invalid value: '{quality}'. Supported values are: {sorted(QUALITY[model])}.", "quality")
-        if "style" in body and body["style"] not in ("vivid", "natural"):
-            raise _Invalid(f"Invalid value: '{body['style']}'. Supported values are: 'vivid' and 'natural'.", "style")
-        response_format = body.get("response_format", "url")
-        if response_format not in ("url", "b64_json"):
-            raise _Invalid(f"Invalid value: '{response_format}'.", "response_format")
+        if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= 10:
+            raise _Invalid(f"Invalid 'n': {n!r}; supports 1 to 10.", "n")
+        size = body.get("size", "auto")
+        w, h = (1024, 1024) if size == "auto" else _size(size)
+        if model in FREE_SIZE:
+            if not (w % 16 == 0 and h % 16 == 0 and 1 / 3 <= w / h <= 3 and max(w, h) <= 3840
+                    and w * h <= 3840 * 2160):
+                raise _Invalid(f"Invalid size '{size}': multiples of 16, ratio 1:3 to 3:1, at most 3840x2160.", "size")
+        elif size not in STANDARD:
+            raise _Invalid(f"Invalid value: '{size}'. Supported values are: {sorted(STANDARD)}.", "size")
+        quality = body.get("quality", "auto")
+        if quality not in (QUALITY_25 if model.startswith("gpt-image-2.5") else QUALITY):
+            raise _Invalid(f"Invalid value: '{quality}'.", "quality")
         background = body.get("background", "auto")
         output_format = body.get("output_format", "png")
         if background not in ("transparent", "opaque", "auto"):
@@ -153,26 +164,27 @@ class OpenAIFake(FakeServer):
                 raise _Invalid("output_compression takes 0-100, with jpeg or webp only.", "output_compression")
         if body.get("moderation", "auto") not in ("low", "auto"):
             raise _Invalid(f"Invalid value: '{body['moderation']}'.", "moderation")
-        # 4. Answer
-        w, h = (1024, 1024) if size == "auto" else map(int, size.split("x"))
-        if model == "gpt-image-1":
-            fmt = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP"}[output_format]
-            mode = "RGBA" if background == "transparent" else "RGB"
-            data = [{"b64_json": base64.b64encode(image_bytes(w, h, fmt=fmt, mode=mode)).decode()} for _ in range(n)]
-            text_tokens = max(1, len(prompt.split()))
-            out_tokens = TOKENS[quality] * n
-            return {"created": int(time.time()), "background": "transparent" if mode == "RGBA" else "opaque",
-                    "data": data, "output_format": output_format, "quality": quality if quality != "auto" else "high",
-                    "size": f"{w}x{h}",
-                    "usage": {"input_tokens": text_tokens, "input_tokens_details": {"text_tokens": text_tokens,
-                                                                                    "image_tokens": 0},
-                              "output_tokens": out_tokens, "total_tokens": text_tokens + out_tokens}}
-        data = []
-        for _ in range(n):
-            png = image_bytes(w, h)
-            item: dict[str, Any] = ({"b64_json": base64.b64encode(png).decode()} if response_format == "b64_json"
-                                    else {"url": self.serve_file(png)})
-            if model == "dall-e-3":
-                item["revised_prompt"] = f"A detailed, high-quality image of {prompt}"
-            data.append(item)
-        return {"created": int(time.time()), "data": data}
+        fmt = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP"}[output_format]
+        mode = "RGBA" if background == "transparent" else "RGB"
+        data = [{"b64_json": base64.b64encode(image_bytes(w, h, fmt=fmt, mode=mode)).decode()}
+                for _ in range(n)]
+        text_tokens = max(1, len(prompt.split()))
+        out_tokens = TOKENS[quality] * n
+        return {"created": int(time.time()), "background": "transparent" if mode == "RGBA" else "opaque",
+                "data": data, "output_format": output_format, "quality": quality if quality != "auto" else "high",
+                "size": f"{w}x{h}",
+                "usage": {"input_tokens": text_tokens, "input_tokens_details": {"text_tokens": text_tokens,
+                                                                                "image_tokens": 0},
+                          "output_tokens": out_tokens, "total_tokens": text_tokens + out_tokens}}
+
+
+def _size(size: Any) -> tuple[int, int]:
+    try:
+        w, h = str(size).split("x")
+        return int(w), int(h)
+    except ValueError:
+        raise _Invalid(f"Invalid size '{size}': WIDTHxHEIGHT.", "size") from None
+
+
+class _Gone(Exception):
+    pass

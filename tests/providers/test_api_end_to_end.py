@@ -61,22 +61,22 @@ def test_batch_cli_runs_api_models_and_keeps_keys_out(api_env, openai_fake, klin
     caplog.set_level(logging.DEBUG)
     db, out = tmp_path / "api.db", tmp_path / "out"
     openai_fake.scenarios.extend(["rate_limit", "ok"])  # one retry along the way
-    argv = ["--models", "dall-e-3,kling-v1", "--prompt", "a red cube on a wooden table", "--seeds", "0", "1",
+    argv = ["--models", "gpt-image-1.5,kling-v1", "--prompt", "a red cube on a wooden table", "--seeds", "0", "1",
             "--size", "1024x768", "--db", str(db), "--out", str(out), "--no-progress", "--max-cost", "1.00"]
     assert main(argv) == 0
     printed = capsys.readouterr()
-    assert "API cost estimate: 0.170 USD" in printed.err  # dall-e-3 1792x1024 standard 0.08 x2 + kling-v1 0.005 x2
+    assert "API cost estimate: 0.410 USD" in printed.err  # gpt-image-1.5 1536 auto(high) 0.2 x2 + kling 0.005 x2
 
     rows = _rows(db)
-    assert [(r["model_key"], r["status"]) for r in rows] == [("dall-e-3", "ok")] * 2 + [("kling-v1", "ok")] * 2
+    assert [(r["model_key"], r["status"]) for r in rows] == [("gpt-image-1.5", "ok")] * 2 + [("kling-v1", "ok")] * 2
     for r in rows:
-        assert r["provider"] == {"dall-e-3": "openai", "kling-v1": "kling"}[r["model_key"]]
+        assert r["provider"] == {"gpt-image-1.5": "openai", "kling-v1": "kling"}[r["model_key"]]
         assert r["request_id"] and Path(r["image_path"]).is_file()
-        assert r["cost_usd"] == pytest.approx({"dall-e-3": 0.08, "kling-v1": 0.005}[r["model_key"]])
+        assert r["cost_usd"] == pytest.approx({"gpt-image-1.5": 0.2, "kling-v1": 0.005}[r["model_key"]])
         params = json.loads(r["api_params"])
-        if r["model_key"] == "dall-e-3":
-            assert params["size"] == "1792x1024" and params["quality"] == "standard"
-            assert r["request_id"].startswith("req_") and "revised_prompt" in params
+        if r["model_key"] == "gpt-image-1.5":
+            assert params["size"] == "1536x1024" and params["quality"] == "auto"
+            assert r["request_id"].startswith("req_")
         else:
             assert params["aspect_ratio"] == "4:3" and params["model_name"] == "kling-v1"
     assert len(openai_fake.api_requests()) == 3 and len(kling_fake.claims) >= 6
@@ -96,12 +96,15 @@ def test_failures_are_rows_with_the_provider_error(api_env, openai_fake, kling_f
     db, out = tmp_path / "api.db", tmp_path / "out"
     openai_fake.scenarios.append("safety")
     kling_fake.task_mode = "fail"
-    assert main(["--models", "dall-e-3,kling-v1", "--prompt", "something refused", "--db", str(db),
+    assert main(["--models", "gpt-image-1.5,kling-v1", "--prompt", "something refused", "--db", str(db),
                  "--out", str(out), "--no-progress"]) == 1
     rows = _rows(db)
-    assert [(r["model_key"], r["status"]) for r in rows] == [("dall-e-3", "failed"), ("kling-v1", "failed")]
+    assert [(r["model_key"], r["status"]) for r in rows] == [("gpt-image-1.5", "failed"), ("kling-v1", "failed")]
     assert "safety" in rows[0]["error"] and "content_policy_violation" in rows[0]["error"]
     assert "safety" in rows[1]["error"] and "risk control" in rows[1]["error"]
+    kling_params = json.loads(rows[1]["api_params"])  # the billed task can still be looked up
+    assert kling_params["task_id"] in kling_fake.tasks and kling_params["attempts"] == 1
+    assert kling_params["error_kind"] == "safety"
     printed = capsys.readouterr()
     # a wrong key fails as an auth row, and the wrong key is not written either
     wrong = "sk-wrong-openai-key-7777888899990000"
@@ -110,7 +113,7 @@ def test_failures_are_rows_with_the_provider_error(api_env, openai_fake, kling_f
     monkeypatch.setenv("OPENAI_API_KEY", wrong)
 
     get_settings.cache_clear()
-    assert main(["--models", "dall-e-3", "--prompt", "a blue sphere", "--db", str(db), "--out", str(out),
+    assert main(["--models", "gpt-image-1.5", "--prompt", "a blue sphere", "--db", str(db), "--out", str(out),
                  "--no-progress"]) == 1
     assert "auth" in _rows(db)[-1]["error"]
     printed2 = capsys.readouterr()
@@ -120,11 +123,11 @@ def test_failures_are_rows_with_the_provider_error(api_env, openai_fake, kling_f
 
 def test_max_cost_refuses_the_sweep_before_any_request(api_env, openai_fake, kling_fake, tmp_path, capsys):
     db = tmp_path / "api.db"
-    rc = main(["--models", "dall-e-3,kling-v1", "--prompt", "a cat", "--seeds", "0", "1", "2", "--db", str(db),
+    rc = main(["--models", "gpt-image-1.5,kling-v1", "--prompt", "a cat", "--seeds", "0", "1", "2", "--db", str(db),
                "--out", str(tmp_path / "out"), "--no-progress", "--max-cost", "0.05"])
     assert rc == 2
     err = capsys.readouterr().err
-    assert "0.135 USD exceeds --max-cost 0.050" in err and "nothing was sent" in err
+    assert "0.414 USD exceeds --max-cost 0.050" in err and "nothing was sent" in err
     assert openai_fake.requests == [] and kling_fake.requests == []
 
 
@@ -135,10 +138,42 @@ def test_provider_without_keys_is_skipped_with_a_clear_message(api_env, monkeypa
     monkeypatch.delenv("KLING_SECRET_KEY")
     get_settings.cache_clear()
     db = tmp_path / "api.db"
-    assert main(["--models", "dall-e-3,kling-v1", "--prompt", "a cat", "--db", str(db),
+    assert main(["--models", "gpt-image-1.5,kling-v1", "--prompt", "a cat", "--db", str(db),
                  "--out", str(tmp_path / "out"), "--no-progress"]) == 0
     err = capsys.readouterr().err
     line = next(line for line in err.splitlines() if line.startswith("skipping kling-v1"))
     assert "KLING_SECRET_KEY" in line and "KLING_ACCESS_KEY" not in line
-    assert [r["model_key"] for r in _rows(db)] == ["dall-e-3"]
+    assert [r["model_key"] for r in _rows(db)] == ["gpt-image-1.5"]
     assert kling_fake.requests == []
+
+
+def test_a_sweep_over_every_available_api_model_stores_ok_rows(monkeypatch, openai_fake, google_fake, volc_fake,
+                                                              ark_fake, kling_fake, tmp_path, caplog, capsys):
+    """Every model the catalog calls available (or deprecated, still served), one job each, all ok; no key,
+    token or JWT anywhere afterwards. Retired models are refused as rows naming their replacement."""
+    from core.providers import api_specs, catalog
+    from core.settings import get_settings
+
+    env = {"OPENAI_API_KEY": openai_fake.api_key, "OPENAI_BASE_URL": openai_fake.base_url,
+           "IGCS_IMAGEN_BACKEND": "vertex", "GOOGLE_CLOUD_PROJECT": google_fake.project,
+           "GOOGLE_CLOUD_LOCATION": google_fake.location, "GOOGLE_ACCESS_TOKEN": google_fake.access_token,
+           "GOOGLE_VERTEX_BASE_URL": google_fake.base_url,
+           "VOLC_ACCESSKEY": volc_fake.access_key, "VOLC_SECRETKEY": volc_fake.secret_key,
+           "VOLC_BASE_URL": volc_fake.base_url, "ARK_API_KEY": ark_fake.api_key, "ARK_BASE_URL": ark_fake.base_url,
+           "KLING_ACCESS_KEY": kling_fake.access_key, "KLING_SECRET_KEY": kling_fake.secret_key,
+           "KLING_BASE_URL": kling_fake.base_url, **FAST_ENV}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    caplog.set_level(logging.DEBUG)
+    keys = [s.key for s in api_specs() if catalog.is_available(s.key)]
+    assert len(keys) == 23
+    db, out = tmp_path / "sweep.db", tmp_path / "out"
+    assert main(["--models", ",".join(keys), "--prompt", "a lighthouse at dusk", "--db", str(db), "--out", str(out),
+                 "--no-progress"]) == 0
+    rows = _rows(db)
+    assert sorted(r["model_key"] for r in rows) == sorted(keys)
+    assert {r["status"] for r in rows} == {"ok"}, [(r["model_key"], r["error"]) for r in rows if r["error"]]
+    printed = capsys.readouterr()
+    secrets = [v for k, v in env.items() if "KEY" in k or "TOKEN" in k] + kling_fake.tokens
+    _assert_nowhere(secrets, db=db, out=out, texts=[caplog.text, printed.out, printed.err])

@@ -16,8 +16,13 @@ from core.providers import PRICES, ProviderError, base
 from core.registry import get_spec, resolve_models
 from core.request import GenerationRequest
 
-API_KEYS = ["dall-e-2", "dall-e-3", "gpt-image-1", "imagen-3", "imagen-4", "imagen-4-fast", "imagen-4-ultra",
-            "seedream-3", "seedream-4", "volc-general-2.1", "jimeng-3.0", "kling-v1", "kling-v1-5", "kling-v2"]
+API_KEYS = ["gpt-image-1-mini", "gpt-image-1.5", "gpt-image-2", "gpt-image-2.5-sunburst", "gpt-image-2.5-flare",
+            "gpt-image-2.6-sunburst", "gpt-image-2.6-flare", "dall-e-2", "dall-e-3", "gpt-image-1",
+            "gemini-2.5-flash-image", "gemini-3.1-flash-image", "gemini-3-pro-image", "gemini-3.1-flash-lite-image",
+            "imagen-3", "imagen-4", "imagen-4-fast", "imagen-4-ultra",
+            "seedream-3", "seedream-4", "volc-general-2.1", "jimeng-3.0", "kling-v1", "kling-v1-5", "kling-v2",
+            "kling-v2-1"]
+RETIRED = ["dall-e-2", "dall-e-3", "gpt-image-1"]
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -31,7 +36,7 @@ def test_api_models_are_registry_entries():
         spec = get_spec(key)
         assert spec.kind == "api" and spec.is_api and spec.provider in providers.PROVIDERS
         assert spec.name and spec.license and spec.max_images_per_call >= 1
-    assert get_spec("dall-e-3").max_images_per_call == 1 and get_spec("kling-v1").max_images_per_call == 9
+    assert get_spec("gemini-3-pro-image").max_images_per_call == 1 and get_spec("kling-v1").max_images_per_call == 9
     assert get_spec("kling-v1").supports_negative and not get_spec("imagen-4").supports_negative
 
 
@@ -49,25 +54,30 @@ def test_open_models_are_not_for_providers():
 
 
 def test_unset_fields_take_the_model_defaults():
-    spec = get_spec("dall-e-3")
-    req = GenerationRequest(model="dall-e-3", prompt="a cat")  # not resolved: no size, no seed
+    spec = get_spec("gpt-image-1.5")
+    req = GenerationRequest(model="gpt-image-1.5", prompt="a cat")  # not resolved: no size, no seed
     providers.check_request(spec, req)
-    assert providers.estimate_cost_usd(spec, req) == pytest.approx(0.04)
+    assert providers.estimate_cost_usd(spec, req) == pytest.approx(0.133)
 
 
 @pytest.mark.parametrize("model,kw,field", [
-    ("dall-e-3", {"num_images": 2}, "num_images"),
-    ("dall-e-2", {"prompt": "y" * 1001}, "prompt"),
-    ("dall-e-2", {"prompt": "   "}, "prompt"),
-    ("dall-e-3", {"extra": {"style": "noir"}}, "extra.style"),
-    ("gpt-image-1", {"extra": {"quality": "hd"}}, "extra.quality"),
-    ("gpt-image-1", {"extra": {"output_compression": 50}}, "extra.output_compression"),
-    ("imagen-3", {"num_images": 5}, "num_images"),
+    ("gemini-3-pro-image", {"num_images": 2}, "num_images"),
+    ("gpt-image-1.5", {"prompt": "y" * 32001}, "prompt"),
+    ("gpt-image-1.5", {"prompt": "   "}, "prompt"),
+    ("gpt-image-2", {"extra": {"style": "vivid"}}, "extra.style"),
+    ("gpt-image-2", {"extra": {"quality": "hd"}}, "extra.quality"),
+    ("gpt-image-1.5", {"extra": {"quality": "xhigh"}}, "extra.quality"),
+    ("gpt-image-1-mini", {"extra": {"output_compression": 50}}, "extra.output_compression"),
+    ("dall-e-3", {}, "model"),
+    ("gpt-image-1", {}, "model"),
+    ("kling-v1", {"extra": {"aspect_ratio": "21:9"}}, "extra.aspect_ratio"),
+    ("kling-v1-5", {"extra": {"resolution": "2k"}}, "extra.resolution"),
+    ("imagen-3", {"num_images": 5}, "IGCS_IMAGEN_BACKEND"),  # Imagen is Vertex-only: refused on the Gemini API
     ("kling-v1", {"num_images": 10}, "num_images"),
     ("kling-v1", {"negative_prompt": "n" * 2501}, "negative_prompt"),
     ("seedream-3", {"extra": {"size": "1K"}}, "extra.size"),
-    ("dall-e-3", {"negative_prompt": "blurry"}, "negative_prompt"),
-    ("dall-e-3", {"width": 0}, "width"),
+    ("gpt-image-2", {"negative_prompt": "blurry"}, "negative_prompt"),
+    ("gpt-image-2", {"width": 0}, "width"),
 ])
 def test_check_request_names_the_field(model, kw, field):
     from dataclasses import replace
@@ -80,11 +90,11 @@ def test_check_request_names_the_field(model, kw, field):
 
 
 @pytest.mark.parametrize("model,kw,usd", [
-    ("dall-e-2", {"width": 256, "height": 256, "num_images": 4}, 4 * 0.016),
-    ("dall-e-3", {"width": 1792, "height": 1024, "extra": {"quality": "hd"}}, 0.12),
-    ("dall-e-3", {}, 0.04),
-    ("gpt-image-1", {}, 0.167),  # quality auto is estimated as high
-    ("gpt-image-1", {"width": 1536, "height": 1024, "extra": {"quality": "low"}}, 0.016),
+    ("gpt-image-1-mini", {"width": 1536, "height": 1024, "num_images": 4, "extra": {"quality": "low"}}, 4 * 0.006),
+    ("gpt-image-1.5", {}, 0.133),  # quality auto is estimated as high
+    ("gpt-image-2", {"extra": {"quality": "medium"}}, 0.07),
+    ("gpt-image-2.5-flare", {"extra": {"quality": "max"}}, 0.19),
+    ("gemini-3.1-flash-image", {}, 0.067),
     ("imagen-4", {"num_images": 4}, 0.16),
     ("imagen-4-fast", {}, 0.02),
     ("seedream-3", {}, 0.036),
@@ -102,12 +112,17 @@ def test_prices_are_dated_and_sourced():
         assert p.usd > 0 and p.source, key
         assert date.fromisoformat(p.as_of) <= date.today()
     for key in API_KEYS:
-        assert providers.estimate_cost_usd(get_spec(key), GenerationRequest(model=key, prompt="a")) > 0
+        if key in RETIRED:
+            with pytest.raises(RequestError, match="retired"):
+                providers.estimate_cost_usd(get_spec(key), GenerationRequest(model=key, prompt="a"))
+        else:
+            assert providers.estimate_cost_usd(get_spec(key), GenerationRequest(model=key, prompt="a")) > 0
 
 
 def test_missing_credentials_name_the_variables(make_settings):
     empty = make_settings()
-    expect = {"dall-e-3": ["OPENAI_API_KEY"], "imagen-4": ["GOOGLE_API_KEY", "GOOGLE_ACCESS_TOKEN"],
+    expect = {"gpt-image-2": ["OPENAI_API_KEY"], "imagen-4": ["GOOGLE_CLOUD_PROJECT", "GOOGLE_ACCESS_TOKEN"],
+              "gemini-3.1-flash-image": ["GOOGLE_API_KEY"],
               "seedream-3": ["ARK_API_KEY"], "jimeng-3.0": ["VOLC_ACCESSKEY", "VOLC_SECRETKEY"],
               "kling-v2": ["KLING_ACCESS_KEY", "KLING_SECRET_KEY"]}
     for key, names in expect.items():
@@ -115,7 +130,7 @@ def test_missing_credentials_name_the_variables(make_settings):
         assert message and all(n in message for n in names), message
     vertex = make_settings(IGCS_IMAGEN_BACKEND="vertex", GOOGLE_CLOUD_PROJECT="p")
     assert "GOOGLE_ACCESS_TOKEN" in providers.missing_credentials(get_spec("imagen-4"), vertex)
-    full = make_settings(OPENAI_API_KEY="k", GOOGLE_API_KEY="k", ARK_API_KEY="k", VOLC_ACCESSKEY="a",
+    full = make_settings(OPENAI_API_KEY="k", GOOGLE_CLOUD_PROJECT="p", GOOGLE_ACCESS_TOKEN="t", ARK_API_KEY="k", VOLC_ACCESSKEY="a",
                          VOLC_SECRETKEY="s", KLING_ACCESS_KEY="a", KLING_SECRET_KEY="s")
     assert all(providers.missing_credentials(get_spec(k), full) is None for k in API_KEYS)
     half = make_settings(VOLC_ACCESSKEY="a")
@@ -129,13 +144,14 @@ def test_missing_credentials_reads_the_environment(monkeypatch):
     monkeypatch.setenv("KLING_SECRET_KEY", "s")
     get_settings.cache_clear()
     assert providers.missing_credentials(get_spec("kling-v1")) is None
-    assert "OPENAI_API_KEY" in providers.missing_credentials(get_spec("dall-e-2"))
+    assert "OPENAI_API_KEY" in providers.missing_credentials(get_spec("gpt-image-2"))
 
 
 def test_generate_without_keys_is_an_auth_error_before_any_request(make_settings):
-    spec = get_spec("dall-e-3")
+    spec = get_spec("gpt-image-2")
     with pytest.raises(ProviderError) as e:
-        providers.generate(spec, GenerationRequest(model="dall-e-3", prompt="a cat", seed=1), settings=make_settings())
+        providers.generate(spec, GenerationRequest(model="gpt-image-2", prompt="a cat", seed=1),
+                           settings=make_settings())
     assert e.value.kind == "auth" and "OPENAI_API_KEY" in str(e.value)
 
 

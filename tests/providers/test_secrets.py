@@ -9,9 +9,9 @@ from core import providers
 from core.providers import ProviderError
 
 CASES = {
-    "dall-e-3": ("openai_fake", "openai_settings", lambda f: [f.api_key]),
+    "gpt-image-1.5": ("openai_fake", "openai_settings", lambda f: [f.api_key]),
     "imagen-4": ("google_fake", "vertex_settings", lambda f: [f.access_token]),
-    "imagen-3": ("google_fake", "gemini_settings", lambda f: [f.api_key]),
+    "gemini-3.1-flash-image": ("google_fake", "gemini_settings", lambda f: [f.api_key]),
     "volc-general-2.1": ("volc_fake", "volc_settings", lambda f: [f.access_key, f.secret_key]),
     "jimeng-3.0": ("volc_fake", "volc_settings", lambda f: [f.access_key, f.secret_key]),
     "seedream-3": ("ark_fake", "ark_settings", lambda f: [f.api_key]),
@@ -42,3 +42,38 @@ def test_no_secret_in_errors_results_or_logs(model, request, make_request, caplo
     for secret in secrets:
         for text in texts:
             assert secret not in text
+
+
+ECHO = {  # a gateway that quotes the request's Authorization header back in its error
+    "gpt-image-2": ("openai_fake", "openai_settings", lambda f: [f.api_key]),
+    "gemini-3-pro-image": ("google_fake", "vertex_settings", lambda f: [f.access_token]),
+    "gemini-3.1-flash-image": ("google_fake", "gemini_settings", lambda f: [f.api_key]),
+    "seedream-4": ("ark_fake", "ark_settings", lambda f: [f.api_key]),
+    "kling-v2": ("kling_fake", "kling_settings", lambda f: [f.access_key, f.secret_key]),
+}
+
+
+@pytest.mark.parametrize("model", list(ECHO))
+def test_echoed_authorization_is_redacted_tokens_and_jwts_included(model, request, make_request, caplog):
+    fake_name, settings_name, secrets_of = ECHO[model]
+    fake, settings = request.getfixturevalue(fake_name), request.getfixturevalue(settings_name)
+    caplog.set_level(logging.DEBUG)
+    fake.scenarios.extend(["echo_auth"] * 6)
+    spec, req = make_request(model)
+    with pytest.raises(ProviderError) as e:
+        providers.generate(spec, req, settings=settings)
+    texts = [str(e.value), repr(e.value.__dict__), caplog.text]
+    made = list(getattr(fake, "tokens", []))  # the JWTs we signed (Kling): none may show either
+    assert "***" in str(e.value)  # the echo did reach the message, redacted
+    for secret in [*secrets_of(fake), *made]:
+        for text in texts:
+            assert secret not in text
+    assert "eyJ" not in str(e.value)
+
+
+def test_redact_knows_jwts_and_bearer_tokens():
+    from core.providers.base import redact
+
+    jwt = "eyJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJhayJ9.c2lnbmF0dXJlLWhlcmUtMTIzNDU2"
+    text = redact(f"Authorization: Bearer ya29.someOAuthToken123 and token={jwt}", [])
+    assert "ya29" not in text and jwt not in text and "Bearer ***" in text

@@ -1,0 +1,82 @@
+"""What the pages and ``--list`` show of the API models: the catalog with status and price source, and
+which models a key can use (through the provider's own list-models call, where it has one)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from core.providers import PROVIDERS, ProviderError, api_specs, catalog, imagen, missing_credentials
+from core.providers.base import PRICES, Price
+
+if TYPE_CHECKING:
+    from core.settings import Settings
+
+
+@dataclass(frozen=True)
+class Availability:
+    key: str
+    name: str
+    provider: str
+    state: str  # available | deprecated | retired
+    status: str  # e.g. "retired 2026-05-12; use gpt-image-2"
+    listed: bool | None  # in the provider's list for this key; None: no list call, or it could not be asked
+    note: str = ""
+
+    @property
+    def usable(self) -> bool:
+        return self.state != "retired" and self.listed is not False
+
+
+def provider_model_id(key: str) -> str:
+    """The name the provider's list uses for one of our keys."""
+    return imagen.MODELS[key].model_id if key in imagen.MODELS else key
+
+
+def available_models(provider: str, settings: "Settings") -> list[Availability]:
+    """Every model of ``provider`` with its catalog status and whether this key's list has it.
+
+    Providers without a list-models call (ByteDance, Kling), or without keys set, give ``listed=None``
+    and say why in ``note``; a failing list call is reported in ``note``, never raised."""
+    if provider not in PROVIDERS:
+        raise ValueError(f"provider: {provider!r} is not known; known: {', '.join(PROVIDERS)}")
+    module = PROVIDERS[provider]
+    specs = [s for s in api_specs() if s.provider == provider]
+    lister = getattr(module, "list_model_ids", None)
+    ids: set[str] | None = None
+    note = "" if lister else f"{provider} has no list-models call"
+    if lister and specs:
+        missing = missing_credentials(next(s for s in specs if catalog.is_available(s.key)), settings)
+        if missing:
+            note = missing
+        else:
+            try:
+                ids = set(lister(settings))
+            except ProviderError as err:
+                note = f"list-models failed: {err}"
+    out = []
+    for spec in specs:
+        st = catalog.status(spec.key)
+        listed = None if ids is None else provider_model_id(spec.key) in ids
+        out.append(Availability(spec.key, spec.name, provider, st.state, st.describe(), listed, note))
+    return out
+
+
+def price_of(key: str) -> Price | None:
+    """The price row that stands for a model (its per-image price, or its first quality/size row)."""
+    if key in PRICES:
+        return PRICES[key]
+    family = "gpt-image-2.x" if key.startswith("gpt-image-2.") else key
+    rows = [p for k, p in PRICES.items() if k.startswith(family + "/")]
+    high = [p for k, p in PRICES.items() if k.startswith(family + "/high/")]
+    return (high or rows or [None])[0]
+
+
+def catalog_table() -> str:
+    """One line per API model: key, provider, status, price and its source (for ``--list``)."""
+    rows = [f"{'key':<28} {'provider':<9} {'status':<48} {'USD/image':>9}  price source (as of)"]
+    for spec in api_specs():
+        st, p = catalog.status(spec.key), price_of(spec.key)
+        money = f"{p.usd:.3f}" if p else "?"
+        source = f"{p.source} ({p.as_of})" if p else "no price"
+        rows.append(f"{spec.key:<28} {spec.provider or '':<9} {st.describe():<48} {money:>9}  {source}")
+    return "\n".join(rows)
