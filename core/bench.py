@@ -23,6 +23,7 @@ from sqlalchemy.engine import make_url
 from tqdm import tqdm
 
 from core import processes
+from core.providers import listing
 from core.availability import available
 from core.errors import CaseStudyError, RequestError
 from core.generation import Outcome
@@ -110,7 +111,7 @@ def list_models(weights: str = "pretrained") -> str:
         rows.append(f"{s.key:<16} {kind:<12} {f'{s.width}x{s.height}':>9} {steps:>5} {cfg:>5} {vram:>7} "
                     f"{'yes' if ok else 'no':<4}  {s.name}{' (gated)' if s.gated else ''}")
     rows.append(f"here: weights available on this machine ({weights}), or the API key set")
-    return "\n".join(rows)
+    return "\n".join(rows) + "\n\nAPI models today: status and list price\n" + listing.catalog_table()
 
 
 def list_runs(url: str, limit: int = 20) -> str:

@@ -11,6 +11,7 @@ from dataclasses import replace
 from types import MappingProxyType
 
 from core import providers
+from core.providers import catalog
 from core.errors import UnknownModelError
 from core.spec import ModelSpec
 
@@ -137,6 +138,8 @@ def resolve_models(selection: str | list[str]) -> list[ModelSpec]:
         if not item:
             continue
         group = {"all": None, "open": "open", "api": "api"}
-        specs = all_specs(group[item]) if item in group else [get_spec(item)]
+        # groups leave out retired API models (named alone, one is refused with its replacement)
+        specs = ([s for s in all_specs(group[item]) if not s.is_api or catalog.is_available(s.key)]
+                 if item in group else [get_spec(item)])
         out.extend(s for s in specs if s not in out)
     return out

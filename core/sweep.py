@@ -7,7 +7,6 @@ jobs keyed, the API cost estimated and capped. A bad sweep fails here, with ever
 """
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import dataclass, field
 from typing import Sequence
@@ -15,6 +14,7 @@ from typing import Sequence
 from sqlalchemy.engine import Engine as SqlEngine
 
 from core import providers
+from core.providers import options
 from core.errors import CaseStudyError, RequestError
 from core.generation import Engine
 from core.prompts import Prompt, load_prompts
@@ -107,26 +107,6 @@ class Prepared:
                       name=s.name, params=params, batch_size=s.batch_size, warmup=s.warmup, force=s.force, **kw)
 
 
-def parse_params(items: Sequence[str], specs: Sequence) -> dict[str, dict[str, object]]:
-    """``MODEL.NAME=VALUE`` items → {model: {name: value}}; values read as JSON where they parse (numbers,
-    true/false), else as text. Each model's own check (core.providers for API options) judges the names."""
-    keys = {s.key for s in specs}
-    out: dict[str, dict[str, object]] = {}
-    for item in items:
-        target, sep, raw = item.partition("=")
-        model, dot, name = target.rpartition(".")
-        if not sep or not dot or not model or not name:
-            raise RequestError("param", item, "MODEL.NAME=VALUE, e.g. gpt-image-1.5.quality=high")
-        if model not in keys:
-            raise RequestError("param", item, f"{model!r} is not among the selected models ({', '.join(sorted(keys))})")
-        try:
-            value = json.loads(raw)
-        except json.JSONDecodeError:
-            value = raw
-        out.setdefault(model, {})[name] = value
-    return out
-
-
 def _check_numbers(s: Sweep) -> list[RequestError]:
     errors = []
     for name, value, low in (("batch-size", s.batch_size, 1), ("repeats", s.repeats, 1), ("warmup", s.warmup, 0),
@@ -158,7 +138,11 @@ def prepare(sweep: Sweep, *, settings: Settings | None = None, engine: Engine | 
         prompts += load_prompts(sweep.prompts_file)
     if not prompts:
         raise CaseStudyError("prompts: give --prompts FILE or --prompt TEXT")
-    params = parse_params(sweep.params, specs)
+    params = options.parse_params(sweep.params, settings) if sweep.params else {}
+    unselected = sorted(set(params) - {s.key for s in specs})
+    if unselected:
+        raise RequestError("param", unselected[0], f"not among the selected models ({sweep.models})")
+    options.check_images([s for s in specs if s.is_api], sweep.images)
     skipped, runnable = {}, []
     for spec in specs:  # API models without keys are skipped, with the variables to set
         missing = providers.missing_credentials(spec, settings) if spec.is_api else None
