@@ -10,12 +10,12 @@ import torch
 from PIL import Image
 from sqlmodel import select
 
-from core.scoring import ScorerWeightsError, make_scorer, parse_metrics, score_missing
 from core.scoring.aesthetic_mlp import WEIGHTS_FILE
-from core.scoring.backfill import ScorerSet
+from core.scoring.backfill import ScorerSet, score_missing
 from core.scoring.cli import main as score_main
 from core.scoring.compare import CompareError, compare
-from core.scoring.scorers import Scorer, UnknownMetricError
+from core.scoring.scorers import Scorer, UnknownMetricError, make_scorer, parse_metrics
+from core.scoring.sources import ScorerWeightsError
 from core.scoring.tiny import tiny_aesthetic_mlp, tiny_clip
 from core.settings import get_settings
 from core.store import (Generation, Run, Score, add_generation, add_run, add_scores, delete_run,

@@ -87,7 +87,7 @@ def missing_message(scorer: str, repo_id: str, filename: str, settings: Settings
              else f"<IGCS_MODELS_DIR>/{scorer} (IGCS_MODELS_DIR is not set)")
     return (f"scorer {scorer!r}: weights not found. Looked for the folder {where} and for {filename!r} of the hub "
             f"repo {repo_id!r} ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'no detail'}). "
-            f"Download them once with `huggingface-cli download {repo_id}` (then HF_HUB_OFFLINE=1 works), or put "
+            f"Download them once with `hf download {repo_id}` (then HF_HUB_OFFLINE=1 works), or put "
             f"them in that folder.")
 
 
