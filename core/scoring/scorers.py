@@ -145,11 +145,19 @@ class Scorer(ABC):
             raise ValueError(f"batch_size: {batch_size!r} is not allowed; use 1 or more")
         step = batch_size or max(len(images), 1)
         out: list[float] = []
-        with torch.inference_mode():
-            for i in range(0, len(images), step):
-                batch = [_rgb(im) for im in images[i:i + step]]
-                out.extend(self._score_batch(batch, list(prompts[i:i + step])).float().cpu().tolist())
+        for i in range(0, len(images), step):
+            inputs = self.prepare(images[i:i + step], prompts[i:i + step])
+            out.extend(self.forward(inputs).float().cpu().tolist())
         return out
+
+    def prepare(self, images: Sequence[Image.Image], prompts: Sequence[str]) -> dict[str, torch.Tensor]:
+        """The authors' preprocessing on the CPU: pixel values (and token ids) for `forward`."""
+        return self._prepare([_rgb(im) for im in images], list(prompts))
+
+    def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """(n,) scores of prepared inputs, on this scorer's device."""
+        with torch.inference_mode():
+            return self._forward({k: v.to(self.device) for k, v in inputs.items()})
 
     # 3. what each scorer provides
     @abstractmethod
@@ -163,7 +171,10 @@ class Scorer(ABC):
         """Read the weights; returns (scorer id, weights revision)."""
 
     @abstractmethod
-    def _score_batch(self, images: list[Image.Image], prompts: list[str]) -> torch.Tensor: ...
+    def _prepare(self, images: list[Image.Image], prompts: list[str]) -> dict[str, torch.Tensor]: ...
+
+    @abstractmethod
+    def _forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor: ...
 
 
 class _ClipPair(Scorer):
@@ -189,14 +200,18 @@ class _ClipPair(Scorer):
         revision = source.revision if proc_source is source else f"{source.revision}+{proc_source.revision[:12]}"
         return source.scorer_id, revision
 
-    def embeddings(self, images: list[Image.Image], prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    def _prepare(self, images, prompts):
         pixels = self.processor(images=images, return_tensors="pt")["pixel_values"]
         text = self.processor(text=prompts, padding=True, truncation=True,
                               max_length=self.model.config.text_config.max_position_embeddings, return_tensors="pt")
-        image_emb = _embeds(self.model.get_image_features(pixel_values=pixels.to(self.device, self.dtype)))
-        text_emb = _embeds(self.model.get_text_features(input_ids=text["input_ids"].to(self.device),
-                                                        attention_mask=text["attention_mask"].to(self.device)))
-        return _normalized(image_emb), _normalized(text_emb)
+        return {"pixel_values": pixels, "input_ids": text["input_ids"], "attention_mask": text["attention_mask"]}
+
+    def cosines(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """(n,) float32 cosines of each image's and its prompt's L2-normalised embeddings."""
+        image_emb = _embeds(self.model.get_image_features(pixel_values=inputs["pixel_values"].to(dtype=self.dtype)))
+        text_emb = _embeds(self.model.get_text_features(input_ids=inputs["input_ids"],
+                                                        attention_mask=inputs["attention_mask"]))
+        return (_normalized(image_emb) * _normalized(text_emb)).sum(dim=-1)
 
     def image_embeddings(self, images: Sequence[Image.Image]) -> torch.Tensor:
         """L2-normalised image embeddings (float32), for image-against-image cosine."""
@@ -213,9 +228,8 @@ class ClipScorer(_ClipPair):
     def _build_tiny(self) -> None:
         self.model, self.processor = tiny_clip(seed=0)
 
-    def _score_batch(self, images, prompts):
-        image_emb, text_emb = self.embeddings(images, prompts)
-        return 100 * (image_emb * text_emb).sum(dim=-1).clamp(min=0)
+    def _forward(self, inputs):
+        return 100 * self.cosines(inputs).clamp(min=0)
 
 
 class PickScorer(_ClipPair):
@@ -227,9 +241,8 @@ class PickScorer(_ClipPair):
     def _build_tiny(self) -> None:
         self.model, self.processor = tiny_clip(seed=1, logit_scale_init=PICK_LOGIT_SCALE_INIT)
 
-    def _score_batch(self, images, prompts):
-        image_emb, text_emb = self.embeddings(images, prompts)
-        return self.model.logit_scale.exp().float() * (image_emb * text_emb).sum(dim=-1)
+    def _forward(self, inputs):
+        return self.model.logit_scale.exp().float() * self.cosines(inputs)
 
 
 class AestheticScorer(Scorer):
@@ -277,9 +290,11 @@ class AestheticScorer(Scorer):
         self.mlp.load_state_dict(load_state(str(head_path)))
         return head_id, f"{head_rev[:12]}+clip-{clip.revision[:12]}"
 
-    def _score_batch(self, images, prompts):
-        pixels = self.processor(images=images, return_tensors="pt")["pixel_values"]
-        emb = _normalized(_embeds(self.vision(pixel_values=pixels.to(self.device, self.dtype))))
+    def _prepare(self, images, prompts):
+        return {"pixel_values": self.processor(images=images, return_tensors="pt")["pixel_values"]}
+
+    def _forward(self, inputs):
+        emb = _normalized(_embeds(self.vision(pixel_values=inputs["pixel_values"].to(dtype=self.dtype))))
         return self.mlp(emb)
 
 
