@@ -248,6 +248,19 @@ def test_backfill_scores_ok_rows_once_and_a_rerun_adds_none(db, tmp_path, monkey
         assert len(generations_missing_score(session=s, metric="clip", scorer_weights="pretrained")) == 4
 
 
+def test_inline_scoring_scores_each_models_rows_with_scorers_loaded_once(db, tmp_path, monkeypatch):
+    _, ids = _store_with_images(db, tmp_path)
+    loads = []
+    original = Scorer.load
+    monkeypatch.setattr(Scorer, "load", lambda self, *a, **k: loads.append(self.metric) or original(self, *a, **k))
+    with ScorerSet("pick", device="cpu", weights="tiny") as scorers:
+        first = scorers.score(store_engine=db, generation_ids=ids[:2])  # after the first model's jobs
+        scorers.offload()  # the next generator has the device
+        second = scorers.score(store_engine=db, generation_ids=ids[2:])
+    assert (first["pick"].scored, second["pick"].scored, second["pick"].missing_file) == (2, 1, 1)
+    assert loads == ["pick"]
+
+
 def test_a_score_is_stored_once_per_revision_and_goes_with_its_generation(db, tmp_path):
     run_id, ids = _store_with_images(db, tmp_path, n_ok=1)
     score = dict(generation_id=ids[0], metric="clip", value=20.0, scorer_id="tiny", weights="tiny")

@@ -80,8 +80,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         bars: dict[str, tqdm] = {}
 
         def progress(metric: str, done: int, total: int) -> None:
-            bar = bars.get(metric) or bars.setdefault(metric, tqdm(total=total, desc=metric, unit="img"))
-            bar.update(done - bar.n)
+            if metric not in bars:  # one bar at a time: the previous metric is finished
+                for bar in bars.values():
+                    bar.close()
+                bars[metric] = tqdm(total=total, desc=metric, unit="img")
+            bars[metric].update(done - bars[metric].n)
 
         try:
             counts = score_missing(store_engine=engine, metrics=args.metrics, run_id=args.run,
