@@ -13,7 +13,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
-from sqlalchemy import Column, Index, event, func, text
+from sqlalchemy import Column, Index, UniqueConstraint, event, func, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.types import JSON
 from sqlmodel import Field, Session, SQLModel, create_engine, delete, select
@@ -115,6 +116,28 @@ class Generation(SQLModel, table=True):
     request_id: str | None = None
     cost_usd: float | None = None
     api_params: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+
+
+class Score(SQLModel, table=True):
+    """One quality score of one image by one scorer revision (core.scoring). Never mixed into generation time:
+    `seconds` is the scorer's own time per image. `weights` says which scorer weights made it: tiny-weight
+    and random-weight scores are noise and are labelled wherever they show."""
+
+    __table_args__ = (
+        UniqueConstraint("generation_id", "metric", "scorer_revision", name="ux_score_generation_metric_revision"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    generation_id: int = Field(foreign_key="generation.id", index=True, ondelete="CASCADE")
+    metric: str = Field(index=True)  # clip | pick | aesthetic
+    value: float
+    scorer_id: str  # hub id or local folder of the weights
+    scorer_revision: str  # hub commit, or a hash of the local folder (+ "@dtype" when not float32)
+    weights: str = "pretrained"  # the scorer's weights: pretrained | random | tiny
+    seconds: float | None = None  # scoring time per image (its batch's time / batch size)
+    batch_size: int | None = None
+    device: str | None = None
+    created_at: datetime = Field(default_factory=utcnow, index=True)
 
 
 class FlopCount(SQLModel, table=True):
@@ -533,3 +556,94 @@ def list_atlas_entries(*, session: Session, model_keys: Sequence[str] | None = N
     if model_keys:
         stmt = stmt.where(AtlasEntry.model_key.in_(list(model_keys)))
     return list(session.exec(stmt))
+
+
+# ---- quality scores (core.scoring) -------------------------------------------------------------------
+def add_scores(*, session: Session, scores: Sequence[Score]) -> int:
+    """Insert scores; one already stored for the same (generation, metric, scorer revision) is left as it is.
+    Returns how many were inserted."""
+    if not scores:
+        return 0
+    rows = [s.model_dump(exclude={"id"}) for s in scores]
+    dialects = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+    insert = dialects.get(session.get_bind().dialect.name)
+    if insert is None:  # pragma: no cover - other databases: a plain insert, where a duplicate raises
+        stmt = Score.__table__.insert()
+    else:
+        stmt = insert(Score.__table__).on_conflict_do_nothing(
+            index_elements=["generation_id", "metric", "scorer_revision"])
+    inserted = 0
+    for row in rows:  # one statement per row: rowcount says whether it was new
+        inserted += session.execute(stmt, row).rowcount or 0
+    session.commit()
+    return inserted
+
+
+def _unscored(stmt, *, metric: str, scorer_revision: str | None, scorer_weights: str | None, run_id: int | None,
+              generation_ids: Sequence[int] | None):
+    scored = select(Score.generation_id).where(Score.metric == metric)
+    if scorer_revision is not None:
+        scored = scored.where(Score.scorer_revision == scorer_revision)
+    if scorer_weights is not None:
+        scored = scored.where(Score.weights == scorer_weights)
+    stmt = stmt.where(Generation.status == "ok", Generation.image_path.is_not(None),
+                      Generation.id.not_in(scored))
+    if run_id is not None:
+        stmt = stmt.where(Generation.run_id == run_id)
+    if generation_ids is not None:
+        stmt = stmt.where(Generation.id.in_(list(generation_ids)))
+    return stmt
+
+
+def generations_missing_score(*, session: Session, metric: str, scorer_revision: str | None = None,
+                              scorer_weights: str | None = None, run_id: int | None = None,
+                              generation_ids: Sequence[int] | None = None, limit: int | None = None
+                              ) -> list[Generation]:
+    """Ok generations with an image that have no `metric` score (narrowed to scores of `scorer_revision` and of
+    scorers with `scorer_weights` when given), oldest first: what a backfill still has to score."""
+    stmt = _unscored(select(Generation), metric=metric, scorer_revision=scorer_revision, scorer_weights=scorer_weights,
+                     run_id=run_id, generation_ids=generation_ids).order_by(Generation.id)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return list(session.exec(stmt))
+
+
+def count_missing_scores(*, session: Session, metric: str, scorer_revision: str | None = None,
+                         scorer_weights: str | None = None, run_id: int | None = None,
+                         generation_ids: Sequence[int] | None = None) -> int:
+    stmt = _unscored(select(func.count()).select_from(Generation), metric=metric, scorer_revision=scorer_revision,
+                     scorer_weights=scorer_weights, run_id=run_id, generation_ids=generation_ids)
+    return session.exec(stmt).one()
+
+
+def score_rows(*, session: Session, generation_ids: Sequence[int] | None = None,
+               run_ids: Sequence[int] | None = None, metrics: Sequence[str] | None = None,
+               limit: int = 500_000) -> list[dict[str, Any]]:
+    """Flat score rows (generation id, run id, model key, metric, value, scorer id and revision, weights, seconds,
+    created_at), for History and Charts; newest first."""
+    cols = [Score.generation_id, Generation.run_id, Generation.model_key, Score.metric, Score.value,
+            Score.scorer_id, Score.scorer_revision, Score.weights, Score.seconds, Score.created_at]
+    stmt = select(*cols).join(Generation, Generation.id == Score.generation_id)
+    if generation_ids is not None:
+        stmt = stmt.where(Score.generation_id.in_(list(generation_ids)))
+    if run_ids is not None:
+        stmt = stmt.where(Generation.run_id.in_(list(run_ids)))
+    if metrics:
+        stmt = stmt.where(Score.metric.in_(list(metrics)))
+    stmt = stmt.order_by(Score.created_at.desc(), Score.id.desc()).limit(limit)
+    return [dict(row._mapping) for row in session.exec(stmt)]
+
+
+def scores_by_generation(*, session: Session, generation_ids: Sequence[int],
+                         metrics: Sequence[str] | None = None) -> dict[int, dict[str, dict[str, Any]]]:
+    """{generation id: {metric: {value, weights, scorer_revision}}}: per metric, the newest score by pretrained
+    scorer weights, else the newest by tiny or random ones (labelled by `weights`). For cards and History rows."""
+    out: dict[int, dict[str, dict[str, Any]]] = {}
+    ids = list(generation_ids)
+    for i in range(0, len(ids), 500):  # stay under SQLite's bound-parameter limit
+        for row in score_rows(session=session, generation_ids=ids[i:i + 500], metrics=metrics):
+            per_metric = out.setdefault(row["generation_id"], {})
+            kept = per_metric.get(row["metric"])  # rows come newest first
+            if kept is None or (kept["weights"] != "pretrained" and row["weights"] == "pretrained"):
+                per_metric[row["metric"]] = {k: row[k] for k in ("value", "weights", "scorer_revision")}
+    return out

@@ -1,0 +1,166 @@
+"""Scoring stored images: inline after a model's jobs (the runner) or afterwards (`python -m core.bench score`).
+
+`ScorerSet` holds the scorers of one sweep or backfill: each is loaded once, on first use, and kept until
+`close()`; `offload()` moves them to the CPU so that a generator loading next has the GPU to itself (bench mode).
+Scores are written one batch at a time, so a killed backfill resumes where it stopped; a score already stored for
+(generation, metric, scorer revision) is never written twice.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import torch
+from PIL import Image
+from sqlalchemy.engine import Engine
+
+from core.loading import resolve_device
+from core.scoring.scorers import Scorer, make_scorer, parse_metrics
+from core.settings import Settings
+from core.store import Generation, Score, add_scores, generations_missing_score, session_scope
+
+log = logging.getLogger(__name__)
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+@dataclass
+class MetricCounts:
+    """What one metric's pass did: scores written, rows whose image file is gone, scoring seconds."""
+
+    scored: int = 0
+    missing_file: int = 0
+    seconds: float = 0.0
+
+    def __add__(self, other: "MetricCounts") -> "MetricCounts":
+        return MetricCounts(self.scored + other.scored, self.missing_file + other.missing_file,
+                            self.seconds + other.seconds)
+
+
+# progress(metric, done, total)
+Progress = Callable[[str, int, int], None]
+
+
+def _sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def _open(path: str) -> Image.Image | None:
+    if not Path(path).is_file():
+        return None
+    with Image.open(path) as im:
+        return im.convert("RGB")
+
+
+class ScorerSet:
+    """The scorers of one sweep or one backfill, loaded once each."""
+
+    def __init__(self, metrics: str | Sequence[str], *, device: str = "auto", dtype: str = "float32",
+                 weights: str = "pretrained", settings: Settings | None = None):
+        if dtype not in DTYPES:
+            raise ValueError(f"dtype: {dtype!r} is not allowed; choose one of {', '.join(DTYPES)}")
+        self.metrics = parse_metrics(metrics)
+        self.device = resolve_device(device)
+        self.dtype = DTYPES[dtype] if self.device != "cpu" else torch.float32  # half precision on CPU: slow, partial
+        # Checked now, before any model loads.
+        self._scorers: dict[str, Scorer] = {m: make_scorer(m, weights=weights, settings=settings) for m in self.metrics}
+
+    def scorer(self, metric: str) -> Scorer:
+        """The loaded scorer of `metric`, on this set's device."""
+        scorer = self._scorers[metric]
+        if not scorer.loaded:
+            _sync(self.device)
+            t0 = time.perf_counter()
+            scorer.load(self.device, self.dtype)
+            _sync(self.device)
+            log.info("scorer %s loaded from %s in %.1f s (revision %s)", metric, scorer.scorer_id,
+                     time.perf_counter() - t0, scorer.revision)
+        elif scorer.device != self.device:
+            scorer.to(self.device)
+        return scorer
+
+    def score(self, *, store_engine: Engine, run_id: int | None = None, generation_ids: Sequence[int] | None = None,
+              batch_size: int = 16, progress: Progress | None = None) -> dict[str, MetricCounts]:
+        """Score the ok generations (of `run_id`, or among `generation_ids`, or all) that have no score of a metric
+        by a scorer of this set's weights mode (pretrained scores are not blocked by tiny ones, nor the reverse).
+        A new revision of a scorer does not rescore what an older one scored."""
+        if batch_size < 1:
+            raise ValueError(f"batch_size: {batch_size!r} is not allowed; use 1 or more")
+        counts: dict[str, MetricCounts] = {}
+        for metric in self.metrics:
+            weights = self._scorers[metric].weights
+            with session_scope(store_engine, read_only=True) as s:
+                rows = generations_missing_score(session=s, metric=metric, scorer_weights=weights, run_id=run_id,
+                                                 generation_ids=generation_ids)
+            if not rows:  # the scorer is loaded only when something lacks its metric
+                counts[metric] = MetricCounts()
+                continue
+            scorer = self.scorer(metric)
+            counts[metric] = self._score_rows(scorer, rows, store_engine=store_engine, batch_size=batch_size,
+                                              progress=progress)
+        return counts
+
+    def _score_rows(self, scorer: Scorer, rows: list[Generation], *, store_engine: Engine, batch_size: int,
+                    progress: Progress | None) -> MetricCounts:
+        counts = MetricCounts()
+        for i in range(0, len(rows), batch_size):
+            batch, images = [], []
+            for row in rows[i:i + batch_size]:
+                image = _open(row.image_path)
+                if image is None:
+                    counts.missing_file += 1
+                    log.warning("generation %s: image %s is gone; not scored", row.id, row.image_path)
+                    continue
+                batch.append(row)
+                images.append(image)
+            if batch:
+                _sync(self.device)
+                t0 = time.perf_counter()
+                values = scorer.score(images, [row.prompt for row in batch])
+                _sync(self.device)
+                seconds = time.perf_counter() - t0
+                scores = [Score(generation_id=row.id, metric=scorer.metric, value=value, scorer_id=scorer.scorer_id,
+                                scorer_revision=scorer.revision, weights=scorer.weights, seconds=seconds / len(batch),
+                                batch_size=len(batch), device=self.device)
+                          for row, value in zip(batch, values)]
+                with session_scope(store_engine) as s:
+                    counts.scored += add_scores(session=s, scores=scores)
+                counts.seconds += seconds
+            if progress is not None:
+                progress(scorer.metric, min(i + batch_size, len(rows)), len(rows))
+        return counts
+
+    def offload(self) -> None:
+        """Move every loaded scorer to the CPU (kept loaded): a generator can have the GPU."""
+        for scorer in self._scorers.values():
+            if scorer.loaded and scorer.device != "cpu":
+                scorer.to("cpu")
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+    def close(self) -> None:
+        for scorer in self._scorers.values():
+            if scorer.loaded:
+                scorer.unload()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+    def __enter__(self) -> "ScorerSet":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def score_missing(*, store_engine: Engine, metrics: str | Sequence[str], run_id: int | None = None,
+                  generation_ids: Sequence[int] | None = None, batch_size: int = 16, device: str = "auto",
+                  dtype: str = "float32", weights: str = "pretrained", settings: Settings | None = None,
+                  progress: Progress | None = None) -> dict[str, MetricCounts]:
+    """Score every ok generation (of one run, or all) lacking a metric; each scorer loads once. A rerun adds none."""
+    with ScorerSet(metrics, device=device, dtype=dtype, weights=weights, settings=settings) as scorers:
+        return scorers.score(store_engine=store_engine, run_id=run_id, generation_ids=generation_ids,
+                             batch_size=batch_size, progress=progress)

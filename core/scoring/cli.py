@@ -1,0 +1,106 @@
+"""`python -m core.bench score`: fill in the quality scores the store lacks (resumable; a rerun adds none).
+
+    python -m core.bench score --all --metrics clip,pick,aesthetic
+    python -m core.bench score --run 12 --metrics clip --batch-size 32 --device cuda:1
+    python -m core.bench score --all --metrics clip --scorer-weights tiny   (offline demo: noise scores, labelled)
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Sequence
+
+from tqdm import tqdm
+
+from core.errors import CaseStudyError
+from core.scoring.backfill import DTYPES, MetricCounts, score_missing
+from core.scoring.scorers import METRICS, SCORER_WEIGHTS, parse_metrics
+from core.settings import get_settings
+from core.store import get_run, make_engine, session_scope
+
+
+def _db_url(text: str) -> str:
+    return text if "://" in text else f"sqlite:///{text}"
+
+
+def _metrics(text: str) -> list[str]:
+    try:
+        return parse_metrics(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not allowed; use 1 or more")
+    return value
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m core.bench score", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--run", type=int, help="score the images of this run id")
+    which.add_argument("--all", action="store_true", help="score every ok image in the store")
+    p.add_argument("--metrics", type=_metrics, default=list(METRICS),
+                   help=f"comma-separated, from {', '.join(METRICS)} (default: all)")
+    p.add_argument("--batch-size", type=_positive, default=16, help="images per scorer call (default: 16)")
+    p.add_argument("--device", default=None, help="cuda, cuda:1, cpu or auto (default: IGCS_DEVICE)")
+    p.add_argument("--dtype", choices=tuple(DTYPES), default="float32",
+                   help="scorer precision on GPU; not float32 gives another scorer revision (default: float32)")
+    p.add_argument("--scorer-weights", choices=SCORER_WEIGHTS, default="pretrained",
+                   help="pretrained (hub id or IGCS_MODELS_DIR/<metric>) or tiny (built in code, noise, labelled)")
+    p.add_argument("--db", type=_db_url, help="database URL or SQLite path (default: IGCS_DATABASE_URL)")
+    p.add_argument("-v", "--verbose", action="store_true")
+    return p
+
+
+def table(counts: dict[str, MetricCounts]) -> str:
+    head = f"{'metric':<10} {'scored':>7} {'no file':>8} {'seconds':>8} {'img/s':>7}"
+    lines = [head, "-" * len(head)]
+    for metric, c in counts.items():
+        rate = f"{c.scored / c.seconds:.1f}" if c.seconds else "-"
+        lines.append(f"{metric:<10} {c.scored:>7} {c.missing_file:>8} {c.seconds:>8.2f} {rate:>7}")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    settings = get_settings()
+    engine = make_engine(args.db or settings.database_url)
+    try:
+        if args.run is not None:
+            with session_scope(engine, read_only=True) as s:
+                if get_run(session=s, run_id=args.run) is None:
+                    print(f"error: --run: no run {args.run} in {engine.url}", file=sys.stderr)
+                    return 2
+        bars: dict[str, tqdm] = {}
+
+        def progress(metric: str, done: int, total: int) -> None:
+            if metric not in bars:  # one bar at a time: the previous metric is finished
+                for bar in bars.values():
+                    bar.close()
+                bars[metric] = tqdm(total=total, desc=metric, unit="img")
+            bars[metric].update(done - bars[metric].n)
+
+        try:
+            counts = score_missing(store_engine=engine, metrics=args.metrics, run_id=args.run,
+                                   batch_size=args.batch_size, device=args.device or settings.device, dtype=args.dtype,
+                                   weights=args.scorer_weights, settings=settings, progress=progress)
+        except (CaseStudyError, ValueError, RuntimeError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        finally:
+            for bar in bars.values():
+                bar.close()
+        print(table(counts))
+        return 0
+    finally:
+        engine.dispose()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
