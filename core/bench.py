@@ -31,6 +31,7 @@ from core.loading import WEIGHTS
 from core.registry import all_specs
 from core.request import parse_size
 from core.runner import Cancelled, Job, Progress
+from core.scoring.scorers import parse_metrics
 from core.settings import get_settings
 from core.store import Generation, db_url, open_store, query_runs, run_counts, session_scope
 from core.sweep import Sweep, prepare
@@ -38,13 +39,20 @@ from core.sweep import Sweep, prepare
 log = logging.getLogger("core.bench")
 
 # Subcommands: each module parses its own flags in `main(argv)`.
-SUBCOMMANDS = {"atlas": "core.atlas"}
+SUBCOMMANDS = {"atlas": "core.atlas", "score": "core.scoring.cli"}
 
 
 def _size(text: str) -> tuple[int, int]:
     try:
         return parse_size(text)
     except RequestError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _metrics(text: str) -> tuple[str, ...]:
+    try:
+        return tuple(parse_metrics(text))
+    except (CaseStudyError, ValueError) as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
@@ -82,6 +90,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--device", help="cuda, cuda:1, cpu or auto (default: IGCS_DEVICE)")
     p.add_argument("--max-cost", type=float, metavar="USD", help="refuse a sweep whose API cost estimate exceeds this")
     p.add_argument("--allow-slow", action="store_true", help="run tiny twins at sizes far above their own")
+    p.add_argument("--score", type=_metrics, default=(), metavar="METRICS",
+                   help="quality scores after each model's jobs: comma-separated clip, pick, aesthetic")
+    p.add_argument("--scorer-weights", choices=("pretrained", "tiny"),
+                   help="the scorers' weights (default: tiny with --weights tiny, else pretrained)")
     p.add_argument("--name", help="a name for this run")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--list", action="store_true", help="list the models (defaults, availability, price) and exit")
@@ -94,7 +106,8 @@ def sweep_from_args(args: argparse.Namespace) -> Sweep:
                  steps=args.steps, guidance=args.guidance, size=args.size, negative_prompt=args.negative_prompt,
                  weights=args.weights, batch_size=args.batch_size, repeats=args.repeats, warmup=args.warmup,
                  force=args.force, images=args.images, params=tuple(args.param), mode=args.mode,
-                 max_cost=args.max_cost, allow_slow=args.allow_slow, name=args.name, db=args.db, out=args.out,
+                 max_cost=args.max_cost, allow_slow=args.allow_slow, score=args.score,
+                 scorer_weights=args.scorer_weights, name=args.name, db=args.db, out=args.out,
                  device=args.device)
 
 

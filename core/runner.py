@@ -30,6 +30,7 @@ from core.generation import Engine, Outcome
 from core.prompts import Prompt
 from core.recording import Recorder
 from core.request import GenerationRequest
+from core.scoring.backfill import ScorerSet
 from core.spec import ModelSpec
 from core.store import Generation, done_job_keys, session_scope
 from core.summary import Summary
@@ -152,7 +153,7 @@ class Runner:
 
     def __init__(self, engine: Engine, *, db: SqlEngine, output_dir: str | Path, mode: str = "bench",
                  kind: str = "bench", name: str | None = None, params: dict | None = None, batch_size: int = 1,
-                 warmup: int = 0, force: bool = False):
+                 warmup: int = 0, force: bool = False, scorers: ScorerSet | None = None, score_batch_size: int = 16):
         if mode not in ("dev", "bench"):
             raise RequestError("mode", mode, "dev or bench")
         if batch_size < 1:
@@ -161,6 +162,10 @@ class Runner:
             raise RequestError("warmup", warmup, "0 or more")
         self.engine, self.db, self.output_dir, self.mode, self.kind = engine, db, output_dir, mode, kind
         self.name, self.params, self.batch_size, self.warmup, self.force = name, params or {}, batch_size, warmup, force
+        # Quality scores after each model's jobs (its images in batches); in bench mode the scorers go back to
+        # the CPU before the next generator loads, so they never take the room a generator needs.
+        self.scorers, self.score_batch_size = scorers, score_batch_size
+        self._scored_ids: list[int] = []
         self.cancel = threading.Event()
         self.recorder: Recorder | None = None
 
@@ -210,6 +215,8 @@ class Runner:
         finally:
             if self.mode == "bench":
                 self.engine.unload_all()
+            if self.scorers is not None:
+                self.scorers.close()
             if status == "finished" and summary.ok == 0 and summary.failed:
                 status = "failed"  # every job failed: the run did not produce anything
             self.recorder.finish(status)
@@ -238,7 +245,20 @@ class Runner:
         finally:
             if self.mode == "bench":
                 self.engine.unload(key)
+            self._score()
             progress.model_done(key)
+
+    def _score(self) -> None:
+        """Score the images the model just made (a scorer that cannot load is logged; the run goes on)."""
+        ids, self._scored_ids = self._scored_ids, []
+        if self.scorers is None or not ids:
+            return
+        try:
+            self.scorers.score(store_engine=self.db, generation_ids=ids, batch_size=self.score_batch_size)
+        except (CaseStudyError, OSError, ValueError) as exc:
+            log.warning("scoring skipped: %s", exc)
+        if self.mode == "bench":
+            self.scorers.offload()
 
     def _load(self, spec: ModelSpec) -> str | None:
         """Load an open model; the error text when it cannot load (API models load nothing)."""
@@ -282,5 +302,6 @@ class Runner:
 
     def _record(self, job: Job, outcome: Outcome, summary: Summary, progress: Progress) -> None:
         rows = self.recorder.record(outcome, job_key=job.key, category=job.category, repeat=job.repeat)
+        self._scored_ids.extend(r.id for r in rows if r.status == "ok")
         summary.add(job, outcome)
         progress.job_done(job, outcome, rows)

@@ -20,6 +20,7 @@ from core.generation import Engine
 from core.prompts import Prompt, load_prompts
 from core.registry import resolve_models
 from core.runner import Job, Runner, plan, sweep_requests
+from core.scoring.backfill import ScorerSet
 from core.settings import Settings, get_settings
 from core.store import db_url, open_store
 
@@ -47,6 +48,8 @@ class Sweep:
     mode: str = "bench"
     max_cost: float | None = None
     allow_slow: bool = False
+    score: tuple[str, ...] = ()  # quality metrics scored after each model (clip, pick, aesthetic)
+    scorer_weights: str | None = None  # pretrained | tiny (default: tiny with tiny weights, else pretrained)
     name: str | None = None
     db: str | None = None
     out: str | None = None
@@ -78,6 +81,10 @@ class Sweep:
             argv.append("--force")
         if self.allow_slow:
             argv.append("--allow-slow")
+        if self.score:
+            argv += ["--score", ",".join(self.score)]
+        if self.scorer_weights is not None:
+            argv += ["--scorer-weights", self.scorer_weights]
         return argv
 
 
@@ -95,6 +102,7 @@ class Prepared:
     pending: int = 0  # jobs not stored yet
     cost_estimate_usd: float = 0.0
     warnings: list[str] = field(default_factory=list)
+    scorers: ScorerSet | None = None
 
     def runner(self, **kw) -> Runner:
         s = self.sweep
@@ -102,9 +110,9 @@ class Prepared:
                   "guidance": s.guidance, "size": list(s.size) if s.size else None, "batch_size": s.batch_size,
                   "repeats": s.repeats, "warmup": s.warmup, "prompts_file": s.prompts_file,
                   "prompts": len(self.prompts), "negative_prompt": s.negative_prompt, "images": s.images,
-                  "params": list(s.params), "argv": s.argv()[1:]}
+                  "params": list(s.params), "score": list(s.score), "argv": s.argv()[1:]}
         return Runner(self.engine, db=self.db, output_dir=s.out or self.settings.output_dir, mode=s.mode,
-                      name=s.name, params=params, batch_size=s.batch_size, warmup=s.warmup, force=s.force, **kw)
+                      name=s.name, params=params, batch_size=s.batch_size, warmup=s.warmup, force=s.force, scorers=self.scorers, **kw)
 
 
 def _check_numbers(s: Sweep) -> list[RequestError]:
@@ -166,6 +174,9 @@ def prepare(sweep: Sweep, *, settings: Settings | None = None, engine: Engine | 
     if sweep.max_cost is not None and prepared.cost_estimate_usd > sweep.max_cost + 1e-9:
         raise CaseStudyError(f"max-cost: the estimate {prepared.cost_estimate_usd:.3f} USD exceeds "
                              f"{sweep.max_cost:.3f} USD; nothing was sent")
+    if sweep.score:  # metrics, weights and device checked now; the scorers load after the first model's jobs
+        prepared.scorers = ScorerSet(sweep.score, device=engine.device, settings=settings,
+                                     weights=sweep.scorer_weights or ("tiny" if sweep.weights == "tiny" else "pretrained"))
     slow = _slow_tiny(todo, engine)
     if slow:
         message = (f"tiny twins at real sizes take minutes per image on a CPU ({', '.join(slow)}); tiny twins are "

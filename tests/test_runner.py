@@ -97,7 +97,7 @@ def test_sweep_command_line_round_trips_through_the_cli_parser():
     sweep = Sweep(models="sd21,flux-dev", prompts_file="data/prompts/smoke.txt", prompts=("a cat", "two dogs"),
                   seeds=(0, 5), steps=4, guidance=2.5, size=(64, 48), negative_prompt="blurry", weights="tiny",
                   batch_size=2, repeats=3, warmup=1, force=True, images=2, params=("gpt-image-1.5.quality=high",), mode="dev",
-                  max_cost=1.5, allow_slow=True, name="my run", db="sqlite:///x.db", out="outs", device="cpu")
+                  max_cost=1.5, allow_slow=True, score=("clip", "pick"), scorer_weights="tiny", name="my run", db="sqlite:///x.db", out="outs", device="cpu")
     assert sweep_from_args(parser().parse_args(sweep.argv()[3:])) == sweep
     assert sweep_from_args(parser().parse_args(Sweep().argv()[3:])) == Sweep()
 
@@ -109,3 +109,21 @@ def test_prepare_refuses_tiny_twins_at_real_sizes_unless_asked(tmp_path):
     with pytest.raises(CaseStudyError, match="size: tiny twins at real sizes"):
         prepare(Sweep(**base))
     assert prepare(Sweep(**base, allow_slow=True)).warnings
+
+
+def test_a_tiny_sweep_with_score_stores_scores_for_every_ok_image(tmp_path):
+    from core.bench import main
+    from core.store import Score, make_engine
+
+    db = tmp_path / "r.db"
+    argv = ["--models", "sd21,pixart-sigma", "--weights", "tiny", "--prompt", "a red cube", "--prompt", "a cat",
+            "--score", "clip,aesthetic", "--db", str(db), "--out", str(tmp_path / "out"), "--no-progress"]
+    assert main(argv) == 0
+    engine = make_engine(f"sqlite:///{db}")
+    with session_scope(engine, read_only=True) as s:
+        ok = [g.id for g in s.exec(select(Generation).where(Generation.status == "ok"))]
+        scores = list(s.exec(select(Score)))
+    assert len(ok) == 4
+    assert sorted((sc.generation_id, sc.metric) for sc in scores) == sorted(
+        (g, m) for g in ok for m in ("aesthetic", "clip"))
+    assert all(sc.weights == "tiny" for sc in scores)  # labelled as tiny-weight scores
