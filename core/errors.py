@@ -32,3 +32,21 @@ class InvalidRequest(RequestError):
         first = self.errors[0]
         CaseStudyError.__init__(self, "; ".join(str(e) for e in self.errors))
         self.field, self.value, self.allowed = first.field, first.value, first.allowed
+
+
+class UnknownRecipeError(CaseStudyError, KeyError):
+    def __init__(self, name: str, known: list[str], suggestion: str | None = None):
+        self.name, self.known, self.suggestion = name, known, suggestion
+        hint = f" Did you mean '{suggestion}'?" if suggestion else ""
+        super().__init__(f"recipe: unknown recipe '{name}'.{hint} Known recipes: {', '.join(known)}")
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
+class RecipeError(CaseStudyError, ValueError):
+    """A speed recipe cannot run here (model, card or package); raised before any model loads."""
+
+    def __init__(self, recipe: str, problems: list[str]):
+        self.recipe, self.problems = recipe, problems
+        super().__init__(f"recipe: {recipe!r} cannot run: " + "; ".join(problems))

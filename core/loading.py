@@ -57,6 +57,7 @@ class LoadedModel:
     load_s: float
     device_map: str | None = None
     calls: int = 0  # pipeline calls since load (the first one includes warm-up)
+    recipe: str = "eager"  # the speed recipe applied since load (core.recipes)
     params: dict[str, int] = field(default_factory=dict)
 
     @property

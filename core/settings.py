@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     # Spread a model over every visible GPU ("balanced" device map): "auto" when it does not fit one,
     # "always" for every pretrained load, "never" to keep each model on one device.
     multi_gpu: Literal["auto", "always", "never"] = "auto"
+    # Compiled artifacts of the speed recipes (inductor's FX graph / AOTAutograd / kernel caches and
+    # torch.compiler mega-cache files), kept across processes. TORCHINDUCTOR_CACHE_DIR, when set, wins.
+    compile_cache_dir: str = "data/compile_cache"
 
     hf_token: SecretStr | None = Field(default=None, validation_alias=AliasChoices("HF_TOKEN", "IGCS_HF_TOKEN"))
 

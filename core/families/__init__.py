@@ -6,12 +6,15 @@ One module per diffusers pipeline family. Each defines a `Family` subclass and r
   - `build_tiny`: the same pipeline class with tiny configs and tokenizers built in code (CPU, fp32);
   - `call_kwargs`: the family's call quirks (CFG style, negative prompt, extra arguments);
   - `run`: call the pipeline(s) and return PIL images (Stable Cascade overrides it: two stages);
-  - `components`: the nn.Modules it holds, for parameter counts, profiling and memory.
+  - `components`: the nn.Modules it holds, for parameter counts, profiling and memory;
+  - `speed`: what speeds it up (`Speed`, applied by core.recipes), each choice with its reason.
 """
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Mapping
 
 import torch
 
@@ -53,6 +56,29 @@ def diffusers_class(name: str):
     return getattr(diffusers, name)
 
 
+@dataclass(frozen=True)
+class Speed:
+    """What speeds a family up; core.recipes applies it. Component names are the pipeline's attributes.
+
+    `why` gives the reason of each choice, keyed by recipe step (compile, fuse_qkv, channels_last, sdpa,
+    compile_vae, fp8, cache): reports and errors quote it.
+    """
+
+    # Regional compilation: class names of the denoiser's sub-modules compiled one by one (the outermost
+    # match; the same code compiles once for every block). Empty: the model's own `_repeated_blocks`.
+    compile_regions: tuple[str, ...] = ()
+    # torch.compile mode of the regions: None (default: fused kernels, no CUDA graphs), "reduce-overhead"
+    # (CUDA graphs: static shapes, launch-bound models), "max-autotune-no-cudagraphs" (long autotuning).
+    compile_mode: str | None = None
+    fuse_qkv: tuple[str, ...] = ()  # components whose attention gets one fused QKV (or KV) projection
+    channels_last: tuple[str, ...] = ()  # convolutional components (U-Nets, VAEs)
+    compile_vae: bool = True  # compile the decoder of the `vae` component too (default mode)
+    sdpa: str | None = None  # diffusers attention backend on Hopper or newer ("_native_cudnn"); None: PyTorch's pick
+    fp8: bool = False  # float8 dynamic quantization of the denoiser's Linear layers supported (bf16 models)
+    cache_threshold: float | None = None  # diffusers' first-block cache threshold; None: not supported
+    why: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+
 class Family:
     name: str = ""
     # Component attribute names whose forward calls make up each stage (profiling reads these).
@@ -64,6 +90,8 @@ class Family:
     tiny_steps: int = 2
     # Several prompts in one pipeline call (prompt given as a list); off where the pipeline cannot.
     supports_batch: bool = True
+    # Speed recipes beyond eager (core.recipes); None: eager only.
+    speed: Speed | None = None
 
     # ---- loading -------------------------------------------------------------------------
     def load_pretrained(self, spec: ModelSpec, *, source: str, torch_dtype: torch.dtype,

@@ -10,7 +10,7 @@ import torch
 from diffusers import AutoencoderDC, DPMSolverMultistepScheduler, SanaPipeline, SanaTransformer2DModel
 from transformers import Gemma2Config, Gemma2Model
 
-from core.families import Family, register
+from core.families import Family, Speed, register
 from core.families.pixart import keeps_binning, pipe_trained_size, spec_trained_size
 from core.families.tokenizers import gemma_tokenizer
 
@@ -64,6 +64,21 @@ class SanaFamily(Family):
     name = "sana"
     tiny_size = 64  # 2x2 latent on the 32x DC-AE
     tiny_steps = 2
+    speed = Speed(
+        compile_regions=("SanaTransformerBlock",),  # SanaTransformer2DModel declares no _repeated_blocks
+        compile_mode=None,
+        channels_last=("vae",),
+        fp8=True,
+        why={
+            "compile": "launch-bound (eager MFU 12-15 %), but its 20 blocks share one compiled graph, which CUDA "
+                       "graphs would re-record per block: default mode; the DC-AE decoder, a large share of the "
+                       "compiled call, is compiled too",
+            "fuse_qkv": "the linear-attention processors read to_q, to_k and to_v separately: a fused projection "
+                        "would only take memory",
+            "sdpa": "self-attention is linear attention (no SDPA); the short cross-attention keeps PyTorch's pick",
+            "cache": "SanaTransformerBlock is not registered for diffusers' first-block cache",
+        },
+    )
 
     def build_tiny(self, spec):
         torch.manual_seed(0)
