@@ -1,8 +1,9 @@
 """How far an image is from a reference image of the same job: PSNR and SSIM (a recipe against eager).
 
-SSIM follows Wang et al. 2004 as scikit-image and torchmetrics compute it: an 11 x 11 Gaussian window
-(sigma 1.5), K1 0.01, K2 0.03, population covariances, the mean over every window that lies inside
-the image, then the mean over the RGB channels. Both numbers are on 8-bit RGB, data range 255.
+SSIM follows Wang et al. 2004 as scikit-image computes it (`gaussian_weights=True`): an 11 x 11 Gaussian
+window (sigma 1.5), K1 0.01, K2 0.03, population covariances, the mean over every window that lies inside
+the image (torchmetrics also averages reflect-padded border windows), then the mean over the RGB channels.
+Both numbers are on 8-bit RGB, data range 255.
 """
 from __future__ import annotations
 

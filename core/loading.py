@@ -56,7 +56,7 @@ class LoadedModel:
     dtype: torch.dtype
     load_s: float
     device_map: str | None = None
-    calls: int = 0  # pipeline calls since load (the first one includes warm-up)
+    calls: int = 0  # pipeline calls since load or recipe (the first one includes warm-up, compilation)
     recipe: str = "eager"  # the speed recipe applied since load (core.recipes)
     params: dict[str, int] = field(default_factory=dict)
 

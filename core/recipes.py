@@ -120,7 +120,8 @@ def package_problem(requirement: str) -> str | None:
     req = Requirement(requirement)
     version = installed_version(req.name)
     if version is None:
-        return f"needs the package {req.name} ({requirement}), which is not installed: pip install '{requirement}'"
+        return (f"needs the package {req.name} ({requirement}), which is not installed: pip install '{requirement}' "
+                f"(or pip install -r requirements-fp8.txt)")
     if not req.specifier.contains(version, prereleases=True):
         return f"needs {requirement}, but {req.name} {version} is installed: pip install '{requirement}'"
     return None
@@ -173,6 +174,11 @@ class RecipeReport:
         return dataclasses.asdict(self)
 
 
+def needs_reload(current: str, target: str) -> bool:
+    """Whether a model running recipe `current` must be loaded afresh for `target` (steps cannot be undone)."""
+    return not set(get_recipe(current).steps) <= set(get_recipe(target).steps)
+
+
 def speed_with(speed: Speed, overrides: Mapping[str, Any] | None) -> Speed:
     """`speed` with some fields replaced (a GPU script trying another mode); unknown fields are an error."""
     if not overrides:
@@ -191,7 +197,7 @@ def apply_recipe(model: LoadedModel, name: str, *, backend: str = "inductor",
     (tests use "aot_eager"); `overrides` replace fields of the family's `Speed`."""
     recipe = check_recipe(name, model.spec, model.device)
     current = get_recipe(model.recipe)
-    if not set(current.steps) <= set(recipe.steps):
+    if needs_reload(current.name, name):
         raise RecipeError(name, [f"the model already runs recipe {current.name!r}, whose steps "
                                  f"{sorted(set(current.steps) - set(recipe.steps))} cannot be undone: reload it"])
     speed = speed_with(model.family.speed or Speed(), overrides)
@@ -211,6 +217,8 @@ def apply_recipe(model: LoadedModel, name: str, *, backend: str = "inductor",
         torch.cuda.synchronize()
     report.apply_s = time.perf_counter() - t0
     model.recipe = name
+    if report.applied:
+        model.calls = 0  # the next call compiles: it is a first call again (Outcome.first_call)
     log.info("%s: recipe %s applied %s, skipped %s", model.spec.key, name, report.applied, report.skipped)
     return report
 
@@ -290,7 +298,8 @@ def compile_regions(module: torch.nn.Module, class_names: tuple[str, ...] | list
     """`torch.compile` each outermost sub-module whose class name is in `class_names`; how many were compiled."""
     names, compiled = set(class_names), []
     for path, sub in module.named_modules():
-        if type(sub).__name__ in names and not any(path.startswith(done + ".") for done in compiled):
+        inside = any(done == "" or path.startswith(done + ".") for done in compiled)  # "": the module itself
+        if type(sub).__name__ in names and not inside:
             sub.compile(**options)
             compiled.append(path)
     return len(compiled)

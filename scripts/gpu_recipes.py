@@ -78,14 +78,14 @@ def run_recipe(engine, request, recipe: str, *, steady: int, overrides: dict, ea
     import torch
 
     from core.image_delta import image_delta
-    from core.recipes import (apply_recipe, artifacts_path, get_recipe, load_compile_artifacts,
+    from core.recipes import (apply_recipe, artifacts_path, get_recipe, load_compile_artifacts, needs_reload,
                               save_compile_artifacts)
     from core.settings import get_settings
 
     key = request.model
     row: dict = {"model": key, "recipe": recipe}
     model = engine.resident.get(key)
-    if model is not None and not set(get_recipe(model.recipe).steps) <= set(get_recipe(recipe).steps):
+    if model is not None and needs_reload(model.recipe, recipe):
         engine.unload(key)  # steps cannot be undone: start again from a fresh load
         torch._dynamo.reset()
         torch.cuda.empty_cache()
