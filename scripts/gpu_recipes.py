@@ -2,7 +2,7 @@
 
     python scripts/gpu_recipes.py [--models flux-dev,sana15-1.6b,sdxl] [--recipes eager,compile,compile+fp8,cache]
                                   [--steady 2] [--set flux-dev.compile_mode=reduce-overhead] [--fresh-cache]
-                                  [--artifacts] [--budget-s 480] [--json out.json]
+                                  [--artifacts] [--budget-s 400] [--json out.json]
 
 Each model is built at full size with random weights (no download) at its authors' default size and steps and
 generated through `core.generation.Engine` (stage timing and FLOP counting on, as in a real run). Eager runs first;
@@ -77,7 +77,7 @@ def run_recipe(engine, request, recipe: str, *, steady: int, overrides: dict, ea
                backend: str = "inductor") -> dict:
     import torch
 
-    from core.image_delta import image_delta
+    from core.scoring.compare import pixel_delta
     from core.recipes import (apply_recipe, artifacts_path, get_recipe, load_compile_artifacts, needs_reload,
                               save_compile_artifacts)
     from core.settings import get_settings
@@ -131,7 +131,7 @@ def run_recipe(engine, request, recipe: str, *, steady: int, overrides: dict, ea
     row["denoise_mfu"] = denoise_flops / denoise_s / 1e12 / peak if peak and denoise_flops and denoise_s else None
     row["image"] = last.images[0]
     if eager_image is not None:
-        delta = image_delta(last.images[0], eager_image)
+        delta = pixel_delta(last.images[0], eager_image)
         row["psnr_db"], row["ssim"] = delta.psnr_db, delta.ssim
     return row
 
@@ -166,7 +166,7 @@ def main(argv=None) -> int:
                         "reduce-overhead or flux-dev.sdpa=none (repeatable)")
     p.add_argument("--fresh-cache", action="store_true", help="compile into an empty temporary cache folder")
     p.add_argument("--artifacts", action="store_true", help="load/save torch.compiler mega-cache files per recipe")
-    p.add_argument("--budget-s", type=float, default=480.0, help="start no recipe after this many seconds")
+    p.add_argument("--budget-s", type=float, default=400.0, help="start no recipe after this many seconds")
     p.add_argument("--json", help="write the rows here as JSON")
     p.add_argument("--smoke", action="store_true", help="tiny twins on the CPU, compile backend aot_eager: checks "
                    "the script's logic in seconds, measures nothing")

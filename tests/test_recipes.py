@@ -10,9 +10,9 @@ from PIL import Image
 
 from core import recipes
 from core.errors import RecipeError, UnknownRecipeError
-from core.image_delta import DATA_RANGE, K1, image_delta
 from core.recipes import RECIPES, apply_recipe, check_recipe, get_recipe
 from core.registry import all_specs, get_spec
+from core.scoring.compare import CompareError, pixel_delta
 from core.request import GenerationRequest
 
 
@@ -107,7 +107,7 @@ def test_lossless_compile_matches_eager_and_compiles_once(tiny_engine, key):
         again = tiny_engine.generate(request)
     assert again.ok, again.error
     for outcome in (first, again):
-        delta = image_delta(outcome.images[0], eager.images[0])
+        delta = pixel_delta(outcome.images[0], eager.images[0])
         assert delta.psnr_db > 40 and delta.ssim > 0.99, delta
 
 
@@ -118,7 +118,7 @@ def test_cache_reuses_steps_when_the_threshold_allows(tiny_engine):
     report = apply_recipe(model, "cache", overrides={"cache_threshold": 1e9})  # every step after the first reuses
     assert not report.lossless and "first-block cache" in report.applied["cache"]
     cached = tiny_engine.generate(request).images[0]
-    assert math.isfinite(image_delta(cached, eager).psnr_db)  # the skipped blocks changed the image
+    assert math.isfinite(pixel_delta(cached, eager).psnr_db)  # the skipped blocks changed the image
 
 
 def test_recipes_stack_on_a_loaded_model_only_by_adding_steps(tiny_engine):
@@ -172,43 +172,22 @@ def test_warm_up_keeps_the_first_call_apart(monkeypatch):
     assert times.steady_median_s == 1.0 and times.compile_s == 4.0
 
 
-# ---- quality delta ------------------------------------------------------------------------------------------
+# ---- quality delta (the pixel part of core.scoring.compare) -------------------------------------------------
 def _image(value) -> Image.Image:
     return Image.fromarray(np.asarray(value, dtype=np.uint8))
 
 
-def test_identical_images_have_infinite_psnr_and_ssim_one():
+def test_pixel_delta_of_identical_and_shifted_images():
     rng = np.random.default_rng(0)
     a = _image(rng.integers(0, 256, (32, 40, 3)))
-    delta = image_delta(a, a)
-    assert delta.psnr_db == math.inf and delta.ssim == pytest.approx(1.0)
-    assert delta.as_json() == {"psnr_db": None, "ssim": pytest.approx(1.0)}
+    same = pixel_delta(a, a)
+    assert same.psnr_db == math.inf and same.ssim == pytest.approx(1.0)
+    assert same.as_json() == {"psnr_db": None, "ssim": pytest.approx(1.0)}
+    shifted = pixel_delta(_image(np.full((16, 16, 3), 100)), _image(np.full((16, 16, 3), 110)))
+    assert shifted.psnr_db == pytest.approx(20 * math.log10(255 / 10), abs=1e-5)  # MSE = 10^2
+    assert shifted.ssim < 1.0
 
 
-def test_constant_images_match_the_closed_forms():
-    # Constant images: MSE = d^2, and with zero variances SSIM = (2 mx my + C1) / (mx^2 + my^2 + C1).
-    a, b = _image(np.full((16, 16, 3), 100)), _image(np.full((16, 16, 3), 110))
-    delta = image_delta(a, b)
-    assert delta.psnr_db == pytest.approx(20 * math.log10(255 / 10))
-    c1 = (K1 * DATA_RANGE) ** 2
-    assert delta.ssim == pytest.approx((2 * 100 * 110 + c1) / (100 ** 2 + 110 ** 2 + c1))
-
-
-def test_ssim_agrees_with_torchmetrics_inside_the_borders():
-    functional = pytest.importorskip("torchmetrics.functional.image")
-    rng = np.random.default_rng(1)
-    a = rng.integers(0, 256, (48, 40, 3))
-    b = np.clip(a + rng.normal(0, 20, a.shape), 0, 255).astype(np.uint8)
-    ours = image_delta(_image(a), _image(b)).ssim
-    as_t = lambda x: torch.from_numpy(np.asarray(x, dtype=np.float64)).permute(2, 0, 1)[None]  # noqa: E731
-    _, full = functional.structural_similarity_index_measure(as_t(a), as_t(b), data_range=255.0,
-                                                             return_full_image=True)
-    theirs = full[..., 5:-5, 5:-5].mean()  # the windows that lie inside the image (11 x 11: 5 each side)
-    assert ours == pytest.approx(float(theirs), abs=1e-9)
-
-
-def test_image_delta_refuses_mismatched_or_tiny_images():
-    with pytest.raises(ValueError, match="sizes differ"):
-        image_delta(_image(np.zeros((16, 16, 3))), _image(np.zeros((16, 24, 3))))
-    with pytest.raises(ValueError, match="at least 11 x 11"):
-        image_delta(_image(np.zeros((8, 8, 3))), _image(np.zeros((8, 8, 3))))
+def test_pixel_delta_refuses_images_of_different_sizes():
+    with pytest.raises(CompareError, match="image size"):
+        pixel_delta(_image(np.zeros((16, 16, 3))), _image(np.zeros((16, 24, 3))))

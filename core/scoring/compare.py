@@ -61,6 +61,24 @@ def _tensor(image: Image.Image) -> torch.Tensor:
     return torch.from_numpy(np.asarray(image, dtype=np.float64)).permute(2, 0, 1).unsqueeze(0)
 
 
+@dataclass(frozen=True)
+class PixelDelta:
+    psnr_db: float  # inf for identical images
+    ssim: float  # 1.0 for identical images
+
+    def as_json(self) -> dict[str, float | None]:
+        return {"psnr_db": None if self.psnr_db == float("inf") else self.psnr_db, "ssim": self.ssim}
+
+
+def pixel_delta(image_a: Image.Image, image_b: Image.Image) -> PixelDelta:
+    """PSNR and SSIM of two images of one size (a speed recipe's image against eager's, in memory)."""
+    if image_a.size != image_b.size:
+        raise CompareError(f"image size: {image_a.size} differs from {image_b.size}")
+    x, y = _tensor(image_a.convert("RGB")), _tensor(image_b.convert("RGB"))
+    return PixelDelta(psnr_db=float(peak_signal_noise_ratio(x, y, data_range=255.0)),
+                      ssim=float(structural_similarity_index_measure(x, y, data_range=255.0)))
+
+
 def check_same_job(a: dict[str, Any], b: dict[str, Any]) -> None:
     for field in SAME_JOB_FIELDS:
         if a.get(field) != b.get(field):
@@ -81,13 +99,11 @@ def compare(row_a: Any, row_b: Any, *, clip: Scorer | None = None) -> Comparison
     if clip is not None and not hasattr(clip, "image_embeddings"):
         raise CompareError(f"clip: the {clip.metric!r} scorer has no CLIP image embeddings; pass 'clip' or 'pick'")
     # 2. Pixels
-    x, y = _tensor(image_a), _tensor(image_b)
-    psnr = float(peak_signal_noise_ratio(x, y, data_range=255.0))
-    ssim = float(structural_similarity_index_measure(x, y, data_range=255.0))
+    pixels = pixel_delta(image_a, image_b)
     # 3. Embeddings
     cosine = None
     if clip is not None:
         emb = clip.image_embeddings([image_a, image_b])
         cosine = float((emb[0] * emb[1]).sum())
-    return Comparison(generation_a=a.get("id"), generation_b=b.get("id"), psnr_db=psnr, ssim=ssim,
+    return Comparison(generation_a=a.get("id"), generation_b=b.get("id"), psnr_db=pixels.psnr_db, ssim=pixels.ssim,
                       clip_cosine=cosine)
