@@ -253,9 +253,15 @@ def _fp8(model: LoadedModel, speed: Speed, backend: str) -> str:
     from torchao.quantization import Float8DynamicActivationFloat8WeightConfig, PerRow, quantize_
 
     denoiser = _denoiser(model)
-    chosen = [fqn for fqn, m in denoiser.named_modules() if linear_for_fp8(m, fqn)]
-    quantize_(denoiser, Float8DynamicActivationFloat8WeightConfig(granularity=PerRow()), filter_fn=linear_for_fp8)
-    return f"{len(chosen)} Linear layers of {model.family.denoiser}: float8 e4m3 weights and activations, row-wise scales"
+    blocks = region_paths(denoiser, _regions(model, speed))  # where the FLOPs are; embedders keep bf16
+
+    def chosen(module: torch.nn.Module, fqn: str) -> bool:
+        return linear_for_fp8(module, fqn) and any(fqn.startswith(f"{path}.") for path in blocks)
+
+    count = sum(chosen(m, fqn) for fqn, m in denoiser.named_modules())
+    quantize_(denoiser, Float8DynamicActivationFloat8WeightConfig(granularity=PerRow()), filter_fn=chosen)
+    return (f"{count} Linear layers in {len(blocks)} blocks of {model.family.denoiser}: float8 e4m3 weights and "
+            f"activations, row-wise scales")
 
 
 def _channels_last(model: LoadedModel, speed: Speed, backend: str) -> str:
@@ -294,23 +300,35 @@ def compile_options(backend: str, mode: str | None) -> dict[str, Any]:
     return options
 
 
+def region_paths(module: torch.nn.Module, class_names: tuple[str, ...] | list[str]) -> list[str]:
+    """Paths of the outermost sub-modules of `module` whose class name is in `class_names` ("" for itself)."""
+    names, found = set(class_names), []
+    for path, sub in module.named_modules():
+        inside = any(done == "" or path.startswith(done + ".") for done in found)
+        if type(sub).__name__ in names and not inside:
+            found.append(path)
+    return found
+
+
 def compile_regions(module: torch.nn.Module, class_names: tuple[str, ...] | list[str], **options) -> int:
     """`torch.compile` each outermost sub-module whose class name is in `class_names`; how many were compiled."""
-    names, compiled = set(class_names), []
-    for path, sub in module.named_modules():
-        inside = any(done == "" or path.startswith(done + ".") for done in compiled)  # "": the module itself
-        if type(sub).__name__ in names and not inside:
-            sub.compile(**options)
-            compiled.append(path)
-    return len(compiled)
+    paths = region_paths(module, class_names)
+    for path in paths:
+        module.get_submodule(path).compile(**options)
+    return len(paths)
 
 
-def _compile(model: LoadedModel, speed: Speed, backend: str) -> str:
+def _regions(model: LoadedModel, speed: Speed) -> tuple[str, ...]:
     denoiser = _denoiser(model)
     regions = tuple(speed.compile_regions or getattr(denoiser, "_repeated_blocks", None) or ())
     if not regions:
         raise RecipeError("compile", [f"{type(denoiser).__name__} names no repeated blocks; set "
                                       f"Speed.compile_regions for family {model.family.name}"])
+    return regions
+
+
+def _compile(model: LoadedModel, speed: Speed, backend: str) -> str:
+    denoiser, regions = _denoiser(model), _regions(model, speed)
     count = compile_regions(denoiser, regions, **compile_options(backend, speed.compile_mode))
     if not count:
         raise RecipeError("compile", [f"no {', '.join(regions)} in {type(denoiser).__name__}"])

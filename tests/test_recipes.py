@@ -137,6 +137,32 @@ def test_overrides_name_the_allowed_fields(tiny_engine):
         apply_recipe(tiny_engine.load("flux-dev"), "compile", backend="eager", overrides={"modee": "x"})
 
 
+def test_fp8_quantizes_the_linear_layers_of_the_blocks(tiny_engine, hopper, monkeypatch):
+    """torchao itself needs a Hopper GPU: a stand-in records what the recipe hands to `quantize_`."""
+    import sys
+    import types
+
+    picked: list[str] = []
+
+    def quantize_(model, config, filter_fn):
+        picked.extend(fqn for fqn, m in model.named_modules() if filter_fn(m, fqn))
+        assert config.granularity == "per-row"
+
+    fake = types.ModuleType("torchao.quantization")
+    fake.quantize_, fake.PerRow = quantize_, lambda: "per-row"
+    fake.Float8DynamicActivationFloat8WeightConfig = lambda granularity: types.SimpleNamespace(granularity=granularity)
+    monkeypatch.setitem(sys.modules, "torchao", types.ModuleType("torchao"))
+    monkeypatch.setitem(sys.modules, "torchao.quantization", fake)
+    model = tiny_engine.load("flux-dev")
+    model.device = "cuda"  # what check_recipe sees; nothing runs
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda *a: None)
+    report = apply_recipe(model, "fp8")
+    assert picked and f"{len(picked)} Linear layers in 2 blocks" in report.applied["fp8"]
+    assert all(f.startswith(("transformer_blocks.", "single_transformer_blocks.")) for f in picked)
+    assert not any(".norm" in f for f in picked)  # AdaLN modulation stays bf16
+    assert "transformer_blocks.0.attn.to_q" in picked and "transformer_blocks.0.ff.net.2" in picked
+
+
 def test_compile_regions_compiles_the_outermost_match_only():
     inner = torch.nn.Sequential(torch.nn.Linear(2, 2))
     outer = torch.nn.Sequential(inner, torch.nn.Sequential(torch.nn.ReLU()))
