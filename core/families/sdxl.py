@@ -40,12 +40,13 @@ class SDXLFamily(Family):
         # blocks (diffusers' `_repeated_blocks`, BasicTransformerBlock, would leave every ResNet eager).
         compile_regions=("DownBlock2D", "CrossAttnDownBlock2D", "UNetMidBlock2DCrossAttn", "CrossAttnUpBlock2D",
                          "UpBlock2D"),
-        compile_mode="reduce-overhead",
+        compile_mode=None,
         fuse_qkv=("unet", "vae"),
         channels_last=("unet", "vae"),
         why={
-            "compile": "launch-bound (eager MFU 12-15 %) with static shapes (CFG batch 2, one size): CUDA graphs "
-                       "(mode reduce-overhead) over the seven U-Net stages, each called once per step",
+            "compile": "the seven U-Net stages compiled (default mode). CUDA graphs (reduce-overhead) failed on the "
+                       "H200 (2026-12-02): 'accessing tensor output of CUDAGraphs that has been overwritten' between "
+                       "the stages of one step; left off until each step marks cudagraph_mark_step_begin",
             "sdpa": "the U-Net's attention processors call F.scaled_dot_product_attention directly: PyTorch's "
                     "default pick (flash attention, head dim 64) stays",
             "fp8": "fp16 weights (the float8 row-wise matmuls want bf16), and a U-Net's compute is mostly "
