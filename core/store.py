@@ -1,9 +1,12 @@
 """SQLModel tables and the only code that talks to the database.
 
-SQLite by default (`sqlite:///data/results.db`), any SQLAlchemy URL through `IGCS_DATABASE_URL`.
+SQLite by default (`sqlite:///data/results.db`); PostgreSQL (`postgresql+psycopg://...`) for a store
+shared by several machines; any SQLAlchemy URL through `IGCS_DATABASE_URL`. `make_engine` migrates
+the schema to the newest revision (core.migrate, Alembic) on every start.
 SQLite runs with WAL, foreign keys on and a busy timeout, and every transaction starts with
 `BEGIN IMMEDIATE`, so the dashboard and a batch run (two processes) can write at once without
 "database is locked" errors. Column names carry their units (`denoise_s`, `peak_mem_gb`, `flops_total`).
+Schema changes need a migration revision (README: "Migrations").
 """
 from __future__ import annotations
 
@@ -13,11 +16,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
-from sqlalchemy import Column, Index, UniqueConstraint, event, func, text
+from sqlalchemy import Column, Index, MetaData, Table, UniqueConstraint, event, func, insert, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.types import JSON
 from sqlmodel import Field, Session, SQLModel, create_engine, delete, select
+
+from core import migrate
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -29,6 +34,8 @@ def utcnow() -> datetime:
 # ---- tables --------------------------------------------------------------------------------------
 class Run(SQLModel, table=True):
     """One user action or batch: what was asked for and on what machine."""
+
+    __table_args__ = {"sqlite_autoincrement": True}  # ids are never reused after a delete (revision 0002)
 
     id: int | None = Field(default=None, primary_key=True)
     created_at: datetime = Field(default_factory=utcnow, index=True)
@@ -65,6 +72,7 @@ class Generation(SQLModel, table=True):
         Index("ux_generation_job_ok", "job_key", unique=True,
               sqlite_where=text("status = 'ok'"), postgresql_where=text("status = 'ok'")),
         Index("ix_generation_model_created", "model_key", "created_at"),
+        {"sqlite_autoincrement": True},  # ids are never reused after a delete (revision 0002)
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -194,14 +202,17 @@ class AtlasEntry(SQLModel, table=True):
 
 # ---- engine --------------------------------------------------------------------------------------
 def make_engine(url: str) -> Engine:
-    """An engine for `url`, tables created. SQLite files get WAL, foreign keys and a busy timeout."""
+    """An engine for `url`, its schema migrated to head. SQLite files get WAL, foreign keys and a busy
+    timeout; PostgreSQL connections are checked before use (a restarted server is reconnected)."""
     is_sqlite = url.startswith("sqlite")
     if is_sqlite and ":///" in url and not url.endswith(":memory:"):
         path = url.split(":///", 1)[1]
         if path:
             Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    connect_args = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False} if is_sqlite else {}
-    engine = create_engine(url, connect_args=connect_args)
+    if is_sqlite:
+        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False})
+    else:
+        engine = create_engine(url, pool_pre_ping=True)
     if is_sqlite:
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_conn, _record):  # pragma: no cover - exercised by every test
@@ -223,7 +234,7 @@ def make_engine(url: str) -> Engine:
             else:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
 
-    SQLModel.metadata.create_all(engine)
+    migrate.upgrade(engine)
     return engine
 
 
@@ -245,8 +256,13 @@ def db_url(text: str) -> str:
 
 @contextmanager
 def session_scope(engine: Engine, *, read_only: bool = False) -> Iterator[Session]:
-    """A session; `read_only=True` for queries that write nothing (no write lock taken on SQLite)."""
-    bind = engine.execution_options(read_only=True) if read_only else engine
+    """A session; `read_only=True` for queries that write nothing: no write lock taken on SQLite, a READ
+    ONLY transaction on PostgreSQL (a write in it fails instead of slipping through)."""
+    bind = engine
+    if read_only:
+        bind = engine.execution_options(read_only=True)
+        if engine.dialect.name == "postgresql":
+            bind = bind.execution_options(postgresql_readonly=True)
     with Session(bind, expire_on_commit=False) as session:
         yield session
 
@@ -351,7 +367,8 @@ def _filtered(stmt, *, model_keys=None, status=None, prompt_contains=None, run_i
     if status:
         stmt = stmt.where(Generation.status == status)
     if prompt_contains:
-        stmt = stmt.where(Generation.prompt.contains(prompt_contains))
+        # case-insensitive on every backend (SQLite's LIKE is, PostgreSQL's is not); % and _ are literal
+        stmt = stmt.where(Generation.prompt.icontains(prompt_contains, autoescape=True))
     if run_id is not None:
         stmt = stmt.where(Generation.run_id == run_id)
     if since is not None:
@@ -387,8 +404,30 @@ def get_flop_count(*, session: Session, key: str) -> FlopCount | None:
     return session.get(FlopCount, key)
 
 
+def _upsert(session: Session, rows: Sequence[SQLModel]) -> None:
+    """Insert or replace rows by primary key in one statement (INSERT ... ON CONFLICT DO UPDATE): two
+    processes storing the same key at once both succeed, where a read-then-write (session.merge) could
+    raise a duplicate-key error on PostgreSQL."""
+    if not rows:
+        return
+    table = type(rows[0]).__table__
+    dialect = session.get_bind().dialect.name
+    make_insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(dialect)
+    if make_insert is None:  # another backend: the portable read-then-write
+        for row in rows:
+            session.merge(row)
+        return
+    keys = [c.name for c in table.primary_key.columns]
+    by_key = {tuple(getattr(row, k) for k in keys): row for row in rows}  # one statement may not hit a key twice
+    values = [{c.name: getattr(row, c.name) for c in table.columns} for row in by_key.values()]
+    stmt = make_insert(table).values(values)
+    stmt = stmt.on_conflict_do_update(index_elements=keys,
+                                      set_={c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys})
+    session.execute(stmt)
+
+
 def put_flop_count(*, session: Session, count: FlopCount) -> FlopCount:
-    session.merge(count)
+    _upsert(session, [count])
     session.commit()
     return count
 
@@ -505,8 +544,6 @@ def weights_in_store(*, session: Session) -> list[str]:
 
 def bulk_add_generations(*, session: Session, rows: Sequence[dict[str, Any]], chunk: int = 5_000) -> int:
     """Insert many generation rows (dicts of column values) with executemany; for seeding and imports."""
-    from sqlalchemy import insert
-
     table = Generation.__table__
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for row in rows:  # executemany needs the same keys in every row; absent keys take the column defaults
@@ -520,8 +557,6 @@ def bulk_add_generations(*, session: Session, rows: Sequence[dict[str, Any]], ch
 
 def atlas_rows(*, session: Session, table_name: str = "atlasentry", limit: int = 100_000) -> list[dict[str, Any]]:
     """Rows of the compute atlas table, or [] while no atlas has been stored (the table may not exist)."""
-    from sqlalchemy import MetaData, Table, inspect
-
     conn = session.connection()  # the session's own connection: a second one would wait for its lock
     if not inspect(conn).has_table(table_name):
         return []
@@ -538,15 +573,15 @@ def get_device_peak(*, session: Session, name: str) -> DevicePeak | None:
 
 
 def put_device_peak(*, session: Session, peak: DevicePeak) -> DevicePeak:
-    session.merge(peak)
+    _upsert(session, [peak])
     session.commit()
     return peak
 
 
 def put_atlas_entries(*, session: Session, entries: Sequence[AtlasEntry]) -> int:
     """Insert or replace atlas entries (by key)."""
-    for entry in entries:
-        session.merge(entry)
+    for i in range(0, len(entries), 200):  # stay under the bound-parameter limits (25 columns a row)
+        _upsert(session, entries[i:i + 200])
     session.commit()
     return len(entries)
 

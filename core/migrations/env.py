@@ -1,0 +1,30 @@
+"""Alembic's environment: run on the connection core.migrate hands over (config.attributes["connection"]).
+
+Online only; SQLite alters tables in batch mode (copy, drop, rename), which Alembic renders when
+autogenerating. Types render as plain SQLAlchemy ones, so revisions do not depend on sqlmodel.
+"""
+from __future__ import annotations
+
+from alembic import context
+from sqlmodel import SQLModel
+from sqlmodel.sql.sqltypes import AutoString, UTCDateTime
+
+from core import store  # noqa: F401 - registers the tables on SQLModel.metadata
+
+connection = context.config.attributes.get("connection")
+if connection is None:
+    raise RuntimeError("core/migrations runs through core.migrate (python -m core.bench db ...), not the alembic CLI")
+
+
+def render_item(type_, obj, autogen_context):
+    if type_ == "type" and isinstance(obj, AutoString):
+        return "sa.String()"
+    if type_ == "type" and isinstance(obj, UTCDateTime):  # sqlmodel's aware datetimes: timestamptz on PostgreSQL
+        return "sa.DateTime(timezone=True)"
+    return False  # Alembic's default rendering
+
+
+context.configure(connection=connection, target_metadata=SQLModel.metadata,
+                  render_as_batch=connection.dialect.name == "sqlite", compare_type=True, render_item=render_item)
+with context.begin_transaction():  # a no-op inside core.migrate's own transaction
+    context.run_migrations()
