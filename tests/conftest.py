@@ -1,4 +1,8 @@
-"""Shared fixtures: a temporary store and output folder, settings isolated from the developer's `.env`."""
+"""Shared fixtures: a temporary store and output folder, settings isolated from the developer's `.env`.
+
+`db_url` / `db` are a SQLite store; a test marked `@both_backends` (tests/backends.py) runs once on
+SQLite and once on a PostgreSQL database of its own, on a server the session starts (tests/pgserver.py).
+"""
 from __future__ import annotations
 
 import os
@@ -31,9 +35,39 @@ def _isolated_settings(tmp_path, monkeypatch):
     get_settings.cache_clear()
 
 
+@pytest.fixture(scope="session")
+def pg_server():
+    """A PostgreSQL server for the whole session, stopped at the end; the tests skip without its binaries."""
+    from tests.pgserver import PgServer, find_bin_dir
+
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        pytest.skip("PostgreSQL binaries not found (/usr/lib/postgresql/*/bin): scripts/install.sh --test installs "
+                    "Debian's postgresql")
+    server = PgServer(bin_dir).start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
-def db_url(tmp_path) -> str:
-    return f"sqlite:///{tmp_path / 'results.db'}"
+def db_url(request, tmp_path, monkeypatch) -> str:
+    """The test's store: SQLite, or (parametrized indirectly with "postgresql") a fresh PostgreSQL database.
+    IGCS_DATABASE_URL names it too, so commands and pages use it by default."""
+    from core.settings import get_settings
+
+    backend = getattr(request, "param", "sqlite")
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'results.db'}"
+    elif backend == "postgresql":
+        server = request.getfixturevalue("pg_server")
+        name = server.create_database()
+        request.addfinalizer(lambda: server.drop_database(name))
+        url = server.url(name)
+    else:
+        raise ValueError(f"db_url: unknown backend {backend!r}; known: sqlite, postgresql")
+    monkeypatch.setenv("IGCS_DATABASE_URL", url)
+    get_settings.cache_clear()
+    return url
 
 
 @pytest.fixture

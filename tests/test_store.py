@@ -1,4 +1,5 @@
-"""The store: WAL and pragmas, job-key uniqueness, paging and filters, two writer processes at once."""
+"""The store, on SQLite and on PostgreSQL: WAL and pragmas, job-key uniqueness, paging and filters, upserts,
+read-only sessions, ids never reused, two writer processes at once."""
 from __future__ import annotations
 
 import subprocess
@@ -10,8 +11,11 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from core.store import (Generation, Run, add_generation, add_run, count_generations, delete_run, done_job_keys,
-                        make_engine, query_generations, session_scope, utcnow)
+from core.store import (AtlasEntry, DevicePeak, FlopCount, Generation, Run, add_generation, add_run,
+                        count_generations, delete_run, done_job_keys, get_device_peak, get_flop_count,
+                        list_atlas_entries, make_engine, put_atlas_entries, put_device_peak, put_flop_count,
+                        query_generations, session_scope, utcnow)
+from tests.backends import both_backends
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -23,6 +27,7 @@ def test_sqlite_runs_with_wal_foreign_keys_and_busy_timeout(db):
         assert con.execute(text("PRAGMA busy_timeout")).scalar() == 30000
 
 
+@both_backends
 def test_an_ok_job_key_is_stored_once_failures_may_repeat(db):
     with session_scope(db) as s:
         run = add_run(session=s, run=Run())
@@ -35,12 +40,14 @@ def test_an_ok_job_key_is_stored_once_failures_may_repeat(db):
         assert done_job_keys(session=s, keys=["k", "other"]) == {"k"}
 
 
+@both_backends
 def test_foreign_key_is_enforced(db):
     with session_scope(db) as s:
         with pytest.raises(IntegrityError):
             add_generation(session=s, generation=Generation(run_id=999, job_key="k", model_key="m"))
 
 
+@both_backends
 def test_filters_paging_and_delete(db):
     with session_scope(db) as s:
         r1 = add_run(session=s, run=Run())
@@ -53,6 +60,8 @@ def test_filters_paging_and_delete(db):
         assert count_generations(session=s, model_keys=["sd21"]) == 15
         assert count_generations(session=s, status="failed") == 1
         assert count_generations(session=s, prompt_contains="number 1") == 11  # 1, 10-19
+        assert count_generations(session=s, prompt_contains="A CAT Number 23") == 1  # any case, on both backends
+        assert count_generations(session=s, prompt_contains="number_1") == 0  # _ and % are literal
         assert count_generations(session=s, run_id=r2.id) == 10
         assert count_generations(session=s, since=utcnow() - timedelta(minutes=5)) == 30
         assert count_generations(session=s, until=utcnow() - timedelta(minutes=5)) == 0
@@ -74,8 +83,9 @@ with session_scope(engine) as s:
 """
 
 
-def test_two_processes_write_one_sqlite_store_at_once(tmp_path):
-    url = f"sqlite:///{tmp_path / 'shared.db'}"
+@both_backends
+def test_two_processes_write_one_store_at_once(db_url):
+    url = db_url
     make_engine(url).dispose()
     procs = [subprocess.Popen([sys.executable, "-c", WRITER, url, name, "300"], cwd=REPO,
                               stderr=subprocess.PIPE, text=True) for name in ("a", "b")]
@@ -86,6 +96,7 @@ def test_two_processes_write_one_sqlite_store_at_once(tmp_path):
         assert count_generations(session=s) == 600
 
 
+@both_backends
 def test_a_read_only_session_does_not_block_a_writer(db):
     """Dashboard queries open read_only sessions: a batch can commit while one is open."""
     import threading
@@ -109,3 +120,67 @@ def test_a_read_only_session_does_not_block_a_writer(db):
         assert not t.is_alive() and errors == []  # the writer did not wait for the reader
     with session_scope(db) as s:
         assert count_generations(session=s) == 1
+
+
+@both_backends
+def test_run_and_generation_ids_are_never_reused_after_a_delete(db):
+    with session_scope(db) as s:
+        first = add_run(session=s, run=Run())
+        newest = add_run(session=s, run=Run())
+        g = add_generation(session=s, generation=Generation(run_id=newest.id, job_key="k", model_key="m"))
+        delete_run(session=s, run_id=newest.id)
+        again = add_run(session=s, run=Run())
+        g2 = add_generation(session=s, generation=Generation(run_id=again.id, job_key="k", model_key="m"))
+    assert first.id < newest.id < again.id
+    assert g2.id > g.id
+
+
+@both_backends
+def test_upserts_insert_then_replace_by_key(db):
+    with session_scope(db) as s:
+        put_flop_count(session=s, count=FlopCount(key="a", model_key="m", component="unet", shapes="x", flops=2,
+                                                  macs=1))
+        put_flop_count(session=s, count=FlopCount(key="a", model_key="m", component="unet", shapes="x", flops=4,
+                                                  macs=2))
+        put_device_peak(session=s, peak=DevicePeak(name="gpu", peak_tflops=100.0))
+        put_device_peak(session=s, peak=DevicePeak(name="gpu", peak_tflops=120.0))
+        entries = [AtlasEntry(key=f"m{i}|64x64|2|0", model_key=f"m{i}", width=64, steps=2, detail={"i": i})
+                   for i in range(3)]
+        put_atlas_entries(session=s, entries=entries)
+        put_atlas_entries(session=s, entries=[AtlasEntry(key="m0|64x64|2|0", model_key="m0", width=64, steps=2,
+                                                         detail={"i": 9}, available=False, reason="gone"),
+                                              AtlasEntry(key="m0|64x64|2|0", model_key="m0", width=64, steps=2,
+                                                         detail={"i": 10})])  # the last of a key wins
+    with session_scope(db, read_only=True) as s:
+        assert get_flop_count(session=s, key="a").macs == 2
+        assert get_device_peak(session=s, name="gpu").peak_tflops == 120.0
+        atlas = {e.key: e for e in list_atlas_entries(session=s)}
+        assert len(atlas) == 3 and atlas["m0|64x64|2|0"].detail == {"i": 10} and atlas["m0|64x64|2|0"].available
+        assert atlas["m2|64x64|2|0"].detail == {"i": 2}
+
+
+@both_backends
+def test_datetimes_come_back_aware_utc_and_filter_by_date(db):
+    from datetime import datetime, timezone
+
+    when = datetime(2025, 3, 1, 23, 30, tzinfo=timezone(timedelta(hours=-5)))  # 2 March 04:30 UTC
+    with session_scope(db) as s:
+        run = add_run(session=s, run=Run(created_at=when))
+        add_generation(session=s, generation=Generation(run_id=run.id, job_key="k", model_key="m", created_at=when))
+    with session_scope(db, read_only=True) as s:
+        got = query_generations(session=s)[0].created_at
+        assert got == when and got.utcoffset() == timedelta(0)
+        day = datetime(2025, 3, 2, tzinfo=timezone.utc)
+        assert count_generations(session=s, since=day, until=day + timedelta(days=1)) == 1
+        assert count_generations(session=s, until=day) == 0
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_a_read_only_session_on_postgresql_refuses_writes(db):
+    from sqlalchemy.exc import InternalError
+
+    with session_scope(db, read_only=True) as s:
+        with pytest.raises(InternalError, match="read-only transaction"):
+            add_run(session=s, run=Run())
+    with session_scope(db) as s:  # the pooled connection is writable again
+        assert add_run(session=s, run=Run()).id is not None
