@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from alembic import command
 from alembic.config import Config
@@ -52,11 +54,9 @@ def _up_to_date(engine: Engine, head_rev: str) -> bool:
         return current(conn) == head_rev
 
 
-def upgrade(engine: Engine) -> str:
-    """Migrate the store to head (stamping a pre-migration store first); returns the revision it is at."""
-    head_rev = head()
-    if _up_to_date(engine, head_rev):
-        return head_rev
+@contextmanager
+def _migrating(engine: Engine) -> Iterator[Connection]:
+    """A connection in a transaction that only one process at a time holds, for running migrations."""
     sqlite = engine.dialect.name == "sqlite"
     with engine.connect() as conn:
         if sqlite:
@@ -68,18 +68,34 @@ def upgrade(engine: Engine) -> str:
             with conn.begin():  # SQLite: BEGIN IMMEDIATE (core.store), so one process migrates at a time
                 if engine.dialect.name == "postgresql":
                     conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_LOCK_KEY})
-                cfg = config(conn)
-                if current(conn) is None and inspect(conn).has_table(LEGACY_TABLE):
-                    command.stamp(cfg, FIRST_REVISION)
-                command.upgrade(cfg, "head")
+                yield conn
                 if sqlite:
                     broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
                     if broken:
                         raise RuntimeError(f"migration left rows whose foreign key points nowhere: {broken[:5]}")
-                return current(conn)
         finally:
             if sqlite:
                 conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")
+
+
+def upgrade(engine: Engine) -> str:
+    """Migrate the store to head (stamping a pre-migration store first); returns the revision it is at."""
+    head_rev = head()
+    if _up_to_date(engine, head_rev):
+        return head_rev
+    with _migrating(engine) as conn:
+        cfg = config(conn)
+        if current(conn) is None and inspect(conn).has_table(LEGACY_TABLE):
+            command.stamp(cfg, FIRST_REVISION)
+        command.upgrade(cfg, "head")
+        return current(conn)
+
+
+def downgrade(engine: Engine, revision: str) -> str | None:
+    """Migrate the store back to `revision` (developers and tests; no command runs this)."""
+    with _migrating(engine) as conn:
+        command.downgrade(config(conn), revision)
+        return current(conn)
 
 
 def _next_rev_id() -> str:

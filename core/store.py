@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
-from sqlalchemy import Column, Index, MetaData, Table, UniqueConstraint, event, func, insert, inspect, text
+from sqlalchemy import BigInteger, Column, Index, MetaData, Table, UniqueConstraint, event, func, insert, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.types import JSON
@@ -35,7 +35,7 @@ def utcnow() -> datetime:
 class Run(SQLModel, table=True):
     """One user action or batch: what was asked for and on what machine."""
 
-    __table_args__ = {"sqlite_autoincrement": True}  # ids are never reused after a delete (revision 0002)
+    __table_args__ = {"sqlite_autoincrement": True}  # ids are never reused after a delete (migration 0002)
 
     id: int | None = Field(default=None, primary_key=True)
     created_at: datetime = Field(default_factory=utcnow, index=True)
@@ -72,7 +72,7 @@ class Generation(SQLModel, table=True):
         Index("ux_generation_job_ok", "job_key", unique=True,
               sqlite_where=text("status = 'ok'"), postgresql_where=text("status = 'ok'")),
         Index("ix_generation_model_created", "model_key", "created_at"),
-        {"sqlite_autoincrement": True},  # ids are never reused after a delete (revision 0002)
+        {"sqlite_autoincrement": True},  # ids are never reused after a delete (migration 0002)
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -88,7 +88,7 @@ class Generation(SQLModel, table=True):
     prompt: str = ""
     negative_prompt: str | None = None
     category: str | None = Field(default=None, index=True)
-    seed: int | None = None
+    seed: int | None = Field(default=None, sa_type=BigInteger)  # 0 .. 2**32 - 1
     steps: int | None = None
     guidance: float | None = None
     width: int | None = None
@@ -110,7 +110,7 @@ class Generation(SQLModel, table=True):
     first_call: bool = False  # the first call after load (includes warm-up)
     # memory and size
     peak_mem_gb: float | None = None
-    params_total: int | None = None
+    params_total: int | None = Field(default=None, sa_type=BigInteger)
     # compute (FLOPs = 2 x MACs; attention included)
     flops_text_encode: float | None = None
     flops_denoise: float | None = None
@@ -184,10 +184,10 @@ class AtlasEntry(SQLModel, table=True):
     guidance: float | None = None
     available: bool = True
     reason: str | None = None  # why the entry is unavailable
-    params_total: int | None = None
-    params_text_encode: int | None = None
-    params_denoise: int | None = None
-    params_decode: int | None = None
+    params_total: int | None = Field(default=None, sa_type=BigInteger)  # 64-bit: FLUX.1-dev has 16.9e9
+    params_text_encode: int | None = Field(default=None, sa_type=BigInteger)
+    params_denoise: int | None = Field(default=None, sa_type=BigInteger)
+    params_decode: int | None = Field(default=None, sa_type=BigInteger)
     flops_text_encode: float | None = None
     flops_denoise: float | None = None
     flops_decode: float | None = None

@@ -10,6 +10,7 @@ from core.architecture import ARCHITECTURES_DIR, Architecture, build_component, 
 from core.atlas import atlas_entry, build_atlas, table
 from core.random_weights import build_random_pipeline
 from core.registry import OPEN_MODELS, model_keys
+from tests.backends import both_backends
 
 FLUX_PASS_TFLOP_PUBLISHED = 74.5  # FLUX.1-dev transformer, 1024x1024, 512 T5 tokens (published independently)
 
@@ -85,6 +86,7 @@ def test_unavailable_architecture_is_reported(monkeypatch):
     assert entry.to_entry().flops_per_image is None
 
 
+@both_backends
 def test_cli_prints_and_stores_the_atlas(db_url, capsys):
     from core.bench import main
     from core.store import atlas_rows, make_engine, session_scope

@@ -10,6 +10,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from core.flops import (FlopCache, TensorSpec, ValuedMeta, build_meta_twin, count_call, count_macs, signature,
                         torch_flop_count)
 from core.registry import model_keys
+from tests.backends import both_backends
 
 
 def _macs(fn) -> int:
@@ -118,6 +119,7 @@ def test_signature_ignores_values_that_do_not_change_the_work():
     assert kept_3 != kept_2  # what a mask keeps can (Lumina 2 drops padding)
 
 
+@both_backends
 def test_flop_cache_round_trips_through_the_store(db):
     from core.flops import CallCount
 

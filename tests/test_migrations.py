@@ -175,9 +175,9 @@ def test_db_command_upgrades_and_reports(db_url, capsys):
 
 def test_db_command_rejects_an_unknown_action(capsys):
     with pytest.raises(SystemExit) as exit_info:
-        db_command.main(["downgrade"])
+        db_command.main(["drop"])
     assert exit_info.value.code == 2
-    assert "invalid choice: 'downgrade'" in capsys.readouterr().err
+    assert "invalid choice: 'drop'" in capsys.readouterr().err
 
 
 def test_revision_command_autogenerates_what_the_models_add(tmp_path, monkeypatch, capsys):
@@ -201,3 +201,15 @@ def test_revision_command_autogenerates_what_the_models_add(tmp_path, monkeypatc
     assert f"down_revision: Union[str, Sequence[str], None] = '{head}'" in body
     assert "op.create_table('scratchnote'" in body and "sa.Column('text', sa.String()" in body
     assert migrate.head() == f"{int(head) + 1:04d}"
+
+
+@both_backends
+def test_downgrade_to_the_first_revision_and_back_keeps_rows(db):
+    with session_scope(db) as s:
+        run = add_run(session=s, run=Run(name="kept"))
+        add_generation(session=s, generation=Generation(run_id=run.id, job_key="k", model_key="m", seed=7))
+    assert migrate.downgrade(db, migrate.FIRST_REVISION) == migrate.FIRST_REVISION
+    migrate.upgrade(db)
+    assert _revision(db.url.render_as_string(hide_password=False)) == migrate.head()
+    with session_scope(db) as s:
+        assert s.exec(select(Run.name)).all() == ["kept"] and count_generations(session=s) == 1

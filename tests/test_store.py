@@ -184,3 +184,17 @@ def test_a_read_only_session_on_postgresql_refuses_writes(db):
             add_run(session=s, run=Run())
     with session_scope(db) as s:  # the pooled connection is writable again
         assert add_run(session=s, run=Run()).id is not None
+
+
+@both_backends
+def test_seeds_and_parameter_counts_hold_64_bit_values(db):
+    with session_scope(db) as s:
+        run = add_run(session=s, run=Run())
+        add_generation(session=s, generation=Generation(run_id=run.id, job_key="k", model_key="m", seed=2**32 - 1,
+                                                        params_total=16_900_000_000))
+        put_atlas_entries(session=s, entries=[AtlasEntry(key="a", model_key="m", params_total=20_000_000_000,
+                                                         params_denoise=12_000_000_000)])
+    with session_scope(db, read_only=True) as s:
+        g = query_generations(session=s)[0]
+        assert (g.seed, g.params_total) == (2**32 - 1, 16_900_000_000)
+        assert list_atlas_entries(session=s)[0].params_denoise == 12_000_000_000

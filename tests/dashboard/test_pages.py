@@ -12,6 +12,7 @@ import pytest
 from sqlmodel import select
 
 from core.store import Generation, Run, session_scope
+from tests.backends import both_backends
 
 
 def _texts(at, kind: str = "markdown") -> str:
@@ -74,6 +75,7 @@ def test_generate_page_widgets(page, db):
     assert at.sidebar.button(key="gen_load") and at.sidebar.button(key="gen_unload_all")
 
 
+@both_backends
 def test_generate_two_tiny_models_writes_rows_and_files(page, db):
     at = page("generate", timeout=180).run()
     at.multiselect(key="gen_open_models").set_value(["sd21", "flux-dev"]).run()
@@ -278,6 +280,7 @@ def _count(at) -> str:
     return next(m.value for m in at.markdown if "generation(s) match" in m.value)
 
 
+@both_backends
 def test_history_empty_store(page, db):
     at = page("history").run()
     _no_exception(at)
@@ -285,6 +288,7 @@ def test_history_empty_store(page, db):
     assert "Generate" in at.info[0].value
 
 
+@both_backends
 def test_history_filters_pages_and_details(page, seeded):
     at = page("history").run()
     _no_exception(at)
@@ -327,6 +331,7 @@ def test_history_filters_pages_and_details(page, seeded):
     assert len(at.dataframe[0].value) == seeded["total"] - 50
 
 
+@both_backends
 def test_history_thumbnails_and_matrix(page, seeded):
     at = page("history").run()
     at.selectbox(key="hist_run").set_value(seeded["bench"]).run()
@@ -345,6 +350,7 @@ def test_history_thumbnails_and_matrix(page, seeded):
     assert "failed" in at.error[0].value
 
 
+@both_backends
 def test_history_delete_run_asks_then_removes_rows_and_files(page, seeded, db):
     at = page("history").run()
     at.radio(key="hist_view").set_value("Runs").run()
@@ -370,6 +376,7 @@ def test_history_delete_run_asks_then_removes_rows_and_files(page, seeded, db):
 
 
 # ---- charts ----------------------------------------------------------------------------------------
+@both_backends
 def test_charts_empty_store(page, db):
     at = page("charts").run()
     _no_exception(at)
@@ -377,6 +384,7 @@ def test_charts_empty_store(page, db):
     assert "No compute atlas stored yet" in at.info[1].value
 
 
+@both_backends
 def test_charts_from_the_store(page, seeded):
     at = page("charts").run()
     _no_exception(at)
@@ -392,6 +400,7 @@ def test_charts_from_the_store(page, seeded):
     assert "13 successful generation(s)" in _texts(at, "caption")
 
 
+@both_backends
 def test_charts_show_the_atlas_when_stored(page, db):
     from core.store import AtlasEntry, session_scope as scope
 
