@@ -6,8 +6,8 @@ autogenerating. Types render as plain SQLAlchemy ones, so revisions do not depen
 from __future__ import annotations
 
 from alembic import context
+from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
-from sqlmodel.sql.sqltypes import AutoString, UTCDateTime
 
 from core import store  # noqa: F401 - registers the tables on SQLModel.metadata
 
@@ -17,10 +17,10 @@ if connection is None:
 
 
 def render_item(type_, obj, autogen_context):
-    if type_ == "type" and isinstance(obj, AutoString):
-        return "sa.String()"
-    if type_ == "type" and isinstance(obj, UTCDateTime):  # sqlmodel's aware datetimes: timestamptz on PostgreSQL
-        return "sa.DateTime(timezone=True)"
+    """sqlmodel's own types (AutoString, UTCDateTime) render as the SQLAlchemy type under them:
+    sa.String(), sa.DateTime(timezone=True)."""
+    if type_ == "type" and isinstance(obj, TypeDecorator):
+        return f"sa.{obj.impl_instance!r}"
     return False  # Alembic's default rendering
 
 
