@@ -16,16 +16,12 @@ from sqlalchemy import create_engine
 
 from core import migrate
 from core.settings import get_settings
-from core.store import make_engine
-
-
-def _url(text: str) -> str:
-    return text if "://" in text else f"sqlite:///{text}"
+from core.store import db_url, make_engine
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m core.bench db", description="Schema migrations of the store.")
-    p.add_argument("--db", metavar="URL", type=_url, help="database URL or SQLite path (default: IGCS_DATABASE_URL)")
+    p.add_argument("--db", metavar="URL", type=db_url, help="database URL or SQLite path (default: IGCS_DATABASE_URL)")
     sub = p.add_subparsers(dest="action", required=True, metavar="{upgrade,current,history,revision}")
     sub.add_parser("upgrade", help="migrate the store to the newest revision (every start does this too)")
     sub.add_parser("current", help="print the store's revision and the newest one")
@@ -44,7 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.action == "revision":
         print(f"wrote {migrate.autogenerate(args.message)}: read it, add a test if it moves data, commit it")
         return 0
-    url = args.db or _url(get_settings().database_url)
+    url = args.db or db_url(get_settings().database_url)
     # upgrade: make_engine sets the store's connection options (SQLite's BEGIN IMMEDIATE) and migrates;
     # current: a plain engine, so that looking does not migrate
     engine = make_engine(url) if args.action == "upgrade" else create_engine(url)

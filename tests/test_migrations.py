@@ -16,12 +16,14 @@ from sqlmodel import SQLModel, func, select
 
 from core import db as db_command
 from core import migrate
-from core.store import (FlopCount, Generation, Run, add_generation, add_run, count_generations, delete_run,
+from core.store import (FlopCount, Generation, Run, Score, add_generation, add_run, count_generations, delete_run,
                         get_device_peak, list_atlas_entries, make_engine, session_scope)
 from tests.backends import both_backends
 
 REPO = Path(__file__).resolve().parent.parent
-LEGACY_COMMIT = "959fbe4"  # the last release before migrations
+# Stores made before migrations: by the release before them, and by main just before they landed (with
+# generation.repeat and the score table, which revision 0003 then finds already there).
+LEGACY_COMMITS = ("959fbe4", "c014244")
 
 LEGACY_WRITER = """
 import sys
@@ -43,6 +45,10 @@ with st.session_scope(engine) as s:
     st.put_device_peak(session=s, peak=st.DevicePeak(name="H200", peak_tflops=989.0))
     st.put_atlas_entries(session=s, entries=[st.AtlasEntry(key="sd21|768x768|50|0", model_key="sd21", width=768,
                                                            height=768, steps=50, detail={"unet": 50})])
+    if hasattr(st, "Score"):
+        first = s.exec(st.select(st.Generation).order_by(st.Generation.id)).first()
+        st.add_scores(session=s, scores=[st.Score(generation_id=first.id, metric="clip", value=0.3, scorer_id="x",
+                                                  scorer_revision="r")])
 print(runs[-1].id)
 """
 
@@ -80,13 +86,14 @@ def test_revisions_form_one_line_from_the_first():
     assert [s.revision for s in scripts.walk_revisions()][-1] == migrate.FIRST_REVISION
 
 
-@pytest.fixture
-def legacy_store_module(tmp_path) -> Path:
-    """The release before migrations' core/store.py, as a module of its own (it has no imports of ours)."""
-    done = subprocess.run(["git", "show", f"{LEGACY_COMMIT}:core/store.py"], cwd=REPO, capture_output=True, text=True)
+@pytest.fixture(params=LEGACY_COMMITS)
+def legacy_store_module(request, tmp_path) -> Path:
+    """core/store.py of a commit before migrations, as a module of its own (it has no imports of ours)."""
+    commit = request.param
+    done = subprocess.run(["git", "show", f"{commit}:core/store.py"], cwd=REPO, capture_output=True, text=True)
     if done.returncode != 0:
-        pytest.skip(f"git history without {LEGACY_COMMIT} (a shallow clone?): {done.stderr.strip()}")
-    folder = tmp_path / "legacy"
+        pytest.skip(f"git history without {commit} (a shallow clone?): {done.stderr.strip()}")
+    folder = tmp_path / f"legacy-{commit}"
     folder.mkdir()
     (folder / "legacy_store.py").write_text(done.stdout)
     return folder
@@ -111,6 +118,9 @@ def test_a_store_of_the_release_before_migrations_upgrades_in_place(db_url, lega
             assert s.exec(select(func.count()).select_from(FlopCount)).one() == 1
             assert get_device_peak(session=s, name="H200").peak_tflops == 989.0
             assert list_atlas_entries(session=s)[0].detail == {"unet": 50}
+            assert {g.repeat for g in s.exec(select(Generation))} == {0}
+            legacy_scores = 1 if "c014244" in str(legacy_store_module) else 0
+            assert s.exec(select(func.count()).select_from(Score)).one() == legacy_scores
             # the partial unique index survived: an ok job key is stored once, failures may repeat
             add_generation(session=s, generation=Generation(run_id=runs[0].id, job_key=f"{runs[0].id}-3",
                                                             model_key="sd21", status="failed"))
