@@ -18,7 +18,7 @@ from typing import Any, Iterable, Iterator, Sequence
 
 from sqlalchemy import BigInteger, Column, Index, MetaData, Table, UniqueConstraint, event, func, insert, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.types import JSON
 from sqlmodel import Field, Session, SQLModel, create_engine, delete, select
 
@@ -252,6 +252,11 @@ def open_store(url: str) -> Engine:
 def db_url(text: str) -> str:
     """A SQLAlchemy URL, or a path taken as a SQLite file."""
     return text if "://" in text else f"sqlite:///{text}"
+
+
+def safe_url(text: str) -> str:
+    """The URL with its password masked (`***`): what logs, summaries and stored run parameters show."""
+    return make_url(db_url(text)).render_as_string(hide_password=True)
 
 
 @contextmanager
@@ -601,15 +606,16 @@ def add_scores(*, session: Session, scores: Sequence[Score]) -> int:
         return 0
     rows = [s.model_dump(exclude={"id"}) for s in scores]
     dialects = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
-    insert = dialects.get(session.get_bind().dialect.name)
-    if insert is None:  # pragma: no cover - other databases: a plain insert, where a duplicate raises
+    make_insert = dialects.get(session.get_bind().dialect.name)
+    if make_insert is None:  # pragma: no cover - other databases: a plain insert, where a duplicate raises
         stmt = Score.__table__.insert()
-    else:
-        stmt = insert(Score.__table__).on_conflict_do_nothing(
-            index_elements=["generation_id", "metric", "scorer_revision"])
+    else:  # RETURNING the id of a new row, nothing for one left as it was (rowcount is -1 on PostgreSQL here)
+        stmt = make_insert(Score.__table__).on_conflict_do_nothing(
+            index_elements=["generation_id", "metric", "scorer_revision"]).returning(Score.__table__.c.id)
     inserted = 0
-    for row in rows:  # one statement per row: rowcount says whether it was new
-        inserted += session.execute(stmt, row).rowcount or 0
+    for row in rows:  # one statement per row
+        result = session.execute(stmt, row)
+        inserted += (result.rowcount or 0) if make_insert is None else len(result.all())
     session.commit()
     return inserted
 

@@ -22,7 +22,7 @@ from core.registry import resolve_models
 from core.runner import Job, Runner, plan, sweep_requests
 from core.scoring.backfill import ScorerSet
 from core.settings import Settings, get_settings
-from core.store import db_url, open_store
+from core.store import db_url, open_store, safe_url
 
 # Tiny twins are built for a few hundred pixels: past this a CPU image takes minutes (sd21 tiny at 1024²: 334 s).
 TINY_MAX_PIXELS = 256 * 256
@@ -88,6 +88,11 @@ class Sweep:
         return argv
 
 
+def _stored_argv(argv: list[str]) -> list[str]:
+    """The command line as the run stores it: a database password never reaches the store."""
+    return [safe_url(a) if i and argv[i - 1] == "--db" else a for i, a in enumerate(argv)]
+
+
 @dataclass
 class Prepared:
     """A checked sweep: what will run, what is skipped and why, and what it will cost."""
@@ -110,7 +115,7 @@ class Prepared:
                   "guidance": s.guidance, "size": list(s.size) if s.size else None, "batch_size": s.batch_size,
                   "repeats": s.repeats, "warmup": s.warmup, "prompts_file": s.prompts_file,
                   "prompts": len(self.prompts), "negative_prompt": s.negative_prompt, "images": s.images,
-                  "params": list(s.params), "score": list(s.score), "argv": s.argv()[1:]}
+                  "params": list(s.params), "score": list(s.score), "argv": _stored_argv(s.argv()[1:])}
         return Runner(self.engine, db=self.db, output_dir=s.out or self.settings.output_dir, mode=s.mode,
                       name=s.name, params=params, batch_size=s.batch_size, warmup=s.warmup, force=s.force, scorers=self.scorers, **kw)
 

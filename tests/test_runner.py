@@ -13,6 +13,7 @@ from core.request import GenerationRequest
 from core.store import Generation, Run, session_scope
 from core.sweep import Sweep, prepare
 from sqlmodel import select
+from tests.backends import both_backends
 
 
 def _rows(db) -> list[Generation]:
@@ -64,6 +65,7 @@ def test_a_model_that_cannot_load_fails_its_jobs_and_the_next_model_runs(tiny_en
         assert [r.status for r in s.exec(select(Run))] == ["failed"]
 
 
+@both_backends
 def test_repeats_are_stored_each_and_resume_skips_them(tiny_engine, db, out_dir):
     specs = [get_spec("sd21")]
     items = sweep_requests(specs, [Prompt("a cat")], [0, 1], repeats=3)

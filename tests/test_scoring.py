@@ -20,6 +20,7 @@ from core.scoring.tiny import tiny_aesthetic_mlp, tiny_clip
 from core.settings import get_settings
 from core.store import (Generation, Run, Score, add_generation, add_run, add_scores, delete_run,
                         generations_missing_score, scores_by_generation, session_scope)
+from tests.backends import both_backends
 
 PROMPTS = ["a red cat", "two dogs on the left of a house in the city at night", "photo of a blue sky",
            "a robot riding a horse"]
@@ -224,6 +225,7 @@ def _store_with_images(db, tmp_path, n_ok: int = 3) -> tuple[int, list[int]]:
     return run.id, ids + [gone.id]
 
 
+@both_backends
 def test_backfill_scores_ok_rows_once_and_a_rerun_adds_none(db, tmp_path, monkeypatch):
     run_id, ids = _store_with_images(db, tmp_path)
     loads = []
@@ -261,6 +263,7 @@ def test_inline_scoring_scores_each_models_rows_with_scorers_loaded_once(db, tmp
     assert loads == ["pick"]
 
 
+@both_backends
 def test_a_score_is_stored_once_per_revision_and_goes_with_its_generation(db, tmp_path):
     run_id, ids = _store_with_images(db, tmp_path, n_ok=1)
     score = dict(generation_id=ids[0], metric="clip", value=20.0, scorer_id="tiny", weights="tiny")
@@ -274,6 +277,7 @@ def test_a_score_is_stored_once_per_revision_and_goes_with_its_generation(db, tm
         assert list(s.exec(select(Score))) == []
 
 
+@both_backends
 def test_score_cli_fills_a_run_then_adds_none(db_url, db, tmp_path, capsys):
     run_id, _ = _store_with_images(db, tmp_path, n_ok=2)
     argv = ["--run", str(run_id), "--metrics", "clip", "--scorer-weights", "tiny", "--device", "cpu", "--db", db_url]

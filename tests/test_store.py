@@ -198,3 +198,25 @@ def test_seeds_and_parameter_counts_hold_64_bit_values(db):
         g = query_generations(session=s)[0]
         assert (g.seed, g.params_total) == (2**32 - 1, 16_900_000_000)
         assert list_atlas_entries(session=s)[0].params_denoise == 12_000_000_000
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_a_database_password_never_reaches_the_store_the_outputs_or_the_summary(db_url, tmp_path, capsys):
+    from sqlalchemy import MetaData
+
+    from core.bench import main
+
+    url = db_url.replace("postgres@", "postgres:s3cret-pw@")  # the test server trusts local users: any password
+    out = tmp_path / "out"
+    assert main(["--models", "sd21", "--weights", "tiny", "--prompt", "a red cube", "--db", url, "--out", str(out),
+                 "--no-progress"]) == 0
+    assert "s3cret-pw" not in capsys.readouterr().out
+    engine = make_engine(url)
+    meta = MetaData()
+    meta.reflect(engine)
+    with engine.connect() as conn:
+        stored = [str(tuple(row)) for table in meta.sorted_tables for row in conn.execute(table.select())]
+    engine.dispose()
+    assert any("--db" in row for row in stored)  # the command line is stored, with the password masked
+    assert not any("s3cret-pw" in row for row in stored)
+    assert not any("s3cret-pw" in f.read_text(errors="ignore") for f in out.rglob("*.json"))
