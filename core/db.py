@@ -35,7 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.action == "history":
         for script in ScriptDirectory.from_config(migrate.config()).walk_revisions():
-            print(f"{script.revision}  {script.doc}{'  (head)' if script.is_head else ''}")
+            print(f"{script.revision}  {script.doc.splitlines()[0]}{'  (head)' if script.is_head else ''}")
         return 0
     if args.action == "revision":
         print(f"wrote {migrate.autogenerate(args.message)}: read it, add a test if it moves data, commit it")
