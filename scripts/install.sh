@@ -41,4 +41,4 @@ else
   .venv/bin/python -m pip install "${quiet[@]}" --progress-bar on -r requirements.txt
 fi
 # The project itself, editable: `core` and `dashboard` import from anywhere (pages, scripts, tests).
-.venv/bin/python -m pip install -q --no-deps --no-build-isolation -e .
+.venv/bin/python -m pip install "${quiet[@]}" --no-deps --no-build-isolation -e .

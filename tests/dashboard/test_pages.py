@@ -417,10 +417,18 @@ def _delete_bench(at, seeded):
 def test_history_delete_run_asks_then_removes_rows_files_and_batch_log(page, seeded, db, out_dir, monkeypatch):
     monkeypatch.setenv("IGCS_ALLOW_DELETE", "true")
     (out_dir / "batches").mkdir()
-    log = out_dir / "batches" / "bench-one.log"
+    log = out_dir / "batches" / "bench-one-a1b2c3.log"
     log.write_text("batch output")
-    other_log = out_dir / "batches" / "someone-else.log"
+    pasted = out_dir / "batches" / "bench-one-d4e5f6.txt"
+    pasted.write_text("a red apple on a table\n")
+    other_log = out_dir / "batches" / "bench-one-999999.log"  # another run of the same name
     other_log.write_text("keep")
+    with session_scope(db) as s:  # what a dashboard batch records: its log and its command
+        run = s.get(Run, seeded["bench"])
+        run.params = {**run.params, "log": str(log),
+                      "argv": ["-m", "core.bench", "--models", "sd21", "--prompts", str(pasted)]}
+        s.add(run)
+        s.commit()
     at = page("history").run()
     at.radio(key="hist_view").set_value("Runs").run()
     _no_exception(at)
@@ -440,7 +448,7 @@ def test_history_delete_run_asks_then_removes_rows_files_and_batch_log(page, see
     bench_files = [f for f in seeded["files"] if "bench" in str(f)]
     assert bench_files and not any(f.exists() for f in bench_files)
     assert not (Path(bench_files[0]).parent).exists()  # the emptied run folder is gone too
-    assert not log.exists() and other_log.exists()  # its batch log too, nobody else's
+    assert not log.exists() and not pasted.exists() and other_log.exists()  # its batch log too, nobody else's
     assert all(f.exists() for f in seeded["files"] if "bench" not in str(f))  # other runs untouched
     assert "**2** run(s)" in _texts(at)
 
