@@ -46,10 +46,15 @@ def steady(frame: pd.DataFrame) -> pd.DataFrame:
     return out.dropna(subset=["total_s"])
 
 
+def has_repeats(frame: pd.DataFrame) -> bool:
+    """Whether any row is a repeat beyond a job's first timing (`repeat` > 0)."""
+    return "repeat" in frame.columns and bool((pd.to_numeric(frame["repeat"], errors="coerce") > 0).any())
+
+
 def latency_summary(frame: pd.DataFrame, value: str = "total_s") -> pd.DataFrame:
     """One row per model × configuration: n, p50, p90, mean, min, max of `value` (seconds), steady state only.
 
-    With a `repeat` column also `repeats` (distinct repeats) and `repeat_spread_s`: the median over jobs of the
+    When rows repeat a job (`repeat` > 0) also `repeats` (distinct repeats) and `repeat_spread_s`: the median over jobs of the
     max − min across that job's repeats (jobs are the rows sharing prompt, seed and configuration).
     """
     data = steady(frame)
@@ -61,7 +66,7 @@ def latency_summary(frame: pd.DataFrame, value: str = "total_s") -> pd.DataFrame
     out = grouped.agg(n="size", p50_s="median", mean_s="mean", min_s="min", max_s="max")
     out.insert(2, "p90_s", grouped.quantile(0.9))  # vectorised; a lambda per group is slow on big stores
     out = out.reset_index()
-    if "repeat" in data.columns and data["repeat"].notna().any():
+    if has_repeats(data):
         job = [c for c in ("prompt", "seed") if c in data.columns]
         per_job = data.groupby(keys + job, dropna=False).agg(
             spread=(value, lambda v: v.max() - v.min()), reps=("repeat", "nunique")).reset_index()

@@ -56,7 +56,7 @@ def generations_frame(engine, **store_filters) -> pd.DataFrame:
 def summary_frame(engine, **store_filters) -> pd.DataFrame:
     """p50/p90 per model × configuration of the filtered ok rows, with USD per image (list or estimate)."""
     columns = ("run_id", "model_key", "status", "weights", "first_call", "width", "height", "steps", "prompt",
-               "seed", "total_s", "cost_usd")
+               "seed", "total_s", "cost_usd") + tuple(c for c in ("dtype", "batch_size", "repeat") if c in COLUMNS)
     with store.session_scope(engine, read_only=True) as s:
         rows = store.generation_tuples(session=s, columns=columns, **{**store_filters, "status": "ok"})
         frame = pd.DataFrame.from_records(rows, columns=list(columns))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from core.config_stats import config_columns, config_label, latency_summary, steady
+from core.config_stats import config_columns, config_label, has_repeats, latency_summary, steady
 from dashboard.chart_atlas import atlas_figure  # noqa: F401 - one import place for every figure
 from dashboard.chart_style import empty_figure, flop_unit, layout, model_colors
 
@@ -43,7 +43,7 @@ def _steady(df: pd.DataFrame | None, *columns: str) -> tuple[pd.DataFrame, int]:
 
 
 def _spread_note(df: pd.DataFrame) -> str:
-    if "repeat" in df.columns and df["repeat"].notna().any():
+    if has_repeats(df):
         return "spread over repeats of each job"
     return "spread over the configuration's prompts and seeds (no repeats stored)"
 

@@ -35,7 +35,10 @@ LOCAL_ADDRESSES = ("localhost", "127.0.0.1", "::1")
 # Columns charts read (JSON columns never leave the database for charts).
 CHART_COLUMNS = ("run_id", "model_key", "status", "weights", "first_call", "steps", "width", "height",
                  "total_s", "text_encode_s", "denoise_s", "decode_s", "prior_s", "decoder_s", "peak_mem_gb",
-                 "flops_total", "mfu", "cost_usd")
+                 "flops_total", "mfu", "cost_usd") + tuple(
+    # configuration and repeat columns, where this version of the store has them (spread over repeats needs
+    # the job: prompt and seed)
+    c for c in ("dtype", "batch_size", "repeat", "prompt", "seed") if c in store.Generation.__table__.columns)
 # What the cost chart needs of the API models' rows (their list prices beside the open models' estimates).
 COST_COLUMNS = ("model_key", "status", "weights", "steps", "width", "height", "cost_usd")
 # Columns of the History table, in the order shown.

@@ -122,3 +122,4 @@ def test_latency_summary_never_pools_and_leaves_first_calls_out():
     assert (two["n"], two["p50_s"], two["p90_s"]) == (2, 2.0, pytest.approx(2.8))
     assert two["repeats"] == 2 and two["repeat_spread_s"] == 2.0
     assert "repeat_spread_s" not in config_stats.latency_summary(rows.drop(columns="repeat")).columns
+    assert "repeat_spread_s" not in config_stats.latency_summary(rows.assign(repeat=0)).columns

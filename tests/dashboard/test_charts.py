@@ -83,6 +83,8 @@ def test_latency_is_per_model_and_configuration_with_p50_and_p90(frame):
 def test_latency_spread_is_over_repeats_when_rows_have_them(frame):
     with_repeats = frame.assign(repeat=[i % 3 for i in range(len(frame))], prompt="p", seed=0)
     assert "spread over repeats" in _title(charts.latency_by_model(with_repeats))
+    only_first = frame.assign(repeat=0, prompt="p", seed=0)  # every row is a job's first timing: no repeats
+    assert "prompts and seeds" in _title(charts.latency_by_model(only_first))
 
 
 def test_only_first_calls_says_so():
