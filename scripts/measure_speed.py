@@ -92,7 +92,7 @@ def pages(url: str, repeats: int) -> list[tuple[str, float, float]]:
     from streamlit.components.v2.component_manager import BidiComponentManager
 
     BidiComponentManager.discover_and_register_components = lambda self, *a, **k: None
-    folder = ROOT / "dashboard" / "pages"
+    folder = ROOT / "dashboard" / ("views" if (ROOT / "dashboard" / "views").is_dir() else "pages")
     out = []
     for name in ("generate", "benchmark", "history", "charts"):
         AppTest.from_file(str(folder / f"{name}.py"), default_timeout=300).run()  # imports, once
