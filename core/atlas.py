@@ -253,10 +253,11 @@ def atlas_entry(key: str, *, width: int | None = None, height: int | None = None
                 family.run(pipe, spec, req, generators)
         except ComponentFailed as exc:
             result.available = False
-            result.reason = f"{exc} (the {exc.component} config cannot run what the pipeline feeds it)"
+            result.reason = (f"the {exc.component} config cannot run what the pipeline feeds it: "
+                             f"{balanced(str(exc).removeprefix(exc.component + ': '))}")
         except Exception as exc:
             result.available = False
-            result.reason = f"pipeline: {type(exc).__name__}: {exc}"[:500]
+            result.reason = balanced(f"pipeline: {type(exc).__name__}: {exc}"[:500])
     _summarise(result, recorder, arch)
     result.count_s = time.perf_counter() - t0
     return result
@@ -288,6 +289,18 @@ def build_atlas(keys: Sequence[str] | None = None, *, width: int | None = None, 
     for key in keys or model_keys("open"):
         out.append(atlas_entry(key, width=width, height=height, steps=steps, negative_prompt=negative_prompt))
     return out
+
+
+def balanced(text: str) -> str:
+    """Close the brackets a quoted library message leaves open (transformers' "(got ... 77" has no ")")."""
+    closing = {"(": ")", "[": "]"}
+    stack = []
+    for ch in text:
+        if ch in closing:
+            stack.append(closing[ch])
+        elif stack and ch == stack[-1]:
+            stack.pop()
+    return text + "".join(reversed(stack))
 
 
 # ---- table and CLI --------------------------------------------------------------------------------------
@@ -354,12 +367,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     width, height = args.size if args.size else (None, None)
     results = []
+    # On a terminal each row shows as soon as it is counted; into a file or a pipe the table is written once.
+    live = len(specs) > 1 and sys.stdout.isatty()
+    head, rule, footer = table([]).splitlines()
+    if live:
+        print(head, rule, sep="\n", flush=True)
     for spec in specs:
         negative = args.negative_prompt if spec.supports_negative else None
         r = atlas_entry(spec.key, width=width, height=height, steps=args.steps, negative_prompt=negative)
         results.append(r)
-        print(table([r]).splitlines()[2], flush=True) if len(specs) > 1 else None
-    print(table(results))
+        if live:
+            print(table([r]).splitlines()[2], flush=True)
+    print(footer if live else table(results))
     if not args.no_store:
         from core.store import make_engine
 

@@ -28,6 +28,15 @@ class Settings(BaseSettings):
     # torch.compiler mega-cache files), kept across processes. TORCHINDUCTOR_CACHE_DIR, when set, wins.
     compile_cache_dir: str = "data/compile_cache"
 
+    # USD per GPU-hour for the cost estimate of open models (USD per image = total_s x rate / 3600).
+    # Unset: the documented default of the run's GPU (core.pricing.GPU_HOUR_USD), else no estimate.
+    gpu_hour_usd: float | None = Field(default=None, ge=0)
+    # Dashboard: whether runs may be deleted. Unset: allowed when the server is bound to this machine only
+    # (server.address localhost / 127.0.0.1), refused when it serves others.
+    allow_delete: bool | None = None
+    # Dashboard: require Streamlit's built-in login (OIDC, configured in .streamlit/secrets.toml [auth]).
+    require_login: bool = False
+
     hf_token: SecretStr | None = Field(default=None, validation_alias=AliasChoices("HF_TOKEN", "IGCS_HF_TOKEN"))
 
     # Closed-source image APIs (core.providers). Keys are read under the names their providers

@@ -366,7 +366,9 @@ def median_seconds(*, session: Session, weights: str, limit: int = 50_000) -> di
 
 
 def _filtered(stmt, *, model_keys=None, status=None, prompt_contains=None, run_id=None,
-              since: datetime | None = None, until: datetime | None = None):
+              since: datetime | None = None, until: datetime | None = None, weights: str | None = None):
+    if weights:
+        stmt = stmt.where(Generation.weights == weights)
     if model_keys:
         stmt = stmt.where(Generation.model_key.in_(list(model_keys)))
     if status:
@@ -526,25 +528,61 @@ def run_matrix_rows(*, session: Session, run_id: int, prompts: Sequence[str], se
     return [dict(row._mapping) for row in session.exec(stmt.order_by(Generation.id))]
 
 
-def generation_columns(*, session: Session, columns: Sequence[str], limit: int = 200_000, offset: int = 0,
-                       weights: str | None = None, run_ids: Sequence[int] | None = None,
-                       **filters) -> list[dict[str, Any]]:
-    """Only the named columns of the filtered generations, newest first (what charts need, fast)."""
+def _columns_stmt(columns: Sequence[str], *, weights: str | None = None, run_ids: Sequence[int] | None = None,
+                  **filters):
     table = Generation.__table__
     unknown = [c for c in columns if c not in table.columns]
     if unknown:
         raise ValueError(f"columns: unknown {unknown}; known: {', '.join(table.columns.keys())}")
-    stmt = _filtered(select(*(table.columns[c] for c in columns)), **filters)
-    if weights:
-        stmt = stmt.where(Generation.weights == weights)
+    stmt = _filtered(select(*(table.columns[c] for c in columns)), weights=weights, **filters)
     if run_ids:
         stmt = stmt.where(Generation.run_id.in_(list(run_ids)))
+    return stmt
+
+
+def generation_columns(*, session: Session, columns: Sequence[str], limit: int = 200_000, offset: int = 0,
+                       weights: str | None = None, run_ids: Sequence[int] | None = None,
+                       **filters) -> list[dict[str, Any]]:
+    """Only the named columns of the filtered generations, newest first (what tables need, fast)."""
+    stmt = _columns_stmt(columns, weights=weights, run_ids=run_ids, **filters)
     stmt = stmt.order_by(Generation.id.desc()).offset(offset).limit(limit)
     return [dict(row._mapping) for row in session.exec(stmt)]
 
 
-def weights_in_store(*, session: Session) -> list[str]:
-    return sorted(session.exec(select(Generation.weights).distinct()))
+def generation_records(*, session: Session, batch: int = 5_000, **filters) -> Iterator[dict[str, Any]]:
+    """Every column of the filtered generations (JSON columns as Python values), oldest first, streamed in
+    batches: for exports of any size."""
+    table = Generation.__table__
+    stmt = _filtered(select(table), **filters).order_by(Generation.id)
+    result = session.connection().execution_options(yield_per=batch).execute(stmt)
+    for row in result:
+        yield dict(row._mapping)
+
+
+def generation_tuples(*, session: Session, columns: Sequence[str], limit: int = 200_000,
+                      weights: str | None = None, run_ids: Sequence[int] | None = None,
+                      **filters) -> list[tuple]:
+    """The named columns of the filtered generations as plain tuples, in no particular order: the fastest way
+    to many rows (charts and summaries build a DataFrame from them)."""
+    stmt = _columns_stmt(columns, weights=weights, run_ids=run_ids, **filters).limit(limit)
+    return [tuple(row) for row in session.execute(stmt)]
+
+
+def weights_in_store(*, session: Session, status: str | None = None) -> list[str]:
+    """Weights modes present (only among rows of `status` when given: charts offer only modes with ok rows)."""
+    stmt = select(Generation.weights).distinct()
+    if status:
+        stmt = stmt.where(Generation.status == status)
+    return sorted(session.exec(stmt))
+
+
+def run_gpu_names(*, session: Session, run_ids: Sequence[int]) -> dict[int, str | None]:
+    """{run_id: GPU name} of the given runs (the GPU-hour price of an open model's estimate depends on it)."""
+    out: dict[int, str | None] = {}
+    ids = list(dict.fromkeys(run_ids))
+    for i in range(0, len(ids), 500):
+        out.update(session.exec(select(Run.id, Run.gpu_name).where(Run.id.in_(ids[i:i + 500]))).all())
+    return out
 
 
 def bulk_add_generations(*, session: Session, rows: Sequence[dict[str, Any]], chunk: int = 5_000) -> int:

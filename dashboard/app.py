@@ -5,7 +5,10 @@ from pathlib import Path
 
 import streamlit as st
 
+from dashboard.login import require_login
+
 st.set_page_config(page_title="Image Generation Case Study", page_icon=":material/image:", layout="wide")
+require_login()  # IGCS_REQUIRE_LOGIN=true: Streamlit's OIDC login before any page
 
 PAGES = Path(__file__).resolve().parent / "views"
 navigation = st.navigation([

@@ -1,16 +1,19 @@
 """Figure builders: plain functions from a DataFrame of generation rows to a Plotly figure.
 
-Each takes the store's column names (`model_key`, `total_s`, `denoise_s`, `peak_mem_gb`, `flops_total`,
-`mfu`, `cost_usd`, ...), never imports Streamlit, and returns a figure with a title and labelled axes
-(units in the labels). A frame with nothing to plot gives an empty figure that says why, not an error.
+Nothing is pooled over configurations: every statistic is per model × configuration (weights, size, steps,
+and dtype and batch size where the rows carry them; core.config_stats says which), and each chart's note says what it
+holds. Times are steady state: rows flagged `first_call` (warm-up after a load) are left out. Each builder takes
+the store's column names, never imports Streamlit, takes `log` (value axis on a log scale), and returns a figure
+with a title and labelled axes; a frame with nothing to plot gives an empty figure that says why.
 """
 from __future__ import annotations
 
-from typing import Iterable
-
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.colors import qualitative
+
+from core.config_stats import config_columns, config_label, has_repeats, latency_summary, steady
+from dashboard.chart_atlas import atlas_figure  # noqa: F401 - one import place for every figure
+from dashboard.chart_style import empty_figure, flop_unit, layout, model_colors
 
 # Stage columns in pipeline order, with the names people read.
 STAGES: tuple[tuple[str, str], ...] = (
@@ -20,106 +23,117 @@ STAGES: tuple[tuple[str, str], ...] = (
     ("decoder_s", "Decoder (Cascade)"),
     ("decode_s", "VAE decode"),
 )
-PALETTE = qualitative.D3 + qualitative.Set2 + qualitative.Dark2 + qualitative.Pastel1
-TEMPLATE = "plotly_white"
-MAX_POINTS_SHOWN = 300  # per box: above this only outliers are drawn (thousands of points slow the browser)
+ROW_PX = 20  # height of one model × configuration row in horizontal charts
+SYMBOLS = ("circle", "square", "diamond", "triangle-up", "cross", "x", "star", "hexagon")
 
 
-def _registry_order() -> list[str]:
-    try:
-        from core.registry import model_keys
-
-        return model_keys()
-    except Exception:  # noqa: BLE001 - charts work without the registry too
-        return []
-
-
-def model_colors(keys: Iterable[str]) -> dict[str, str]:
-    """The same colour for a model in every chart: its place in the registry picks it (unknown keys follow)."""
-    order = _registry_order()
-    known = {key: i for i, key in enumerate(order)}
-    extra = sorted(k for k in set(keys) if k not in known)
-    return {key: PALETTE[(known[key] if key in known else len(order) + extra.index(key)) % len(PALETTE)]
-            for key in set(keys)}
-
-
-def _layout(fig: go.Figure, title: str, x: str, y: str, **kw) -> go.Figure:
-    margin = {**dict(l=60, r=20, t=60, b=60), **kw.pop("margin", {})}
-    fig.update_layout(title=title, xaxis_title=x, yaxis_title=y, template=TEMPLATE, margin=margin,
-                      legend_title_text=kw.pop("legend", None), **kw)
-    return fig
-
-
-def empty_figure(title: str, message: str) -> go.Figure:
-    """A titled figure with no traces and `message` in the middle."""
-    fig = go.Figure()
-    fig.add_annotation(text=message, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
-                       font=dict(size=14, color="#666"))
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False)
-    fig.update_layout(title=title, template=TEMPLATE, height=320)
-    return fig
-
-
-def _usable(df: pd.DataFrame | None, *columns: str) -> pd.DataFrame:
-    """Rows where every named column has a value (ok rows only when a status column is there)."""
+def _ok(df: pd.DataFrame | None, *columns: str) -> pd.DataFrame:
+    """ok rows where every named column has a value (all rows, first calls included)."""
     if df is None or df.empty or any(c not in df.columns for c in columns):
         return pd.DataFrame(columns=list(columns))
-    out = df
-    if "status" in out.columns:
-        out = out[out["status"] == "ok"]
+    out = df[df["status"] == "ok"] if "status" in df.columns else df
     return out.dropna(subset=list(columns))
 
 
-def _model_order(df: pd.DataFrame, by: str) -> list[str]:
-    """Models ordered by the median of `by` (fastest / smallest first)."""
-    return list(df.groupby("model_key")[by].median().sort_values().index)
+def _steady(df: pd.DataFrame | None, *columns: str) -> tuple[pd.DataFrame, int]:
+    """ok rows with the columns, first calls left out; and how many first calls were left out."""
+    data = _ok(df, "model_key", "total_s", *columns)
+    kept = steady(data) if not data.empty else data
+    return kept, len(data) - len(kept)
 
 
-def _points(values: pd.Series) -> str:
-    return "all" if len(values) <= MAX_POINTS_SHOWN else "outliers"
+def _spread_note(df: pd.DataFrame) -> str:
+    if has_repeats(df):
+        return "spread over repeats of each job"
+    return "spread over the configuration's prompts and seeds (no repeats stored)"
+
+
+def _first_note(dropped: int) -> str:
+    return f"; {dropped:,} first call(s) after load left out (warm-up)" if dropped else ""
+
+
+def _row_labels(frame: pd.DataFrame) -> list[str]:
+    return [f"{m} · {c}" for m, c in zip(frame["model_key"], frame["config"])]
+
+
+def _per_config(data: pd.DataFrame, agg: dict, p90: str | None = None) -> pd.DataFrame:
+    """Aggregate per model × configuration (named aggregations, and `p90` of that column when given), with a
+    `config` label."""
+    keys = ["model_key"] + config_columns(data)
+    grouped = data.groupby(keys, dropna=False)
+    out = grouped.agg(**agg)
+    if p90:
+        out["p90"] = grouped[p90].quantile(0.9)
+    out = out.reset_index()
+    out["config"] = [config_label(r) for r in out.to_dict("records")]
+    return out
+
+
+def _horizontal(fig: go.Figure, rows: int, title: str, value_axis: str, note: str, log: bool) -> go.Figure:
+    # Each row is labelled with its model: no legend, the plot keeps the width (colours as on every chart).
+    fig = layout(fig, title, value_axis, "", note=note, height=max(340, ROW_PX * rows + 170), showlegend=False,
+                 margin=dict(l=10))
+    fig.update_yaxes(autorange="reversed", automargin=True)
+    if log:
+        fig.update_xaxes(type="log")
+    return fig
 
 
 # ---- latency ---------------------------------------------------------------------------------------
-def latency_by_model(df: pd.DataFrame) -> go.Figure:
-    """Seconds per pipeline call per model: a box over repeats, every point shown."""
-    title = "Latency per model (spread over repeats)"
-    data = _usable(df, "model_key", "total_s")
+def latency_by_model(df: pd.DataFrame, log: bool = False) -> go.Figure:
+    """p50 (dot) and p90 (whisker) seconds per call, one row per model × configuration, fastest model first."""
+    title = "Latency per model and configuration"
+    data, dropped = _steady(df)
     if data.empty:
-        return empty_figure(title, "No successful generations with a measured time yet.")
-    colors = model_colors(data["model_key"])
+        return empty_figure(title, "No successful generations with a measured time yet"
+                            + (" (only first calls after load, which are left out)." if dropped else "."))
+    summary = latency_summary(data)
+    order = list(summary.groupby("model_key")["p50_s"].min().sort_values().index)
+    summary = summary.assign(_o=summary["model_key"].map(order.index)).sort_values(["_o", "p50_s"])
+    summary["label"] = _row_labels(summary)
+    colors = model_colors(summary["model_key"])
     fig = go.Figure()
-    for key in _model_order(data, "total_s"):
-        values = data.loc[data["model_key"] == key, "total_s"]
-        fig.add_trace(go.Box(y=values, name=key, boxpoints=_points(values), jitter=0.4, pointpos=0,
-                             marker_color=colors[key], hovertemplate=f"{key}<br>%{{y:.3f}} s<extra>n={len(values)}</extra>"))
-    return _layout(fig, title, "model", "seconds per call (total_s)", showlegend=False)
+    for key in order:
+        g = summary[summary["model_key"] == key]
+        fig.add_trace(go.Scatter(
+            x=g["p50_s"], y=g["label"], mode="markers", name=key, marker=dict(size=10, color=colors[key]),
+            error_x=dict(type="data", array=g["p90_s"] - g["p50_s"], arrayminus=[0] * len(g), thickness=2, width=6,
+                         color=colors[key]),
+            customdata=list(zip(g["p90_s"], g["n"])),
+            hovertemplate="%{y}<br>p50 %{x:.3f} s · p90 %{customdata[0]:.3f} s<br>n=%{customdata[1]}<extra></extra>"))
+    note = f"dot p50, whisker to p90 of seconds per call; {_spread_note(data)}{_first_note(dropped)}"
+    return _horizontal(fig, len(summary), title, "seconds per call (total_s)", note, log)
 
 
-def stage_breakdown(df: pd.DataFrame) -> go.Figure:
-    """Mean seconds per stage per model, stacked; what the stages do not cover is 'other'."""
-    title = "Time per stage (mean seconds per call)"
-    data = _usable(df, "model_key", "total_s")
+def stage_breakdown(df: pd.DataFrame, log: bool = False) -> go.Figure:
+    """Median seconds per stage, stacked, per model × configuration; what the stages do not cover is 'other'."""
+    title = "Time per stage"
+    data, dropped = _steady(df)
     stages = [(c, label) for c, label in STAGES if c in data.columns and data[c].notna().any()]
     if stages:  # models without stage timings (API models) are left out
         data = data[data[[c for c, _ in stages]].notna().any(axis=1)]
     if data.empty or not stages:
         return empty_figure(title, "No per-stage timings yet.")
-    split = [c for c in ("prior_s", "decoder_s") if c in data.columns]
-    if split and "denoise_s" in data.columns:
+    if {"prior_s", "decoder_s"} & {c for c, _ in stages} and "denoise_s" in data.columns:
         # Two-stage models store denoise_s = prior_s + decoder_s: stack the parts, not the sum too.
+        split = [c for c in ("prior_s", "decoder_s") if c in data.columns]
         data = data.copy()
         data.loc[data[split].notna().any(axis=1), "denoise_s"] = None
-    means = data.groupby("model_key")[[c for c, _ in stages] + ["total_s"]].mean()
-    means = means.loc[means["total_s"].sort_values().index]
+    columns = [c for c, _ in stages]
+    med = _per_config(data, {c: (c, "median") for c in columns + ["total_s"]})
+    med = med.sort_values(["model_key", "total_s"])
+    med["label"] = _row_labels(med)
     fig = go.Figure()
     for column, label in stages:
-        fig.add_trace(go.Bar(x=means.index, y=means[column], name=label,
-                             hovertemplate=f"%{{x}}<br>{label}: %{{y:.3f}} s<extra></extra>"))
-    other = (means["total_s"] - means[[c for c, _ in stages]].fillna(0).sum(axis=1)).clip(lower=0)
-    fig.add_trace(go.Bar(x=means.index, y=other, name="Other", marker_color="#BBBBBB",
-                         hovertemplate="%{x}<br>other (scheduler, Python, copies): %{y:.3f} s<extra></extra>"))
-    return _layout(fig, title, "model", "seconds per call", barmode="stack")
+        fig.add_trace(go.Bar(y=med["label"], x=med[column], name=label, orientation="h",
+                             hovertemplate=f"%{{y}}<br>{label}: %{{x:.3f}} s<extra></extra>"))
+    other = (med["total_s"] - med[columns].fillna(0).sum(axis=1)).clip(lower=0)
+    fig.add_trace(go.Bar(y=med["label"], x=other, name="Other", orientation="h", marker_color="#BBBBBB",
+                         hovertemplate="%{y}<br>other (scheduler, Python, copies): %{x:.3f} s<extra></extra>"))
+    fig = _horizontal(fig, len(med), title, "median seconds per call",
+                      "median of each stage per model × configuration" + _first_note(dropped), log)
+    fig.update_layout(barmode="stack", legend_title_text="stage", showlegend=True)
+    return fig
 
 
 # ---- compute ---------------------------------------------------------------------------------------
@@ -136,206 +150,168 @@ def pareto_front(points: pd.DataFrame, x: str, y: str) -> pd.DataFrame:
     return ordered.loc[keep]
 
 
-def flops_vs_latency(df: pd.DataFrame) -> go.Figure:
-    """Mean FLOPs per call against mean latency, one point per (model, size, steps), with the Pareto front."""
-    title = "FLOPs against latency (Pareto front: nothing is both cheaper and faster)"
-    data = _usable(df, "model_key", "total_s", "flops_total")
+def flops_vs_latency(df: pd.DataFrame, log: bool = False) -> go.Figure:
+    """FLOPs per call against p50 latency, one point per model × configuration, with the Pareto front."""
+    title = "FLOPs against latency, with the Pareto front"
+    data, dropped = _steady(df, "flops_total")
     if data.empty:
         return empty_figure(title, "No FLOP counts stored yet (profiling adds flops_total to each generation).")
-    keys = ["model_key"] + [c for c in ("width", "height", "steps") if c in data.columns]
-    points = data.groupby(keys, dropna=False).agg(flops=("flops_total", "mean"), seconds=("total_s", "mean"),
-                                                  n=("total_s", "size")).reset_index()
+    points = _per_config(data, {"flops": ("flops_total", "median"), "seconds": ("total_s", "median"),
+                                "n": ("total_s", "size")})
     unit, scale = flop_unit(points["flops"].median())
     points["flops_scaled"] = points["flops"] / scale
-    points["label"] = points.apply(_config_label, axis=1)
+    points["label"] = _row_labels(points)
     colors = model_colors(points["model_key"])
     fig = go.Figure()
     for key, group in points.groupby("model_key"):
         fig.add_trace(go.Scatter(
             x=group["flops_scaled"], y=group["seconds"], mode="markers", name=key, text=group["label"],
             customdata=group["n"], marker=dict(size=11, color=colors[key]),
-            hovertemplate=f"%{{text}}<br>%{{x:.3g}} {unit}<br>%{{y:.3f}} s<br>n=%{{customdata}}<extra></extra>"))
+            hovertemplate=f"%{{text}}<br>%{{x:.3g}} {unit}<br>p50 %{{y:.3f}} s<br>n=%{{customdata}}<extra></extra>"))
     front = pareto_front(points, "flops_scaled", "seconds")
-    fig.add_trace(go.Scatter(x=front["flops_scaled"], y=front["seconds"], mode="lines", name="Pareto front",
-                             line=dict(color="#222", dash="dash", width=2, shape="hv"), hoverinfo="skip"))
-    fig = _layout(fig, title, f"FLOPs per call ({unit}, FLOPs = 2 × MACs)", "seconds per call", legend="model")
+    name = "Pareto front" if len(front) > 1 else "Pareto front (one point beats all)"
+    fig.add_trace(go.Scatter(
+        x=front["flops_scaled"], y=front["seconds"], mode="lines+markers", name=name, text=front["label"],
+        line=dict(color="#111", dash="dash", width=2, shape="hv"),
+        marker=dict(size=20, color="rgba(0,0,0,0)", line=dict(color="#111", width=2.5)),
+        hovertemplate="on the front: %{text}<extra></extra>"))
+    note = ("one point per model × configuration (p50 seconds); circled: the front, where nothing is both "
+            "cheaper and faster" + _first_note(dropped))
+    fig = layout(fig, title, f"FLOPs per call ({unit}, FLOPs = 2 × MACs)", "p50 seconds per call", note=note,
+                 legend="model", log_y=log, height=520, legend_orientation="h", legend_yanchor="top", legend_y=-0.15,
+                 legend_x=0)
     if points["flops_scaled"].max() > 100 * max(points["flops_scaled"].min(), 1e-12):
         fig.update_xaxes(type="log")
     return fig
 
 
-def flop_unit(value: float) -> tuple[str, float]:
-    """The unit that reads best for FLOP counts around `value`: (name, divisor)."""
-    for unit, scale in (("PFLOP", 1e15), ("TFLOP", 1e12), ("GFLOP", 1e9), ("MFLOP", 1e6)):
-        if value >= scale:
-            return unit, scale
-    return "FLOP", 1.0
-
-
-def _config_label(row: pd.Series) -> str:
-    parts = [str(row["model_key"])]
-    if "width" in row and pd.notna(row.get("width")) and pd.notna(row.get("height")):
-        parts.append(f"{int(row['width'])}×{int(row['height'])}")
-    if "steps" in row and pd.notna(row.get("steps")):
-        parts.append(f"{int(row['steps'])} steps")
-    return " · ".join(parts)
-
-
-def mfu_by_model(df: pd.DataFrame) -> go.Figure:
-    """Model FLOPs utilisation per model, in percent of the device's bf16 dense peak."""
-    title = "MFU per model (achieved FLOP/s over the device's bf16 dense peak)"
-    data = _usable(df, "model_key", "mfu")
+def mfu_by_model(df: pd.DataFrame, log: bool = False) -> go.Figure:
+    """Model FLOPs utilisation (p50, whisker to p90) per model × configuration, in % of the bf16 dense peak."""
+    title = "MFU per model and configuration"
+    data, dropped = _steady(df, "mfu")
     if data.empty:
         return empty_figure(title, "No MFU stored yet (needs FLOP counts and a GPU).")
     data = data.assign(mfu_pct=data["mfu"] * 100 if data["mfu"].max() <= 1.5 else data["mfu"])
-    colors = model_colors(data["model_key"])
+    stats = _per_config(data, {"p50": ("mfu_pct", "median"), "n": ("mfu_pct", "size")}, p90="mfu_pct")
+    stats = stats.sort_values(["model_key", "p50"], ascending=[True, False])
+    stats["label"] = _row_labels(stats)
+    colors = model_colors(stats["model_key"])
     fig = go.Figure()
-    for key in reversed(_model_order(data, "mfu_pct")):
-        values = data.loc[data["model_key"] == key, "mfu_pct"]
-        fig.add_trace(go.Box(y=values, name=key, boxpoints=_points(values), jitter=0.4, pointpos=0,
-                             marker_color=colors[key], hovertemplate=f"{key}<br>%{{y:.1f}} %<extra>n={len(values)}</extra>"))
-    return _layout(fig, title, "model", "MFU (%)", showlegend=False)
+    for key, g in stats.groupby("model_key", sort=False):
+        fig.add_trace(go.Scatter(
+            x=g["p50"], y=g["label"], mode="markers", name=key, marker=dict(size=10, color=colors[key]),
+            error_x=dict(type="data", array=g["p90"] - g["p50"], arrayminus=[0] * len(g), color=colors[key]),
+            customdata=g["n"], hovertemplate="%{y}<br>p50 %{x:.1f} %<br>n=%{customdata}<extra></extra>"))
+    note = "achieved FLOP/s over the device's bf16 dense peak; dot p50, whisker to p90" + _first_note(dropped)
+    return _horizontal(fig, len(stats), title, "MFU (%)", note, log)
 
 
 # ---- memory and cost -------------------------------------------------------------------------------
-def peak_memory_by_model(df: pd.DataFrame) -> go.Figure:
-    """Highest peak GPU memory per model (bars), mean as a marker."""
-    title = "Peak GPU memory per model"
-    data = _usable(df, "model_key", "peak_mem_gb")
+def peak_memory_by_model(df: pd.DataFrame, log: bool = False) -> go.Figure:
+    """Highest peak GPU memory per model × configuration (first calls included: loading counts)."""
+    title = "Peak GPU memory per model and configuration"
+    data = _ok(df, "model_key", "peak_mem_gb")
     if data.empty:
         return empty_figure(title, "No GPU memory measured (generations on CPU record none).")
-    stats = data.groupby("model_key")["peak_mem_gb"].agg(["max", "mean", "size"]).sort_values("max")
-    colors = model_colors(stats.index)
+    stats = _per_config(data, {"max": ("peak_mem_gb", "max"), "mean": ("peak_mem_gb", "mean"),
+                               "n": ("peak_mem_gb", "size")}).sort_values(["model_key", "max"])
+    stats["label"] = _row_labels(stats)
+    colors = model_colors(stats["model_key"])
     fig = go.Figure()
-    fig.add_trace(go.Bar(x=stats.index, y=stats["max"], name="max", marker_color=[colors[k] for k in stats.index],
-                         text=[f"{v:.1f}" for v in stats["max"]], textposition="outside",
-                         customdata=stats["size"],
-                         hovertemplate="%{x}<br>max %{y:.2f} GB<br>n=%{customdata}<extra></extra>"))
-    fig.add_trace(go.Scatter(x=stats.index, y=stats["mean"], mode="markers", name="mean",
-                             marker=dict(symbol="line-ew-open", size=24, color="#333", line=dict(width=2)),
-                             hovertemplate="%{x}<br>mean %{y:.2f} GB<extra></extra>"))
-    return _layout(fig, title, "model", "peak GPU memory (GB)", legend="")
+    for key, g in stats.groupby("model_key", sort=False):
+        fig.add_trace(go.Bar(y=g["label"], x=g["max"], name=key, orientation="h", marker_color=colors[key],
+                             text=[f"{v:.1f}" for v in g["max"]], textposition="outside", cliponaxis=False,
+                             customdata=list(zip(g["mean"], g["n"])),
+                             hovertemplate="%{y}<br>max %{x:.2f} GB · mean %{customdata[0]:.2f} GB<br>"
+                                           "n=%{customdata[1]}<extra></extra>"))
+    return _horizontal(fig, len(stats), title, "peak GPU memory (GB)",
+                       "highest peak over the configuration's calls", log)
 
 
-def cost_per_image(df: pd.DataFrame) -> go.Figure:
-    """Mean USD per image for the models that cost money (API models)."""
-    title = "Cost per image (USD, list prices)"
-    data = _usable(df, "model_key", "cost_usd")
-    if data.empty:
-        return empty_figure(title, "No priced generations yet (API models record their cost).")
-    stats = data.groupby("model_key")["cost_usd"].agg(["mean", "size"]).sort_values("mean")
-    colors = model_colors(stats.index)
-    fig = go.Figure(go.Bar(x=stats.index, y=stats["mean"], marker_color=[colors[k] for k in stats.index],
-                           text=[f"${v:.3f}" for v in stats["mean"]], textposition="outside",
-                           customdata=stats["size"],
-                           hovertemplate="%{x}<br>$%{y:.4f} per image<br>n=%{customdata}<extra></extra>"))
-    return _layout(fig, title, "model", "USD per image", showlegend=False)
+def cost_per_image(df: pd.DataFrame, log: bool = False) -> go.Figure:
+    """Mean USD per image per model × configuration: APIs' list prices, and open models' GPU-time estimate
+    (`cost_est_usd` = total_s × USD per GPU-hour / 3600), drawn hatched and labelled as an estimate."""
+    title = "Cost per image (USD)"
+    frames = []
+    api = _ok(df, "model_key", "cost_usd")
+    if not api.empty:
+        frames.append(_per_config(api, {"usd": ("cost_usd", "mean"), "n": ("cost_usd", "size")}).assign(kind="list price"))
+    if df is not None and "cost_est_usd" in df.columns:
+        est = steady(_ok(df, "model_key", "cost_est_usd"))
+        if "cost_usd" in est.columns:
+            est = est[est["cost_usd"].isna()]
+        if not est.empty:
+            frames.append(_per_config(est, {"usd": ("cost_est_usd", "mean"), "n": ("cost_est_usd", "size")})
+                          .assign(kind="estimate"))
+    if not frames:
+        return empty_figure(title, "No priced generations yet (API models record their list price; open models "
+                                   "get an estimate on a GPU with a known or configured $ per GPU-hour).")
+    stats = pd.concat(frames, ignore_index=True).sort_values("usd")
+    stats["label"] = [f"{lab} (estimate)" if k == "estimate" else lab
+                      for lab, k in zip(_row_labels(stats), stats["kind"])]
+    colors = model_colors(stats["model_key"])
+    fig = go.Figure()
+    for key, g in stats.groupby("model_key", sort=False):
+        fig.add_trace(go.Bar(
+            y=g["label"], x=g["usd"], name=key, orientation="h", marker_color=colors[key],
+            marker_pattern_shape=["/" if k == "estimate" else "" for k in g["kind"]],
+            text=[f"${v:.4f}" for v in g["usd"]], textposition="outside", cliponaxis=False,
+            customdata=list(zip(g["kind"], g["n"])),
+            hovertemplate="%{y}<br>$%{x:.5f} per image (%{customdata[0]})<br>n=%{customdata[1]}<extra></extra>"))
+    note = ("solid: the APIs' list prices; hatched: open models' estimate = seconds per call × $ per GPU-hour / 3600 "
+            "(IGCS_GPU_HOUR_USD or the GPU's documented default)")
+    fig = _horizontal(fig, len(stats), title, "USD per image", note, log)
+    fig.update_yaxes(categoryorder="array", categoryarray=list(stats["label"]))
+    return fig
 
 
 # ---- scaling ---------------------------------------------------------------------------------------
-def _scaling(df: pd.DataFrame, x: str, title: str, x_title: str, empty: str) -> go.Figure:
-    data = _usable(df, "model_key", "total_s", x)
+def _scaling(df: pd.DataFrame, x: str, title: str, x_title: str, empty: str, log: bool) -> go.Figure:
+    data, dropped = _steady(df, x)
     if data.empty:
         return empty_figure(title, empty)
-    points = data.groupby(["model_key", x])["total_s"].agg(["mean", "std", "size"]).reset_index().sort_values(x)
+    fixed = [c for c in config_columns(data) if c != x and not (x == "megapixels" and c in ("width", "height"))]
+    keys = ["model_key"] + fixed
+    grouped = data.groupby(keys + [x], dropna=False)["total_s"]
+    points = grouped.agg(p50="median", n="size")
+    points["p90"] = grouped.quantile(0.9)
+    points = points.reset_index().sort_values(x)
     colors = model_colors(points["model_key"])
     fig = go.Figure()
-    for key, group in points.groupby("model_key"):
+    symbol_of: dict[str, str] = {}
+    for group_key, group in points.groupby(keys, dropna=False, sort=True):
+        first = group.iloc[0]
+        rest = config_label({c: first[c] for c in fixed}) if fixed else ""
+        rest = "" if rest == "default settings" else rest
+        symbol = symbol_of.setdefault(rest, SYMBOLS[len(symbol_of) % len(SYMBOLS)])
+        name = f"{first['model_key']} · {rest}" if rest else str(first["model_key"])
         fig.add_trace(go.Scatter(
-            x=group[x], y=group["mean"], mode="lines+markers", name=key, marker=dict(color=colors[key]),
-            # mean ± sd, cut at zero below: a time is never negative
-            error_y=dict(type="data", array=group["std"].fillna(0),
-                         arrayminus=group["std"].fillna(0).clip(upper=group["mean"]), visible=True, thickness=1),
-            customdata=group["size"],
-            hovertemplate=f"{key}<br>%{{x}}<br>%{{y:.3f}} s<br>n=%{{customdata}}<extra></extra>"))
-    return _layout(fig, title, x_title, "seconds per call (mean ± sd)", legend="model")
+            x=group[x], y=group["p50"], mode="lines+markers", name=name,
+            line=dict(color=colors[first["model_key"]]), marker=dict(symbol=symbol, size=8),
+            error_y=dict(type="data", array=group["p90"] - group["p50"], arrayminus=[0] * len(group), thickness=1),
+            customdata=list(zip(group["p90"], group["n"])),
+            hovertemplate=f"{name}<br>%{{x}}<br>p50 %{{y:.3f}} s · p90 %{{customdata[0]:.3f}} s"
+                          f"<br>n=%{{customdata[1]}}<extra></extra>"))
+    held = "size" if x == "steps" else "steps"
+    note = (f"one line per model × {held} (and dtype, batch size when stored): p50, whisker to p90; "
+            f"{_spread_note(data)}{_first_note(dropped)}")
+    return layout(fig, title, x_title, "p50 seconds per call", note=note, legend="model · held fixed",
+                  log_y=log, height=460 + 22 * (len(fig.data) // 4), legend_orientation="h",
+                  legend_yanchor="top", legend_y=-0.15, legend_x=0)
 
 
-def scaling_with_steps(df: pd.DataFrame) -> go.Figure:
+def scaling_with_steps(df: pd.DataFrame, log: bool = False) -> go.Figure:
     return _scaling(df, "steps", "Latency against denoising steps", "denoising steps",
-                    "No timed generations with a step count yet.")
+                    "No timed generations with a step count yet.", log)
 
 
-def scaling_with_resolution(df: pd.DataFrame) -> go.Figure:
+def scaling_with_resolution(df: pd.DataFrame, log: bool = False) -> go.Figure:
     title = "Latency against resolution"
     if df is None or df.empty or not {"width", "height"} <= set(df.columns):
         return empty_figure(title, "No timed generations with a size yet.")
     frame = df.assign(megapixels=(df["width"] * df["height"] / 1e6).round(3))
     return _scaling(frame, "megapixels", title, "megapixels (width × height / 10⁶)",
-                    "No timed generations with a size yet.")
-
-
-# ---- compute atlas ---------------------------------------------------------------------------------
-def _first_column(df: pd.DataFrame, *names: str) -> str | None:
-    return next((n for n in names if n in df.columns and df[n].notna().any()), None)
-
-
-def atlas_figure(df: pd.DataFrame) -> go.Figure:
-    """TFLOP per image of every model from its architecture alone (the compute atlas), stacked by stage.
-
-    One bar per row of the atlas table as stored (`model_key`, `flops_per_image`, optionally the stage columns
-    `flops_text_encode` / `flops_denoise` / `flops_decode`, `params_total`, `width`, `height`, `steps`,
-    `available`); rows marked unavailable are left out. Filter to one size per model before calling.
-    """
-    title = "Compute atlas: FLOPs per image from the architecture alone"
-    if df is None or df.empty:
-        return empty_figure(title, "No compute atlas stored yet.")
-    model = _first_column(df, "model_key", "model", "key")
-    total = _first_column(df, "flops_per_image", "flops_total", "flops")
-    if model is None or total is None:
-        return empty_figure(title, "The atlas table has no model or FLOPs column.")
-    data = df
-    if "available" in data.columns:
-        data = data[data["available"].fillna(False).astype(bool)]
-    data = data.dropna(subset=[total])
-    if data.empty:
-        return empty_figure(title, "No atlas entry has a FLOP count.")
-    data = data.sort_values(total).reset_index(drop=True)
-    labels = []
-    for _, row in data.iterrows():
-        label = str(row[model])
-        if data[model].duplicated(keep=False).any() and {"width", "height"} <= set(data.columns):
-            label += f" ({int(row['width'])}×{int(row['height'])})"
-        labels.append(label)
-    data = data.assign(label=labels)
-    config = [_atlas_config(row) for _, row in data.iterrows()]
-    params = (data["params_total"] / 1e9).round(2).tolist() if "params_total" in data.columns else [None] * len(data)
-    custom = list(zip(config, params, (data[total] / 1e12).round(1)))
-    hover = ("%{y}<br>%{customdata[0]}<br>%{customdata[1]} B parameters<br>"
-             "%{customdata[2]} TFLOP per image<br>{stage}: %{x:.3g} TFLOP<extra></extra>")
-    stages = [(c, label) for c, label in (("flops_text_encode", "Text encoding"), ("flops_denoise", "Denoising"),
-                                           ("flops_decode", "VAE decode"))
-              if c in data.columns and data[c].notna().any()]
-    # Across models FLOPs span orders of magnitude: then one total bar per model on a log axis (stacked bars
-    # would mislead on a log axis); within one order of magnitude, stages stacked on a linear axis.
-    log = data[total].max() > 100 * max(data[total].min(), 1.0)
-    text = [f"{v:,.0f}" if v >= 100 else f"{v:.3g}" for v in data[total] / 1e12]
-    fig = go.Figure()
-    if stages and not log:
-        for i, (column, label) in enumerate(stages):
-            fig.add_trace(go.Bar(y=data["label"], x=data[column].fillna(0) / 1e12, orientation="h", name=label,
-                                 customdata=custom, hovertemplate=hover.replace("{stage}", label),
-                                 text=text if i == len(stages) - 1 else None, textposition="outside",
-                                 cliponaxis=False))
-    else:
-        fig.add_trace(go.Bar(y=data["label"], x=data[total] / 1e12, orientation="h", name="per image",
-                             customdata=custom, hovertemplate=hover.replace("{stage}", "total"), text=text,
-                             textposition="outside", cliponaxis=False, marker_color=PALETTE[0], showlegend=False))
-    fig = _layout(fig, title, "TFLOP per image (FLOPs = 2 × MACs, attention included)" + (", log scale" if log else ""),
-                  "", barmode="stack", legend="stage", height=max(360, 26 * len(data) + 140), margin=dict(r=70))
-    if log:
-        fig.update_xaxes(type="log")
-    fig.update_yaxes(categoryorder="array", categoryarray=list(data["label"]))
-    return fig
-
-
-def _atlas_config(row: pd.Series) -> str:
-    parts = []
-    if pd.notna(row.get("width")) and pd.notna(row.get("height")):
-        parts.append(f"{int(row['width'])}×{int(row['height'])}")
-    if pd.notna(row.get("steps")):
-        parts.append(f"{int(row['steps'])} steps")
-    return ", ".join(parts) or "default"
+                    "No timed generations with a size yet.", log)
 
 
 ALL_CHARTS = {

@@ -12,14 +12,14 @@ import subprocess
 import threading
 import time
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date
 from pathlib import Path
 from typing import Any, Sequence
 
 import pandas as pd
 import streamlit as st
 
-from core import families, processes, store
+from core import config_stats, export, families, outputs, pricing, processes, store
 from core.availability import available
 from core.generation import Engine
 from core.registry import all_specs, get_spec
@@ -30,11 +30,17 @@ from core.settings import Settings, get_settings
 
 QUERY_TTL_S = 10
 PAGE_SIZES = (25, 50, 100, 200)
+LOCAL_ADDRESSES = ("localhost", "127.0.0.1", "::1")
 
 # Columns charts read (JSON columns never leave the database for charts).
-CHART_COLUMNS = ("id", "run_id", "model_key", "status", "weights", "first_call", "steps", "width", "height",
+CHART_COLUMNS = ("run_id", "model_key", "status", "weights", "first_call", "steps", "width", "height",
                  "total_s", "text_encode_s", "denoise_s", "decode_s", "prior_s", "decoder_s", "peak_mem_gb",
-                 "flops_total", "tflops_per_s", "mfu", "cost_usd")
+                 "flops_total", "mfu", "cost_usd") + tuple(
+    # configuration and repeat columns, where this version of the store has them (spread over repeats needs
+    # the job: prompt and seed)
+    c for c in ("dtype", "batch_size", "repeat", "prompt", "seed") if c in store.Generation.__table__.columns)
+# What the cost chart needs of the API models' rows (their list prices beside the open models' estimates).
+COST_COLUMNS = ("model_key", "status", "weights", "steps", "width", "height", "cost_usd")
 # Columns of the History table, in the order shown.
 TABLE_COLUMNS = ("id", "created_at", "run_id", "model_key", "status", "prompt", "seed", "steps", "guidance",
                  "width", "height", "total_s", "denoise_s", "peak_mem_gb", "flops_total", "cost_usd", "error")
@@ -157,7 +163,7 @@ def model_catalog(weights: str) -> pd.DataFrame:
 # ---- filters -----------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Filters:
-    """History filters, hashable so cached queries can key on them."""
+    """History filters, hashable so cached queries can key on them (the export takes the same ones)."""
 
     models: tuple[str, ...] = ()
     status: str | None = None
@@ -165,17 +171,11 @@ class Filters:
     run_id: int | None = None
     since: date | None = None
     until: date | None = None  # inclusive
+    weights: str | None = None
 
     def kwargs(self) -> dict[str, Any]:
-        return {
-            "model_keys": list(self.models) or None,
-            "status": self.status or None,
-            "prompt_contains": self.prompt or None,
-            "run_id": self.run_id,
-            "since": datetime.combine(self.since, datetime.min.time(), timezone.utc) if self.since else None,
-            "until": (datetime.combine(self.until + timedelta(days=1), datetime.min.time(), timezone.utc)
-                      if self.until else None),
-        }
+        return export.filters(models=self.models, status=self.status, prompt=self.prompt, run=self.run_id,
+                              since=self.since, until=self.until, weights=self.weights)
 
 
 # ---- cached queries ----------------------------------------------------------------------------------
@@ -201,9 +201,10 @@ def model_keys(url: str) -> list[str]:
 
 
 @st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
-def weights_in_store(url: str) -> list[str]:
+def weights_in_store(url: str, status: str | None = None) -> list[str]:
+    """Weights modes in the store; `status="ok"` for those with something to chart."""
     with store.session_scope(_db_engine(url), read_only=True) as s:
-        return store.weights_in_store(session=s)
+        return store.weights_in_store(session=s, status=status)
 
 
 @st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
@@ -214,11 +215,25 @@ def count_generations(url: str, filters: Filters) -> int:
 
 @st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
 def generations_page(url: str, filters: Filters, limit: int, offset: int) -> pd.DataFrame:
-    """One page of generations (flat columns, newest first)."""
+    """One page of generations (flat columns, newest first), with `cost_est_usd` for open models on a GPU."""
     with store.session_scope(_db_engine(url), read_only=True) as s:
-        rows = store.generation_columns(session=s, columns=TABLE_COLUMNS + ("image_path",), limit=limit,
+        rows = store.generation_columns(session=s, columns=TABLE_COLUMNS + ("image_path", "weights"), limit=limit,
                                         offset=offset, **filters.kwargs())
-    return _frame(rows, TABLE_COLUMNS + ("image_path",))
+        frame = _frame(rows, TABLE_COLUMNS + ("image_path", "weights"))
+        gpus = store.run_gpu_names(session=s, run_ids=frame["run_id"].dropna().astype(int).unique().tolist()) \
+            if not frame.empty else {}
+    return with_cost_estimate(frame, gpus, settings().gpu_hour_usd)
+
+
+def export_generations(url: str, filters: Filters, fmt: str) -> bytes:
+    """Every generation matching the filters (not one page), as CSV or Parquet bytes (core.export)."""
+    return export.to_bytes(export.generations_frame(_db_engine(url), **filters.kwargs()), fmt)
+
+
+def estimate_for(total_s: float | None, gpu_name: str | None) -> tuple[float | None, float | None]:
+    """(USD per image, USD per GPU-hour used) for an open model's generation on `gpu_name`."""
+    rate = pricing.rate_for(gpu_name, settings().gpu_hour_usd)
+    return pricing.usd_per_image(total_s, rate), rate
 
 
 @st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
@@ -337,17 +352,57 @@ def latest_generations(run_id: int, limit: int = 8) -> pd.DataFrame:
 
 @st.cache_data(ttl=30, show_spinner=False)
 def chart_frame(url: str, weights: str | None = None, run_ids: tuple[int, ...] = (),
-                models: tuple[str, ...] = (), include_first_call: bool = False,
-                limit: int = 200_000) -> pd.DataFrame:
-    """Successful generations, only the columns charts read."""
+                models: tuple[str, ...] = (), limit: int = 200_000) -> pd.DataFrame:
+    """Successful generations, only the columns charts read, with `cost_est_usd` for open models (first calls
+    are kept: the charts leave them out of steady-state statistics and say how many)."""
     with store.session_scope(_db_engine(url), read_only=True) as s:
-        rows = store.generation_columns(session=s, columns=CHART_COLUMNS, limit=limit, weights=weights,
-                                        run_ids=list(run_ids) or None, model_keys=list(models) or None,
-                                        status="ok")
-    frame = _frame(rows, CHART_COLUMNS)
-    if not include_first_call and not frame.empty:
-        frame = frame[~frame["first_call"].fillna(False).astype(bool)]
+        rows = store.generation_tuples(session=s, columns=CHART_COLUMNS, limit=limit, weights=weights,
+                                       run_ids=list(run_ids) or None, model_keys=list(models) or None, status="ok")
+        frame = _frame_from_tuples(rows, CHART_COLUMNS)
+        gpus = store.run_gpu_names(session=s, run_ids=frame["run_id"].dropna().astype(int).unique().tolist())
+    return with_cost_estimate(frame, gpus, settings().gpu_hour_usd)
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def api_cost_frame(url: str, run_ids: tuple[int, ...] = (), models: tuple[str, ...] = ()) -> pd.DataFrame:
+    """The API models' ok rows with a price: only what the cost chart reads."""
+    with store.session_scope(_db_engine(url), read_only=True) as s:
+        rows = store.generation_tuples(session=s, columns=COST_COLUMNS, weights="api", status="ok",
+                                       run_ids=list(run_ids) or None, model_keys=list(models) or None)
+    return _frame_from_tuples(rows, COST_COLUMNS)
+
+
+def config_summary(frame: pd.DataFrame) -> pd.DataFrame:
+    """p50/p90 seconds per model × configuration (steady state), with mean USD per image, for a table."""
+    table = config_stats.config_table(frame)
+    if table.empty:
+        return table
+    table = table.drop(columns=[c for c in config_stats.CONFIG_COLUMNS if c in table.columns])
+    return table.rename(columns={"model_key": "model", "config": "configuration", "usd_list": "USD/image (list)",
+                                 "usd_estimate": "USD/image (estimate)"})
+
+
+def _frame_from_tuples(rows: list[tuple], columns: Sequence[str]) -> pd.DataFrame:
+    frame = pd.DataFrame.from_records(rows, columns=list(columns))
+    for column in _NUMERIC:
+        if column in frame.columns:
+            frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
     return frame
+
+
+def with_cost_estimate(frame: pd.DataFrame, gpu_by_run: dict[int, str | None], override: float | None) -> pd.DataFrame:
+    """Add `cost_est_usd` (open models: total_s x USD per GPU-hour / 3600, from IGCS_GPU_HOUR_USD or the run's
+    GPU default; None on CPU, for unknown GPUs and for API rows, which carry their list price)."""
+    if frame.empty or "total_s" not in frame.columns:
+        return frame.assign(cost_est_usd=pd.Series(dtype=float))
+    rates = {run: pricing.rate_for(gpu, override) for run, gpu in gpu_by_run.items()}  # one lookup per run
+    rate = pd.to_numeric(frame["run_id"].map(rates), errors="coerce")
+    estimate = frame["total_s"] * rate / 3600
+    if "cost_usd" in frame.columns:
+        estimate = estimate.where(frame["cost_usd"].isna())
+    if "weights" in frame.columns:
+        estimate = estimate.where(frame["weights"] != "api")
+    return frame.assign(cost_est_usd=estimate.astype(float))
 
 
 @st.cache_data(ttl=60, show_spinner=False)
@@ -390,32 +445,29 @@ def atlas_choices(atlas: pd.DataFrame) -> dict[str, pd.DataFrame]:
 
 
 # ---- writes ------------------------------------------------------------------------------------------
+def delete_allowed() -> tuple[bool, str]:
+    """(allowed, why): IGCS_ALLOW_DELETE when set, else allowed only while the server is bound to this machine."""
+    setting = settings().allow_delete
+    if setting is not None:
+        return setting, "IGCS_ALLOW_DELETE=" + ("true" if setting else "false")
+    address = str(st.get_option("server.address") or "")
+    local = address in LOCAL_ADDRESSES
+    return local, ("the dashboard serves this machine only" if local else
+                   f"the dashboard serves {address or 'every address'}: set IGCS_ALLOW_DELETE=true to allow deleting")
+
+
 def delete_run(run_id: int) -> tuple[int, list[str]]:
-    """Delete a run's rows, its image files and its generation_config.json. Returns (files removed, problems)."""
+    """Delete a run's rows and, inside the output folder only, its image files, generation_config.json, batch
+    log and prompts file. Returns (image files removed, problems: paths refused or not removable)."""
+    allowed, why = delete_allowed()
+    if not allowed:
+        return 0, [f"deleting runs is switched off ({why})"]
     with store.session_scope(db()) as s:
         run = store.get_run(session=s, run_id=run_id)
-        output_dir = run.output_dir if run else None
+        output_dir, name, params = (run.output_dir, run.name, run.params) if run else (None, None, None)
         paths = store.delete_run(session=s, run_id=run_id)
-    removed, problems = 0, []
-    for path in paths:
-        try:
-            Path(path).unlink()
-            removed += 1
-        except FileNotFoundError:
-            pass
-        except OSError as exc:
-            problems.append(f"{path}: {exc}")
-    if output_dir and Path(output_dir).is_dir():
-        folder = Path(output_dir)
-        for name in ("generation_config.json", "generation_config.json.tmp"):
-            try:
-                (folder / name).unlink()
-            except FileNotFoundError:
-                pass
-        try:
-            folder.rmdir()  # only when nothing else is left in it
-        except OSError:
-            pass
+    removed, problems = outputs.remove_run_files(root=settings().output_dir, image_paths=paths, run_dir=output_dir,
+                                                 run_name=name, params=params if isinstance(params, dict) else None)
     clear_queries()
     return removed, problems
 
@@ -424,6 +476,12 @@ def stored_generations(job_keys: Sequence[str]) -> list:
     """Uncached: the ok rows of these job keys (what the Generate page shows instead of running them again)."""
     with store.session_scope(db(), read_only=True) as s:
         return store.generations_by_job_keys(session=s, keys=job_keys)
+
+
+def image_file(path: str | None) -> str | None:
+    """A stored image path to show: only a file inside the output folder (a shared store can point anywhere)."""
+    found = outputs.readable_file(path, settings().output_dir)
+    return str(found) if found else None
 
 
 def finish_run(run_id: int, status: str) -> None:

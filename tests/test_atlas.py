@@ -47,12 +47,17 @@ def test_every_open_model_has_an_entry_or_a_reason(atlas):
             assert entry.params and all(n > 0 for n in entry.params.values()), key
         else:
             assert entry.reason, key
-    # every model but HiDream (its collected CLIP configs hold 77 positions; its pipeline feeds 128 tokens)
+    # all 18 (HiDream's CLIPs now have the 248 positions its pipeline's 128 tokens need)
     unavailable = {k: e.reason for k, e in atlas.items() if not e.available}
-    assert set(unavailable) <= {"hidream-dev"}, unavailable
-    if "hidream-dev" in unavailable:
-        assert "text_encoder" in unavailable["hidream-dev"]
+    assert unavailable == {} and len(atlas) == 18
     print(table(list(atlas.values())))
+
+
+def test_hidream_is_counted_at_its_defaults():
+    entry = atlas_entry("hidream-dev", steps=2)
+    assert entry.available, entry.reason
+    assert entry.flops_per_denoise_call / 1e12 == pytest.approx(77.8, abs=0.05)  # 1024², 128 + 128 + 128 text tokens
+    assert entry.denoise_calls == 2
 
 
 def test_cfg_styles_in_the_atlas(atlas):
@@ -84,6 +89,39 @@ def test_unavailable_architecture_is_reported(monkeypatch):
     entry = atlas_entry("sd21", steps=2)
     assert not entry.available and entry.reason == "no configs collected"
     assert entry.to_entry().flops_per_image is None
+
+
+def test_a_failing_component_reason_closes_its_brackets(monkeypatch):
+    import core.atlas as atlas_module
+
+    def fail(*args, **kwargs):
+        raise ValueError("Sequence length must be less than max_position_embeddings (got `sequence length`: "
+                         "128 and max_position_embeddings: 77")
+
+    monkeypatch.setattr(atlas_module, "count_call", fail)
+    entry = atlas_entry("sd21", steps=2)
+    assert not entry.available
+    assert entry.reason.startswith("the text_encoder config cannot run what the pipeline feeds it: ValueError: ")
+    assert entry.reason.count("(") == entry.reason.count(")") and entry.reason.endswith("77)")
+    assert atlas_module.balanced("a (b [c") == "a (b [c])" and atlas_module.balanced("f(x) [y]") == "f(x) [y]"
+
+
+def test_cli_prints_the_table_once_into_a_file(db_url, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    out = tmp_path / "atlas.txt"
+    root = Path(__file__).resolve().parents[1]
+    with open(out, "w") as f:
+        done = subprocess.run([sys.executable, "-m", "core.bench", "atlas", "--models", "sd21,pixart-alpha",
+                               "--steps", "2", "--no-store"], stdout=f, stderr=subprocess.PIPE, cwd=root,
+                              env={**__import__("os").environ, "PYTHONPATH": str(root)}, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    text = out.read_text()
+    assert text.count("TFLOP/img") == 1
+    assert [line.split()[0] for line in text.splitlines() if line.startswith(("sd21 ", "pixart-alpha "))] == \
+        ["sd21", "pixart-alpha"]
 
 
 @both_backends

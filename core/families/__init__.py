@@ -18,8 +18,28 @@ from typing import Any, Mapping
 
 import torch
 
+from core.quiet import prefer_pil_image_processors
 from core.registry import tiny_spec
 from core.spec import ModelSpec
+
+prefer_pil_image_processors()  # before any family module imports a diffusers pipeline
+
+
+def dtype_kwargs(dtype: torch.dtype) -> dict[str, torch.dtype]:
+    """`{"dtype": ...}` for `from_pretrained` where the installed diffusers takes `dtype` (it deprecates
+    `torch_dtype` and warns on every load), else `{"torch_dtype": ...}` for older releases."""
+    return {"dtype" if _DIFFUSERS_TAKES_DTYPE else "torch_dtype": dtype}
+
+
+def _diffusers_takes_dtype() -> bool:
+    try:
+        from diffusers.utils import deprecation_utils  # the release that resolves `torch_dtype` into `dtype`
+    except ImportError:  # pragma: no cover - an older diffusers
+        return False
+    return hasattr(deprecation_utils, "_resolve_dtype")
+
+
+_DIFFUSERS_TAKES_DTYPE = _diffusers_takes_dtype()
 
 FAMILY_MODULES = (
     "sd", "sdxl", "cogview3", "pixart", "lumina", "hunyuandit", "sd3", "flux", "sana", "qwen_image",
@@ -97,7 +117,7 @@ class Family:
     def load_pretrained(self, spec: ModelSpec, *, source: str, torch_dtype: torch.dtype,
                         token: str | None, device_map: str | None) -> Any:
         cls = diffusers_class(spec.pipeline_class)
-        kwargs: dict[str, Any] = {"torch_dtype": torch_dtype, "token": token}
+        kwargs: dict[str, Any] = {**dtype_kwargs(torch_dtype), "token": token}
         if spec.variant and source == spec.hf_id:
             kwargs["variant"] = spec.variant
         if device_map:

@@ -19,7 +19,7 @@ from diffusers import (
 from diffusers.pipelines.deprecated.wuerstchen.modeling_paella_vq_model import PaellaVQModel
 from transformers import CLIPTextModelWithProjection
 
-from core.families import Family, register
+from core.families import Family, dtype_kwargs, register
 from core.families.sd import tiny_clip_config
 from core.families.tokenizers import clip_tokenizer
 
@@ -83,7 +83,7 @@ class CascadeFamily(Family):
     # ---- loading -------------------------------------------------------------------------
     def load_pretrained(self, spec, *, source, torch_dtype, token, device_map):
         decoder_source = str(spec.extra["decoder_hf_id"])
-        kwargs: dict[str, Any] = {"torch_dtype": torch_dtype, "token": token}
+        kwargs: dict[str, Any] = {**dtype_kwargs(torch_dtype), "token": token}
         if device_map:
             kwargs["device_map"] = device_map
         # Both hub repos ship a "bf16" variant; their default files are fp32 (the prior alone ~14 GB).
@@ -91,7 +91,7 @@ class CascadeFamily(Family):
         prior = StableCascadePriorPipeline.from_pretrained(
             source, **kwargs, **({"variant": variant} if source == spec.hf_id else {}))
         decoder = StableCascadeDecoderPipeline.from_pretrained(decoder_source, vqgan=None, variant=variant, **kwargs)
-        vqgan = _load_vqgan(decoder_source, variant=variant, torch_dtype=torch_dtype, token=token)
+        vqgan = _load_vqgan(decoder_source, variant=variant, token=token, **dtype_kwargs(torch_dtype))
         if device_map:
             vqgan.to(decoder.device)
         decoder.register_modules(vqgan=vqgan)

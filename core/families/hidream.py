@@ -19,7 +19,7 @@ import torch
 from diffusers import FlowMatchLCMScheduler, HiDreamImagePipeline, HiDreamImageTransformer2DModel
 from transformers import CLIPTextModelWithProjection, LlamaConfig, LlamaForCausalLM, T5EncoderModel
 
-from core.families import Family, diffusers_class, register
+from core.families import Family, diffusers_class, dtype_kwargs, register
 from core.families.sd import tiny_clip_config, tiny_vae
 from core.families.sd3 import tiny_t5_config
 from core.families.tokenizers import clip_tokenizer, decoder_lm_tokenizer, t5_tokenizer
@@ -54,7 +54,7 @@ class HiDreamFamily(Family):
         if device_map:
             llama_kwargs["device_map"] = device_map
         text_encoder_4 = LlamaForCausalLM.from_pretrained(llama_id, **llama_kwargs)
-        kwargs: dict[str, Any] = {"torch_dtype": torch_dtype, "token": token,
+        kwargs: dict[str, Any] = {**dtype_kwargs(torch_dtype), "token": token,
                                   "text_encoder_4": text_encoder_4, "tokenizer_4": tokenizer_4}
         if spec.variant and source == spec.hf_id:
             kwargs["variant"] = spec.variant

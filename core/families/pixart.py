@@ -18,7 +18,7 @@ from diffusers import DPMSolverMultistepScheduler, PixArtTransformer2DModel
 from diffusers.image_processor import PixArtImageProcessor
 from transformers import T5Config, T5EncoderModel
 
-from core.families import Family, diffusers_class, register
+from core.families import Family, diffusers_class, dtype_kwargs, register
 from core.families.sd import tiny_vae
 from core.families.tokenizers import t5_tokenizer
 
@@ -91,9 +91,9 @@ class PixArtFamily(Family):
         if not components or (Path(source) / "model_index.json").is_file():
             return super().load_pretrained(spec, source=source, torch_dtype=torch_dtype, token=token,
                                            device_map=device_map)
-        transformer = PixArtTransformer2DModel.from_pretrained(source, subfolder="transformer",
-                                                               torch_dtype=torch_dtype, token=token)
-        kwargs = {"transformer": transformer, "torch_dtype": torch_dtype, "token": token}
+        transformer = PixArtTransformer2DModel.from_pretrained(source, subfolder="transformer", token=token,
+                                                               **dtype_kwargs(torch_dtype))
+        kwargs = {"transformer": transformer, **dtype_kwargs(torch_dtype), "token": token}
         if device_map:
             kwargs["device_map"] = device_map
         return diffusers_class(spec.pipeline_class).from_pretrained(components, **kwargs)

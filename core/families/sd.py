@@ -38,8 +38,9 @@ class SDFamily(Family):
             up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), cross_attention_dim=32, norm_num_groups=4,
             attention_head_dim=(2, 4), use_linear_projection=True,
         )
+        # steps_offset=1 as in SD 2.1's own scheduler config (0 makes diffusers print a 20-line FutureWarning)
         scheduler = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
-                                  clip_sample=False, set_alpha_to_one=False)
+                                  clip_sample=False, set_alpha_to_one=False, steps_offset=1)
         return StableDiffusionPipeline(
             unet=unet, scheduler=scheduler, vae=tiny_vae(), text_encoder=CLIPTextModel(tiny_clip_config()),
             tokenizer=clip_tokenizer(), safety_checker=None, feature_extractor=None,

@@ -1,6 +1,7 @@
-"""Charts: latency, stages, FLOPs, memory, scaling, MFU and cost from the store; the compute atlas."""
+"""Charts: latency, stages, FLOPs, memory, scaling, MFU and cost per model × configuration; the compute atlas."""
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from dashboard import charts, data
@@ -15,56 +16,67 @@ def _run_label(runs, run_id: int) -> str:
     return f"run {run_id} · {name}"
 
 
-stored_weights = data.weights_in_store(url)
+def _sizes(frame) -> list[str]:
+    if frame.empty:
+        return []
+    pairs = frame[["width", "height"]].dropna().drop_duplicates().sort_values(["width", "height"])
+    return [f"{int(w)}×{int(h)}" for w, h in pairs.itertuples(index=False)]
+
+
+# Weights modes come from ok rows only: a failed pretrained or API attempt adds no empty view.
+stored_weights = data.weights_in_store(url, status="ok")
 if not stored_weights:
     st.info("Nothing to chart yet: generate on the Generate page or run a batch on Benchmark "
             "(e.g. `python -m core.bench --models sd21,sdxl --weights tiny --prompts data/prompts/smoke.txt`).")
 else:
     runs = data.runs_frame(url, limit=200)
     with st.container(border=True):
-        c_w, c_runs, c_models, c_first = st.columns([1.3, 3, 3, 1.6], vertical_alignment="bottom")
+        c_w, c_runs, c_models = st.columns([1.5, 2, 2], vertical_alignment="bottom")
         preferred = next(w for w in ("pretrained", "random", "tiny", *stored_weights) if w in stored_weights)
-        weights = c_w.selectbox("Weights", stored_weights, index=stored_weights.index(preferred), key="charts_weights",
+        if st.session_state.get("charts_weights") not in stored_weights:
+            st.session_state["charts_weights"] = preferred
+        weights = c_w.selectbox("Weights", stored_weights, key="charts_weights",
                                 help="timings of tiny, random and pretrained weights are not comparable; "
                                      "charts show one kind at a time")
         run_ids = c_runs.multiselect(
             "Runs", [int(i) for i in runs["id"]], key="charts_runs", placeholder="all runs",
             format_func=lambda r: _run_label(runs, r))
         models = c_models.multiselect("Models", data.model_keys(url), key="charts_models", placeholder="all models")
-        include_first = c_first.toggle("Include first calls", key="charts_first",
-                                       help="the first call after a load includes warm-up (compilation, caches); "
-                                            "left out by default")
-    frame = data.chart_frame(url, weights, tuple(run_ids), tuple(models), include_first)
+    frame = data.chart_frame(url, weights, tuple(run_ids), tuple(models))
+    with st.container(border=True):
+        c_size, c_steps, c_log = st.columns([2, 2, 1.4], vertical_alignment="bottom")
+        sizes = c_size.multiselect("Sizes", _sizes(frame), key="charts_sizes", placeholder="every size")
+        steps = c_steps.multiselect("Steps", sorted(int(s) for s in frame["steps"].dropna().unique()),
+                                    key="charts_steps", placeholder="every step count")
+        log = c_log.toggle("Log scale", key="charts_log", help="the value axis of every chart on a log scale")
+    if sizes:
+        size_text = frame["width"].astype("Int64").astype(str) + "×" + frame["height"].astype("Int64").astype(str)
+        frame = frame[size_text.isin(sizes)]
+    if steps:
+        frame = frame[frame["steps"].isin(steps)]
     if frame.empty:
-        st.warning("No successful generations match these filters"
-                   + ("" if include_first else " (first calls after load are left out; include them to see more)")
-                   + ".")
+        st.warning("No successful generations match these filters.")
     else:
+        first = int(frame["first_call"].fillna(False).astype(bool).sum())
         st.caption(f"{len(frame):,} successful generation(s) · {frame['model_key'].nunique()} model(s) · "
-                   f"{frame['run_id'].nunique()} run(s) · {weights} weights")
+                   f"{frame['run_id'].nunique()} run(s) · {weights} weights. Every statistic is per model × "
+                   f"configuration (size, steps, and dtype and batch size where stored), never pooled; "
+                   f"times leave out the {first:,} first call(s) after a load (warm-up).")
     plot = lambda fig: st.plotly_chart(fig, width="stretch", config={"displaylogo": False})  # noqa: E731
-    c1, c2 = st.columns(2)
-    with c1:
-        plot(charts.latency_by_model(frame))
-    with c2:
-        plot(charts.stage_breakdown(frame))
-    c1, c2 = st.columns(2)
-    with c1:
-        plot(charts.flops_vs_latency(frame))
-    with c2:
-        plot(charts.peak_memory_by_model(frame))
-    c1, c2 = st.columns(2)
-    with c1:
-        plot(charts.scaling_with_steps(frame))
-    with c2:
-        plot(charts.scaling_with_resolution(frame))
-    c1, c2 = st.columns(2)
-    with c1:
-        plot(charts.mfu_by_model(frame))
-    with c2:
-        cost_frame = data.chart_frame(url, "api", tuple(run_ids), tuple(models), True) if weights != "api" \
-            and "api" in stored_weights else frame
-        plot(charts.cost_per_image(cost_frame))
+    # One chart per row: per-configuration labels and legends need the full width at 1024 px.
+    for builder in (charts.latency_by_model, charts.stage_breakdown, charts.flops_vs_latency,
+                    charts.scaling_with_steps, charts.scaling_with_resolution, charts.peak_memory_by_model,
+                    charts.mfu_by_model):
+        plot(builder(frame, log))
+    cost_frame = frame
+    if weights != "api" and "api" in stored_weights:  # list prices beside the open models' estimates
+        api = data.api_cost_frame(url, tuple(run_ids), tuple(models))
+        cost_frame = api if frame.empty else pd.concat([frame, api], ignore_index=True)
+    plot(charts.cost_per_image(cost_frame, log))
+    table = data.config_summary(frame)
+    if not table.empty:
+        with st.expander(f"p50 / p90 per model × configuration ({len(table)} rows)"):
+            st.dataframe(table, hide_index=True, width="stretch")
 
 st.header("Compute atlas")
 st.caption("Parameters and FLOPs per image of every registry model from its architecture alone "

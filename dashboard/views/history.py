@@ -1,14 +1,14 @@
 """History: every run and generation in the store, filtered and paged; a prompt x model image matrix for a
-run; the full record of one generation; deleting a run with its files."""
+run; the full record of one generation; deleting a run with its files; downloads of the filtered rows."""
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
-from dashboard import data
+from core.explain import explain_error
+from dashboard import data, detail
 
 st.title("History")
 url = data.db_url()
@@ -16,6 +16,7 @@ url = data.db_url()
 VIEWS = ["Generations", "Runs", "Image matrix"]
 STATUSES = ["any", "ok", "failed", "skipped"]
 RUN_STATUSES = ["any", "running", "finished", "cancelled", "interrupted", "failed"]
+WEIGHTS = ["any", "pretrained", "random", "tiny", "api"]
 
 
 def _run_label(runs: pd.DataFrame, run_id: int | None) -> str:
@@ -30,116 +31,65 @@ def _run_label(runs: pd.DataFrame, run_id: int | None) -> str:
     return f"run {run_id} · {r['kind']} · {name} · {when}"
 
 
-# ---- filters -----------------------------------------------------------------------------------------
-data.reconcile_runs()  # runs whose process is gone show as interrupted, not running
-recent_runs = data.runs_frame(url, limit=200)
-linked = st.query_params.get("run")  # ?run=N: a link from the Benchmark page
-if linked and linked.isdigit() and st.session_state.get("hist_linked") != linked:
-    st.session_state["hist_linked"] = linked
-    st.session_state["hist_run"] = int(linked)
-with st.container(border=True):
-    c_model, c_prompt, c_status, c_run, c_dates = st.columns([2.5, 2.2, 1.1, 2.7, 2.9])
-    models = c_model.multiselect("Models", data.model_keys(url), key="hist_models", placeholder="all models")
-    prompt = c_prompt.text_input("Prompt contains", key="hist_prompt", placeholder="any prompt")
-    status = c_status.selectbox("Status", STATUSES, key="hist_status")
-    run_options = [None] + [int(i) for i in recent_runs["id"]]
-    if st.session_state.get("hist_run") not in run_options:  # a run chosen elsewhere (deleted, or older)
-        st.session_state["hist_run"] = None
-    run_id = c_run.selectbox("Run", run_options, key="hist_run", format_func=lambda r: _run_label(recent_runs, r),
-                             help="the 200 newest runs")
-    dates = c_dates.date_input("Dates (UTC)", value=(), key="hist_dates", format="YYYY-MM-DD")
-since = dates[0] if len(dates) >= 1 else None
-until = dates[1] if len(dates) == 2 else since
-filters = data.Filters(models=tuple(models), status=None if status == "any" else status,
-                       prompt=prompt.strip() or None, run_id=run_id, since=since, until=until)
-
-view = st.radio("View", VIEWS, horizontal=True, key="hist_view", label_visibility="collapsed")
+@st.dialog("Generation", width="large")
+def _detail_dialog(generation_id: int) -> None:
+    detail.show_generation(url, generation_id)
+    st.caption(f"Link to this generation: `?gen={generation_id}` on the History page.")
 
 
-# ---- one generation ----------------------------------------------------------------------------------
-def _detail(generation_id: int) -> None:
-    found = data.generation_detail(url, generation_id)
-    if found is None:
-        st.warning(f"Generation {generation_id} is not in the store (deleted?).")
+def _open_detail(generation_id: int) -> None:
+    st.session_state["hist_dialog"] = generation_id
+
+
+def _focused() -> None:
+    """A generation opened from a link (`?gen=<id>`, the matrix cells), above the view."""
+    gen = st.query_params.get("gen")
+    if not gen:
         return
-    g, run = found["generation"], found["run"] or {}
-    st.subheader(f"Generation {g['id']} · {g['model_key']} · {g['status']}")
-    left, right = st.columns([2, 3])
-    with left:
-        if g.get("image_path") and Path(g["image_path"]).is_file():
-            st.image(g["image_path"], width="stretch")
-        elif g.get("image_path"):
-            st.warning(f"Image file missing: {g['image_path']}")
-        else:
-            st.caption("No image.")
-        if g.get("error"):
-            st.error(g["error"])
-    with right:
-        st.markdown(f"**Prompt:** {g['prompt']}")
-        if g.get("negative_prompt"):
-            st.markdown(f"**Negative prompt:** {g['negative_prompt']}")
-        params = {
-            "model": g["model_key"], "provider": g.get("provider") or "(open model)", "weights": g["weights"],
-            "seed": g["seed"], "steps": g["steps"], "guidance": g["guidance"],
-            "size": f"{g['width']}×{g['height']}" if g.get("width") else None, "image index": g["image_index"],
-            "device": g["device"], "created (UTC)": str(g["created_at"])[:19].replace("T", " "), "run": g["run_id"], "job key": g["job_key"],
-            "category": g.get("category"), "extra": g.get("extra") or None,
-        }
-        timing = {
-            "load": g["load_s"], "whole call": g["total_s"], "text encoding": g["text_encode_s"],
-            "denoising": g["denoise_s"], "VAE decode": g["decode_s"], "prior (Cascade)": g["prior_s"],
-            "decoder (Cascade)": g["decoder_s"],
-        }
-        flop = lambda v: None if v is None else data.fmt_flops(v)  # noqa: E731
-        compute = {
-            "peak GPU memory": None if g["peak_mem_gb"] is None else f"{g['peak_mem_gb']:.2f} GB",
-            "parameters": None if g["params_total"] is None else f"{g['params_total']:,}",
-            "FLOPs text encoding": flop(g["flops_text_encode"]), "FLOPs denoising": flop(g["flops_denoise"]),
-            "FLOPs decode": flop(g["flops_decode"]), "FLOPs total": flop(g["flops_total"]),
-            "MACs total": None if g["macs_total"] is None else data.fmt_flops(g["macs_total"]).replace("FLOP", "MAC"),
-            "achieved": None if g["tflops_per_s"] is None else f"{g['tflops_per_s']:.3g} TFLOP/s",
-            "MFU": None if g["mfu"] is None else f"{g['mfu'] * 100:.1f} %",
-            "first call after load": "yes (includes warm-up)" if g["first_call"] else "no",
-        }
-        c1, c2 = st.columns(2)
-        c1.markdown("**Parameters**")
-        _table(c1, _kv(params))
-        c2.markdown("**Time**")
-        _table(c2, _kv({k: data.fmt_seconds(v) for k, v in timing.items() if v is not None}))
-        c2.markdown("**Memory and compute** (FLOPs = 2 × MACs)")
-        _table(c2, _kv({k: v for k, v in compute.items() if v is not None}))
-        if g.get("provider") or g.get("cost_usd") is not None:
-            st.markdown("**API**")
-            _table(st, _kv({"request id": g.get("request_id"), "cost (USD)": g.get("cost_usd")}))
-            if g.get("api_params"):
-                st.json(g["api_params"], expanded=False)
-    with st.expander("Profile (per-component detail)"):
-        st.json(g.get("profile") or {}, expanded=True)
-    with st.expander(f"Run {g['run_id']}: environment and shared parameters"):
-        st.json(run, expanded=False)
-
-
-def _table(where, frame: pd.DataFrame) -> None:
-    """A key/value table tall enough to show every row ("none recorded" when there is nothing)."""
-    if frame.empty:
-        where.caption("None recorded.")
+    if not str(gen).isdigit():
+        st.warning(f"gen: {gen!r} is not a generation id.")
         return
-    where.dataframe(frame, hide_index=True, width="stretch", height=35 * (len(frame) + 1) + 3)
-
-
-def _kv(values: dict) -> pd.DataFrame:
-    def show(v):
-        if isinstance(v, float):
-            return f"{v:.4g}"
-        return "" if v is None else str(v)
-
-    return pd.DataFrame({"field": list(values), "value": [show(v) for v in values.values()]})
+    with st.container(border=True):
+        detail.show_generation(url, int(gen))
+        st.button("Close", key="hist_focus_close", on_click=lambda: st.query_params.pop("gen", None))
 
 
 # ---- generations -------------------------------------------------------------------------------------
-def _generations() -> None:
+def _generation_filters(recent_runs: pd.DataFrame) -> data.Filters:
+    with st.container(border=True):
+        # Two rows: every field stays readable in a 600 px main area (1024 px window with the sidebar open).
+        c_model, c_prompt = st.columns(2)
+        models = c_model.multiselect("Models", data.model_keys(url), key="hist_models", placeholder="all models")
+        prompt = c_prompt.text_input("Prompt contains", key="hist_prompt", placeholder="any prompt")
+        c_status, c_weights, c_dates = st.columns([1, 1.2, 2])
+        status = c_status.selectbox("Status", STATUSES, key="hist_status")
+        weights = c_weights.selectbox("Weights", WEIGHTS, key="hist_weights")
+        dates = c_dates.date_input("Dates (UTC)", value=(), key="hist_dates", format="YYYY-MM-DD")
+        run_options = [None] + [int(i) for i in recent_runs["id"]]
+        if st.session_state.get("hist_run") not in run_options:  # a run chosen elsewhere (deleted, or older)
+            st.session_state["hist_run"] = None
+        run_id = st.selectbox("Run", run_options, key="hist_run", help="the 200 newest runs",
+                              format_func=lambda r: _run_label(recent_runs, r))
+    since = dates[0] if len(dates) >= 1 else None
+    until = dates[1] if len(dates) == 2 else since
+    return data.Filters(models=tuple(models), status=None if status == "any" else status,
+                        prompt=prompt.strip() or None, run_id=run_id, since=since, until=until,
+                        weights=None if weights == "any" else weights)
+
+
+def _downloads(filters: data.Filters, total: int) -> None:
+    row = st.container(horizontal=True)
+    for fmt, label in (("csv", "CSV"), ("parquet", "Parquet")):
+        row.download_button(f"{label} ({total:,} rows)", data=lambda fmt=fmt: data.export_generations(url, filters, fmt),
+                            file_name=f"generations.{fmt}", key=f"hist_download_{fmt}", on_click="ignore",
+                            icon=":material/download:", help="every generation these filters match, every column "
+                                                             "(same as `python -m core.bench export generations`)")
+
+
+def _generations(recent_runs: pd.DataFrame) -> None:
+    filters = _generation_filters(recent_runs)
     total = data.count_generations(url, filters)
-    c_count, c_size, c_page = st.columns([4, 1, 1])
+    c_count, c_size, c_page = st.columns([3, 1, 1], vertical_alignment="bottom")
     size = c_size.selectbox("Rows per page", data.PAGE_SIZES, index=1, key="hist_page_size")
     pages = max(1, math.ceil(total / size))
     # The page number starts again at 1 whenever the filters or the page size change.
@@ -150,29 +100,43 @@ def _generations() -> None:
         st.info("No generations match. Generate some on the Generate page, run a batch on Benchmark, "
                 "or loosen the filters." if not data.model_keys(url) else "No generations match these filters.")
         return
+    _downloads(filters, total)
     frame = data.generations_page(url, filters, int(size), (int(page) - 1) * int(size))
     table = frame.drop(columns=["image_path"]).assign(
         size=lambda f: f["width"].astype("Int64").astype(str) + "×" + f["height"].astype("Int64").astype(str),
         flops=lambda f: [None if pd.isna(v) else data.fmt_flops(v) for v in f["flops_total"]],
+        error=lambda f: [None if not isinstance(v, str) else explain_error(v)[0] for v in f["error"]],
+        usd=lambda f: f["cost_usd"].fillna(f["cost_est_usd"]),
+        priced=lambda f: ["list price" if pd.notna(c) else "estimate" if pd.notna(e) else None
+                          for c, e in zip(f["cost_usd"], f["cost_est_usd"])],
     ).drop(columns=["width", "height", "flops_total"])
     # Measurements no row of this page has (GPU memory on a CPU, cost of open models ...) are not shown.
-    empty = [c for c in ("denoise_s", "peak_mem_gb", "flops", "cost_usd", "error") if table[c].isna().all()]
-    order = ["id", "created_at", "run_id", "model_key", "status", "total_s", "denoise_s", "peak_mem_gb", "flops",
-             "cost_usd", "size", "steps", "guidance", "seed", "prompt", "error"]
+    empty = [c for c in ("denoise_s", "peak_mem_gb", "flops", "usd", "priced", "error") if table[c].isna().all()]
+    order = ["model_key", "prompt", "status", "total_s", "denoise_s", "usd", "priced", "peak_mem_gb", "flops",
+             "size", "steps", "seed", "guidance", "error", "run_id", "id", "created_at"]
     event = st.dataframe(
         table, hide_index=True, width="stretch", key="hist_table", on_select="rerun", selection_mode="single-row",
         column_order=[c for c in order if c not in empty],
         column_config={
-            "id": st.column_config.NumberColumn("id", format="%d"),
+            "model_key": st.column_config.TextColumn("model", width=125),
+            "prompt": st.column_config.TextColumn("prompt", width=210),
+            "status": st.column_config.TextColumn("status", width=60),
+            "total_s": st.column_config.NumberColumn("total s", format="%.3f", width=70),
+            "denoise_s": st.column_config.NumberColumn("denoise s", format="%.3f", width=75),
+            "usd": st.column_config.NumberColumn("USD/image", format="%.5f", width=80,
+                                                 help="APIs: list price; open models: estimate from seconds × "
+                                                      "USD per GPU-hour (IGCS_GPU_HOUR_USD)"),
+            "priced": st.column_config.TextColumn("USD is", width=80),
+            "peak_mem_gb": st.column_config.NumberColumn("peak GB", format="%.2f", width=65),
+            "flops": st.column_config.TextColumn("FLOPs", help="per call, FLOPs = 2 × MACs", width=90),
+            "size": st.column_config.TextColumn("size", width=85),
+            "steps": st.column_config.NumberColumn("steps", format="%d", width=50),
+            "seed": st.column_config.NumberColumn("seed", format="%d", width=60),
+            "guidance": st.column_config.NumberColumn("guidance", width=65),
+            "error": st.column_config.TextColumn("error", width="medium"),
+            "run_id": st.column_config.NumberColumn("run", format="%d", width=50),
+            "id": st.column_config.NumberColumn("id", format="%d", width=60),
             "created_at": st.column_config.DatetimeColumn("created (UTC)", format="YYYY-MM-DD HH:mm:ss"),
-            "run_id": st.column_config.NumberColumn("run", format="%d"),
-            "model_key": "model", "seed": st.column_config.NumberColumn("seed", format="%d", width=100),
-            "prompt": st.column_config.TextColumn("prompt", width="large"),
-            "total_s": st.column_config.NumberColumn("total s", format="%.3f"),
-            "denoise_s": st.column_config.NumberColumn("denoise s", format="%.3f"),
-            "peak_mem_gb": st.column_config.NumberColumn("peak GB", format="%.2f"),
-            "flops": st.column_config.TextColumn("FLOPs", help="per call, FLOPs = 2 × MACs", width=95),
-            "cost_usd": st.column_config.NumberColumn("USD", format="%.4f"),
         })
     st.caption("Select a row for its details.")
     ids = [int(i) for i in frame["id"]]
@@ -187,12 +151,15 @@ def _generations() -> None:
         with_images = frame[frame["image_path"].notna()]
         cols = st.columns(6)
         for i, (_, row) in enumerate(with_images.iterrows()):
-            cols[i % 6].image(row["image_path"], width="stretch",
-                              caption=f"#{row['id']} · {row['model_key']} · {data.fmt_seconds(row['total_s'])}")
+            image = data.image_file(row["image_path"])
+            caption = f"#{row['id']} · {row['model_key']} · {data.fmt_seconds(row['total_s'])}"
+            if image:
+                cols[i % 6].image(image, width="stretch", caption=caption)
+            else:
+                cols[i % 6].caption(f"{caption}: image missing or outside the output folder")
     st.divider()
-    chosen = st.selectbox("Details of", ids, key="hist_detail",
-                          format_func=lambda i: _option_label(frame, i))
-    _detail(int(chosen))
+    chosen = st.selectbox("Details of", ids, key="hist_detail", format_func=lambda i: _option_label(frame, i))
+    detail.show_generation(url, int(chosen))
 
 
 def _option_label(frame: pd.DataFrame, generation_id: int) -> str:
@@ -234,27 +201,34 @@ def _runs() -> None:
         return
     shown_runs = runs.drop(columns=["output_dir", "pid", "hostname"])
     shown_runs = shown_runs.drop(columns=[c for c in ("gpu_name", "finished_at", "name") if shown_runs[c].isna().all()])
-    st.dataframe(shown_runs, hide_index=True, width="stretch",
+    order = ["id", "name", "status", "ok", "failed", "jobs_total", "models", "weights", "kind", "mode", "device",
+             "gpu_name", "created_at", "finished_at"]
+    st.dataframe(shown_runs, hide_index=True, width="stretch", column_order=[c for c in order if c in shown_runs],
                  column_config={
-                     "name": st.column_config.TextColumn("name", width=170),
-                     "id": st.column_config.NumberColumn("run", format="%d"),
-                     "created_at": st.column_config.DatetimeColumn("started (UTC)", format="YYYY-MM-DD HH:mm:ss"),
-                     "finished_at": st.column_config.DatetimeColumn("finished (UTC)", format="YYYY-MM-DD HH:mm:ss"),
-                     "jobs_total": st.column_config.NumberColumn("jobs"),
+                     "name": st.column_config.TextColumn("name", width=150),
+                     "id": st.column_config.NumberColumn("run", format="%d", width=50),
+                     "models": st.column_config.TextColumn("models", width="medium"),
+                     "ok": st.column_config.NumberColumn("ok", width=45),
+                     "failed": st.column_config.NumberColumn("failed", width=50),
+                     "created_at": st.column_config.DatetimeColumn("started (UTC)", format="YYYY-MM-DD HH:mm"),
+                     "finished_at": st.column_config.DatetimeColumn("finished (UTC)", format="YYYY-MM-DD HH:mm"),
+                     "jobs_total": st.column_config.NumberColumn("jobs", width=45),
                      "gpu_name": "GPU"})
     ids = [int(i) for i in runs["id"]]
-    if run_id in ids and st.session_state.get("hist_run_pick") not in ids:
-        st.session_state["hist_run_pick"] = run_id
     chosen = st.selectbox("Run", ids, key="hist_run_pick", format_func=lambda r: _run_label(runs, r))
     row = runs.loc[runs["id"] == chosen].iloc[0]
     summary = data.run_summary(url, int(chosen))
     if not summary.empty:
         st.dataframe(data.summary_table(summary), hide_index=True, width="stretch")
     st.caption(f"Output folder: `{row['output_dir']}`")
+    allowed, why = data.delete_allowed()
     running = row["status"] == "running" and data.batch_process_alive(row["pid"])
-    if st.session_state.get("hist_confirm_delete") == chosen:
+    if not allowed:
+        st.caption(f"Deleting runs is switched off here: {why}.")
+    elif st.session_state.get("hist_confirm_delete") == chosen:
         n = int(row["ok"] + row["failed"])
-        st.warning(f"Delete run {chosen} with its {n} generation(s) and their image files? This cannot be undone.")
+        st.warning(f"Delete run {chosen} with its {n} generation(s), their image files and its batch log? "
+                   "This cannot be undone.")
         c1, c2, _ = st.columns([1, 1, 4])
         c1.button("Yes, delete", type="primary", key="hist_delete_yes", on_click=_do_delete, args=(int(chosen),))
         c2.button("Keep it", key="hist_delete_no", on_click=lambda: st.session_state.pop("hist_confirm_delete", None))
@@ -264,32 +238,46 @@ def _runs() -> None:
 
 
 # ---- prompt x model matrix ---------------------------------------------------------------------------
-def _matrix() -> None:
+def _latest_complete(runs: pd.DataFrame) -> int:
+    """The newest finished run with images; else the newest finished run; else the newest run."""
+    runs = runs.sort_values("created_at", ascending=False, kind="stable")
+    finished = runs[(runs["status"] == "finished")]
+    with_images = finished[finished["ok"] > 0]
+    for candidates in (with_images, finished, runs):
+        if not candidates.empty:
+            return int(candidates["id"].iloc[0])
+    raise ValueError("no runs")
+
+
+def _matrix(recent_runs: pd.DataFrame) -> None:
     if recent_runs.empty:
         st.info("No runs yet.")
         return
     ids = [int(i) for i in recent_runs["id"]]
-    default = run_id if run_id in ids else ids[0]
-    chosen = st.selectbox("Run", ids, index=ids.index(default), key=f"hist_matrix_run_{default}",
-                          format_func=lambda r: _run_label(recent_runs, r))
+    if st.session_state.get("hist_matrix_run") not in ids:
+        st.session_state["hist_matrix_run"] = _latest_complete(recent_runs)
+    c_run, c_seed = st.columns([4, 1])
+    chosen = c_run.selectbox("Run", ids, key="hist_matrix_run", format_func=lambda r: _run_label(recent_runs, r),
+                             help="opens on the newest finished run")
     summary = data.run_summary(url, int(chosen))
     run_models = list(summary["model_key"]) if not summary.empty else []
     seeds = data.run_seeds(url, int(chosen))
-    c_models, c_seed, c_page = st.columns([4, 1, 1])
-    shown = c_models.multiselect("Models (columns)", run_models, default=run_models[:6], key=f"hist_matrix_models_{chosen}")
     seed = c_seed.selectbox("Seed", seeds or [None], key=f"hist_matrix_seed_{chosen}")
+    c_models, c_page = st.columns([4, 1])
+    shown = c_models.multiselect("Models (columns)", run_models, default=run_models[:6], key=f"hist_matrix_models_{chosen}")
     per_page = 8
     _, n_prompts = data.run_prompts(url, int(chosen), 1, 0)
     pages = max(1, math.ceil(n_prompts / per_page))
-    page = c_page.number_input(f"Prompts page (of {pages})", min_value=1, max_value=pages, value=1,
+    page = c_page.number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1,
                                key=f"hist_matrix_page_{chosen}")
     prompts, _ = data.run_prompts(url, int(chosen), per_page, (int(page) - 1) * per_page)
     if not prompts or not shown:
         st.info("This run has no generations." if not prompts else "Choose models to show.")
         return
     cells = data.run_matrix(url, int(chosen), tuple(prompts), seed)
-    st.caption(f"{n_prompts} prompt(s) × {len(run_models)} model(s) in run {chosen}; seed {seed}.")
-    widths = [2] + [3] * max(len(shown), 5)  # at least 5 image columns: images stay thumbnail-sized
+    st.caption(f"{n_prompts} prompt(s) × {len(run_models)} model(s) in run {chosen}; seed {seed}. "
+               "A cell's number opens its details.")
+    widths = [3] + [3] * max(len(shown), 4)  # at least 4 image columns: images stay thumbnail-sized
     header = st.columns(widths)
     header[0].markdown("**prompt**")
     for col, key in zip(header[1:], shown):
@@ -303,17 +291,40 @@ def _matrix() -> None:
                 col.caption("–")
                 continue
             cell = found.iloc[0]
-            if cell["status"] == "ok" and cell["image_path"] and Path(cell["image_path"]).is_file():
-                col.image(cell["image_path"], width="stretch",
-                          caption=f"#{cell['id']} · {data.fmt_seconds(cell['total_s'])}")
+            gen_id = int(cell["id"])
+            image = data.image_file(cell["image_path"]) if cell["status"] == "ok" else None
+            if image:
+                col.image(image, width="stretch")
             elif cell["status"] == "ok":
-                col.caption(f"#{cell['id']}: image file missing")
+                col.caption("image missing or outside the output folder")
             else:
-                error = str(cell["error"] or "").removeprefix("CaseStudyError: ")
-                col.error(f"#{cell['id']} {cell['status']}: {error[:140]}{'…' if len(error) > 140 else ''}")
+                col.error(f"{cell['status']}: {explain_error(cell['error'])[0]}")
+            label = f"#{gen_id} · {data.fmt_seconds(cell['total_s'])}" if cell["status"] == "ok" else f"#{gen_id}"
+            col.button(label, key=f"hist_cell_{gen_id}", type="tertiary", on_click=_open_detail, args=(gen_id,),
+                       help="open its details")
 
 
 message = st.session_state.pop("hist_message", None)
 if message:
     getattr(st, message[0])(message[1])
-{"Generations": _generations, "Runs": _runs, "Image matrix": _matrix}[view]()
+data.reconcile_runs()  # runs whose process is gone show as interrupted, not running
+linked = st.query_params.get("run")  # ?run=N: a link from the Benchmark page opens its rows
+if linked and linked.isdigit() and st.session_state.get("hist_linked") != linked:
+    st.session_state["hist_linked"] = linked
+    st.session_state["hist_run"] = int(linked)
+    st.session_state["hist_view"] = VIEWS[0]
+# Filters show only in the view they apply to; their values are kept while another view is open.
+for key in ("hist_models", "hist_prompt", "hist_status", "hist_weights", "hist_run", "hist_dates", "hist_matrix_run"):
+    if key in st.session_state:
+        st.session_state[key] = st.session_state[key]
+view = st.radio("View", VIEWS, horizontal=True, key="hist_view", label_visibility="collapsed")
+_focused()
+if (dialog := st.session_state.pop("hist_dialog", None)) is not None:
+    _detail_dialog(dialog)  # a matrix cell was clicked
+recent = data.runs_frame(url, limit=200)
+if view == "Generations":
+    _generations(recent)
+elif view == "Runs":
+    _runs()
+else:
+    _matrix(recent)

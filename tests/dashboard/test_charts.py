@@ -1,6 +1,8 @@
 """Figure builders: a DataFrame in, a Plotly figure out; traces, axes and titles checked; empty frames handled."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -58,33 +60,63 @@ def test_builders_leave_failed_rows_out_and_never_raise_on_all_missing_values(bu
     assert isinstance(fig, go.Figure) and fig.layout.title.text
 
 
-def test_latency_by_model_has_one_box_per_model_ordered_by_median(frame):
+def _title(fig: go.Figure) -> str:
+    return re.sub(r"<[^>]+>", " ", fig.layout.title.text)
+
+
+def test_latency_is_per_model_and_configuration_with_p50_and_p90(frame):
     fig = charts.latency_by_model(frame)
-    assert [t.type for t in fig.data] == ["box"] * 4
-    assert [t.name for t in fig.data] == ["sd21", "sdxl", "dall-e-3", "flux-dev"]  # fastest (median) first
-    assert fig.data[0].boxpoints == "all"  # few repeats: every point drawn
-    assert "seconds" in fig.layout.yaxis.title.text
-    assert fig.layout.title.text.startswith("Latency per model")
-    assert len(fig.data[0].y) == 12
+    assert [t.name for t in fig.data] == ["sd21", "sdxl", "flux-dev", "dall-e-3"]  # fastest p50 first
+    sd21 = fig.data[0]
+    # 2 step counts x 2 sizes: four rows, never one pooled box
+    assert list(sd21.y) == ["sd21 · 512×512 · 20 steps", "sd21 · 512×512 · 40 steps", "sd21 · 1024×1024 · 20 steps",
+                            "sd21 · 1024×1024 · 40 steps"]
+    steady = frame[(frame.model_key == "sd21") & (frame.steps == 20) & (frame.width == 512) & ~frame.first_call.astype(bool)]
+    assert sd21.x[0] == pytest.approx(steady.total_s.median())
+    assert sd21.x[0] + sd21.error_x.array[0] == pytest.approx(steady.total_s.quantile(0.9))
+    assert [n for _, n in sd21.customdata] == [2, 2, 2, 2]  # the first call of each configuration left out
+    title = _title(fig)
+    assert "p50" in title and "p90" in title and "first call" in title and "prompts and seeds" in title
+    assert "seconds" in fig.layout.xaxis.title.text
 
 
-def test_latency_boxes_draw_only_outliers_for_many_points():
-    many = pd.DataFrame({"model_key": ["a"] * 1000, "status": "ok", "total_s": np.linspace(1, 2, 1000)})
-    assert charts.latency_by_model(many).data[0].boxpoints == "outliers"
+def test_latency_spread_is_over_repeats_when_rows_have_them(frame):
+    with_repeats = frame.assign(repeat=[i % 3 for i in range(len(frame))], prompt="p", seed=0)
+    assert "spread over repeats" in _title(charts.latency_by_model(with_repeats))
+    only_first = frame.assign(repeat=0, prompt="p", seed=0)  # every row is a job's first timing: no repeats
+    assert "prompts and seeds" in _title(charts.latency_by_model(only_first))
 
 
-def test_stage_breakdown_stacks_stages_and_other(frame):
+def test_only_first_calls_says_so():
+    rows = pd.DataFrame({"model_key": ["a"], "status": "ok", "total_s": [3.0], "first_call": [True]})
+    fig = charts.latency_by_model(rows)
+    assert len(fig.data) == 0 and "first calls" in _annotation(fig)
+
+
+@pytest.mark.parametrize("builder", [b for n, b in charts.ALL_CHARTS.items() if n != "flops_vs_latency"],
+                         ids=lambda b: b.__name__)
+def test_log_option_puts_the_value_axis_on_a_log_scale(builder, frame):
+    est = frame.assign(cost_est_usd=frame["total_s"] / 1000)
+    plain, logged = builder(est), builder(est, log=True)
+    axes = lambda f: (f.layout.xaxis.type, f.layout.yaxis.type)  # noqa: E731
+    assert "log" not in axes(plain) or builder is charts.scaling_with_resolution
+    assert "log" in axes(logged)
+
+
+def test_flops_vs_latency_log_y(frame):
+    assert charts.flops_vs_latency(frame, log=True).layout.yaxis.type == "log"
+
+
+def test_stage_breakdown_stacks_stages_and_other_per_configuration(frame):
     fig = charts.stage_breakdown(frame)
-    names = [t.name for t in fig.data]
-    assert names == ["Text encoding", "Denoising", "VAE decode", "Other"]
-    assert fig.layout.barmode == "stack"
-    assert all(t.type == "bar" for t in fig.data)
-    # the stages and "other" add up to the mean total per model
-    sums = sum(np.asarray(t.y, dtype=float) for t in fig.data)
-    means = frame[frame.status == "ok"].groupby("model_key")["total_s"].mean()
-    for model, total in zip(fig.data[0].x, sums):
-        assert total == pytest.approx(means[model])
-    assert "seconds" in fig.layout.yaxis.title.text
+    assert [t.name for t in fig.data] == ["Text encoding", "Denoising", "VAE decode", "Other"]
+    assert fig.layout.barmode == "stack" and all(t.orientation == "h" for t in fig.data)
+    assert len(fig.data[0].y) == 12  # 3 models x 4 configurations
+    sums = sum(np.asarray(t.x, dtype=float) for t in fig.data)
+    ok = frame[(frame.status == "ok") & ~frame.first_call.fillna(False).astype(bool)]
+    med = ok[ok.model_key == "sdxl"].groupby(["width", "steps"])["total_s"].median()
+    label = list(fig.data[0].y).index("sdxl · 1024×1024 · 40 steps")
+    assert sums[label] == pytest.approx(med[(1024, 40)])
 
 
 def test_pareto_front_keeps_points_nothing_beats_on_both_axes():
@@ -94,71 +126,94 @@ def test_pareto_front_keeps_points_nothing_beats_on_both_axes():
     assert charts.pareto_front(points.iloc[0:0], "x", "y").empty
 
 
-def test_flops_vs_latency_points_per_config_and_front(frame):
+def test_flops_vs_latency_points_per_config_and_a_visible_front(frame):
     fig = charts.flops_vs_latency(frame)
-    scatter = [t for t in fig.data if t.name != "Pareto front"]
+    scatter = [t for t in fig.data if not t.name.startswith("Pareto front")]
     assert {t.name for t in scatter} == {"sd21", "sdxl", "flux-dev"}  # the API model has no FLOPs
     assert all(len(t.x) == 4 for t in scatter)  # 2 step counts x 2 sizes
-    front = next(t for t in fig.data if t.name == "Pareto front")
-    assert front.mode == "lines" and len(front.x) >= 1
-    assert "FLOPs" in fig.layout.xaxis.title.text and "2 × MACs" in fig.layout.xaxis.title.text
-    assert "TFLOP" in fig.layout.xaxis.title.text or "PFLOP" in fig.layout.xaxis.title.text
-    assert fig.layout.xaxis.type != "log"  # one order of magnitude here
+    front = next(t for t in fig.data if t.name.startswith("Pareto front"))
+    assert "markers" in front.mode and front.marker.size >= 16 and len(front.x) >= 1
+    assert "2 × MACs" in fig.layout.xaxis.title.text
+
+
+def test_a_single_dominating_point_still_draws_the_front():
+    rows = pd.DataFrame({"model_key": ["a", "b", "c"], "status": "ok", "total_s": [1.0, 2.0, 3.0],
+                         "flops_total": [1e12, 2e12, 3e12], "width": 64, "height": 64, "steps": 2})
+    front = next(t for t in charts.flops_vs_latency(rows).data if t.name.startswith("Pareto front"))
+    assert list(front.x) == [1.0] and "one point" in front.name and "markers" in front.mode
 
 
 def test_flop_units_follow_the_magnitude():
     assert charts.flop_unit(4.8e7) == ("MFLOP", 1e6)
     assert charts.flop_unit(2e14) == ("TFLOP", 1e12)
-    assert charts.flop_unit(3e15)[0] == "PFLOP"
     tiny = pd.DataFrame({"model_key": ["a", "b"], "status": "ok", "total_s": [0.1, 0.2], "flops_total": [5e7, 9e7]})
     assert "MFLOP" in charts.flops_vs_latency(tiny).layout.xaxis.title.text
 
 
-def test_peak_memory_bars_with_mean_markers(frame):
+def test_peak_memory_per_configuration(frame):
     fig = charts.peak_memory_by_model(frame)
-    bars, means = fig.data
-    assert bars.type == "bar" and list(bars.x) == ["sd21", "sdxl", "flux-dev"]
-    assert max(bars.y) == pytest.approx(36.2)
-    assert means.type == "scatter"
-    assert "GB" in fig.layout.yaxis.title.text
+    assert {t.name for t in fig.data} == {"sd21", "sdxl", "flux-dev"}
+    flux = next(t for t in fig.data if t.name == "flux-dev")
+    assert len(flux.y) == 4 and max(flux.x) == pytest.approx(36.2)
+    assert "GB" in fig.layout.xaxis.title.text
 
 
-def test_scaling_with_steps_and_resolution(frame):
+def test_scaling_never_pools_the_other_setting(frame):
     steps = charts.scaling_with_steps(frame)
-    assert {t.name for t in steps.data} == {"sd21", "sdxl", "flux-dev"}  # the API model has no steps
+    names = {t.name for t in steps.data}
+    assert names == {f"{m} · {s}" for m in ("sd21", "sdxl", "flux-dev") for s in ("512×512", "1024×1024")}
     assert all(list(t.x) == [20, 40] for t in steps.data)
-    assert steps.layout.xaxis.title.text == "denoising steps"
-    # error bars are never below zero
-    for t in steps.data:
-        assert all(m - lo >= 0 for m, lo in zip(t.y, t.error_y.arrayminus))
+    sd_small = next(t for t in steps.data if t.name == "sd21 · 512×512")
+    ok = frame[(frame.model_key == "sd21") & (frame.width == 512) & (frame.steps == 20) & ~frame.first_call.astype(bool)]
+    assert sd_small.y[0] == pytest.approx(ok.total_s.median())
     res = charts.scaling_with_resolution(frame)
-    assert "megapixels" in res.layout.xaxis.title.text
-    sd = next(t for t in res.data if t.name == "sd21")
-    assert list(sd.x) == pytest.approx([0.262, 1.049], abs=1e-3)
-    assert sd.y[1] > sd.y[0]
+    assert {t.name for t in res.data} == {f"{m} · {s} steps" for m in ("sd21", "sdxl", "flux-dev") for s in (20, 40)} | {"dall-e-3"}
+    sd = next(t for t in res.data if t.name == "sd21 · 20 steps")
+    assert list(sd.x) == pytest.approx([0.262, 1.049], abs=1e-3) and sd.y[1] > sd.y[0]
 
 
-def test_mfu_in_percent(frame):
+def test_mfu_in_percent_per_configuration(frame):
     fig = charts.mfu_by_model(frame)
     assert {t.name for t in fig.data} == {"sd21", "sdxl", "flux-dev"}
-    assert all(30 <= v <= 32 for t in fig.data for v in t.y)
-    assert "%" in fig.layout.yaxis.title.text
+    assert all(30 <= v <= 32 for t in fig.data for v in t.x)
+    assert "%" in fig.layout.xaxis.title.text
 
 
-def test_cost_per_image_only_priced_models(frame):
+def test_cost_shows_list_prices_and_open_model_estimates_labelled(frame):
     fig = charts.cost_per_image(frame)
     (bar,) = fig.data
-    assert list(bar.x) == ["dall-e-3"] and list(bar.y) == [pytest.approx(0.04)]
-    assert "USD" in fig.layout.yaxis.title.text
-    assert bar.text[0] == "$0.040"
+    assert list(bar.y) == ["dall-e-3 · 1024×1024"] and list(bar.x) == [pytest.approx(0.04)]
+    est = frame.assign(cost_est_usd=np.where(frame.weights == "pretrained", frame.total_s * 3.0 / 3600, np.nan))
+    fig = charts.cost_per_image(est)
+    sd = next(t for t in fig.data if t.name == "sd21")
+    assert all(label.endswith("(estimate)") for label in sd.y)
+    assert set(sd.marker.pattern.shape) == {"/"}
+    assert "estimate" in _title(fig)
 
 
-def test_same_model_same_colour_everywhere(frame):
-    colours = charts.model_colors(frame["model_key"])
+def test_every_registry_model_has_its_own_colour_on_every_chart(frame):
+    from core.registry import model_keys
+
+    keys = model_keys()
+    colours = charts.model_colors(keys)
+    assert len(keys) >= 30 and len(set(colours.values())) == len(keys)
+    assert charts.model_colors(["sdxl"])["sdxl"] == colours["sdxl"]  # stable whatever else is drawn
+    assert colours["hunyuandit"] != colours["cogview4"] and colours["sd3-medium"] != colours["lumina2"]
     latency = {t.name: t.marker.color for t in charts.latency_by_model(frame).data}
-    scatter = {t.name: t.marker.color for t in charts.flops_vs_latency(frame).data if t.name != "Pareto front"}
+    scatter = {t.name: t.marker.color for t in charts.flops_vs_latency(frame).data if t.name in latency}
+    memory = {t.name: t.marker.color for t in charts.peak_memory_by_model(frame).data}
     for model, colour in scatter.items():
-        assert latency[model] == colour == colours[model]
+        assert latency[model] == colour == memory[model] == colours[model]
+
+
+@pytest.mark.parametrize("builder", list(charts.ALL_CHARTS.values()), ids=lambda b: b.__name__)
+def test_titles_wrap_instead_of_running_off_a_half_width_chart(builder, frame):
+    from dashboard.chart_style import NOTE_WIDTH, TITLE_WIDTH
+
+    fig = builder(frame.assign(cost_est_usd=frame["total_s"] / 1000))
+    lines = [re.sub(r"<[^>]+>", "", line) for line in fig.layout.title.text.split("<br>")]
+    assert all(len(line) <= max(TITLE_WIDTH, NOTE_WIDTH) for line in lines)
+    assert fig.layout.margin.t >= 20 * len(lines)  # room above the plot for every line
 
 
 @pytest.fixture
@@ -202,11 +257,12 @@ def test_stage_breakdown_does_not_count_cascade_denoising_twice():
     frame = pd.DataFrame({
         "model_key": ["stable-cascade", "sd21"], "status": ["ok", "ok"], "total_s": [1.0, 1.0],
         "text_encode_s": [0.1, 0.1], "prior_s": [0.3, None], "decoder_s": [0.4, None],
-        "denoise_s": [0.7, 0.6], "decode_s": [0.1, 0.2],
+        "denoise_s": [0.7, 0.6], "decode_s": [0.1, 0.2], "width": 64, "height": 64, "steps": 2,
     })
     fig = charts.stage_breakdown(frame)
-    stacked = {t.name: dict(zip(t.x, t.y)) for t in fig.data}
-    cascade = sum(np.nan_to_num(v.get("stable-cascade", 0.0)) for name, v in stacked.items() if name != "Other")
+    stacked = {t.name: dict(zip(t.y, t.x)) for t in fig.data}
+    cascade = sum(np.nan_to_num(v.get("stable-cascade · 64×64 · 2 steps", 0.0))
+                  for name, v in stacked.items() if name != "Other")
     assert cascade == pytest.approx(0.9)  # text 0.1 + prior 0.3 + decoder 0.4 + decode 0.1
-    assert stacked["Other"]["stable-cascade"] == pytest.approx(0.1)
-    assert stacked["Denoising"]["sd21"] == pytest.approx(0.6)
+    assert stacked["Other"]["stable-cascade · 64×64 · 2 steps"] == pytest.approx(0.1)
+    assert stacked["Denoising"]["sd21 · 64×64 · 2 steps"] == pytest.approx(0.6)

@@ -341,17 +341,99 @@ def test_history_thumbnails_and_matrix(page, seeded):
     assert "synthetic failure" in at.error[0].value
     at.radio(key="hist_view").set_value("Image matrix").run()
     _no_exception(at)
-    _no_exception(at)  # the matrix opens on the run the filter names
-    # 3 prompts x 2 models at seed 0: 6 images; and with seed 1 a failed cell
+    # the matrix opens on the latest complete run with images (the generate run is newer: 2 images, 2 models)
+    assert at.selectbox(key="hist_matrix_run").value == seeded["gen"]
+    assert len(at.get("image")) == 2
+    at.selectbox(key="hist_matrix_run").set_value(seeded["bench"]).run()
+    # 3 prompts x 2 models at seed 0: 6 images, each with a button opening its details
     assert len(at.get("image")) == 6
     assert "3 prompt(s) × 2 model(s)" in _texts(at, "caption")
+    cells = [b for b in at.button if str(b.key).startswith("hist_cell_")]
+    assert len(cells) == 6
+    cells[0].click().run()
+    _no_exception(at)
+    assert any(h.value.startswith(f"Generation {cells[0].key.removeprefix('hist_cell_')} ") for h in at.subheader)
     at.selectbox(key=f"hist_matrix_seed_{seeded['bench']}").set_value(1).run()
     assert len(at.get("image")) == 5
     assert "failed" in at.error[0].value
 
 
-@both_backends
-def test_history_delete_run_asks_then_removes_rows_and_files(page, seeded, db):
+def test_history_filters_show_only_in_their_view_and_are_kept(page, seeded):
+    at = page("history").run()
+    at.multiselect(key="hist_models").set_value(["flux-dev"]).run()
+    assert "**7** generation(s)" in _count(at)
+    at.radio(key="hist_view").set_value("Runs").run()
+    _no_exception(at)
+    keys = {w.key for w in at.multiselect} | {w.key for w in at.text_input} | {w.key for w in at.date_input}
+    assert not keys & {"hist_models", "hist_prompt", "hist_dates"}
+    at.radio(key="hist_view").set_value("Generations").run()
+    assert at.multiselect(key="hist_models").value == ["flux-dev"] and "**7** generation(s)" in _count(at)
+
+
+def test_history_link_opens_a_generation_with_readable_tables_and_one_line_errors(page, seeded, db):
+    with session_scope(db) as s:
+        failed = s.exec(select(Generation).where(Generation.status == "failed")).first()
+        failed.error = ("OSError: Cannot find the requested files in the disk cache and outgoing traffic has been "
+                        "disabled. To enable hub look-ups and downloads online, pass local_files_only=False, "
+                        "see the stacktrace above")
+        s.add(failed)
+        s.commit()
+        failed_id = failed.id
+    at = page("history")
+    at.query_params["gen"] = str(failed_id)
+    at.run()
+    _no_exception(at)
+    assert at.subheader[0].value.startswith(f"Generation {failed_id}")
+    line = at.error[0].value
+    assert "not on this machine" in line and "local_files_only" not in line and "stacktrace" not in line
+    full = [e for e in at.expander if e.label == "Full error text"]
+    assert full and "local_files_only=False" in full[0].code[0].value
+    # the profile and the run's environment are field/value tables, not JSON
+    assert not at.json
+    fields = set().union(*(set(t.value["field"]) for t in at.dataframe if "field" in t.value))
+    assert "calls · unet" in fields and "kind" in fields and "params · models" in fields
+
+
+def test_history_downloads_every_filtered_row_not_one_page(page, seeded):
+    from core import export
+
+    at = page("history").run()
+    assert len(at.dataframe[0].value) == 50
+    assert at.get("download_button")  # the buttons are there; their data is built on click
+    from dashboard import data
+
+    rows = data.export_generations(data.db_url(), data.Filters(), "parquet")
+    import io
+
+    import pandas as pd
+
+    assert len(pd.read_parquet(io.BytesIO(rows))) == seeded["total"] > 50
+    only = pd.read_csv(io.BytesIO(data.export_generations(data.db_url(), data.Filters(models=("sdxl",)), "csv")))
+    assert set(only["model_key"]) == {"sdxl"} and len(only) == 50 and list(only.columns) == list(export.COLUMNS)
+
+
+def _delete_bench(at, seeded):
+    at.radio(key="hist_view").set_value("Runs").run()
+    at.selectbox(key="hist_run_pick").set_value(seeded["bench"]).run()
+    at.button(key="hist_delete").click().run()
+    at.button(key="hist_delete_yes").click().run()
+
+
+def test_history_delete_run_asks_then_removes_rows_files_and_batch_log(page, seeded, db, out_dir, monkeypatch):
+    monkeypatch.setenv("IGCS_ALLOW_DELETE", "true")
+    (out_dir / "batches").mkdir()
+    log = out_dir / "batches" / "bench-one-a1b2c3.log"
+    log.write_text("batch output")
+    pasted = out_dir / "batches" / "bench-one-d4e5f6.txt"
+    pasted.write_text("a red apple on a table\n")
+    other_log = out_dir / "batches" / "bench-one-999999.log"  # another run of the same name
+    other_log.write_text("keep")
+    with session_scope(db) as s:  # what a dashboard batch records: its log and its command
+        run = s.get(Run, seeded["bench"])
+        run.params = {**run.params, "log": str(log),
+                      "argv": ["-m", "core.bench", "--models", "sd21", "--prompts", str(pasted)]}
+        s.add(run)
+        s.commit()
     at = page("history").run()
     at.radio(key="hist_view").set_value("Runs").run()
     _no_exception(at)
@@ -371,8 +453,55 @@ def test_history_delete_run_asks_then_removes_rows_and_files(page, seeded, db):
     bench_files = [f for f in seeded["files"] if "bench" in str(f)]
     assert bench_files and not any(f.exists() for f in bench_files)
     assert not (Path(bench_files[0]).parent).exists()  # the emptied run folder is gone too
+    assert not log.exists() and not pasted.exists() and other_log.exists()  # its batch log too, nobody else's
     assert all(f.exists() for f in seeded["files"] if "bench" not in str(f))  # other runs untouched
     assert "**2** run(s)" in _texts(at)
+
+
+def test_history_refuses_files_outside_the_output_folder(page, seeded, db, tmp_path, monkeypatch):
+    monkeypatch.setenv("IGCS_ALLOW_DELETE", "true")
+    precious = tmp_path / "precious.png"
+    from PIL import Image
+
+    Image.new("RGB", (8, 8)).save(precious)
+    with session_scope(db) as s:
+        row = s.exec(select(Generation).where(Generation.run_id == seeded["bench"], Generation.status == "ok")).first()
+        row.image_path = str(precious)
+        s.add(row)
+        s.commit()
+        row_id = row.id
+    at = page("history")
+    at.query_params["gen"] = str(row_id)
+    at.run()
+    assert not at.get("image") or all("precious" not in str(i) for i in at.get("image"))
+    assert "outside the output folder" in at.warning[0].value
+    at = page("history").run()
+    _delete_bench(at, seeded)
+    assert precious.exists()
+    assert "refused" in at.warning[0].value and str(precious) in at.warning[0].value
+
+
+def test_history_delete_is_switched_off_where_not_allowed(page, seeded, db, monkeypatch):
+    monkeypatch.setenv("IGCS_ALLOW_DELETE", "false")
+    at = page("history").run()
+    at.radio(key="hist_view").set_value("Runs").run()
+    assert not [b for b in at.button if b.key == "hist_delete"]
+    assert "switched off" in _texts(at, "caption")
+    from dashboard import data
+
+    assert data.delete_run(seeded["bench"])[0] == 0
+    assert len(_rows(db, Generation.run_id == seeded["bench"])) == 12
+
+
+def test_delete_defaults_to_allowed_only_on_localhost(monkeypatch):
+    import streamlit as st
+
+    from dashboard import data
+
+    monkeypatch.delenv("IGCS_ALLOW_DELETE", raising=False)
+    for address, allowed in (("localhost", True), ("127.0.0.1", True), ("0.0.0.0", False), ("", False)):
+        monkeypatch.setattr(st, "get_option", lambda name, a=address: a if name == "server.address" else None)
+        assert data.delete_allowed()[0] is allowed, address
 
 
 # ---- charts ----------------------------------------------------------------------------------------
@@ -394,13 +523,34 @@ def test_charts_from_the_store(page, seeded):
     assert "50 successful generation(s)" in _texts(at, "caption")
     at.selectbox(key="charts_weights").set_value("tiny").run()
     _no_exception(at)
-    # first calls (the generate run) are left out unless asked for
-    assert "11 successful generation(s)" in _texts(at, "caption")
-    at.toggle(key="charts_first").set_value(True).run()
+    # first calls (the generate run) are counted and left out of the times, and the page says so
+    assert "13 successful generation(s)" in _texts(at, "caption") and "2 first call(s)" in _texts(at, "caption")
+    at.toggle(key="charts_log").set_value(True).run()
+    _no_exception(at)
+    at.multiselect(key="charts_sizes").set_value(["32×32"]).run()
     assert "13 successful generation(s)" in _texts(at, "caption")
 
 
-@both_backends
+def test_charts_take_weight_modes_from_ok_rows_only(page, db):
+    from core.store import add_run, bulk_add_generations
+
+    with session_scope(db) as s:
+        run = add_run(session=s, run=Run(kind="bench", weights="tiny", status="finished"))
+        base = dict(run_id=run.id, prompt="p", seed=0, steps=2, width=32, height=32, extra={}, profile={},
+                    api_params={}, image_index=0)
+        bulk_add_generations(session=s, rows=[
+            {**base, "job_key": "t", "model_key": "sd21", "weights": "tiny", "status": "ok", "total_s": 0.2},
+            {**base, "job_key": "p", "model_key": "sdxl", "weights": "pretrained", "status": "failed",
+             "error": "OSError: not downloaded"},
+            {**base, "job_key": "a", "model_key": "dall-e-3", "weights": "api", "status": "failed",
+             "error": "ProviderError: no key"}])
+    at = page("charts").run()
+    _no_exception(at)
+    assert at.selectbox(key="charts_weights").options == ["tiny"]
+    assert at.selectbox(key="charts_weights").value == "tiny"
+    assert "1 successful generation(s)" in _texts(at, "caption")
+
+
 def test_charts_show_the_atlas_when_stored(page, db):
     from core.store import AtlasEntry, session_scope as scope
 
@@ -422,3 +572,32 @@ def test_charts_show_the_atlas_when_stored(page, db):
     at.selectbox(key="charts_atlas_config").set_value(next(o for o in options if o.startswith("512×512"))).run()
     _no_exception(at)
     assert len(at.dataframe[-1].value) == 1
+
+
+# ---- login -----------------------------------------------------------------------------------------
+def test_login_is_off_by_default_and_guards_every_page_when_on(db, monkeypatch, tmp_path):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.dashboard.conftest import APP
+
+    at = AppTest.from_file(str(APP), default_timeout=60).run()
+    assert at.title[0].value == "Generate" and not [b for b in at.button if b.key == "login"]
+    monkeypatch.setenv("IGCS_REQUIRE_LOGIN", "true")
+    from core.settings import get_settings
+
+    get_settings.cache_clear()
+    at = AppTest.from_file(str(APP), default_timeout=60).run()
+    assert "no `[auth]` section" in at.error[0].value and not at.title  # no page without an OIDC provider
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.secrets["auth"] = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "x",
+                          "client_id": "id", "client_secret": "s",
+                          "server_metadata_url": "https://example.invalid/.well-known/openid-configuration"}
+    at.run()
+    _no_exception(at)
+    import importlib.util
+
+    if importlib.util.find_spec("authlib") is None:  # requirements-test.txt installs it
+        assert "Authlib" in at.error[0].value and not at.title
+        return
+    assert [b for b in at.button if b.key == "login"] and "Log in" in at.info[0].value
+    assert all(t.value != "Generate" for t in at.title)  # the page itself did not run

@@ -1,0 +1,162 @@
+"""Export generations and the per-configuration summary to CSV or Parquet.
+
+    python -m core.bench export generations --out gens.parquet --models sdxl,flux-dev --status ok
+    python -m core.bench export summary --out summary.csv --weights pretrained --since 2026-01-01
+
+Generations: every column of every row that matches the History filters (models, status, prompt text, run,
+dates, weights), oldest first; JSON columns (`extra`, `profile`, `api_params`) as JSON text. `read()` gives the
+rows back as the store holds them. Summary: p50/p90/mean seconds per model × configuration (steady state: first
+calls after load left out), with mean USD per image (list price, or the open models' GPU-time estimate).
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import sys
+from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
+from typing import Any, Iterable
+
+import pandas as pd
+from sqlalchemy.types import JSON
+
+from core import config_stats, pricing, store
+from core.settings import get_settings
+
+FORMATS = ("csv", "parquet")
+JSON_COLUMNS = tuple(c.name for c in store.Generation.__table__.columns if isinstance(c.type, JSON))
+DATETIME_COLUMNS = ("created_at",)
+COLUMNS = tuple(store.Generation.__table__.columns.keys())
+
+
+def filters(*, models: Iterable[str] | None = None, status: str | None = None, prompt: str | None = None,
+            run: int | None = None, since: date | None = None, until: date | None = None,
+            weights: str | None = None) -> dict[str, Any]:
+    """History's filters as store keyword arguments; `until` is inclusive (the whole day)."""
+    return {
+        "model_keys": list(models) if models else None, "status": status or None,
+        "prompt_contains": prompt or None, "run_id": run, "weights": weights or None,
+        "since": datetime.combine(since, time.min, timezone.utc) if since else None,
+        "until": datetime.combine(until + timedelta(days=1), time.min, timezone.utc) if until else None,
+    }
+
+
+def generations_frame(engine, **store_filters) -> pd.DataFrame:
+    """Every column of the filtered generations, oldest first; JSON columns as JSON text."""
+    with store.session_scope(engine, read_only=True) as s:
+        rows = list(store.generation_records(session=s, **store_filters))
+    frame = pd.DataFrame.from_records(rows, columns=list(COLUMNS))
+    for column in JSON_COLUMNS:
+        frame[column] = [None if v is None else json.dumps(v, sort_keys=True, default=str) for v in frame[column]]
+    frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True)
+    return frame
+
+
+def summary_frame(engine, **store_filters) -> pd.DataFrame:
+    """p50/p90 per model × configuration of the filtered ok rows, with USD per image (list or estimate)."""
+    columns = ("run_id", "model_key", "status", "weights", "first_call", "width", "height", "steps", "prompt",
+               "seed", "total_s", "cost_usd") + tuple(c for c in ("dtype", "batch_size", "repeat") if c in COLUMNS)
+    with store.session_scope(engine, read_only=True) as s:
+        rows = store.generation_tuples(session=s, columns=columns, **{**store_filters, "status": "ok"})
+        frame = pd.DataFrame.from_records(rows, columns=list(columns))
+        gpus = store.run_gpu_names(session=s, run_ids=frame["run_id"].dropna().astype(int).unique().tolist())
+    if frame.empty:
+        return config_stats.config_table(frame)
+    override = get_settings().gpu_hour_usd
+    rate = frame["run_id"].map(lambda r: pricing.rate_for(gpus.get(int(r)), override)).astype(float)
+    frame["cost_est_usd"] = (frame["total_s"].astype(float) * rate / 3600).where(frame["weights"] != "api")
+    return config_stats.config_table(frame)
+
+
+def to_bytes(frame: pd.DataFrame, fmt: str) -> bytes:
+    """The frame as CSV (UTF-8) or Parquet bytes (for a download button)."""
+    _check_format(fmt)
+    if fmt == "csv":
+        return frame.to_csv(index=False).encode("utf-8")
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    return buffer.getvalue()
+
+
+def write(frame: pd.DataFrame, path: str | Path, fmt: str | None = None) -> Path:
+    path = Path(path)
+    fmt = fmt or format_of(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(to_bytes(frame, fmt))
+    return path
+
+
+def read(path: str | Path) -> list[dict[str, Any]]:
+    """An exported generations file back as rows like the store's: JSON columns parsed, times as datetimes,
+    missing values as None."""
+    path = Path(path)
+    frame = pd.read_parquet(path) if format_of(path) == "parquet" else pd.read_csv(path, keep_default_na=False,
+                                                                                   na_values=[""])
+    frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True)
+    rows = []
+    for record in frame.astype(object).where(frame.notna(), None).to_dict("records"):
+        for column in JSON_COLUMNS:
+            record[column] = json.loads(record[column]) if record.get(column) is not None else None
+        record["created_at"] = record["created_at"].to_pydatetime() if record["created_at"] is not None else None
+        rows.append(record)
+    return rows
+
+
+def format_of(path: Path) -> str:
+    suffix = path.suffix.lower().lstrip(".")
+    fmt = {"pq": "parquet"}.get(suffix, suffix)
+    _check_format(fmt, f"--out: cannot tell the format of {path.name}; end it in .csv or .parquet, or pass --format")
+    return fmt
+
+
+def _check_format(fmt: str, message: str | None = None) -> None:
+    if fmt not in FORMATS:
+        raise ValueError(message or f"format: {fmt!r} is not allowed; one of {', '.join(FORMATS)}")
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date; use YYYY-MM-DD") from None
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m core.bench export", description=__doc__.split("\n\n")[0])
+    p.add_argument("what", choices=("generations", "summary"), help="rows, or p50/p90 per model × configuration")
+    p.add_argument("--out", required=True, help="file to write (.csv or .parquet)")
+    p.add_argument("--format", choices=FORMATS, help="default: from --out's suffix")
+    p.add_argument("--db", help="database URL or SQLite path (default IGCS_DATABASE_URL)")
+    p.add_argument("--models", help="comma-separated model keys")
+    p.add_argument("--status", choices=("ok", "failed", "skipped"))
+    p.add_argument("--prompt", help="prompt contains this text")
+    p.add_argument("--run", type=int, help="one run id")
+    p.add_argument("--since", type=_date, help="from this UTC date (YYYY-MM-DD)")
+    p.add_argument("--until", type=_date, help="to this UTC date, inclusive")
+    p.add_argument("--weights", choices=("pretrained", "random", "tiny", "api"))
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        fmt = args.format or format_of(Path(args.out))
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    url = args.db or get_settings().database_url
+    url = url if "://" in url else f"sqlite:///{url}"
+    engine = store.make_engine(url)
+    chosen = filters(models=[m.strip() for m in args.models.split(",") if m.strip()] if args.models else None,
+                     status=args.status, prompt=args.prompt, run=args.run, since=args.since, until=args.until,
+                     weights=args.weights)
+    frame = generations_frame(engine, **chosen) if args.what == "generations" else summary_frame(engine, **chosen)
+    path = write(frame, args.out, fmt)
+    print(f"wrote {len(frame):,} {args.what} row(s) to {path} ({fmt})")
+    engine.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

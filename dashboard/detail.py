@@ -1,0 +1,106 @@
+"""One generation's full record for the pages: image, prompt, parameters, times, compute, cost, the profile and
+the run's environment as readable tables, and errors as one clear line with the full text behind an expander.
+
+`show_error(where, text_or_exception)` is what every page uses to show an error."""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from core.explain import explain_error
+from dashboard import data, tables
+
+
+def show_error(where, error: BaseException | str | None) -> None:
+    """One clear line (core.explain); the full text or trace behind an expander."""
+    line, detail = explain_error(error)
+    where.error(line)
+    if detail and detail.strip() != line:
+        with where.expander("Full error text"):
+            st.code(detail, language=None)
+
+
+def show_generation(url: str, generation_id: int) -> None:
+    found = data.generation_detail(url, generation_id)
+    if found is None:
+        st.warning(f"Generation {generation_id} is not in the store (deleted?).")
+        return
+    g, run = found["generation"], found["run"] or {}
+    st.subheader(f"Generation {g['id']} · {g['model_key']} · {g['status']}")
+    left, right = st.columns([2, 3])
+    with left:
+        image = data.image_file(g.get("image_path"))
+        if image:
+            st.image(image, width="stretch")
+        elif g.get("image_path"):
+            st.warning(f"Image not shown: {g['image_path']} is missing or outside the output folder.")
+        else:
+            st.caption("No image.")
+        if g.get("error"):
+            show_error(st, g["error"])
+    with right:
+        st.markdown(f"**Prompt:** {g['prompt']}")
+        if g.get("negative_prompt"):
+            st.markdown(f"**Negative prompt:** {g['negative_prompt']}")
+        params = {
+            "model": g["model_key"], "provider": g.get("provider") or "(open model)", "weights": g["weights"],
+            "seed": g["seed"], "steps": g["steps"], "guidance": g["guidance"],
+            "size": f"{g['width']}×{g['height']}" if g.get("width") else None, "image index": g["image_index"],
+            "device": g["device"], "created (UTC)": str(g["created_at"])[:19].replace("T", " "), "run": g["run_id"],
+            "job key": g["job_key"], "category": g.get("category"),
+        }
+        params.update({f"extra · {k}": v for k, v in tables.flatten(g.get("extra")).items()})
+        timing = {
+            "load": g["load_s"], "whole call": g["total_s"], "text encoding": g["text_encode_s"],
+            "denoising": g["denoise_s"], "VAE decode": g["decode_s"], "prior (Cascade)": g["prior_s"],
+            "decoder (Cascade)": g["decoder_s"],
+        }
+        flop = lambda v: None if v is None else data.fmt_flops(v)  # noqa: E731
+        compute = {
+            "peak GPU memory": None if g["peak_mem_gb"] is None else f"{g['peak_mem_gb']:.2f} GB",
+            "parameters": None if g["params_total"] is None else f"{g['params_total']:,}",
+            "FLOPs text encoding": flop(g["flops_text_encode"]), "FLOPs denoising": flop(g["flops_denoise"]),
+            "FLOPs decode": flop(g["flops_decode"]), "FLOPs total": flop(g["flops_total"]),
+            "MACs total": None if g["macs_total"] is None else data.fmt_flops(g["macs_total"]).replace("FLOP", "MAC"),
+            "achieved": None if g["tflops_per_s"] is None else f"{g['tflops_per_s']:.3g} TFLOP/s",
+            "MFU": None if g["mfu"] is None else f"{g['mfu'] * 100:.1f} %",
+            "first call after load": "yes (includes warm-up)" if g["first_call"] else "no",
+        }
+        st.markdown("**Parameters**")
+        table(st, tables.key_values(params))
+    # Below the image: each table gets a third of the width (values stay visible at 1024 px).
+    c1, c2, c3 = st.columns(3)
+    with c1:
+        st.markdown("**Time**")
+        table(st, tables.key_values({k: data.fmt_seconds(v) for k, v in timing.items() if v is not None}))
+    with c2:
+        st.markdown("**Memory and compute** (FLOPs = 2 × MACs)")
+        table(st, tables.key_values(compute))
+    with c3:
+        _money(g, run)
+    with st.expander("Profile (per-component detail)"):
+        table(st, tables.key_values(tables.flatten(g.get("profile"))))
+    with st.expander(f"Run {g['run_id']}: environment and shared parameters"):
+        table(st, tables.key_values(tables.flatten(run)))
+
+
+def _money(g: dict, run: dict) -> None:
+    if g.get("provider") or g.get("cost_usd") is not None:
+        st.markdown("**API**")
+        table(st, tables.key_values({"request id": g.get("request_id"), "list price (USD)": g.get("cost_usd"),
+                                      **{f"request · {k}": v for k, v in tables.flatten(g.get("api_params")).items()}}))
+        return
+    usd, rate = data.estimate_for(g.get("total_s"), run.get("gpu_name"))
+    if usd is not None:
+        st.markdown("**Cost (estimate)**")
+        table(st, tables.key_values({"USD per image (estimate)": f"${usd:.5f}",
+                                      "from": f"{data.fmt_seconds(g['total_s'])} × ${rate:g} per GPU-hour "
+                                              f"({run.get('gpu_name')}; IGCS_GPU_HOUR_USD sets your rate)"}))
+
+
+def table(where, frame: pd.DataFrame) -> None:
+    """A key/value table tall enough to show every row ("none recorded" when there is nothing)."""
+    if frame.empty:
+        where.caption("None recorded.")
+        return
+    where.dataframe(frame, hide_index=True, width="stretch", height=min(35 * (len(frame) + 1) + 3, 600))

@@ -1,0 +1,143 @@
+"""Screenshots of the History and Charts pages at 1024 px and 1440 px, against a demo store.
+
+    .venv/bin/python scripts/screenshots.py --out shots/
+
+The demo store: a tiny-weights batch (real images) of four models, plus synthetic rows
+(scripts/seed_history.py) with GPU timings, a failure with Hugging Face's offline error text, and API prices.
+Needs Debian's chromium and playwright (scripts/install.sh --test).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+CHROMIUM = "/usr/bin/chromium"
+HF_ERROR = ("OSError: Cannot find the requested files in the disk cache and outgoing traffic has been disabled. "
+            "To enable hub look-ups and downloads online, pass local_files_only=False, see the stacktrace above")
+
+
+def demo_store(folder: Path, env: dict[str, str]) -> None:
+    from sqlmodel import select
+
+    from core.store import Generation, make_engine, session_scope
+    from seed_history import seed
+
+    prompts = folder / "prompts.txt"
+    prompts.write_text("a red apple on a wooden table\na lighthouse at dusk\na teapot with blue flowers\n")
+    subprocess.run([sys.executable, "-m", "core.bench", "--models", "sd21,pixart-alpha,sana-600m,flux-dev",
+                    "--weights", "tiny", "--prompts", str(prompts), "--seeds", "0", "1", "--no-progress",
+                    "--name", "tiny-demo"], cwd=ROOT, env=env, check=True)
+    seed(env["IGCS_DATABASE_URL"], 3000)
+    engine = make_engine(env["IGCS_DATABASE_URL"])
+    with session_scope(engine) as s:
+        row = s.exec(select(Generation).where(Generation.status == "failed")).first()
+        row.error = HF_ERROR
+        s.add(row)
+        s.commit()
+    engine.dispose()
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--out", default="shots")
+    args = p.parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix="igcs-shots-"))
+    env = {**os.environ, "IGCS_DATABASE_URL": f"sqlite:///{folder / 'demo.db'}", "IGCS_OUTPUT_DIR": str(folder / "out"),
+           "IGCS_DEVICE": "cpu", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    demo_store(folder, env)
+    os.environ["SHOTS_DB"] = env["IGCS_DATABASE_URL"]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = open(folder / "streamlit.log", "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.port", str(port),
+                             "--server.address", "localhost", "--server.headless", "true"],
+                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://localhost:{port}"
+    try:
+        for _ in range(200):
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                    break
+            except OSError:
+                time.sleep(0.3)
+        shoot(url, out)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+    print(f"screenshots in {out}")
+    return 0
+
+
+def shoot(url: str, out: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"])
+        for width in (1024, 1440):
+            page = browser.new_page(viewport={"width": width, "height": 900})
+            page.set_default_timeout(120_000)
+
+            def settle() -> None:
+                page.wait_for_timeout(1500)
+                page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden")
+                page.wait_for_timeout(800)
+
+            def snap(name: str) -> None:
+                """The whole page: Streamlit scrolls inside its main block, so the window grows to fit it."""
+                settle()
+                height = page.evaluate("Math.max(...[...document.querySelectorAll('[data-testid=stMain], "
+                                       "[data-testid=stMainBlockContainer]')].map(e => e.scrollHeight), 900)")
+                page.set_viewport_size({"width": width, "height": min(int(height) + 100, 12000)})
+                page.wait_for_timeout(800)
+                page.screenshot(path=str(out / f"{name}-{width}.png"))
+                page.set_viewport_size({"width": width, "height": 900})
+
+            page.goto(f"{url}/history")
+            page.get_by_text("generation(s) match").wait_for()
+            snap("history-generations")
+            page.get_by_text("Runs", exact=True).click()
+            snap("history-runs")
+            page.get_by_text("Image matrix", exact=True).click()
+            snap("history-matrix")
+            page.locator('[data-testid="stMain"] button').filter(has_text="#").first.click()
+            page.get_by_role("dialog").wait_for()
+            settle()
+            page.screenshot(path=str(out / f"history-matrix-dialog-{width}.png"))
+            page.goto(f"{url}/history?gen={failed_id(url)}")
+            page.get_by_text("generation(s) match").wait_for()
+            snap("history-error-detail")
+            page.goto(f"{url}/charts")
+            page.get_by_role("heading", name="Compute atlas").wait_for()
+            snap("charts")
+            page.close()
+        browser.close()
+
+
+def failed_id(url: str) -> int:
+    """A failed generation of the demo store (the one with Hugging Face's offline text)."""
+    from sqlmodel import select
+
+    from core.store import Generation, make_engine, session_scope
+
+    engine = make_engine(os.environ["SHOTS_DB"])
+    with session_scope(engine) as s:
+        found = s.exec(select(Generation.id).where(Generation.error.contains("local_files_only"))).first()
+    engine.dispose()
+    return int(found)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
