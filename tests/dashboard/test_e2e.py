@@ -77,7 +77,7 @@ def test_generate_two_tiny_models_then_find_them_in_history(dashboard, tmp_path)
             page.set_default_timeout(90_000)
             # a fresh server opened by a page's URL still goes through the router (pages/ is no old-style folder)
             page.goto(f"{url}/history")
-            expect(page.get_by_role("heading", name="History")).to_be_visible()
+            expect(page.get_by_role("heading", name="History")).to_be_visible(timeout=60_000)  # a cold server imports torch first
             expect(page.get_by_text("0 generation(s) match")).to_be_visible()
             expect(page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="Charts", exact=True)).to_be_visible()
             page.goto(url)
