@@ -178,7 +178,7 @@ def prepare(sweep: Sweep, *, settings: Settings | None = None, engine: Engine | 
     prepared.cost_estimate_usd = sum(providers.estimate_cost_usd(j.spec, j.request) for j in todo if j.spec.is_api)
     if sweep.max_cost is not None and prepared.cost_estimate_usd > sweep.max_cost + 1e-9:
         raise CaseStudyError(f"max-cost: the estimate {prepared.cost_estimate_usd:.3f} USD exceeds "
-                             f"{sweep.max_cost:.3f} USD; nothing was sent")
+                             f"--max-cost {sweep.max_cost:.3f} USD; nothing was sent")
     if sweep.score:  # metrics, weights and device checked now; the scorers load after the first model's jobs
         prepared.scorers = ScorerSet(sweep.score, device=engine.device, settings=settings,
                                      weights=sweep.scorer_weights or ("tiny" if sweep.weights == "tiny" else "pretrained"))
