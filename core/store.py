@@ -559,6 +559,20 @@ def generation_records(*, session: Session, batch: int = 5_000, **filters) -> It
         yield dict(row._mapping)
 
 
+def mean_cost_by_config(*, session: Session, weights: str | None = "api", run_ids: Sequence[int] | None = None,
+                        model_keys: Sequence[str] | None = None) -> list[tuple]:
+    """(model_key, width, height, steps, mean cost_usd, n) of ok rows with a price: the APIs' list prices per
+    configuration, aggregated in the database (one row per configuration, not one per image)."""
+    stmt = (select(Generation.model_key, Generation.width, Generation.height, Generation.steps,
+                   func.avg(Generation.cost_usd), func.count())
+            .where(Generation.status == "ok", Generation.cost_usd.is_not(None)))
+    stmt = _filtered(stmt, weights=weights, model_keys=model_keys)
+    if run_ids:
+        stmt = stmt.where(Generation.run_id.in_(list(run_ids)))
+    stmt = stmt.group_by(Generation.model_key, Generation.width, Generation.height, Generation.steps)
+    return [tuple(row) for row in session.execute(stmt)]
+
+
 def generation_tuples(*, session: Session, columns: Sequence[str], limit: int = 200_000,
                       weights: str | None = None, run_ids: Sequence[int] | None = None,
                       **filters) -> list[tuple]:

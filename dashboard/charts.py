@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 
 from core.config_stats import config_columns, config_label, has_repeats, latency_summary, steady
 from dashboard.chart_atlas import atlas_figure  # noqa: F401 - one import place for every figure
-from dashboard.chart_style import empty_figure, flop_unit, layout, model_colors
+from dashboard.chart_style import empty_figure, figure, flop_unit, layout, model_colors, trace
 
 # Stage columns in pipeline order, with the names people read.
 STAGES: tuple[tuple[str, str], ...] = (
@@ -92,10 +92,10 @@ def latency_by_model(df: pd.DataFrame, log: bool = False) -> go.Figure:
     summary = summary.assign(_o=summary["model_key"].map(order.index)).sort_values(["_o", "p50_s"])
     summary["label"] = _row_labels(summary)
     colors = model_colors(summary["model_key"])
-    fig = go.Figure()
+    fig = figure()
     for key in order:
         g = summary[summary["model_key"] == key]
-        fig.add_trace(go.Scatter(
+        fig.add_trace(trace("scatter", 
             x=g["p50_s"], y=g["label"], mode="markers", name=key, marker=dict(size=10, color=colors[key]),
             error_x=dict(type="data", array=g["p90_s"] - g["p50_s"], arrayminus=[0] * len(g), thickness=2, width=6,
                          color=colors[key]),
@@ -123,16 +123,16 @@ def stage_breakdown(df: pd.DataFrame, log: bool = False) -> go.Figure:
     med = _per_config(data, {c: (c, "median") for c in columns + ["total_s"]})
     med = med.sort_values(["model_key", "total_s"])
     med["label"] = _row_labels(med)
-    fig = go.Figure()
+    fig = figure()
     for column, label in stages:
-        fig.add_trace(go.Bar(y=med["label"], x=med[column], name=label, orientation="h",
+        fig.add_trace(trace("bar", y=med["label"], x=med[column], name=label, orientation="h",
                              hovertemplate=f"%{{y}}<br>{label}: %{{x:.3f}} s<extra></extra>"))
     other = (med["total_s"] - med[columns].fillna(0).sum(axis=1)).clip(lower=0)
-    fig.add_trace(go.Bar(y=med["label"], x=other, name="Other", orientation="h", marker_color="#BBBBBB",
+    fig.add_trace(trace("bar", y=med["label"], x=other, name="Other", orientation="h", marker=dict(color="#BBBBBB"),
                          hovertemplate="%{y}<br>other (scheduler, Python, copies): %{x:.3f} s<extra></extra>"))
     fig = _horizontal(fig, len(med), title, "median seconds per call",
                       "median of each stage per model × configuration" + _first_note(dropped), log)
-    fig.update_layout(barmode="stack", legend_title_text="stage", showlegend=True)
+    fig.update_layout(go.Layout(barmode="stack", legend_title_text="stage", showlegend=True))
     return fig
 
 
@@ -162,15 +162,15 @@ def flops_vs_latency(df: pd.DataFrame, log: bool = False) -> go.Figure:
     points["flops_scaled"] = points["flops"] / scale
     points["label"] = _row_labels(points)
     colors = model_colors(points["model_key"])
-    fig = go.Figure()
+    fig = figure()
     for key, group in points.groupby("model_key"):
-        fig.add_trace(go.Scatter(
+        fig.add_trace(trace("scatter", 
             x=group["flops_scaled"], y=group["seconds"], mode="markers", name=key, text=group["label"],
             customdata=group["n"], marker=dict(size=11, color=colors[key]),
             hovertemplate=f"%{{text}}<br>%{{x:.3g}} {unit}<br>p50 %{{y:.3f}} s<br>n=%{{customdata}}<extra></extra>"))
     front = pareto_front(points, "flops_scaled", "seconds")
     name = "Pareto front" if len(front) > 1 else "Pareto front (one point beats all)"
-    fig.add_trace(go.Scatter(
+    fig.add_trace(trace("scatter", 
         x=front["flops_scaled"], y=front["seconds"], mode="lines+markers", name=name, text=front["label"],
         line=dict(color="#111", dash="dash", width=2, shape="hv"),
         marker=dict(size=20, color="rgba(0,0,0,0)", line=dict(color="#111", width=2.5)),
@@ -196,9 +196,9 @@ def mfu_by_model(df: pd.DataFrame, log: bool = False) -> go.Figure:
     stats = stats.sort_values(["model_key", "p50"], ascending=[True, False])
     stats["label"] = _row_labels(stats)
     colors = model_colors(stats["model_key"])
-    fig = go.Figure()
+    fig = figure()
     for key, g in stats.groupby("model_key", sort=False):
-        fig.add_trace(go.Scatter(
+        fig.add_trace(trace("scatter", 
             x=g["p50"], y=g["label"], mode="markers", name=key, marker=dict(size=10, color=colors[key]),
             error_x=dict(type="data", array=g["p90"] - g["p50"], arrayminus=[0] * len(g), color=colors[key]),
             customdata=g["n"], hovertemplate="%{y}<br>p50 %{x:.1f} %<br>n=%{customdata}<extra></extra>"))
@@ -217,9 +217,9 @@ def peak_memory_by_model(df: pd.DataFrame, log: bool = False) -> go.Figure:
                                "n": ("peak_mem_gb", "size")}).sort_values(["model_key", "max"])
     stats["label"] = _row_labels(stats)
     colors = model_colors(stats["model_key"])
-    fig = go.Figure()
+    fig = figure()
     for key, g in stats.groupby("model_key", sort=False):
-        fig.add_trace(go.Bar(y=g["label"], x=g["max"], name=key, orientation="h", marker_color=colors[key],
+        fig.add_trace(trace("bar", y=g["label"], x=g["max"], name=key, orientation="h", marker=dict(color=colors[key]),
                              text=[f"{v:.1f}" for v in g["max"]], textposition="outside", cliponaxis=False,
                              customdata=list(zip(g["mean"], g["n"])),
                              hovertemplate="%{y}<br>max %{x:.2f} GB · mean %{customdata[0]:.2f} GB<br>"
@@ -235,7 +235,10 @@ def cost_per_image(df: pd.DataFrame, log: bool = False) -> go.Figure:
     frames = []
     api = _ok(df, "model_key", "cost_usd")
     if not api.empty:
-        frames.append(_per_config(api, {"usd": ("cost_usd", "mean"), "n": ("cost_usd", "size")}).assign(kind="list price"))
+        # rows already aggregated per configuration carry their image count in `n`
+        counted = "n" in api.columns and api["n"].notna().all()
+        frames.append(_per_config(api, {"usd": ("cost_usd", "mean"), "n": ("n", "sum") if counted else
+                                        ("cost_usd", "size")}).assign(kind="list price"))
     if df is not None and "cost_est_usd" in df.columns:
         est = steady(_ok(df, "model_key", "cost_est_usd"))
         if "cost_usd" in est.columns:
@@ -250,11 +253,11 @@ def cost_per_image(df: pd.DataFrame, log: bool = False) -> go.Figure:
     stats["label"] = [f"{lab} (estimate)" if k == "estimate" else lab
                       for lab, k in zip(_row_labels(stats), stats["kind"])]
     colors = model_colors(stats["model_key"])
-    fig = go.Figure()
+    fig = figure()
     for key, g in stats.groupby("model_key", sort=False):
-        fig.add_trace(go.Bar(
-            y=g["label"], x=g["usd"], name=key, orientation="h", marker_color=colors[key],
-            marker_pattern_shape=["/" if k == "estimate" else "" for k in g["kind"]],
+        fig.add_trace(trace("bar", 
+            y=g["label"], x=g["usd"], name=key, orientation="h",
+            marker=dict(color=colors[key], pattern=dict(shape=["/" if k == "estimate" else "" for k in g["kind"]])),
             text=[f"${v:.4f}" for v in g["usd"]], textposition="outside", cliponaxis=False,
             customdata=list(zip(g["kind"], g["n"])),
             hovertemplate="%{y}<br>$%{x:.5f} per image (%{customdata[0]})<br>n=%{customdata[1]}<extra></extra>"))
@@ -277,7 +280,7 @@ def _scaling(df: pd.DataFrame, x: str, title: str, x_title: str, empty: str, log
     points["p90"] = grouped.quantile(0.9)
     points = points.reset_index().sort_values(x)
     colors = model_colors(points["model_key"])
-    fig = go.Figure()
+    fig = figure()
     symbol_of: dict[str, str] = {}
     for group_key, group in points.groupby(keys, dropna=False, sort=True):
         first = group.iloc[0]
@@ -285,7 +288,7 @@ def _scaling(df: pd.DataFrame, x: str, title: str, x_title: str, empty: str, log
         rest = "" if rest == "default settings" else rest
         symbol = symbol_of.setdefault(rest, SYMBOLS[len(symbol_of) % len(SYMBOLS)])
         name = f"{first['model_key']} · {rest}" if rest else str(first["model_key"])
-        fig.add_trace(go.Scatter(
+        fig.add_trace(trace("scatter", 
             x=group[x], y=group["p50"], mode="lines+markers", name=name,
             line=dict(color=colors[first["model_key"]]), marker=dict(symbol=symbol, size=8),
             error_y=dict(type="data", array=group["p90"] - group["p50"], arrayminus=[0] * len(group), thickness=1),

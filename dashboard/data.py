@@ -39,8 +39,6 @@ CHART_COLUMNS = ("run_id", "model_key", "status", "weights", "first_call", "step
     # configuration and repeat columns, where this version of the store has them (spread over repeats needs
     # the job: prompt and seed)
     c for c in ("dtype", "batch_size", "repeat", "prompt", "seed") if c in store.Generation.__table__.columns)
-# What the cost chart needs of the API models' rows (their list prices beside the open models' estimates).
-COST_COLUMNS = ("model_key", "status", "weights", "steps", "width", "height", "cost_usd")
 # Columns of the History table, in the order shown.
 TABLE_COLUMNS = ("id", "created_at", "run_id", "model_key", "status", "prompt", "seed", "steps", "guidance",
                  "width", "height", "total_s", "denoise_s", "peak_mem_gb", "flops_total", "cost_usd", "error")
@@ -365,11 +363,12 @@ def chart_frame(url: str, weights: str | None = None, run_ids: tuple[int, ...] =
 
 @st.cache_data(ttl=30, show_spinner=False)
 def api_cost_frame(url: str, run_ids: tuple[int, ...] = (), models: tuple[str, ...] = ()) -> pd.DataFrame:
-    """The API models' ok rows with a price: only what the cost chart reads."""
+    """The API models' mean list price per configuration (`n` priced images each): what the cost chart reads."""
     with store.session_scope(_db_engine(url), read_only=True) as s:
-        rows = store.generation_tuples(session=s, columns=COST_COLUMNS, weights="api", status="ok",
-                                       run_ids=list(run_ids) or None, model_keys=list(models) or None)
-    return _frame_from_tuples(rows, COST_COLUMNS)
+        rows = store.mean_cost_by_config(session=s, weights="api", run_ids=list(run_ids) or None,
+                                         model_keys=list(models) or None)
+    frame = pd.DataFrame.from_records(rows, columns=["model_key", "width", "height", "steps", "cost_usd", "n"])
+    return frame.assign(status="ok", weights="api", cost_usd=frame["cost_usd"].astype(float))
 
 
 def config_summary(frame: pd.DataFrame) -> pd.DataFrame:

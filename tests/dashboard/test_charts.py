@@ -1,6 +1,7 @@
 """Figure builders: a DataFrame in, a Plotly figure out; traces, axes and titles checked; empty frames handled."""
 from __future__ import annotations
 
+import json
 import re
 
 import numpy as np
@@ -266,3 +267,20 @@ def test_stage_breakdown_does_not_count_cascade_denoising_twice():
     assert cascade == pytest.approx(0.9)  # text 0.1 + prior 0.3 + decoder 0.4 + decode 0.1
     assert stacked["Other"]["stable-cascade · 64×64 · 2 steps"] == pytest.approx(0.1)
     assert stacked["Denoising"]["sd21 · 64×64 · 2 steps"] == pytest.approx(0.6)
+
+
+@pytest.mark.parametrize("builder", list(charts.ALL_CHARTS.values()), ids=lambda b: b.__name__)
+def test_unvalidated_traces_are_valid_plotly(builder, frame):
+    """Builders skip plotly's per-property validation for speed: the figure must still validate in full."""
+    fig = builder(frame.assign(cost_est_usd=frame["total_s"] / 1000), log=True)
+    checked = go.Figure(fig.to_dict())  # validates every trace and layout property; raises on a typo
+    # and nothing was left for validation to rewrite (a `marker_color=` would be sent to the browser as is)
+    assert json.loads(checked.to_json()) == json.loads(fig.to_json())
+
+
+def test_cost_takes_list_prices_aggregated_per_configuration(frame):
+    rows = frame[frame.model_key == "dall-e-3"]
+    aggregated = pd.DataFrame({"model_key": ["dall-e-3"], "status": "ok", "weights": "api", "width": [1024],
+                               "height": [1024], "steps": [None], "cost_usd": [0.04], "n": [2]})
+    a, b = charts.cost_per_image(rows).data[0], charts.cost_per_image(aggregated).data[0]
+    assert list(a.y) == list(b.y) and list(a.x) == list(b.x) and a.customdata[0][1] == b.customdata[0][1] == 2

@@ -601,3 +601,21 @@ def test_login_is_off_by_default_and_guards_every_page_when_on(db, monkeypatch, 
         return
     assert [b for b in at.button if b.key == "login"] and "Log in" in at.info[0].value
     assert all(t.value != "Generate" for t in at.title)  # the page itself did not run
+
+
+def test_charts_show_api_list_prices_beside_open_models(page, db):
+    from core.store import add_run, bulk_add_generations
+
+    with session_scope(db) as s:
+        run = add_run(session=s, run=Run(kind="bench", weights="tiny", status="finished"))
+        base = dict(run_id=run.id, prompt="p", seed=0, width=32, height=32, extra={}, profile={}, api_params={},
+                    image_index=0, status="ok")
+        bulk_add_generations(session=s, rows=[
+            {**base, "job_key": "t", "model_key": "sd21", "weights": "tiny", "steps": 2, "total_s": 0.2},
+            {**base, "job_key": "a1", "model_key": "dall-e-3", "weights": "api", "total_s": 8.0, "cost_usd": 0.04},
+            {**base, "job_key": "a2", "model_key": "dall-e-3", "weights": "api", "total_s": 9.0, "cost_usd": 0.08}])
+    at = page("charts").run()
+    _no_exception(at)
+    assert at.selectbox(key="charts_weights").value == "tiny"
+    cost = next(c for c in at.get("plotly_chart") if "Cost per image" in c.proto.spec)
+    assert "dall-e-3" in cost.proto.spec and "0.06" in cost.proto.spec  # the mean list price, per configuration
