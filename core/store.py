@@ -559,6 +559,11 @@ def generation_records(*, session: Session, batch: int = 5_000, **filters) -> It
         yield dict(row._mapping)
 
 
+def any_repeats(*, session: Session) -> bool:
+    """Whether some job was timed more than once (a row with repeat > 0)."""
+    return session.execute(select(Generation.id).where(Generation.repeat > 0).limit(1)).first() is not None
+
+
 def mean_cost_by_config(*, session: Session, weights: str | None = "api", run_ids: Sequence[int] | None = None,
                         model_keys: Sequence[str] | None = None) -> list[tuple]:
     """(model_key, width, height, steps, mean cost_usd, n) of ok rows with a price: the APIs' list prices per

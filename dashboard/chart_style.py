@@ -3,9 +3,11 @@ and the empty figure that says why it is empty."""
 from __future__ import annotations
 
 import textwrap
+from functools import lru_cache
 from typing import Iterable
 
 import plotly.graph_objects as go
+import plotly.io as pio
 from plotly.colors import qualitative
 
 from core.registry import model_keys
@@ -65,13 +67,20 @@ def layout(fig: go.Figure, title: str, x: str, y: str, *, note: str | None = Non
     lines = title.count("<br>") + 1 if "<br>" in title else len(wrap(title, TITLE_WIDTH).split("<br>"))
     lines += len(wrap(note, NOTE_WIDTH).split("<br>")) if note else 0
     margin = {**dict(l=60, r=20, t=40 + 20 * lines, b=60), **kw.pop("margin", {})}
-    # A validated Layout (magic underscores such as legend_orientation expand), on a figure whose traces are not.
-    fig.update_layout(go.Layout(title=dict(text=titled(title, note), x=0.01, xanchor="left"), xaxis_title=x,
-                                yaxis_title=y, template=TEMPLATE, margin=margin,
-                                legend_title_text=kw.pop("legend", None), **kw))
+    # The layout is validated (magic underscores such as legend_orientation expand) as a small Layout without
+    # the template, then set as plain JSON; the template object is assigned as is (walking it costs ~0.4 s).
+    spec = go.Layout(title=dict(text=titled(title, note), x=0.01, xanchor="left"), xaxis_title=x, yaxis_title=y,
+                     margin=margin, legend_title_text=kw.pop("legend", None), **kw)
+    fig.update_layout(spec.to_plotly_json())
+    fig.layout.template = _template()
     if log_y:
         fig.update_yaxes(type="log")
     return fig
+
+
+@lru_cache(maxsize=1)
+def _template():
+    return pio.templates[TEMPLATE]
 
 
 def empty_figure(title: str, message: str) -> go.Figure:

@@ -132,7 +132,7 @@ def stage_breakdown(df: pd.DataFrame, log: bool = False) -> go.Figure:
                          hovertemplate="%{y}<br>other (scheduler, Python, copies): %{x:.3f} s<extra></extra>"))
     fig = _horizontal(fig, len(med), title, "median seconds per call",
                       "median of each stage per model × configuration" + _first_note(dropped), log)
-    fig.update_layout(go.Layout(barmode="stack", legend_title_text="stage", showlegend=True))
+    fig.update_layout(dict(barmode="stack", showlegend=True, legend=dict(title=dict(text="stage"))))
     return fig
 
 

@@ -36,9 +36,10 @@ LOCAL_ADDRESSES = ("localhost", "127.0.0.1", "::1")
 CHART_COLUMNS = ("run_id", "model_key", "status", "weights", "first_call", "steps", "width", "height",
                  "total_s", "text_encode_s", "denoise_s", "decode_s", "prior_s", "decoder_s", "peak_mem_gb",
                  "flops_total", "mfu", "cost_usd") + tuple(
-    # configuration and repeat columns, where this version of the store has them (spread over repeats needs
-    # the job: prompt and seed)
-    c for c in ("dtype", "batch_size", "repeat", "prompt", "seed") if c in store.Generation.__table__.columns)
+    # configuration columns, where this version of the store has them
+    c for c in ("dtype", "batch_size") if c in store.Generation.__table__.columns)
+# Read only when some job was repeated: the spread over repeats needs the job (prompt and seed).
+REPEAT_COLUMNS = tuple(c for c in ("repeat", "prompt", "seed") if "repeat" in store.Generation.__table__.columns)
 # Columns of the History table, in the order shown.
 TABLE_COLUMNS = ("id", "created_at", "run_id", "model_key", "status", "prompt", "seed", "steps", "guidance",
                  "width", "height", "total_s", "denoise_s", "peak_mem_gb", "flops_total", "cost_usd", "error")
@@ -354,9 +355,10 @@ def chart_frame(url: str, weights: str | None = None, run_ids: tuple[int, ...] =
     """Successful generations, only the columns charts read, with `cost_est_usd` for open models (first calls
     are kept: the charts leave them out of steady-state statistics and say how many)."""
     with store.session_scope(_db_engine(url), read_only=True) as s:
-        rows = store.generation_tuples(session=s, columns=CHART_COLUMNS, limit=limit, weights=weights,
+        columns = CHART_COLUMNS + (REPEAT_COLUMNS if REPEAT_COLUMNS and store.any_repeats(session=s) else ())
+        rows = store.generation_tuples(session=s, columns=columns, limit=limit, weights=weights,
                                        run_ids=list(run_ids) or None, model_keys=list(models) or None, status="ok")
-        frame = _frame_from_tuples(rows, CHART_COLUMNS)
+        frame = _frame_from_tuples(rows, columns)
         gpus = store.run_gpu_names(session=s, run_ids=frame["run_id"].dropna().astype(int).unique().tolist())
     return with_cost_estimate(frame, gpus, settings().gpu_hour_usd)
 

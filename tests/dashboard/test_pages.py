@@ -619,3 +619,20 @@ def test_charts_show_api_list_prices_beside_open_models(page, db):
     assert at.selectbox(key="charts_weights").value == "tiny"
     cost = next(c for c in at.get("plotly_chart") if "Cost per image" in c.proto.spec)
     assert "dall-e-3" in cost.proto.spec and "0.06" in cost.proto.spec  # the mean list price, per configuration
+
+
+def test_charts_read_repeats_when_a_job_was_repeated(page, db):
+    from core.store import add_run, bulk_add_generations
+
+    with session_scope(db) as s:
+        run = add_run(session=s, run=Run(kind="bench", weights="tiny", status="finished"))
+        bulk_add_generations(session=s, rows=[
+            dict(run_id=run.id, job_key=f"k{r}", model_key="sd21", weights="tiny", prompt="p", seed=0, steps=2,
+                 width=32, height=32, status="ok", total_s=0.1 * (r + 1), repeat=r, extra={}, profile={},
+                 api_params={}, image_index=0) for r in range(3)])
+    at = page("charts").run()
+    _no_exception(at)
+    latency = next(c for c in at.get("plotly_chart") if "Latency per model" in c.proto.spec)
+    assert "spread over repeats" in latency.proto.spec
+    table = at.dataframe[0].value
+    assert table["repeats"].tolist() == [3] and table["repeat_spread_s"].tolist() == [pytest.approx(0.2)]
