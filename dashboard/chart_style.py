@@ -37,17 +37,26 @@ def model_colors(keys: Iterable[str]) -> dict[str, str]:
     return {key: PALETTE[slot[key] % len(PALETTE)] for key in set(keys)}
 
 
-def figure() -> go.Figure:
+def figure(traces: list[dict] | None = None) -> go.Figure:
     """An empty figure that takes traces as plain dicts without validating every property: building a figure of
     many configurations is several times faster (the builders' traces are fixed code, checked by the tests).
     Traces must spell nested properties out (`marker=dict(color=...)`, not `marker_color=`); `layout()` is
     validated as usual."""
-    return go.Figure(_validate=False)
+    return go.Figure(data=traces or [], _validate=False)
 
 
 def trace(kind: str, **properties) -> dict:
-    """A trace as a plain dict, e.g. `trace("scatter", x=..., y=..., marker=dict(color=...))`."""
-    return {"type": kind, **properties}
+    """A trace as a plain dict, e.g. `trace("scatter", x=..., y=..., marker=dict(color=...))`; Series and arrays
+    become lists (positions, not a frame's index)."""
+    return {"type": kind, **{k: _plain(v) for k, v in properties.items()}}
+
+
+def _plain(value):
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if hasattr(value, "tolist") and not isinstance(value, str):
+        return value.tolist()
+    return value
 
 
 def wrap(text: str, width: int) -> str:
@@ -62,8 +71,11 @@ def titled(title: str, note: str | None = None) -> str:
     return out
 
 
-def layout(fig: go.Figure, title: str, x: str, y: str, *, note: str | None = None, log_y: bool = False,
-           **kw) -> go.Figure:
+def layout(fig: go.Figure | list[dict], title: str, x: str, y: str, *, note: str | None = None,
+           log_y: bool = False, **kw) -> go.Figure:
+    """Title, note, axis titles, template and margins; `fig` may be the list of trace dicts to draw."""
+    if isinstance(fig, list):
+        fig = figure(fig)
     lines = title.count("<br>") + 1 if "<br>" in title else len(wrap(title, TITLE_WIDTH).split("<br>"))
     lines += len(wrap(note, NOTE_WIDTH).split("<br>")) if note else 0
     margin = {**dict(l=60, r=20, t=40 + 20 * lines, b=60), **kw.pop("margin", {})}

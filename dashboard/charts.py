@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 
 from core.config_stats import config_columns, config_label, has_repeats, latency_summary, steady
 from dashboard.chart_atlas import atlas_figure  # noqa: F401 - one import place for every figure
-from dashboard.chart_style import empty_figure, figure, flop_unit, layout, model_colors, trace
+from dashboard.chart_style import empty_figure, flop_unit, layout, model_colors, trace
 
 # Stage columns in pipeline order, with the names people read.
 STAGES: tuple[tuple[str, str], ...] = (
@@ -69,9 +69,9 @@ def _per_config(data: pd.DataFrame, agg: dict, p90: str | None = None) -> pd.Dat
     return out
 
 
-def _horizontal(fig: go.Figure, rows: int, title: str, value_axis: str, note: str, log: bool) -> go.Figure:
+def _horizontal(traces: list[dict], rows: int, title: str, value_axis: str, note: str, log: bool) -> go.Figure:
     # Each row is labelled with its model: no legend, the plot keeps the width (colours as on every chart).
-    fig = layout(fig, title, value_axis, "", note=note, height=max(340, ROW_PX * rows + 170), showlegend=False,
+    fig = layout(traces, title, value_axis, "", note=note, height=max(340, ROW_PX * rows + 170), showlegend=False,
                  margin=dict(l=10))
     fig.update_yaxes(autorange="reversed", automargin=True)
     if log:
@@ -92,17 +92,18 @@ def latency_by_model(df: pd.DataFrame, log: bool = False) -> go.Figure:
     summary = summary.assign(_o=summary["model_key"].map(order.index)).sort_values(["_o", "p50_s"])
     summary["label"] = _row_labels(summary)
     colors = model_colors(summary["model_key"])
-    fig = figure()
+    traces: list[dict] = []
     for key in order:
         g = summary[summary["model_key"] == key]
-        fig.add_trace(trace("scatter", 
+        traces.append(trace(
+            "scatter",
             x=g["p50_s"], y=g["label"], mode="markers", name=key, marker=dict(size=10, color=colors[key]),
             error_x=dict(type="data", array=g["p90_s"] - g["p50_s"], arrayminus=[0] * len(g), thickness=2, width=6,
                          color=colors[key]),
             customdata=list(zip(g["p90_s"], g["n"])),
             hovertemplate="%{y}<br>p50 %{x:.3f} s · p90 %{customdata[0]:.3f} s<br>n=%{customdata[1]}<extra></extra>"))
     note = f"dot p50, whisker to p90 of seconds per call; {_spread_note(data)}{_first_note(dropped)}"
-    return _horizontal(fig, len(summary), title, "seconds per call (total_s)", note, log)
+    return _horizontal(traces, len(summary), title, "seconds per call (total_s)", note, log)
 
 
 def stage_breakdown(df: pd.DataFrame, log: bool = False) -> go.Figure:
@@ -123,14 +124,14 @@ def stage_breakdown(df: pd.DataFrame, log: bool = False) -> go.Figure:
     med = _per_config(data, {c: (c, "median") for c in columns + ["total_s"]})
     med = med.sort_values(["model_key", "total_s"])
     med["label"] = _row_labels(med)
-    fig = figure()
+    traces: list[dict] = []
     for column, label in stages:
-        fig.add_trace(trace("bar", y=med["label"], x=med[column], name=label, orientation="h",
+        traces.append(trace("bar", y=med["label"], x=med[column], name=label, orientation="h",
                              hovertemplate=f"%{{y}}<br>{label}: %{{x:.3f}} s<extra></extra>"))
     other = (med["total_s"] - med[columns].fillna(0).sum(axis=1)).clip(lower=0)
-    fig.add_trace(trace("bar", y=med["label"], x=other, name="Other", orientation="h", marker=dict(color="#BBBBBB"),
+    traces.append(trace("bar", y=med["label"], x=other, name="Other", orientation="h", marker=dict(color="#BBBBBB"),
                          hovertemplate="%{y}<br>other (scheduler, Python, copies): %{x:.3f} s<extra></extra>"))
-    fig = _horizontal(fig, len(med), title, "median seconds per call",
+    fig = _horizontal(traces, len(med), title, "median seconds per call",
                       "median of each stage per model × configuration" + _first_note(dropped), log)
     fig.update_layout(dict(barmode="stack", showlegend=True, legend=dict(title=dict(text="stage"))))
     return fig
@@ -162,22 +163,24 @@ def flops_vs_latency(df: pd.DataFrame, log: bool = False) -> go.Figure:
     points["flops_scaled"] = points["flops"] / scale
     points["label"] = _row_labels(points)
     colors = model_colors(points["model_key"])
-    fig = figure()
+    traces: list[dict] = []
     for key, group in points.groupby("model_key"):
-        fig.add_trace(trace("scatter", 
+        traces.append(trace(
+            "scatter",
             x=group["flops_scaled"], y=group["seconds"], mode="markers", name=key, text=group["label"],
             customdata=group["n"], marker=dict(size=11, color=colors[key]),
             hovertemplate=f"%{{text}}<br>%{{x:.3g}} {unit}<br>p50 %{{y:.3f}} s<br>n=%{{customdata}}<extra></extra>"))
     front = pareto_front(points, "flops_scaled", "seconds")
     name = "Pareto front" if len(front) > 1 else "Pareto front (one point beats all)"
-    fig.add_trace(trace("scatter", 
+    traces.append(trace(
+            "scatter",
         x=front["flops_scaled"], y=front["seconds"], mode="lines+markers", name=name, text=front["label"],
         line=dict(color="#111", dash="dash", width=2, shape="hv"),
         marker=dict(size=20, color="rgba(0,0,0,0)", line=dict(color="#111", width=2.5)),
         hovertemplate="on the front: %{text}<extra></extra>"))
     note = ("one point per model × configuration (p50 seconds); circled: the front, where nothing is both "
             "cheaper and faster" + _first_note(dropped))
-    fig = layout(fig, title, f"FLOPs per call ({unit}, FLOPs = 2 × MACs)", "p50 seconds per call", note=note,
+    fig = layout(traces, title, f"FLOPs per call ({unit}, FLOPs = 2 × MACs)", "p50 seconds per call", note=note,
                  legend="model", log_y=log, height=520, legend_orientation="h", legend_yanchor="top", legend_y=-0.15,
                  legend_x=0)
     if points["flops_scaled"].max() > 100 * max(points["flops_scaled"].min(), 1e-12):
@@ -196,14 +199,15 @@ def mfu_by_model(df: pd.DataFrame, log: bool = False) -> go.Figure:
     stats = stats.sort_values(["model_key", "p50"], ascending=[True, False])
     stats["label"] = _row_labels(stats)
     colors = model_colors(stats["model_key"])
-    fig = figure()
+    traces: list[dict] = []
     for key, g in stats.groupby("model_key", sort=False):
-        fig.add_trace(trace("scatter", 
+        traces.append(trace(
+            "scatter",
             x=g["p50"], y=g["label"], mode="markers", name=key, marker=dict(size=10, color=colors[key]),
             error_x=dict(type="data", array=g["p90"] - g["p50"], arrayminus=[0] * len(g), color=colors[key]),
             customdata=g["n"], hovertemplate="%{y}<br>p50 %{x:.1f} %<br>n=%{customdata}<extra></extra>"))
     note = "achieved FLOP/s over the device's bf16 dense peak; dot p50, whisker to p90" + _first_note(dropped)
-    return _horizontal(fig, len(stats), title, "MFU (%)", note, log)
+    return _horizontal(traces, len(stats), title, "MFU (%)", note, log)
 
 
 # ---- memory and cost -------------------------------------------------------------------------------
@@ -217,14 +221,14 @@ def peak_memory_by_model(df: pd.DataFrame, log: bool = False) -> go.Figure:
                                "n": ("peak_mem_gb", "size")}).sort_values(["model_key", "max"])
     stats["label"] = _row_labels(stats)
     colors = model_colors(stats["model_key"])
-    fig = figure()
+    traces: list[dict] = []
     for key, g in stats.groupby("model_key", sort=False):
-        fig.add_trace(trace("bar", y=g["label"], x=g["max"], name=key, orientation="h", marker=dict(color=colors[key]),
+        traces.append(trace("bar", y=g["label"], x=g["max"], name=key, orientation="h", marker=dict(color=colors[key]),
                              text=[f"{v:.1f}" for v in g["max"]], textposition="outside", cliponaxis=False,
                              customdata=list(zip(g["mean"], g["n"])),
                              hovertemplate="%{y}<br>max %{x:.2f} GB · mean %{customdata[0]:.2f} GB<br>"
                                            "n=%{customdata[1]}<extra></extra>"))
-    return _horizontal(fig, len(stats), title, "peak GPU memory (GB)",
+    return _horizontal(traces, len(stats), title, "peak GPU memory (GB)",
                        "highest peak over the configuration's calls", log)
 
 
@@ -253,9 +257,10 @@ def cost_per_image(df: pd.DataFrame, log: bool = False) -> go.Figure:
     stats["label"] = [f"{lab} (estimate)" if k == "estimate" else lab
                       for lab, k in zip(_row_labels(stats), stats["kind"])]
     colors = model_colors(stats["model_key"])
-    fig = figure()
+    traces: list[dict] = []
     for key, g in stats.groupby("model_key", sort=False):
-        fig.add_trace(trace("bar", 
+        traces.append(trace(
+            "bar",
             y=g["label"], x=g["usd"], name=key, orientation="h",
             marker=dict(color=colors[key], pattern=dict(shape=["/" if k == "estimate" else "" for k in g["kind"]])),
             text=[f"${v:.4f}" for v in g["usd"]], textposition="outside", cliponaxis=False,
@@ -263,7 +268,7 @@ def cost_per_image(df: pd.DataFrame, log: bool = False) -> go.Figure:
             hovertemplate="%{y}<br>$%{x:.5f} per image (%{customdata[0]})<br>n=%{customdata[1]}<extra></extra>"))
     note = ("solid: the APIs' list prices; hatched: open models' estimate = seconds per call × $ per GPU-hour / 3600 "
             "(IGCS_GPU_HOUR_USD or the GPU's documented default)")
-    fig = _horizontal(fig, len(stats), title, "USD per image", note, log)
+    fig = _horizontal(traces, len(stats), title, "USD per image", note, log)
     fig.update_yaxes(categoryorder="array", categoryarray=list(stats["label"]))
     return fig
 
@@ -280,26 +285,33 @@ def _scaling(df: pd.DataFrame, x: str, title: str, x_title: str, empty: str, log
     points["p90"] = grouped.quantile(0.9)
     points = points.reset_index().sort_values(x)
     colors = model_colors(points["model_key"])
-    fig = figure()
+    # Group the (small) table of points in plain Python: one line per model × held-fixed settings.
+    lines: dict[tuple, list[dict]] = {}
+    for row in points.to_dict("records"):
+        lines.setdefault(tuple(row[k] for k in keys), []).append(row)
+    traces: list[dict] = []
     symbol_of: dict[str, str] = {}
-    for group_key, group in points.groupby(keys, dropna=False, sort=True):
-        first = group.iloc[0]
-        rest = config_label({c: first[c] for c in fixed}) if fixed else ""
+    for line_key in sorted(lines, key=lambda k: tuple(str(v) for v in k)):
+        rows = lines[line_key]
+        model = rows[0]["model_key"]
+        rest = config_label({c: rows[0][c] for c in fixed}) if fixed else ""
         rest = "" if rest == "default settings" else rest
         symbol = symbol_of.setdefault(rest, SYMBOLS[len(symbol_of) % len(SYMBOLS)])
-        name = f"{first['model_key']} · {rest}" if rest else str(first["model_key"])
-        fig.add_trace(trace("scatter", 
-            x=group[x], y=group["p50"], mode="lines+markers", name=name,
-            line=dict(color=colors[first["model_key"]]), marker=dict(symbol=symbol, size=8),
-            error_y=dict(type="data", array=group["p90"] - group["p50"], arrayminus=[0] * len(group), thickness=1),
-            customdata=list(zip(group["p90"], group["n"])),
+        name = f"{model} · {rest}" if rest else str(model)
+        p50, p90 = [r["p50"] for r in rows], [r["p90"] for r in rows]
+        traces.append(trace(
+            "scatter", x=[r[x] for r in rows], y=p50, mode="lines+markers", name=name,
+            line=dict(color=colors[model]), marker=dict(symbol=symbol, size=8),
+            error_y=dict(type="data", array=[b - a for a, b in zip(p50, p90)], arrayminus=[0] * len(rows),
+                         thickness=1),
+            customdata=[[r["p90"], r["n"]] for r in rows],
             hovertemplate=f"{name}<br>%{{x}}<br>p50 %{{y:.3f}} s · p90 %{{customdata[0]:.3f}} s"
                           f"<br>n=%{{customdata[1]}}<extra></extra>"))
     held = "size" if x == "steps" else "steps"
     note = (f"one line per model × {held} (and dtype, batch size when stored): p50, whisker to p90; "
             f"{_spread_note(data)}{_first_note(dropped)}")
-    return layout(fig, title, x_title, "p50 seconds per call", note=note, legend="model · held fixed",
-                  log_y=log, height=460 + 22 * (len(fig.data) // 4), legend_orientation="h",
+    return layout(traces, title, x_title, "p50 seconds per call", note=note, legend="model · held fixed",
+                  log_y=log, height=460 + 22 * (len(traces) // 4), legend_orientation="h",
                   legend_yanchor="top", legend_y=-0.15, legend_x=0)
 
 

@@ -58,11 +58,13 @@ def queries(url: str, repeats: int) -> list[tuple[str, float, float]]:
         "runs (200) + counts": lambda s: store.run_counts(session=s, run_ids=[r.id for r in store.query_runs(session=s, limit=200)]),
         "run summary (newest run)": lambda s: store.run_model_summary(session=s, run_id=last),
         "run prompts page": lambda s: store.run_prompts(session=s, run_id=last, limit=8),
-        "chart rows as dicts, weights=pretrained": lambda s: store.generation_columns(
-            session=s, columns=CHART, weights="pretrained", status="ok"),
     }
     if hasattr(store, "generation_tuples"):  # what the Charts page reads since issue 9
         cases["chart rows as tuples, weights=pretrained"] = lambda s: store.generation_tuples(
+            session=s, columns=CHART, weights="pretrained", status="ok")
+        cases["API prices per configuration"] = lambda s: store.mean_cost_by_config(session=s)
+    else:  # what it read before
+        cases["chart rows as dicts, weights=pretrained"] = lambda s: store.generation_columns(
             session=s, columns=CHART, weights="pretrained", status="ok")
         cases["weights with ok rows"] = lambda s: store.weights_in_store(session=s, status="ok")
         cases["GPU names of 200 runs"] = lambda s: store.run_gpu_names(session=s, run_ids=list(range(1, 201)))
