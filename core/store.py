@@ -587,8 +587,19 @@ def generation_tuples(*, session: Session, columns: Sequence[str], limit: int = 
     return [tuple(row) for row in session.execute(stmt)]
 
 
-def weights_in_store(*, session: Session, status: str | None = None) -> list[str]:
-    """Weights modes present (only among rows of `status` when given: charts offer only modes with ok rows)."""
+def weights_in_store(*, session: Session, status: str | None = None,
+                     modes: Sequence[str] | None = None) -> list[str]:
+    """Weights modes present (only among rows of `status` when given: charts offer only modes with ok rows).
+    With `modes`, each is looked up on its own (stops at its first row: fast on a big store)."""
+    if modes is not None:
+        found = []
+        for mode in modes:
+            stmt = select(Generation.id).where(Generation.weights == mode)
+            if status:
+                stmt = stmt.where(Generation.status == status)
+            if session.execute(stmt.limit(1)).first() is not None:
+                found.append(mode)
+        return sorted(found)
     stmt = select(Generation.weights).distinct()
     if status:
         stmt = stmt.where(Generation.status == status)

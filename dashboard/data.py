@@ -22,6 +22,7 @@ import streamlit as st
 from core import config_stats, export, families, outputs, pricing, processes, store
 from core.availability import available
 from core.generation import Engine
+from core.loading import WEIGHTS
 from core.registry import all_specs, get_spec
 from core.spec import ModelSpec
 from core.errors import CaseStudyError
@@ -31,6 +32,7 @@ from core.settings import Settings, get_settings
 QUERY_TTL_S = 10
 PAGE_SIZES = (25, 50, 100, 200)
 LOCAL_ADDRESSES = ("localhost", "127.0.0.1", "::1")
+WEIGHT_MODES = (*WEIGHTS, "api")
 
 # Columns charts read (JSON columns never leave the database for charts).
 CHART_COLUMNS = ("run_id", "model_key", "status", "weights", "first_call", "steps", "width", "height",
@@ -201,9 +203,10 @@ def model_keys(url: str) -> list[str]:
 
 @st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
 def weights_in_store(url: str, status: str | None = None) -> list[str]:
-    """Weights modes in the store; `status="ok"` for those with something to chart."""
+    """Weights modes in the store (the three open-model modes and api); `status="ok"`: those with something
+    to chart."""
     with store.session_scope(_db_engine(url), read_only=True) as s:
-        return store.weights_in_store(session=s, status=status)
+        return store.weights_in_store(session=s, status=status, modes=WEIGHT_MODES)
 
 
 @st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
@@ -272,6 +275,14 @@ def runs_frame(url: str, limit: int = 50, offset: int = 0, kind: str | None = No
                      "seconds": (r.finished_at - r.created_at).total_seconds() if r.finished_at else None,
                      "output_dir": r.output_dir, "pid": r.pid, "hostname": r.hostname})
     return pd.DataFrame(rows, columns=columns)
+
+
+@st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
+def run_labels(url: str, limit: int = 200) -> pd.DataFrame:
+    """id, name, kind of the newest runs: what a run picker shows (no generation counts: those scan the store)."""
+    with store.session_scope(_db_engine(url), read_only=True) as s:
+        runs = store.query_runs(session=s, limit=limit)
+    return pd.DataFrame([{"id": r.id, "name": r.name, "kind": r.kind} for r in runs], columns=["id", "name", "kind"])
 
 
 def _run_summary(url: str, run_id: int) -> pd.DataFrame:

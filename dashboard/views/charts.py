@@ -29,7 +29,7 @@ if not stored_weights:
     st.info("Nothing to chart yet: generate on the Generate page or run a batch on Benchmark "
             "(e.g. `python -m core.bench --models sd21,sdxl --weights tiny --prompts data/prompts/smoke.txt`).")
 else:
-    runs = data.runs_frame(url, limit=200)
+    runs = data.run_labels(url)
     with st.container(border=True):
         c_w, c_runs, c_models = st.columns([1.5, 2, 2], vertical_alignment="bottom")
         preferred = next(w for w in ("pretrained", "random", "tiny", *stored_weights) if w in stored_weights)
