@@ -12,8 +12,9 @@ from plotly.colors import qualitative
 
 from core.registry import model_keys
 
-# 50 distinct colours: Dark24 for the registry's first 24 models (the 18 open ones first), then Alphabet.
-PALETTE: tuple[str, ...] = tuple(dict.fromkeys(qualitative.Dark24 + qualitative.Alphabet))
+# 74 distinct colours: Dark24 for the registry's first 24 models (the 18 open ones first), then Alphabet, then
+# Light24 (44 models today: no two share a colour while the registry holds fewer than 74).
+PALETTE: tuple[str, ...] = tuple(dict.fromkeys(qualitative.Dark24 + qualitative.Alphabet + qualitative.Light24))
 TEMPLATE = "plotly_white"
 TITLE_WIDTH = 48  # characters a line of title holds in a half-width chart at 1024 px
 NOTE_WIDTH = 78
