@@ -10,6 +10,7 @@ import secrets
 import sys
 import subprocess
 import threading
+from concurrent.futures import ThreadPoolExecutor
 import time
 from dataclasses import dataclass
 from datetime import date
@@ -360,12 +361,9 @@ def latest_generations(run_id: int, limit: int = 8) -> pd.DataFrame:
     return _frame(rows, TABLE_COLUMNS + ("image_path",))
 
 
-@st.cache_data(ttl=30, show_spinner=False)
-def chart_frame(url: str, weights: str | None = None, run_ids: tuple[int, ...] = (),
-                models: tuple[str, ...] = (), limit: int = 200_000) -> pd.DataFrame:
-    """Successful generations, only the columns charts read, with `cost_est_usd` for open models (first calls
-    are kept: the charts leave them out of steady-state statistics and say how many)."""
-    with store.session_scope(_db_engine(url), read_only=True) as s:
+def _chart_rows(engine, weights: str | None, run_ids: tuple[int, ...], models: tuple[str, ...],
+                limit: int = 200_000) -> pd.DataFrame:
+    with store.session_scope(engine, read_only=True) as s:
         columns = CHART_COLUMNS + (REPEAT_COLUMNS if REPEAT_COLUMNS and store.any_repeats(session=s) else ())
         rows = store.generation_tuples(session=s, columns=columns, limit=limit, weights=weights,
                                        run_ids=list(run_ids) or None, model_keys=list(models) or None, status="ok")
@@ -374,14 +372,40 @@ def chart_frame(url: str, weights: str | None = None, run_ids: tuple[int, ...] =
     return with_cost_estimate(frame, gpus, settings().gpu_hour_usd)
 
 
-@st.cache_data(ttl=30, show_spinner=False)
-def api_cost_frame(url: str, run_ids: tuple[int, ...] = (), models: tuple[str, ...] = ()) -> pd.DataFrame:
-    """The API models' mean list price per configuration (`n` priced images each): what the cost chart reads."""
-    with store.session_scope(_db_engine(url), read_only=True) as s:
+def _api_prices(engine, run_ids: tuple[int, ...], models: tuple[str, ...]) -> pd.DataFrame:
+    with store.session_scope(engine, read_only=True) as s:
         rows = store.mean_cost_by_config(session=s, weights="api", run_ids=list(run_ids) or None,
                                          model_keys=list(models) or None)
     frame = pd.DataFrame.from_records(rows, columns=["model_key", "width", "height", "steps", "cost_usd", "n"])
     return frame.assign(status="ok", weights="api", cost_usd=frame["cost_usd"].astype(float))
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def chart_frame(url: str, weights: str | None = None, run_ids: tuple[int, ...] = (),
+                models: tuple[str, ...] = (), limit: int = 200_000) -> pd.DataFrame:
+    """Successful generations, only the columns charts read, with `cost_est_usd` for open models (first calls
+    are kept: the charts leave them out of steady-state statistics and say how many)."""
+    return _chart_rows(_db_engine(url), weights, run_ids, models, limit)
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def api_cost_frame(url: str, run_ids: tuple[int, ...] = (), models: tuple[str, ...] = ()) -> pd.DataFrame:
+    """The API models' mean list price per configuration (`n` priced images each): what the cost chart reads."""
+    return _api_prices(_db_engine(url), run_ids, models)
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def chart_frames(url: str, weights: str, run_ids: tuple[int, ...] = (), models: tuple[str, ...] = (),
+                 with_api_prices: bool = False) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """`chart_frame` and, when asked, `api_cost_frame`, read at the same time on two connections (SQLite
+    releases the GIL while it reads: the Charts page opens that much sooner)."""
+    engine = _db_engine(url)
+    if not with_api_prices:
+        return _chart_rows(engine, weights, run_ids, models), None
+    with ThreadPoolExecutor(max_workers=2) as pool:  # store code only in the thread, no Streamlit calls
+        prices = pool.submit(_api_prices, engine, run_ids, models)
+        rows = _chart_rows(engine, weights, run_ids, models)
+        return rows, prices.result()
 
 
 def config_summary(frame: pd.DataFrame) -> pd.DataFrame:

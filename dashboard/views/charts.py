@@ -42,7 +42,9 @@ else:
             "Runs", [int(i) for i in runs["id"]], key="charts_runs", placeholder="all runs",
             format_func=lambda r: _run_label(runs, r))
         models = c_models.multiselect("Models", data.model_keys(url), key="charts_models", placeholder="all models")
-    frame = data.chart_frame(url, weights, tuple(run_ids), tuple(models))
+    # list prices of the API models beside the open models' estimates, read alongside
+    with_api = weights != "api" and "api" in stored_weights
+    frame, api_prices = data.chart_frames(url, weights, tuple(run_ids), tuple(models), with_api)
     with st.container(border=True):
         c_size, c_steps, c_log = st.columns([2, 2, 1.4], vertical_alignment="bottom")
         sizes = c_size.multiselect("Sizes", _sizes(frame), key="charts_sizes", placeholder="every size")
@@ -50,8 +52,9 @@ else:
                                     key="charts_steps", placeholder="every step count")
         log = c_log.toggle("Log scale", key="charts_log", help="the value axis of every chart on a log scale")
     if sizes:
-        size_text = frame["width"].astype("Int64").astype(str) + "×" + frame["height"].astype("Int64").astype(str)
-        frame = frame[size_text.isin(sizes)]
+        size_of = lambda f: f["width"].astype("Int64").astype(str) + "×" + f["height"].astype("Int64").astype(str)  # noqa: E731
+        frame = frame[size_of(frame).isin(sizes)]
+        api_prices = api_prices[size_of(api_prices).isin(sizes)] if api_prices is not None else None
     if steps:
         frame = frame[frame["steps"].isin(steps)]
     if frame.empty:
@@ -69,9 +72,8 @@ else:
                     charts.mfu_by_model):
         plot(builder(frame, log))
     cost_frame = frame
-    if weights != "api" and "api" in stored_weights:  # list prices beside the open models' estimates
-        api = data.api_cost_frame(url, tuple(run_ids), tuple(models))
-        cost_frame = api if frame.empty else pd.concat([frame, api], ignore_index=True)
+    if api_prices is not None:
+        cost_frame = api_prices if frame.empty else pd.concat([frame, api_prices], ignore_index=True)
     plot(charts.cost_per_image(cost_frame, log))
     table = data.config_summary(frame)
     if not table.empty:
