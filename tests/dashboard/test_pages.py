@@ -368,6 +368,9 @@ def test_history_filters_show_only_in_their_view_and_are_kept(page, seeded):
     assert not keys & {"hist_models", "hist_prompt", "hist_dates"}
     at.radio(key="hist_view").set_value("Generations").run()
     assert at.multiselect(key="hist_models").value == ["flux-dev"] and "**7** generation(s)" in _count(at)
+    at.multiselect(key="hist_models").set_value([]).run()
+    at.selectbox(key="hist_weights").set_value("pretrained").run()
+    assert "**50** generation(s)" in _count(at)  # the old run's sdxl rows
 
 
 def test_history_link_opens_a_generation_with_readable_tables_and_one_line_errors(page, seeded, db):
