@@ -75,7 +75,6 @@ def test_generate_two_tiny_models_then_find_them_in_history(dashboard, tmp_path)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1800})
             page.set_default_timeout(90_000)
-            expect.set_options(timeout=60_000)  # a cold server's first page imports torch and diffusers
             # a fresh server opened by a page's URL still goes through the router (pages/ is no old-style folder)
             page.goto(f"{url}/history")
             expect(page.get_by_role("heading", name="History")).to_be_visible(timeout=60_000)  # a cold server imports torch first
