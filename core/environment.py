@@ -69,4 +69,5 @@ def fingerprint(device: str | None = None) -> dict:
         "diffusers_version": _version("diffusers"),
         "transformers_version": _version("transformers"),
         "git_revision": git_revision(),
+        "git_dirty": (git_revision() or "").endswith("-dirty") if git_revision() else None,
     }

@@ -40,6 +40,7 @@ class Outcome:
     request: GenerationRequest
     images: list = field(default_factory=list)
     error: str | None = None
+    error_detail: str | None = None  # the traceback, for the detail view
     load_s: float | None = None
     first_call: bool = False
     total_s: float | None = None
@@ -47,6 +48,7 @@ class Outcome:
     calls: dict[str, int] = field(default_factory=dict)
     peak_mem_gb: float | None = None
     params: dict[str, int] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)  # dtype, scheduler, weights revision, attention
     device: str | None = None
     profile: dict[str, Any] = field(default_factory=dict)
     # compute of the calls the pipeline made (FLOPs = 2 x MACs, attention included)
@@ -137,6 +139,7 @@ class Engine:
                 self._generate_open(spec, request, outcome, seeds=_seeds)
         except Exception as exc:  # one model's failure is recorded, never raised past here
             outcome.error = f"{type(exc).__name__}: {exc}"
+            outcome.error_detail = traceback.format_exc()
             outcome.images = []
             if isinstance(exc, providers.ProviderError):  # keep what the provider said about it
                 outcome.request_id = exc.request_id
@@ -192,6 +195,7 @@ class Engine:
                 outcome.load_s = model.load_s
             outcome.first_call = model.calls == 0
             outcome.params = dict(model.params)
+            outcome.provenance = dict(model.provenance)
             outcome.device = model.device if model.device_map is None else f"{model.device_map}:{model.device}"
             components = model.family.components(model.pipe)
             stages = model.family.stages() if self.profile_stages else {}

@@ -11,6 +11,7 @@ from typing import Any, Literal
 import torch
 
 from core.families import Family, effective_spec, get_family
+from core.provenance import provenance
 from core.random_weights import build_random_pipeline
 from core.spec import ModelSpec
 from core.settings import Settings, get_settings
@@ -59,6 +60,7 @@ class LoadedModel:
     calls: int = 0  # pipeline calls since load or recipe (the first one includes warm-up, compilation)
     recipe: str = "eager"  # the speed recipe applied since load (core.recipes)
     params: dict[str, int] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)  # dtype, scheduler, weights revision (core.provenance)
 
     @property
     def params_total(self) -> int:
@@ -86,6 +88,7 @@ def load_model(spec: ModelSpec, weights: str, *, device: str, settings: Settings
     family = get_family(spec.family)
     dtype = torch_dtype(spec, weights, device)
     device_map = None
+    source = None
     _sync(device)
     t0 = time.perf_counter()
     if weights == "tiny":
@@ -99,7 +102,8 @@ def load_model(spec: ModelSpec, weights: str, *, device: str, settings: Settings
         token = settings.hf_token.get_secret_value() if settings.hf_token else None
         log.info("loading %s from %s (%s%s)", spec.key, pretrained_source(spec, settings), dtype,
                  ", balanced over GPUs" if device_map else "")
-        pipe = family.load_pretrained(spec, source=pretrained_source(spec, settings), torch_dtype=dtype,
+        source = pretrained_source(spec, settings)
+        pipe = family.load_pretrained(spec, source=source, torch_dtype=dtype,
                                       token=token, device_map=device_map)
         if device_map is None:
             pipe = family.to(pipe, device)
@@ -109,7 +113,8 @@ def load_model(spec: ModelSpec, weights: str, *, device: str, settings: Settings
     load_s = time.perf_counter() - t0
     params = {name: sum(p.numel() for p in module.parameters()) for name, module in family.components(pipe).items()}
     return LoadedModel(spec=spec, family=family, pipe=pipe, weights=weights, device=device, dtype=dtype,
-                       load_s=load_s, device_map=device_map, params=params)
+                       load_s=load_s, device_map=device_map, params=params,
+                       provenance=provenance(pipe, weights=weights, source=source, model_key=spec.key, dtype=dtype))
 
 
 def unload(model: LoadedModel) -> None:

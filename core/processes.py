@@ -22,6 +22,7 @@ from core.store import Run, finish_run, query_runs, session_scope
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 _BOOT_TIME: float | None = None
+BATCH_LOG_ENV = "IGCS_BATCH_LOG"
 
 
 def batches_dir(output_dir: str | Path) -> Path:
@@ -37,7 +38,8 @@ def start(argv: Sequence[str], *, name: str, output_dir: str | Path) -> subproce
     Its output goes to `<output dir>/batches/<name>.log`."""
     path = log_path(output_dir, name)
     path.parent.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # The batch records its log's path in its run (params["log"]): deleting the run deletes the log too.
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", BATCH_LOG_ENV: str(path.resolve())}
     with open(path, "ab") as log:
         return subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
                                 cwd=REPO_ROOT, start_new_session=True)

@@ -49,6 +49,10 @@ class Recorder:
             flops_decode=outcome.flops.get("decode"), flops_total=outcome.flops_total, macs_total=outcome.macs_total,
             tflops_per_s=outcome.tflops_per_s, mfu=outcome.mfu,
             request_id=outcome.request_id, api_params=outcome.api_params,
+            dtype=outcome.provenance.get("dtype"), scheduler=outcome.provenance.get("scheduler"),
+            scheduler_config=outcome.provenance.get("scheduler_config") or {},
+            weights_revision=outcome.provenance.get("weights_revision"),
+            attention_backend=outcome.provenance.get("attention_backend"),
         )
         rows: list[Generation] = []
         if outcome.ok and outcome.images:
@@ -71,6 +75,7 @@ class Recorder:
         else:
             rows.append(Generation(**base, seed=req.seed, status="failed",
                                    error=outcome.error or "the pipeline returned no image",
+                                   error_detail=outcome.error_detail,
                                    cost_usd=outcome.cost_usd))
         with session_scope(self.db) as session:
             for row in rows:

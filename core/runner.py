@@ -230,8 +230,10 @@ class Runner:
         try:
             load_error = self._load(jobs[0].spec)
             if load_error is not None:  # the model's jobs fail; the next model runs
+                error, detail = load_error
                 for job in jobs:
-                    self._record(job, Outcome(spec=job.spec, request=job.request, error=load_error), summary, progress)
+                    self._record(job, Outcome(spec=job.spec, request=job.request, error=error, error_detail=detail),
+                                 summary, progress)
                 return
             if self.warmup:
                 self._warm_up(jobs)
@@ -260,8 +262,8 @@ class Runner:
         if self.mode == "bench":
             self.scorers.offload()
 
-    def _load(self, spec: ModelSpec) -> str | None:
-        """Load an open model; the error text when it cannot load (API models load nothing)."""
+    def _load(self, spec: ModelSpec) -> tuple[str, str] | None:
+        """Load an open model; (error, traceback) when it cannot load (API models load nothing)."""
         if spec.is_api:
             return None
         try:
@@ -269,10 +271,11 @@ class Runner:
             return None
         except Exception as exc:  # noqa: BLE001 - recorded on each of the model's jobs
             log.warning("%s did not load: %s", spec.key, exc)
-            log.debug("%s", traceback.format_exc())
+            detail = traceback.format_exc()
+            log.debug("%s", detail)
             if isinstance(exc, torch.cuda.OutOfMemoryError):
                 torch.cuda.empty_cache()
-            return f"load failed: {type(exc).__name__}: {exc}"
+            return f"load failed: {type(exc).__name__}: {exc}", detail
 
     def _warm_up(self, jobs: list[Job]) -> None:
         """`warmup` untimed calls per configuration (size, steps, guidance ...), before the timed jobs."""

@@ -62,6 +62,7 @@ class Run(SQLModel, table=True):
     diffusers_version: str | None = None
     transformers_version: str | None = None
     git_revision: str | None = None
+    git_dirty: bool | None = None  # uncommitted changes to tracked files when the run started
 
 
 class Generation(SQLModel, table=True):
@@ -81,6 +82,7 @@ class Generation(SQLModel, table=True):
     job_key: str = Field(index=True)
     status: str = Field(default="ok", index=True)  # ok | failed | skipped
     error: str | None = None
+    error_detail: str | None = None  # the traceback of a failure
     # what was asked
     model_key: str = Field(index=True)
     provider: str | None = None  # None for open models; "openai", "google", ... for APIs
@@ -96,6 +98,12 @@ class Generation(SQLModel, table=True):
     image_index: int = 0
     repeat: int = 0  # timed repeat of the same job (0 = the first); resume keys carry it
     extra: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    # what produced it (reproducibility)
+    dtype: str | None = None
+    scheduler: str | None = None
+    scheduler_config: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    weights_revision: str | None = None  # hub commit, local folder hash, architecture hash or code revision
+    attention_backend: str | None = None
     # what came out
     image_path: str | None = None
     device: str | None = None

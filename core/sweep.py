@@ -7,6 +7,9 @@ jobs keyed, the API cost estimated and capped. A bad sweep fails here, with ever
 """
 from __future__ import annotations
 
+import json
+import os
+import shlex
 import sys
 from dataclasses import dataclass, field
 from typing import Sequence
@@ -17,6 +20,7 @@ from core import providers
 from core.providers import options
 from core.errors import CaseStudyError, RequestError
 from core.generation import Engine
+from core.processes import BATCH_LOG_ENV
 from core.prompts import Prompt, load_prompts
 from core.registry import resolve_models
 from core.runner import Job, Runner, plan, sweep_requests
@@ -93,6 +97,26 @@ def _stored_argv(argv: list[str]) -> list[str]:
     return [safe_url(a) if i and argv[i - 1] == "--db" else a for i, a in enumerate(argv)]
 
 
+def reproduce(row: dict) -> Sweep:
+    """The sweep that makes this stored generation again: same model, weights, prompt, seed and every parameter
+    (a repeat of a job is the same job; API options from `extra` become --param)."""
+    api = row.get("weights") == "api"
+    extra = row.get("extra") or {}
+    params = tuple(f"{row['model_key']}.{k}={json.dumps(v) if not isinstance(v, str) else v}"
+                   for k, v in sorted(extra.items()) if api and k != "requested_size")
+    size = tuple(extra.get("requested_size") or (row.get("width"), row.get("height")))
+    return Sweep(models=row["model_key"], prompts=(row["prompt"],), seeds=(row["seed"],) if row.get("seed") is not None
+                 else (0,), steps=None if api else row.get("steps"), guidance=None if api else row.get("guidance"),
+                 size=size if all(size) else None, negative_prompt=row.get("negative_prompt"),
+                 weights="pretrained" if api else row.get("weights", "pretrained"), params=params)
+
+
+def reproduce_command(row: dict) -> str:
+    """`python -m core.bench ...` for a stored generation, quoted for a POSIX shell (add --force to measure anew)."""
+    argv = ["python", *reproduce(row).argv()[1:]]
+    return " ".join(shlex.quote(a) for a in argv if a != "--no-progress")
+
+
 @dataclass
 class Prepared:
     """A checked sweep: what will run, what is skipped and why, and what it will cost."""
@@ -116,6 +140,8 @@ class Prepared:
                   "repeats": s.repeats, "warmup": s.warmup, "prompts_file": s.prompts_file,
                   "prompts": len(self.prompts), "negative_prompt": s.negative_prompt, "images": s.images,
                   "params": list(s.params), "score": list(s.score), "argv": _stored_argv(s.argv()[1:])}
+        if os.environ.get(BATCH_LOG_ENV):  # started in the background (core.processes): where its output goes
+            params["log"] = os.environ[BATCH_LOG_ENV]
         return Runner(self.engine, db=self.db, output_dir=s.out or self.settings.output_dir, mode=s.mode,
                       name=s.name, params=params, batch_size=s.batch_size, warmup=s.warmup, force=s.force, scorers=self.scorers, **kw)
 

@@ -69,7 +69,27 @@ def db():
 
 @st.cache_resource(show_spinner=False)
 def _engine_slot() -> dict[str, Any]:
-    return {"engine": None, "lock": threading.Lock()}
+    return {"engine": None, "lock": threading.Lock(), "unloads": []}  # unloads: (n, session, what)
+
+
+def _session_id() -> str:
+    """This browser tab (a token in its session state)."""
+    return st.session_state.setdefault("_tab_id", secrets.token_hex(6))
+
+
+def note_unload(what: str) -> None:
+    """Record that this session unloaded shared models (the other tabs are told: `unloads_by_others`)."""
+    slot = _engine_slot()
+    with slot["lock"]:
+        slot["unloads"].append((len(slot["unloads"]) + 1, _session_id(), what))
+        del slot["unloads"][:-50]
+
+
+def unloads_by_others(since: int) -> tuple[list[str], int]:
+    """What other sessions unloaded after event `since`, and the newest event number."""
+    events = list(_engine_slot()["unloads"])
+    me = _session_id()
+    return [what for n, who, what in events if n > since and who != me], (events[-1][0] if events else 0)
 
 
 def dev_engine(weights: str):
@@ -83,7 +103,11 @@ def dev_engine(weights: str):
         engine = slot["engine"]
         if engine is None or engine.weights != weights:
             if engine is not None:
+                resident = ", ".join(engine.resident)
                 engine.unload_all()
+                if resident:
+                    slot["unloads"].append((len(slot["unloads"]) + 1, _session_id(),
+                                            f"{resident} ({engine.weights} weights; {weights} weights were chosen)"))
             engine = Engine(weights=weights, settings=settings(), db=db())
             slot["engine"] = engine
         return engine

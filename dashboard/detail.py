@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from core.explain import explain_error
+from core.sweep import reproduce_command
 from dashboard import data, tables
 
 
@@ -37,7 +38,7 @@ def show_generation(url: str, generation_id: int) -> None:
         else:
             st.caption("No image.")
         if g.get("error"):
-            show_error(st, g["error"])
+            show_error(st, g["error"] + (f"\n\n{g['error_detail']}" if g.get("error_detail") else ""))
     with right:
         st.markdown(f"**Prompt:** {g['prompt']}")
         if g.get("negative_prompt"):
@@ -68,6 +69,15 @@ def show_generation(url: str, generation_id: int) -> None:
         }
         st.markdown("**Parameters**")
         table(st, tables.key_values(params))
+        st.markdown("**Reproduce it** (the same job; add `--force` to measure it again as a new row)")
+        st.code(reproduce_command(g), language="bash")
+        table(st, tables.key_values({
+            "dtype": g.get("dtype"), "scheduler": g.get("scheduler"), "weights revision": g.get("weights_revision"),
+            "attention backend": g.get("attention_backend"), "code revision": run.get("git_revision"),
+            "uncommitted changes": {True: "yes", False: "no"}.get(run.get("git_dirty"))}))
+        if g.get("scheduler_config"):
+            with st.expander("Scheduler config"):
+                table(st, tables.key_values(tables.flatten(g["scheduler_config"])))
     # Below the image: each table gets a third of the width (values stay visible at 1024 px).
     c1, c2, c3 = st.columns(3)
     with c1:

@@ -1,6 +1,7 @@
 """The batch CLI: sweeps, resumes after SIGKILL without duplicates, isolates a failing model."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -91,6 +92,54 @@ def test_failing_model_is_recorded_and_the_run_goes_on(tmp_path, monkeypatch, ca
         errors = [e for (e,) in con.execute("SELECT error FROM generation WHERE model_key='sdxl'")]
     assert all(e.startswith("load failed: OSError") and "model_index.json" in e for e in errors)  # each job says why
     assert "errors:" in out and "sdxl" in out
+    with sqlite3.connect(db) as con:
+        con.row_factory = sqlite3.Row
+        failed = con.execute("SELECT error_detail FROM generation WHERE model_key='sdxl'").fetchone()
+        ok = [dict(r) for r in con.execute("SELECT * FROM generation WHERE model_key='sd21'")]
+        dirty = con.execute("SELECT git_dirty FROM run").fetchone()[0]
+    assert failed["error_detail"].startswith("Traceback") and "from_pretrained" in failed["error_detail"]
+    # what produced the image, for reproducing it: a local folder's content hash as the weights revision
+    from core.provenance import folder_hash
+
+    assert {r["weights_revision"] for r in ok} == {f"local:{folder_hash(models / 'sd21')}"}
+    assert {r["dtype"] for r in ok} == {"float32"} and {r["scheduler"] for r in ok} == {"DDIMScheduler"}
+    assert all(json.loads(r["scheduler_config"])["num_train_timesteps"] for r in ok)
+    assert all(r["attention_backend"].startswith("native") for r in ok)
+    assert dirty in (0, 1)
+
+
+def test_a_stored_generation_reproduces_from_its_command(tmp_path, capsys):
+    """The detail view's command makes the same job again: the same key (so it is skipped) and the same image."""
+    import shlex
+
+    from core.sweep import reproduce_command
+
+    db = tmp_path / "r.db"
+    base = ["--db", str(db), "--out", str(tmp_path / "out"), "--no-progress"]
+    assert main(["--models", "pixart-sigma", "--weights", "tiny", "--prompt", "a 'quoted' cat", "--seeds", "11",
+                 "--negative-prompt", "blurry", "--steps", "3", *base]) == 0
+    with sqlite3.connect(db) as con:
+        con.row_factory = sqlite3.Row
+        row = dict(con.execute("SELECT * FROM generation").fetchone())
+    row["extra"] = json.loads(row["extra"])
+    command = reproduce_command(row)
+    argv = shlex.split(command)
+    assert argv[:3] == ["python", "-m", "core.bench"]
+    capsys.readouterr()
+    assert main(argv[3:] + base) == 0
+    assert "0 generated, 0 failed, 1 already stored" in capsys.readouterr().out  # the very same job key
+    assert main(argv[3:] + base + ["--force"]) == 0
+    with sqlite3.connect(db) as con:
+        paths = [p for (p,) in con.execute("SELECT image_path FROM generation ORDER BY id")]
+    assert len(paths) == 2 and Path(paths[0]).read_bytes() != b"" and \
+        _pixels(paths[0]) == _pixels(paths[1])  # measured again: the same image
+
+
+def _pixels(path):
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return im.tobytes()
 
 
 @pytest.mark.slow

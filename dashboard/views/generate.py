@@ -239,7 +239,9 @@ def _load(key: str) -> None:
 def _unload(key: str | None) -> None:
     engine = data.current_dev_engine()
     if engine is not None:
+        what = key or ", ".join(engine.resident) or "nothing"
         engine.unload_all() if key is None else engine.unload(key)
+        data.note_unload(what)
         st.session_state["gen_dev_message"] = ("success", f"unloaded {key or 'every model'}")
 
 
@@ -247,6 +249,10 @@ def _dev_panel() -> None:
     from core.environment import gpus
 
     st.subheader("Dev mode")
+    others, newest = data.unloads_by_others(st.session_state.get("gen_unloads_seen", 0))
+    st.session_state["gen_unloads_seen"] = newest
+    for what in others:  # the engine is shared by every tab of this dashboard
+        st.info(f"Another tab unloaded {what}: the next generation loads it again.")
     visible = gpus()
     if visible:
         st.markdown(f"**GPUs** ({len(visible)})")

@@ -161,6 +161,22 @@ def test_generate_dev_panel_loads_a_model(page, db):
     assert "`sd21`" not in _texts(at.sidebar)
 
 
+def test_a_tab_is_told_when_another_tab_unloads_the_shared_models(page, db):
+    mine, other = page("generate").run(), page("generate").run()
+    mine.sidebar.selectbox(key="gen_load_key").set_value("sd21")
+    mine.sidebar.button(key="gen_load").click().run()
+    assert "`sd21`" in _texts(mine.sidebar)
+    other.run()
+    assert "Another tab" not in _texts(other.sidebar, "info")
+    other.sidebar.button(key="gen_unload_all").click().run()
+    assert "Another tab" not in _texts(other.sidebar, "info")  # not told about its own action
+    mine.run()
+    _no_exception(mine)
+    assert "Another tab unloaded sd21" in _texts(mine.sidebar, "info")
+    mine.run()
+    assert "Another tab" not in _texts(mine.sidebar, "info")  # told once
+
+
 def test_generate_dev_panel_shows_each_gpu(page, db, monkeypatch):
     import core.environment
 
@@ -245,6 +261,8 @@ def test_benchmark_starts_a_detached_batch_watches_and_cancels_it(page, db):
     try:
         run = _wait(lambda: data.find_run(name))
         assert run.jobs_total == 400 and run.status == "running" and run.pid == proc.pid
+        # the batch records where its log is: deleting the run deletes the log too
+        assert Path(run.params["log"]) == Path(data.launched_batches()[name]["log"]).resolve()
         _wait(lambda: data.run_progress(run.id)[0].get("ok", 0) >= 2)
         at.run()  # progress and results arriving
         _no_exception(at)
