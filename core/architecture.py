@@ -22,6 +22,7 @@ from typing import Any
 import torch
 
 from core.flops import default_dtype
+from core.families import tokenizers as tk
 
 ARCHITECTURES_DIR = Path(__file__).resolve().parent.parent / "data" / "architectures"
 STAGES = ("text_encode", "denoise", "decode")
@@ -139,8 +140,6 @@ def component_params(spec: dict) -> int | None:
 
 def build_tokenizer(spec: dict) -> Any:
     """A tokenizer built in code (core.families.tokenizers) with the spec's layout, vocabulary size and length."""
-    from core.families import tokenizers as tk
-
     builders = {"clip": tk.clip_tokenizer, "t5": tk.t5_tokenizer, "gemma": tk.gemma_tokenizer,
                 "decoder_lm": tk.decoder_lm_tokenizer, "qwen2": tk.qwen2_tokenizer, "glm": tk.glm_tokenizer,
                 "bert": tk.bert_tokenizer, "gpt2": tk.gpt2_tokenizer}

@@ -28,11 +28,14 @@ from typing import Any, Sequence
 import torch
 
 from core.architecture import Architecture, ArchitectureUnavailable, load_architecture
-from core.flops import CallCount, count_call, signature
 from core.errors import RequestError
+from core.families import get_family
+from core.flops import CallCount, ValuedMeta, count_call, signature
 from core.random_weights import build_random_pipeline
-from core.request import parse_size
-from core.store import db_url
+from core.registry import get_spec, model_keys, resolve_models
+from core.request import GenerationRequest, parse_size
+from core.settings import get_settings
+from core.store import AtlasEntry, db_url, make_engine, put_atlas_entries, session_scope
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +75,6 @@ class ComponentFailed(RuntimeError):
 
 def _to_cpu(x: Any) -> Any:
     """A meta output tree → CPU tensors of the same shapes (ones; valued tensors keep their values)."""
-    from core.flops import ValuedMeta
-
     if isinstance(x, ValuedMeta):
         return x._values.clone()
     if isinstance(x, torch.Tensor):
@@ -189,8 +190,6 @@ class AtlasResult:
         return f"{self.model_key}|{self.width}x{self.height}|{self.steps}|{'neg' if self.negative_prompt else 'noneg'}"
 
     def to_entry(self):
-        from core.store import AtlasEntry
-
         fl = self.flops_by_stage
         return AtlasEntry(
             key=self.key, model_key=self.model_key, width=self.width, height=self.height, steps=self.steps,
@@ -213,10 +212,6 @@ class AtlasResult:
 def atlas_entry(key: str, *, width: int | None = None, height: int | None = None, steps: int | None = None,
                 negative_prompt: str | None = None, prompt: str = ATLAS_PROMPT) -> AtlasResult:
     """Parameters and FLOPs of one model at one size and step count, from its architecture alone."""
-    from core.families import get_family
-    from core.registry import get_spec
-    from core.request import GenerationRequest
-
     spec = get_spec(key)
     t0 = time.perf_counter()
     result = AtlasResult(model_key=key)
@@ -283,8 +278,6 @@ def _summarise(result: AtlasResult, recorder: _Recorder, arch: Architecture) -> 
 
 def build_atlas(keys: Sequence[str] | None = None, *, width: int | None = None, height: int | None = None,
                 steps: int | None = None, negative_prompt: str | None = None) -> list[AtlasResult]:
-    from core.registry import model_keys
-
     out = []
     for key in keys or model_keys("open"):
         out.append(atlas_entry(key, width=width, height=height, steps=steps, negative_prompt=negative_prompt))
@@ -330,8 +323,6 @@ def table(results: Sequence[AtlasResult]) -> str:
 
 
 def store_results(results: Sequence[AtlasResult], db) -> int:
-    from core.store import put_atlas_entries, session_scope
-
     with session_scope(db) as session:
         return put_atlas_entries(session=session, entries=[r.to_entry() for r in results])
 
@@ -355,9 +346,6 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from core.registry import resolve_models
-    from core.settings import get_settings
-
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -380,8 +368,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(table([r]).splitlines()[2], flush=True)
     print(footer if live else table(results))
     if not args.no_store:
-        from core.store import make_engine
-
         db = make_engine(args.db or get_settings().database_url)
         n = store_results(results, db)
         print(f"stored {n} atlas entries")

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 from core.providers import base, bytedance, catalog, google_images, kling, openai_images
 from core.providers.base import PRICES, ApiResult, Price, ProviderError
 from core.spec import ModelSpec
+from core.settings import get_settings
 
 if TYPE_CHECKING:
     from core.request import GenerationRequest
@@ -64,8 +65,6 @@ def _provider(spec: ModelSpec) -> ModuleType:
 def _settings(settings: "Settings | None") -> "Settings":
     if settings is not None:
         return settings
-    from core.settings import get_settings
-
     return get_settings()
 
 

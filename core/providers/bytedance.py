@@ -40,6 +40,7 @@ from core.providers.base import (
     size_of,
     snippet,
 )
+from core.providers.openai_images import images_generate
 
 if TYPE_CHECKING:
     import requests
@@ -342,8 +343,6 @@ def _ark_kind(status: int, code: Any, message: str) -> tuple[str | None, bool | 
 
 
 def _generate_ark(spec: "ModelSpec", req: "GenerationRequest", settings: "Settings") -> ApiResult:
-    from core.providers.openai_images import images_generate
-
     params, extra_body = _ark_params(spec, req)
     key = secret(settings.ark_api_key)
     with Call(PROVIDER, settings, secrets=[key]) as call:

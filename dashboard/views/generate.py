@@ -6,6 +6,7 @@ import random
 import streamlit as st
 
 from core.errors import RequestError
+from core.environment import gpus
 from core.loading import WEIGHTS
 from core.registry import all_specs, get_spec
 from core.request import MAX_SEED, GenerationRequest
@@ -246,8 +247,6 @@ def _unload(key: str | None) -> None:
 
 
 def _dev_panel() -> None:
-    from core.environment import gpus
-
     st.subheader("Dev mode")
     others, newest = data.unloads_by_others(st.session_state.get("gen_unloads_seen", 0))
     st.session_state["gen_unloads_seen"] = newest
