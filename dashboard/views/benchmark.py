@@ -50,7 +50,7 @@ with st.container(border=True):
     def _choose(keys: list[str]) -> None:
         st.session_state["bench_models"] = keys
 
-    models = st.multiselect("Models", [s.key for s in open_specs + api_specs], key="bench_models",
+    models = st.multiselect("Models", [s.key for s in open_specs + api_specs], key="bench_models", filter_mode="prefix",
                             format_func=labels.get,
                             help="all open models by default, and the API models whose key is set; "
                                  "key · default size · approximate VRAM · ✓ when available here")

@@ -105,11 +105,11 @@ open_specs = all_specs("open")
 api_specs = all_specs("api")
 labels = {s.key: data.model_label(s, weights) for s in open_specs + api_specs}
 c_open, c_api = st.columns([3, 2])
-open_keys = c_open.multiselect("Open models", [s.key for s in open_specs], key="gen_open_models",
+open_keys = c_open.multiselect("Open models", [s.key for s in open_specs], key="gen_open_models", filter_mode="prefix",
                                format_func=labels.get, placeholder="Choose open models",
                                help="key · default size · approximate VRAM · gated on the Hub · "
                                     "✓ when its weights are on this machine (see the catalog below)")
-api_keys = c_api.multiselect("API models", [s.key for s in api_specs], key="gen_api_models",
+api_keys = c_api.multiselect("API models", [s.key for s in api_specs], key="gen_api_models", filter_mode="prefix",
                              format_func=labels.get, placeholder="Choose API models" if api_specs else "No API models",
                              disabled=not api_specs, help="✓ when the provider's key is set in the environment or .env")
 with st.expander("Model catalog: defaults, size, VRAM, licence, what is available here"):

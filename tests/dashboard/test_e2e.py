@@ -84,6 +84,16 @@ def test_generate_two_tiny_models_then_find_them_in_history(dashboard, tmp_path)
             page.get_by_text("Model catalog").first.wait_for()  # the Generate page, fully drawn
             # choose two tiny models
             picker = page.locator('[data-testid="stMultiSelect"]').filter(has_text="Open models").locator("input")
+            # search by key: labels start with the key, so an exact key is listed first
+            picker.click()
+            picker.fill("lumina2")
+            models = page.get_by_role("option").filter(has_text=" · ")  # not "Select N matches"
+            expect(models.first).to_have_text(re.compile(r"^lumina2 ·"))
+            picker.fill("sd")
+            expect(models).to_have_count(3)
+            names = [o.split(" ·")[0] for o in models.all_inner_texts()]
+            assert names == ["sd21", "sdxl", "sd3-medium"], names
+            page.keyboard.press("Escape")
             for key in MODELS:
                 picker.click()
                 picker.fill(key)
