@@ -666,7 +666,11 @@ def reconcile_runs() -> list[int]:
 def fmt_seconds(value: float | None) -> str:
     if value is None or pd.isna(value):
         return "–"
-    return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
+    if value < 1:
+        return f"{value * 1000:.0f} ms"
+    if value < 120:
+        return f"{value:.2f} s"
+    return f"{value / 60:.1f} min" if value < 7200 else f"{value / 3600:.1f} h"
 
 
 def fmt_flops(value: float | None) -> str:

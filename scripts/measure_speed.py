@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import runpy
 import statistics
 import sys
 import tempfile
@@ -18,8 +19,6 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "scripts"))
 
 QUERY_P95_S = 0.300
 PAGE_COLD_S = 1.0
@@ -121,7 +120,7 @@ def main(argv=None) -> int:
     path = Path(args.db or Path(tempfile.mkdtemp(prefix="igcs-speed-")) / "results.db")
     url = f"sqlite:///{path}"
     if not path.exists():
-        from seed_history import seed  # scripts/seed_history.py
+        seed = runpy.run_path(str(ROOT / "scripts" / "seed_history.py"))["seed"]
 
         stats = seed(url, args.rows)
         print(f"seeded {stats['rows']:,} generations in {stats['runs']} runs ({stats['insert_s']:.1f} s)")

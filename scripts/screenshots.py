@@ -1,4 +1,4 @@
-"""Screenshots of the History and Charts pages at 1024 px and 1440 px, against a demo store.
+"""Screenshots of every page (Generate, Benchmark, History, Charts) at 1024 px and 1440 px, against a demo store.
 
     .venv/bin/python scripts/screenshots.py --out shots/
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import runpy
 import socket
 import subprocess
 import sys
@@ -19,8 +20,6 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "scripts"))
 CHROMIUM = "/usr/bin/chromium"
 HF_ERROR = ("OSError: Cannot find the requested files in the disk cache and outgoing traffic has been disabled. "
             "To enable hub look-ups and downloads online, pass local_files_only=False, see the stacktrace above")
@@ -30,7 +29,7 @@ def demo_store(folder: Path, env: dict[str, str]) -> None:
     from sqlmodel import select
 
     from core.store import Generation, make_engine, session_scope
-    from seed_history import seed
+    seed = runpy.run_path(str(ROOT / "scripts" / "seed_history.py"))["seed"]  # scripts/ is no package
 
     prompts = folder / "prompts.txt"
     prompts.write_text("a red apple on a wooden table\na lighthouse at dusk\na teapot with blue flowers\n")
@@ -105,6 +104,21 @@ def shoot(url: str, out: Path) -> None:
                 page.screenshot(path=str(out / f"{name}-{width}.png"))
                 page.set_viewport_size({"width": width, "height": 900})
 
+            page.goto(url)
+            page.get_by_text("Model catalog").first.wait_for()
+            picker = page.locator('[data-testid="stMultiSelect"]').filter(has_text="Open models").locator("input")
+            for key in ("sd21", "pixart-alpha", "flux-dev"):
+                picker.click()
+                picker.fill(key)
+                page.get_by_role("option").filter(has_text=f"{key} ·").first.click()
+            page.keyboard.press("Escape")
+            page.get_by_label("Prompt", exact=True).fill("a red apple on a wooden table")
+            page.get_by_role("button", name="Generate", exact=True).click()
+            page.locator('[data-testid="stMain"] [data-testid="stImage"]').nth(2).wait_for()
+            snap("generate")
+            page.goto(f"{url}/benchmark")
+            page.get_by_text("Recent batches").wait_for()
+            snap("benchmark")
             page.goto(f"{url}/history")
             page.get_by_text("generation(s) match").wait_for()
             snap("history-generations")

@@ -14,7 +14,7 @@ from core.sweep import Sweep
 from dashboard import data
 
 REFRESH_S = 2
-SIZE_CHOICES = ["each model's default", "512×512", "768×768", "1024×1024", "1024×768", "768×1024"]
+SIZE_CHOICES = ["default", "512×512", "768×768", "1024×1024", "1024×768", "768×1024"]
 
 st.title("Benchmark")
 st.caption("Every chosen model over every prompt and seed, one model at a time (load → generate → unload), "
@@ -54,7 +54,7 @@ with st.container(border=True):
                             format_func=labels.get,
                             help="all open models by default, and the API models whose key is set; "
                                  "key · default size · approximate VRAM · ✓ when available here")
-    b1, b2, b3, _ = st.columns([1, 1, 1, 3])
+    b1, b2, b3, _ = st.columns([1, 1.8, 1, 2.2])
     b1.button("All", key="bench_all", on_click=_choose, args=(everything,), width="stretch")
     b2.button("Available here", key="bench_available", width="stretch", on_click=_choose, args=(
         [k for k in everything if data.weights_here(k, "api" if k in default_api else weights)[0]],))
@@ -85,18 +85,18 @@ with st.container(border=True):
     c_seeds, c_steps, c_guidance, c_size = st.columns(4)
     seeds_text = c_seeds.text_input("Seeds", value="0", key="bench_seeds", help="space- or comma-separated")
     steps = c_steps.number_input("Steps", min_value=1, max_value=200, value=None, step=1, key="bench_steps",
-                                 placeholder="each model's default")
+                                 placeholder="auto", help="empty: each model's own default")
     guidance = c_guidance.number_input("Guidance", min_value=0.0, max_value=30.0, value=None, step=0.5,
-                                       key="bench_guidance", placeholder="each model's default")
-    size_choice = c_size.selectbox("Size", SIZE_CHOICES, key="bench_size")
-    c_rep, c_warm, c_cost, c_force = st.columns(4)
+                                       key="bench_guidance", placeholder="auto", help="empty: each model's own default")
+    size_choice = c_size.selectbox("Size", SIZE_CHOICES, key="bench_size", help="default: each model's own size")
+    c_rep, c_warm, c_cost = st.columns(3)
     repeats = c_rep.number_input("Timed repeats", min_value=1, max_value=100, value=1, step=1, key="bench_repeats",
                                  help="each job timed this many times; each repeat is stored (p50/p90 in Charts)")
     warmup = c_warm.number_input("Warm-up calls", min_value=0, max_value=20, value=0, step=1, key="bench_warmup",
                                  help="untimed calls per model and configuration before the timed ones")
     max_cost = c_cost.number_input("API cost cap (USD)", min_value=0.0, value=None, step=1.0, key="bench_max_cost",
-                                   placeholder="no cap", help="refuse the batch when its API estimate is higher")
-    force = c_force.toggle("Measure again", key="bench_force", help="run jobs already stored again, as new rows")
+                                   placeholder="none", help="refuse the batch when its API estimate is higher")
+    force = st.toggle("Measure again", key="bench_force", help="run jobs already stored again, as new rows")
     negative = st.text_input("Negative prompt (for models that take one)", key="bench_negative")
 
     try:

@@ -105,11 +105,11 @@ open_specs = all_specs("open")
 api_specs = all_specs("api")
 labels = {s.key: data.model_label(s, weights) for s in open_specs + api_specs}
 c_open, c_api = st.columns([3, 2])
-open_keys = c_open.multiselect("Open models", [s.key for s in open_specs], key="gen_open_models", filter_mode="prefix",
+open_keys = c_open.multiselect("Open models", [s.key for s in open_specs], key="gen_open_models", filter_mode="prefix", wrap=True,
                                format_func=labels.get, placeholder="Choose open models",
                                help="key · default size · approximate VRAM · gated on the Hub · "
                                     "✓ when its weights are on this machine (see the catalog below)")
-api_keys = c_api.multiselect("API models", [s.key for s in api_specs], key="gen_api_models", filter_mode="prefix",
+api_keys = c_api.multiselect("API models", [s.key for s in api_specs], key="gen_api_models", filter_mode="prefix", wrap=True,
                              format_func=labels.get, placeholder="Choose API models" if api_specs else "No API models",
                              disabled=not api_specs, help="✓ when the provider's key is set in the environment or .env")
 with st.expander("Model catalog: defaults, size, VRAM, licence, what is available here"):
@@ -126,8 +126,9 @@ seed_mode = c_seed_mode.radio("Seed", ["random", "fixed"], horizontal=True, key=
 seed_value = c_seed.number_input("Seed value", min_value=0, max_value=MAX_SEED, value=0, step=1, key="gen_seed",
                                  disabled=seed_mode == "random")
 c_keep, c_force = st.columns(2)
-keep_loaded = c_keep.toggle("Keep models loaded after generating (dev mode)", value=True, key="gen_keep_loaded",
-                            help="off: each model is unloaded after its image, as the batch runner does")
+keep_loaded = c_keep.toggle("Keep models loaded", value=True, key="gen_keep_loaded",
+                            help="dev mode: models stay in memory between generations; off: each model is unloaded after its "
+                                 "image, as the batch runner does")
 force = c_force.toggle("Measure again", value=False, key="gen_force",
                        help="a request already stored (same model, prompt, seed and settings) shows its stored "
                             "image; on: generate and time it again as a new row")
