@@ -177,3 +177,15 @@ def test_a_sweep_over_every_available_api_model_stores_ok_rows(monkeypatch, open
     printed = capsys.readouterr()
     secrets = [v for k, v in env.items() if "KEY" in k or "TOKEN" in k] + kling_fake.tokens
     _assert_nowhere(secrets, db=db, out=out, texts=[caplog.text, printed.out, printed.err])
+
+
+def test_a_refusal_on_prompt_1_of_3_fails_that_job_only(api_env, openai_fake, tmp_path, capsys):
+    """The failure policy per job: a safety refusal on the first prompt; the second and third are still sent."""
+    db, out = tmp_path / "api.db", tmp_path / "out"
+    openai_fake.scenarios.append("safety")
+    assert main(["--models", "gpt-image-1.5", "--prompt", "p1 refused", "--prompt", "p2", "--prompt", "p3",
+                 "--db", str(db), "--out", str(out), "--no-progress"]) == 1  # something failed
+    rows = _rows(db)
+    assert [(r["prompt"], r["status"]) for r in rows] == [("p1 refused", "failed"), ("p2", "ok"), ("p3", "ok")]
+    assert json.loads(rows[0]["api_params"])["error_kind"] == "safety"
+    assert len(openai_fake.api_requests()) == 3
