@@ -33,13 +33,16 @@ def log_path(output_dir: str | Path, name: str) -> Path:
     return batches_dir(output_dir) / f"{name}.log"
 
 
-def start(argv: Sequence[str], *, name: str, output_dir: str | Path) -> subprocess.Popen:
+def start(argv: Sequence[str], *, name: str, output_dir: str | Path, database_url: str | None = None) -> subprocess.Popen:
     """Start a batch detached (its own session): closing the tab or stopping the dashboard leaves it running.
-    Its output goes to `<output dir>/batches/<name>.log`."""
+    Its output goes to `<output dir>/batches/<name>.log`. The store's URL travels in the environment
+    (IGCS_DATABASE_URL), not on the command line, where `ps` would show a PostgreSQL password."""
     path = log_path(output_dir, name)
     path.parent.mkdir(parents=True, exist_ok=True)
     # The batch records its log's path in its run (params["log"]): deleting the run deletes the log too.
     env = {**os.environ, "PYTHONUNBUFFERED": "1", BATCH_LOG_ENV: str(path.resolve())}
+    if database_url:
+        env["IGCS_DATABASE_URL"] = database_url
     with open(path, "ab") as log:
         return subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
                                 cwd=REPO_ROOT, start_new_session=True)

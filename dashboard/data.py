@@ -578,7 +578,7 @@ def start_batch(sweep: Sweep) -> subprocess.Popen:
     safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in sweep.name or "batch")[:40]
     log_name = f"{safe}-{secrets.token_hex(3)}"
     argv = sweep.argv()
-    proc = processes.start(argv, name=log_name, output_dir=settings().output_dir)
+    proc = processes.start(argv, name=log_name, output_dir=settings().output_dir, database_url=db_url())
     _launched()[sweep.name] = {"process": proc, "log": str(processes.log_path(settings().output_dir, log_name)),
                                "argv": argv, "started": time.time()}
     return proc
@@ -624,7 +624,7 @@ def restart_batch(argv: Sequence[str], name: str) -> subprocess.Popen:
     """Start a stored batch command again (Resume): its stored jobs are skipped."""
     log_name = "".join(c if c.isalnum() or c in "-_" else "-" for c in name)[:40] + f"-{secrets.token_hex(3)}"
     full = [sys.executable, *argv]
-    proc = processes.start(full, name=log_name, output_dir=settings().output_dir)
+    proc = processes.start(full, name=log_name, output_dir=settings().output_dir, database_url=db_url())
     _launched()[name] = {"process": proc, "log": str(processes.log_path(settings().output_dir, log_name)),
                          "argv": full, "started": time.time()}
     return proc

@@ -120,7 +120,7 @@ with st.container(border=True):
                       guidance=float(guidance) if guidance is not None else None, size=size,
                       negative_prompt=negative.strip() or None, weights=weights, repeats=int(repeats),
                       warmup=int(warmup), force=force, max_cost=float(max_cost) if max_cost is not None else None,
-                      name=data.new_batch_name(label), db=data.db_url(), out=data.settings().output_dir)
+                      name=data.new_batch_name(label), out=data.settings().output_dir)
         check = data.check_sweep(sweep)
         if check.error:
             st.error("The batch would not start; nothing was run:\n\n" + check.error)

@@ -261,6 +261,8 @@ def test_benchmark_starts_a_detached_batch_watches_and_cancels_it(page, db):
     try:
         run = _wait(lambda: data.find_run(name))
         assert run.jobs_total == 400 and run.status == "running" and run.pid == proc.pid
+        # the store's URL travels in the environment, never on the command line (ps shows it)
+        assert "--db" not in data.launched_batches()[name]["argv"]
         # the batch records where its log is: deleting the run deletes the log too
         assert Path(run.params["log"]) == Path(data.launched_batches()[name]["log"]).resolve()
         _wait(lambda: data.run_progress(run.id)[0].get("ok", 0) >= 2)
