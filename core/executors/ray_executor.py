@@ -154,7 +154,8 @@ class Slot:
     info: dict
     model: str | None = None
     inflight: deque = field(default_factory=deque)  # refs, oldest (running) first
-    dead: bool = False
+    restarting: object = None  # after a death: the ref of an info() call that answers once Ray restarted it
+    dead: bool = False  # restarted MAX_RESTARTS times already
 
 
 class RayExecutor:
@@ -166,6 +167,7 @@ class RayExecutor:
         self.weights, self.settings, self.address, self.device = weights, settings, address, device
         self.cpu_workers, self.api_in_flight = cpu_workers, api_in_flight
         self.slots: list[Slot] = []
+        self.retried = 0  # chunks run again after their worker died
 
     def connect(self) -> None:
         connect(self.address)
@@ -249,6 +251,9 @@ class RayExecutor:
                 if not pending:
                     if cancel.is_set():
                         return
+                    if any(s.restarting is not None for s in self.slots):
+                        time.sleep(0.2)  # work waits for a worker Ray is restarting
+                        continue
                     yield from self._unrunnable(queues, left, needs)
                     continue
                 done, _ = ray.wait(list(pending), num_returns=1, timeout=0.5)
@@ -268,9 +273,12 @@ class RayExecutor:
                             log.warning("a worker died running %s (%s); its chunk runs again", chunk.model,
                                         type(exc).__name__)
                             chunk.attempts = 1
+                            self.retried += 1
                             queues[chunk.model].appendleft(chunk)
-                            if isinstance(owner, Slot) and owner.model == chunk.model:
+                            if isinstance(owner, Slot):
                                 owner.model = None  # it restarts empty: it takes work as a fresh worker
+                                if owner.restarting is None and not owner.dead:
+                                    owner.restarting = owner.handle.info.remote()
                             continue
                         outcomes = [failed(j.spec, j.request, f"worker died: {type(exc).__name__}: {exc}")
                                     for j in chunk.jobs]
@@ -294,6 +302,8 @@ class RayExecutor:
         import ray
 
         for slot in self.slots:
+            if not self._ready(slot):
+                continue
             while len(slot.inflight) < DEPTH:
                 key = slot.model if slot.model and queues[slot.model] else self._choose(slot, queues, needs)
                 if key is None:
@@ -319,6 +329,29 @@ class RayExecutor:
                 ref = task.remote(self.weights, self.settings, [j.request for j in chunk.jobs])
                 api_busy[spec.provider] = api_busy.get(spec.provider, 0) + 1
                 pending[ref] = (spec.provider, chunk)
+
+    @staticmethod
+    def _ready(slot: Slot) -> bool:
+        """A worker takes work unless it is dead, or restarting (its info() call has not answered yet)."""
+        import ray
+        from ray.exceptions import ActorDiedError, RayActorError
+
+        if slot.dead:
+            return False
+        if slot.restarting is None:
+            return True
+        done, _ = ray.wait([slot.restarting], timeout=0)
+        if not done:
+            return False
+        try:
+            slot.info = ray.get(slot.restarting)
+            slot.restarting = None
+            return True
+        except ActorDiedError:  # restarted too often: Ray gave up on it
+            slot.dead, slot.restarting = True, None
+        except RayActorError:  # still coming back
+            slot.restarting = slot.handle.info.remote()
+        return False
 
     def _choose(self, slot: Slot, queues, needs) -> str | None:
         candidates = []
