@@ -4,8 +4,8 @@ A sweep on Ray runs on several GPUs and machines; each row says which host and w
 comma-separated) made it, and how many GPUs the model held (the count MFU is measured against). Rows
 stored before this revision have none of them (NULL).
 
-Revision ID: 0004_ray
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-02
 """
 from typing import Sequence, Union
@@ -13,8 +13,8 @@ from typing import Sequence, Union
 from alembic import op
 import sqlalchemy as sa
 
-revision: str = '0004_ray'
-down_revision: Union[str, Sequence[str], None] = '0003'
+revision: str = '0005'
+down_revision: Union[str, Sequence[str], None] = '0004'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
