@@ -26,6 +26,7 @@ from core import processes
 from core.providers import listing
 from core.availability import available
 from core.errors import CaseStudyError, RequestError
+from core.executors.base import EXECUTORS
 from core.generation import Outcome
 from core.loading import WEIGHTS
 from core.registry import all_specs
@@ -88,6 +89,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--db", help="database URL or SQLite path (default: IGCS_DATABASE_URL)")
     p.add_argument("--out", help="output folder (default: IGCS_OUTPUT_DIR, data/outputs)")
     p.add_argument("--device", help="cuda, cuda:1, cpu or auto (default: IGCS_DEVICE)")
+    p.add_argument("--executor", choices=EXECUTORS, default="local",
+                   help="where the jobs run: local (this process, one model at a time) or ray (one worker per GPU "
+                        "of this machine or of a Ray cluster; results come back here)")
+    p.add_argument("--ray-address", metavar="ADDRESS",
+                   help="with --executor ray: auto or ray://HOST:10001 joins a running cluster (default: start Ray "
+                        "on this machine)")
     p.add_argument("--max-cost", type=float, metavar="USD", help="refuse a sweep whose API cost estimate exceeds this")
     p.add_argument("--allow-slow", action="store_true", help="run tiny twins at sizes far above their own")
     p.add_argument("--score", type=_metrics, default=(), metavar="METRICS",
@@ -108,7 +115,7 @@ def sweep_from_args(args: argparse.Namespace) -> Sweep:
                  force=args.force, images=args.images, params=tuple(args.param), mode=args.mode,
                  max_cost=args.max_cost, allow_slow=args.allow_slow, score=args.score,
                  scorer_weights=args.scorer_weights, name=args.name, db=args.db, out=args.out,
-                 device=args.device)
+                 device=args.device, executor=args.executor, ray_address=args.ray_address)
 
 
 # ---- listings ------------------------------------------------------------------------------------
@@ -147,23 +154,26 @@ class Bars(Progress):
 
     def __init__(self, enabled: bool):
         self.enabled = enabled
-        self.overall = self.model = None
+        self.overall = None
+        self.models: dict[str, tqdm] = {}  # one bar per model running (several at once on Ray)
 
     def start(self, run_id, todo, skipped) -> None:
         self.overall = tqdm(total=sum(todo.values()), desc="all models", unit="img", position=0,
                             disable=not self.enabled, dynamic_ncols=True)
 
     def model_start(self, key: str, jobs: int) -> None:
-        self.model = tqdm(total=jobs, desc=key, unit="img", position=1, leave=False, disable=not self.enabled,
-                          dynamic_ncols=True)
+        self.models[key] = tqdm(total=jobs, desc=key, unit="img", position=1 + len(self.models), leave=False,
+                                disable=not self.enabled, dynamic_ncols=True)
 
     def job_done(self, job: Job, outcome: Outcome, rows: list[Generation]) -> None:
-        self.model.update(1)
+        if job.spec.key in self.models:
+            self.models[job.spec.key].update(1)
         self.overall.update(1)
 
     def model_done(self, key: str) -> None:
-        if self.model is not None:
-            self.model.close()
+        bar = self.models.pop(key, None)
+        if bar is not None:
+            bar.close()
 
     def close(self) -> None:
         if self.overall is not None:
@@ -198,6 +208,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         n = sum(1 for j in prepared.jobs if j.spec.is_api)
         print(f"API cost estimate: {prepared.cost_estimate_usd:.3f} USD for up to {n} request(s)", file=sys.stderr)
     runner = prepared.runner()
+    if runner.executor is not None:  # join or start Ray now: a bad address fails before the run starts
+        try:
+            runner.executor.connect()
+        except CaseStudyError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     bars = Bars(enabled=not args.no_progress)
 
     def _on_term(signum, frame):  # the dashboard's Cancel: finish the image in progress, then stop

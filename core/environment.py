@@ -1,6 +1,7 @@
 """The machine a run happened on: GPUs, driver, library versions, git revision."""
 from __future__ import annotations
 
+import os
 import platform
 import socket
 import subprocess
@@ -40,6 +41,19 @@ def gpus() -> list[dict]:
             free, total = torch.cuda.mem_get_info(i)
             out.append({"index": i, "name": torch.cuda.get_device_name(i), "total_gb": total / 1e9,
                         "free_gb": free / 1e9, "allocated_gb": torch.cuda.memory_allocated(i) / 1e9})
+    return out
+
+
+def physical_gpu_ids(devices: list[str]) -> list[str]:
+    """The machine's ids of CUDA devices as this process names them ("cuda:0" is the first of
+    CUDA_VISIBLE_DEVICES, which Ray sets for each GPU worker); CPU devices have none."""
+    visible = [v.strip() for v in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if v.strip()]
+    out = []
+    for device in devices:
+        if not device.startswith("cuda"):
+            continue
+        index = int(device.split(":", 1)[1]) if ":" in device else 0
+        out.append(visible[index] if index < len(visible) else str(index))
     return out
 
 

@@ -7,6 +7,7 @@ alike. It writes nothing: core.recording turns outcomes into files and store row
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
 import traceback
@@ -22,7 +23,8 @@ from core.errors import CaseStudyError
 from core.flops import FlopCache
 from core.families import effective_spec, get_family
 from core.loading import LoadedModel, load_model, resolve_device, unload
-from core.profiling import StageTimer, device_peak_tflops, flop_profile
+from core.environment import physical_gpu_ids
+from core.profiling import StageTimer, flop_profile, held_peak_tflops
 from core.spec import ModelSpec
 from core.registry import get_spec
 from core.request import GenerationRequest
@@ -50,6 +52,9 @@ class Outcome:
     params: dict[str, int] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)  # dtype, scheduler, weights revision, attention
     device: str | None = None
+    host: str | None = None  # the machine that made it
+    gpu_ids: str | None = None  # the physical GPUs the model held, comma-separated
+    gpu_count: int | None = None  # how many GPUs the model held (0 on CPU); MFU is against their summed peak
     profile: dict[str, Any] = field(default_factory=dict)
     # compute of the calls the pipeline made (FLOPs = 2 x MACs, attention included)
     flops: dict[str, float] = field(default_factory=dict)  # FLOPs per stage
@@ -131,7 +136,8 @@ class Engine:
     def generate(self, request: GenerationRequest, *, _seeds: list[int] | None = None) -> Outcome:
         """Run one (resolved) request. Errors of the model are returned in the outcome, not raised."""
         spec = self.spec_for(request.model)
-        outcome = Outcome(spec=spec, request=request, device=spec.provider if spec.is_api else self.device)
+        outcome = Outcome(spec=spec, request=request, device=spec.provider if spec.is_api else self.device,
+                          host=socket.gethostname())
         try:
             if spec.is_api:
                 self._generate_api(spec, request, outcome)
@@ -197,6 +203,9 @@ class Engine:
             outcome.params = dict(model.params)
             outcome.provenance = dict(model.provenance)
             outcome.device = model.device if model.device_map is None else f"{model.device_map}:{model.device}"
+            held = model.held_devices()
+            gpus = physical_gpu_ids(held)
+            outcome.gpu_ids, outcome.gpu_count = ",".join(gpus) or None, len(gpus)
             components = model.family.components(model.pipe)
             stages = model.family.stages() if self.profile_stages else {}
             timer = StageTimer(components, stages, model.device, capture=self.profile_flops)
@@ -234,8 +243,8 @@ class Engine:
             profile["tflops_per_s_by_stage"] = {
                 stage: flops / outcome.stage_s[stage] / 1e12
                 for stage, flops in prof.flops_by_stage.items() if outcome.stage_s.get(stage)}
-            peak = device_peak_tflops(model.device, db=self.db)
-            if peak:
+            peak = held_peak_tflops(model.held_devices(), db=self.db)
+            if peak:  # against every GPU the model held: a model split over two GPUs has twice the peak
                 outcome.mfu = outcome.tflops_per_s / peak
                 profile["peak_tflops"] = peak
         outcome.profile["flops"] = profile

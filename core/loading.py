@@ -66,6 +66,23 @@ class LoadedModel:
     def params_total(self) -> int:
         return sum(self.params.values())
 
+    def held_devices(self) -> list[str]:
+        """The devices the model's weights sit on: one, or each GPU of a `device_map` split."""
+        placed = getattr(self.pipe, "hf_device_map", None) if self.device_map else None
+        if placed:
+            found = sorted({_device_name(d) for d in placed.values()} - {"cpu", "disk", "meta"})
+            if found:
+                return found
+        return [self.device]
+
+
+def _device_name(where) -> str:
+    """accelerate writes a device map's places as GPU indices (0), names ('cuda:1') or torch devices."""
+    if isinstance(where, int):
+        return f"cuda:{where}"
+    text = str(where)
+    return f"cuda:{text}" if text.isdigit() else ("cuda:0" if text == "cuda" else text)
+
 
 def _fits_one_gpu(spec: ModelSpec, device: str) -> bool:
     if not device.startswith("cuda") or spec.vram_gb is None:

@@ -320,3 +320,11 @@ def device_peak_tflops(device: str, *, db=None) -> float | None:
                                                                  matmul_n=n, torch_version=torch.__version__))
     _PEAKS[name] = peak
     return peak
+
+
+def held_peak_tflops(devices: list[str], *, db=None, peak_of=None) -> float | None:
+    """The summed bf16 dense peak of every device a model held (what its MFU is measured against): a model
+    split over k GPUs could at best run k times as fast as on one. None when any device has no peak (CPU)."""
+    peak_of = peak_of or (lambda device: device_peak_tflops(device, db=db))
+    peaks = [peak_of(d) for d in devices]
+    return sum(peaks) if peaks and all(peaks) else None

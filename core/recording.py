@@ -40,6 +40,7 @@ class Recorder:
             weights="api" if spec.is_api else self._weights(), prompt=req.prompt,
             negative_prompt=req.negative_prompt, category=category, steps=req.steps, guidance=req.guidance,
             width=req.width, height=req.height, extra=dict(req.extra), device=outcome.device,
+            host=outcome.host, gpu_ids=outcome.gpu_ids, gpu_count=outcome.gpu_count,
             load_s=outcome.load_s, total_s=outcome.total_s, first_call=outcome.first_call,
             text_encode_s=outcome.stage_s.get("text_encode"), denoise_s=outcome.stage_s.get("denoise"),
             decode_s=outcome.stage_s.get("decode"), prior_s=outcome.stage_s.get("prior"),

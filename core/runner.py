@@ -16,16 +16,16 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import traceback
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterable, Sequence
 
-import torch
 from sqlalchemy.engine import Engine as SqlEngine
 
 from core.errors import CaseStudyError, InvalidRequest, RequestError
+from core.executors.base import Executor, JobDone, ModelDone, ModelStarted, ModelWork
+from core.executors.local import LocalExecutor
 from core.generation import Engine, Outcome
 from core.prompts import Prompt
 from core.recording import Recorder
@@ -144,7 +144,8 @@ class Cancelled(BaseException):  # not an Exception: nothing on the way up may r
 
 # ---- the runner ----------------------------------------------------------------------------------
 class Runner:
-    """Runs jobs model by model through one Engine; records every outcome; honours `cancel` between jobs.
+    """Hands jobs to an executor (this process by default: model by model through one Engine); records every
+    outcome; honours `cancel` between jobs.
 
     mode "bench" unloads each model after its jobs (and everything at the end); "dev" keeps them resident.
     `warmup` untimed calls run per model and configuration before its timed jobs (not stored). `force`
@@ -153,7 +154,8 @@ class Runner:
 
     def __init__(self, engine: Engine, *, db: SqlEngine, output_dir: str | Path, mode: str = "bench",
                  kind: str = "bench", name: str | None = None, params: dict | None = None, batch_size: int = 1,
-                 warmup: int = 0, force: bool = False, scorers: ScorerSet | None = None, score_batch_size: int = 16):
+                 warmup: int = 0, force: bool = False, scorers: ScorerSet | None = None, score_batch_size: int = 16,
+                 executor: Executor | None = None):
         if mode not in ("dev", "bench"):
             raise RequestError("mode", mode, "dev or bench")
         if batch_size < 1:
@@ -165,8 +167,10 @@ class Runner:
         # Quality scores after each model's jobs (its images in batches); in bench mode the scorers go back to
         # the CPU before the next generator loads, so they never take the room a generator needs.
         self.scorers, self.score_batch_size = scorers, score_batch_size
-        self._scored_ids: list[int] = []
+        self._scored_ids: dict[str, list[int]] = {}  # model key -> ids of its ok rows not scored yet
         self.cancel = threading.Event()
+        # Where the jobs run: this process by default (core.executors.local), or Ray workers.
+        self.executor = executor
         self.recorder: Recorder | None = None
 
     def pending(self, jobs: Sequence[Job]) -> list[Job]:
@@ -199,12 +203,11 @@ class Runner:
             for job in todo:
                 by_model[job.spec.key].append(job)
         progress.start(summary.run_id, {k: len(v) for k, v in by_model.items()}, len(jobs) - len(todo))
+        work = [ModelWork(spec=model_jobs[0].spec, chunks=self._chunks(model_jobs), warmup=self.warmup)
+                for model_jobs in by_model.values()]
         status = "finished"
         try:
-            for key, model_jobs in by_model.items():
-                if self.cancel.is_set():
-                    break
-                self._run_model(key, model_jobs, summary, progress)
+            self._drive(work, summary, progress)
             if self.cancel.is_set():
                 status = "cancelled"
         except (KeyboardInterrupt, Cancelled):
@@ -224,35 +227,33 @@ class Runner:
             summary.seconds = time.perf_counter() - t0
         return summary
 
-    # ---- one model ---------------------------------------------------------------------------
-    def _run_model(self, key: str, jobs: list[Job], summary: Summary, progress: Progress) -> None:
-        progress.model_start(key, len(jobs))
+    # ---- the executor's events ---------------------------------------------------------------
+    def _drive(self, work: list[ModelWork], summary: Summary, progress: Progress) -> None:
+        """Hand the models to the executor; record each outcome as it comes back (the one writer), score
+        each model's images once its jobs are in."""
+        executor = self.executor or LocalExecutor(self.engine, unload_after=self.mode == "bench")
+        open_models: list[str] = []
+        events = executor.run(work, cancel=self.cancel)
         try:
-            load_error = self._load(jobs[0].spec)
-            if load_error is not None:  # the model's jobs fail; the next model runs
-                error, detail = load_error
-                for job in jobs:
-                    self._record(job, Outcome(spec=job.spec, request=job.request, error=error, error_detail=detail),
-                                 summary, progress)
-                return
-            if self.warmup:
-                self._warm_up(jobs)
-            for chunk in self._chunks(jobs):
-                if self.cancel.is_set():
-                    return
-                outcomes = (self.engine.generate_batch([j.request for j in chunk]) if len(chunk) > 1
-                            else [self.engine.generate(chunk[0].request)])
-                for job, outcome in zip(chunk, outcomes):
-                    self._record(job, outcome, summary, progress)
-        finally:
-            if self.mode == "bench":
-                self.engine.unload(key)
-            self._score()
-            progress.model_done(key)
+            for event in events:
+                if isinstance(event, ModelStarted):
+                    open_models.append(event.key)
+                    progress.model_start(event.key, event.jobs)
+                elif isinstance(event, JobDone):
+                    self._record(event.job, event.outcome, summary, progress)
+                elif isinstance(event, ModelDone):
+                    open_models.remove(event.key)
+                    self._score(event.key)
+                    progress.model_done(event.key)
+        finally:  # stopped early (a second Cancel, an error): the executor cleans up, what was recorded is scored
+            events.close()
+            for key in open_models:
+                self._score(key)
+                progress.model_done(key)
 
-    def _score(self) -> None:
+    def _score(self, key: str) -> None:
         """Score the images the model just made (a scorer that cannot load is logged; the run goes on)."""
-        ids, self._scored_ids = self._scored_ids, []
+        ids = self._scored_ids.pop(key, [])
         if self.scorers is None or not ids:
             return
         try:
@@ -261,34 +262,6 @@ class Runner:
             log.warning("scoring skipped: %s", exc)
         if self.mode == "bench":
             self.scorers.offload()
-
-    def _load(self, spec: ModelSpec) -> tuple[str, str] | None:
-        """Load an open model; (error, traceback) when it cannot load (API models load nothing)."""
-        if spec.is_api:
-            return None
-        try:
-            self.engine.load(spec.key)
-            return None
-        except Exception as exc:  # noqa: BLE001 - recorded on each of the model's jobs
-            log.warning("%s did not load: %s", spec.key, exc)
-            detail = traceback.format_exc()
-            log.debug("%s", detail)
-            if isinstance(exc, torch.cuda.OutOfMemoryError):
-                torch.cuda.empty_cache()
-            return f"load failed: {type(exc).__name__}: {exc}", detail
-
-    def _warm_up(self, jobs: list[Job]) -> None:
-        """`warmup` untimed calls per configuration (size, steps, guidance ...), before the timed jobs."""
-        seen: list[GenerationRequest] = []  # requests hold a dict (extra): compared, not hashed
-        for job in jobs:
-            shape = replace(job.request, prompt="", seed=0)
-            if job.spec.is_api or shape in seen:
-                continue
-            seen.append(shape)
-            for _ in range(self.warmup):
-                self.engine.generate(job.request)
-        for model in self.engine.resident.values():
-            model.calls = max(model.calls, 1)  # the timed calls that follow are not first calls
 
     def _chunks(self, jobs: list[Job]) -> list[list[Job]]:
         """Consecutive jobs that differ only in prompt and seed (same repeat), `batch_size` at a time."""
@@ -305,6 +278,6 @@ class Runner:
 
     def _record(self, job: Job, outcome: Outcome, summary: Summary, progress: Progress) -> None:
         rows = self.recorder.record(outcome, job_key=job.key, category=job.category, repeat=job.repeat)
-        self._scored_ids.extend(r.id for r in rows if r.status == "ok")
+        self._scored_ids.setdefault(job.spec.key, []).extend(r.id for r in rows if r.status == "ok")
         summary.add(job, outcome)
         progress.job_done(job, outcome, rows)

@@ -107,6 +107,10 @@ class Generation(SQLModel, table=True):
     # what came out
     image_path: str | None = None
     device: str | None = None
+    # where it was made: the host, the physical GPUs the model held (comma-separated ids) and how many
+    host: str | None = None
+    gpu_ids: str | None = None
+    gpu_count: int | None = None
     # time (seconds, synchronised)
     load_s: float | None = None  # model load, when this generation paid for it
     total_s: float | None = None  # whole pipeline call (all images of the call)

@@ -19,6 +19,8 @@ from sqlalchemy.engine import Engine as SqlEngine
 from core import providers
 from core.providers import options
 from core.errors import CaseStudyError, RequestError
+from core.executors.base import check_executor
+from core.executors.ray_executor import RayExecutor
 from core.generation import Engine
 from core.processes import BATCH_LOG_ENV
 from core.prompts import Prompt, load_prompts
@@ -58,6 +60,8 @@ class Sweep:
     db: str | None = None
     out: str | None = None
     device: str | None = None
+    executor: str = "local"  # local | ray (core.executors)
+    ray_address: str | None = None  # None: start Ray on this machine; auto or ray://HOST:10001 joins a cluster
 
     def argv(self) -> list[str]:
         """The `python -m core.bench` command line of this sweep (what the Benchmark page launches)."""
@@ -69,7 +73,7 @@ class Sweep:
             argv += ["--prompt", text]
         optional = {"--steps": self.steps, "--guidance": self.guidance, "--negative-prompt": self.negative_prompt,
                     "--max-cost": self.max_cost, "--name": self.name, "--db": self.db, "--out": self.out,
-                    "--device": self.device}
+                    "--device": self.device, "--ray-address": self.ray_address}
         for flag, value in optional.items():
             if value is not None:
                 argv += [flag, str(value)]
@@ -81,6 +85,8 @@ class Sweep:
                 argv += [flag, str(value)]
         for item in self.params:
             argv += ["--param", item]
+        if self.executor != "local":
+            argv += ["--executor", self.executor]
         if self.force:
             argv.append("--force")
         if self.allow_slow:
@@ -142,6 +148,10 @@ class Prepared:
                   "params": list(s.params), "score": list(s.score), "argv": _stored_argv(s.argv()[1:])}
         if os.environ.get(BATCH_LOG_ENV):  # started in the background (core.processes): where its output goes
             params["log"] = os.environ[BATCH_LOG_ENV]
+        if s.executor == "ray":
+            params["executor"] = {"name": "ray", "address": s.ray_address}
+            kw.setdefault("executor", RayExecutor(weights=s.weights, settings=self.settings, address=s.ray_address,
+                                                  device=s.device))
         return Runner(self.engine, db=self.db, output_dir=s.out or self.settings.output_dir, mode=s.mode,
                       name=s.name, params=params, batch_size=s.batch_size, warmup=s.warmup, force=s.force, scorers=self.scorers, **kw)
 
@@ -156,6 +166,10 @@ def _check_numbers(s: Sweep) -> list[RequestError]:
         errors.append(RequestError("mode", s.mode, "dev or bench"))
     if s.max_cost is not None and s.max_cost < 0:
         errors.append(RequestError("max-cost", s.max_cost, "0 or more USD"))
+    try:
+        check_executor(s.executor, s.ray_address)
+    except RequestError as exc:
+        errors.append(exc)
     return errors
 
 

@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 
 import streamlit as st
 
+from core.executors.base import EXECUTORS
 from core.loading import WEIGHTS
 from core.prompts import PROMPTS_DIR, load_prompts
 from core.registry import all_specs
@@ -98,6 +99,13 @@ with st.container(border=True):
                                    placeholder="none", help="refuse the batch when its API estimate is higher")
     force = st.toggle("Measure again", key="bench_force", help="run jobs already stored again, as new rows")
     negative = st.text_input("Negative prompt (for models that take one)", key="bench_negative")
+    c_exec, c_addr = st.columns([1, 2])
+    executor = c_exec.radio("Run on", EXECUTORS, horizontal=True, key="bench_executor",
+                            format_func={"local": "this process", "ray": "Ray (every GPU)"}.get,
+                            help="this process: one model at a time on one device; Ray: one worker per GPU of this "
+                                 "machine or of a cluster, results recorded here")
+    ray_address = c_addr.text_input("Ray cluster", key="bench_ray_address", disabled=executor != "ray",
+                                    placeholder="empty: start Ray on this machine; auto or ray://HOST:10001")
 
     try:
         seeds = _parse_seeds(seeds_text)
@@ -120,7 +128,8 @@ with st.container(border=True):
                       guidance=float(guidance) if guidance is not None else None, size=size,
                       negative_prompt=negative.strip() or None, weights=weights, repeats=int(repeats),
                       warmup=int(warmup), force=force, max_cost=float(max_cost) if max_cost is not None else None,
-                      name=data.new_batch_name(label), out=data.settings().output_dir)
+                      name=data.new_batch_name(label), out=data.settings().output_dir,
+                      executor=executor, ray_address=(ray_address.strip() or None) if executor == "ray" else None)
         check = data.check_sweep(sweep)
         if check.error:
             st.error("The batch would not start; nothing was run:\n\n" + check.error)

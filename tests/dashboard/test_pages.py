@@ -659,3 +659,37 @@ def test_charts_read_repeats_when_a_job_was_repeated(page, db):
     assert "spread over repeats" in latency.proto.spec
     table = at.dataframe[0].value
     assert table["repeats"].tolist() == [3] and table["repeat_spread_s"].tolist() == [pytest.approx(0.2)]
+
+
+@pytest.mark.slow
+def test_benchmark_starts_a_ray_batch_and_cancel_stops_it(page, db):
+    pytest.importorskip("ray")
+    from dashboard import data
+
+    at = page("benchmark").run()
+    at.button(key="bench_none").click().run()
+    at.multiselect(key="bench_models").set_value(["pixart-sigma"])
+    at.radio(key="bench_weights").set_value("tiny")
+    at.radio(key="bench_source").set_value("paste prompts").run()
+    at.text_area(key="bench_pasted").input("a red cat")
+    at.text_input(key="bench_seeds").input(" ".join(str(i) for i in range(300)))
+    at.radio(key="bench_executor").set_value("ray").run()
+    at.text_input(key="bench_ray_address").input("nohost").run()
+    assert any("ray-address" in e.value for e in at.error) and at.button(key="bench_start").disabled
+    at.text_input(key="bench_ray_address").input("").run()
+    at.text_input(key="bench_label").input("on ray").run()
+    at.button(key="bench_start").click().run()
+    _no_exception(at)
+    assert "--executor ray" in at.session_state["bench_command"]
+    proc = data.launched_batches()["on ray"]["process"]
+    try:
+        run = _wait(lambda: data.find_run("on ray"))
+        _wait(lambda: data.run_progress(run.id)[0].get("ok", 0) >= 1)
+        at.run()
+        at.button(key=f"bench_cancel_{run.id}").click().run()
+        assert proc.wait(timeout=90) == 130
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    counts, run = data.run_progress(run.id)
+    assert run.status == "cancelled" and 0 < counts["ok"] < 300 and run.params["executor"]["name"] == "ray"

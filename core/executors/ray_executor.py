@@ -1,0 +1,384 @@
+"""The Ray executor: a run's models spread over the GPUs of one node or a cluster.
+
+    driver (python -m core.bench)                          Ray workers
+    Runner ── chunks ──► RayExecutor ── run(model, requests) ──► Worker actor (1 GPU, its own Engine)
+       ▲                     │     ── run(model, requests) ──► Worker actor (k GPUs, device_map balanced)
+       └── (job, Outcome) ◄──┘     ── api_chunk(requests) ───► CPU task, at most N per provider at once
+    Recorder → store + images (the driver is the one writer; images come back inside the Outcome)
+
+One actor per GPU keeps an Engine, so a model loads once per worker; a free worker takes the next model
+that fits its GPU (core.executors.placement), or helps with a model that has chunks waiting. A model that
+needs several GPUs gets an actor with `num_gpus=k` (its pipeline is spread with `device_map="balanced"`
+by core.loading). Each worker runs two chunks deep (the next one queued), so it never waits for the driver.
+
+Faults: a worker that dies (kill -9, out of memory) is restarted by Ray; the chunks it had run again, once,
+on any worker; a chunk whose worker dies twice is recorded as failed. The driver yields every job once.
+Cancel: no new chunk is sent, queued ones are cancelled, the chunk each worker is running finishes.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import tempfile
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator, Sequence
+
+from core.errors import CaseStudyError
+from core.environment import physical_gpu_ids
+from core.executors.base import (Event, JobDone, ModelDone, ModelStarted, ModelWork, WarmUp, failed, load_error,
+                                 run_chunk)
+from core.executors.placement import Candidate, choose_model, needs_by_model
+from core.generation import Engine, Outcome
+from core.request import GenerationRequest
+from core.settings import Settings
+from core.store import open_store
+
+log = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+# What a cluster's workers get of this folder (Ray's working_dir): the code and data/ specs, not results.
+UPLOAD_EXCLUDES = [".git", ".venv", "**/__pycache__", "data/outputs", "data/*.db", "data/*.db-*", "node_modules",
+                   "docs", "tests"]
+DEPTH = 2  # chunks queued on a worker at once: the running one and the next
+MAX_RESTARTS = 3
+
+
+# ---- joining or starting Ray ---------------------------------------------------------------------
+def runtime_env(address: str | None) -> dict:
+    """A Ray started here: workers import this checkout (PYTHONPATH). A cluster: this folder is uploaded."""
+    if address is None:
+        paths = [str(REPO_ROOT), *[p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]]
+        return {"env_vars": {"PYTHONPATH": os.pathsep.join(dict.fromkeys(os.path.abspath(p) for p in paths))}}
+    return {"working_dir": str(REPO_ROOT), "excludes": UPLOAD_EXCLUDES}
+
+
+def _reachable(address: str, timeout_s: float = 3.0) -> None:
+    hostport = address[len("ray://"):] if address.startswith("ray://") else address
+    host, _, port = hostport.rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout_s):
+            pass
+    except OSError as exc:
+        raise CaseStudyError(f"ray-address: nothing answers at {address} ({exc}); start the head with "
+                             "`ray start --head`, or leave --ray-address out to start Ray on this machine") from None
+
+
+def connect(address: str | None) -> None:
+    """Join the cluster at `address` (auto, ray://HOST:PORT, HOST:PORT) or start Ray on this machine (None).
+    A cluster that cannot be reached is a CaseStudyError naming --ray-address, before anything loads."""
+    import ray
+
+    if address not in (None, "auto"):
+        _reachable(address)
+    if ray.is_initialized():
+        return
+    try:
+        ray.init(address=address, runtime_env=runtime_env(address), include_dashboard=False if address is None else None,
+                 logging_level=logging.WARNING)
+    except (ConnectionError, ValueError, RuntimeError) as exc:
+        raise CaseStudyError(f"ray-address: cannot {'start Ray' if address is None else f'join Ray at {address}'}: "
+                             f"{exc}") from None
+
+
+# ---- what runs on the workers --------------------------------------------------------------------
+def _scratch_engine(weights: str, device: str, settings: Settings) -> Engine:
+    """An Engine whose FLOP-count cache and device peak live in a store of the worker's own (a temporary
+    SQLite file): results never go there, only to the driver."""
+    folder = tempfile.mkdtemp(prefix="igcs-worker-")
+    return Engine(weights=weights, device=device, settings=settings, db=open_store(f"sqlite:///{folder}/cache.db"))
+
+
+class Worker:
+    """A Ray actor: one GPU (or k, or a CPU slot) and one Engine; keeps one model loaded at a time."""
+
+    def __init__(self, weights: str, device: str, settings: Settings, threads: int | None = None):
+        import torch
+
+        if threads:
+            torch.set_num_threads(threads)
+        self.engine = _scratch_engine(weights, device, settings)
+        self.model: str | None = None
+        self.error: str | None = None
+        self.warm = WarmUp(0)
+
+    def info(self) -> dict:
+        import ray
+        import torch
+
+        cuda = self.engine.device.startswith("cuda") and torch.cuda.is_available()
+        devices = [f"cuda:{i}" for i in range(torch.cuda.device_count())] if cuda else []
+        free = [torch.cuda.mem_get_info(i)[0] / 1e9 for i in range(len(devices))]
+        return {"host": socket.gethostname(), "pid": os.getpid(), "node": ray.get_runtime_context().get_node_id(),
+                "gpu_ids": physical_gpu_ids(devices), "free_gb": min(free) if free else None}
+
+    def run(self, key: str, requests: list[GenerationRequest], warmup: int) -> list[Outcome]:
+        spec = self.engine.spec_for(key)
+        if key != self.model:  # one model at a time: the last one goes before the next one loads
+            if self.model is not None:
+                self.engine.unload(self.model)
+            self.model, self.warm = key, WarmUp(warmup)
+            self.error = load_error(self.engine, spec)
+        if self.error is not None:
+            return [failed(spec, r, self.error) for r in requests]
+        self.warm.before(self.engine, spec, requests)
+        return run_chunk(self.engine, requests)
+
+
+_API_ENGINES: dict[str, Engine] = {}
+
+
+def api_chunk(weights: str, settings: Settings, requests: list[GenerationRequest]) -> list[Outcome]:
+    """A Ray task: API requests (no GPU); the worker process keeps one Engine for them."""
+    if weights not in _API_ENGINES:
+        _API_ENGINES[weights] = _scratch_engine(weights, "cpu", settings)
+    return run_chunk(_API_ENGINES[weights], requests)
+
+
+# ---- the driver's side ---------------------------------------------------------------------------
+@dataclass
+class Chunk:
+    model: str
+    jobs: list
+    attempts: int = 0
+
+
+@dataclass
+class Slot:
+    handle: object
+    gpus: int  # GPUs of this worker (1 for a CPU slot)
+    info: dict
+    model: str | None = None
+    inflight: deque = field(default_factory=deque)  # refs, oldest (running) first
+    restarting: object = None  # after a death: the ref of an info() call that answers once Ray restarted it
+    dead: bool = False  # restarted MAX_RESTARTS times already
+
+
+class RayExecutor:
+    """Runs a run's chunks on Ray workers: GPU actors (or CPU actors where the cluster has no GPU) and API
+    tasks bounded per provider. `connect()` first (the CLI does, before the run starts)."""
+
+    def __init__(self, *, weights: str, settings: Settings, address: str | None = None, device: str | None = None,
+                 cpu_workers: int | None = None, api_in_flight: int = 4):
+        self.weights, self.settings, self.address, self.device = weights, settings, address, device
+        self.cpu_workers, self.api_in_flight = cpu_workers, api_in_flight
+        self.slots: list[Slot] = []
+        self.retried = 0  # chunks run again after their worker died
+
+    def connect(self) -> None:
+        connect(self.address)
+
+    # ---- workers -----------------------------------------------------------------------------
+    def _actor(self, gpus: int, node: str | None = None):
+        import ray
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        use_gpu = gpus > 0 and self._gpu_mode
+        options = dict(num_gpus=gpus if use_gpu else 0, num_cpus=1, max_restarts=MAX_RESTARTS, max_task_retries=0)
+        if node is not None:
+            options["scheduling_strategy"] = NodeAffinitySchedulingStrategy(node, soft=False)
+        device = "cuda" if use_gpu else "cpu"
+        return ray.remote(Worker).options(**options).remote(self.weights, device, self.settings,
+                                                            None if use_gpu else 1)
+
+    def _start(self) -> None:
+        """One actor per GPU (or `cpu_workers` CPU actors); then models needing k GPUs take k of a node's."""
+        import ray
+
+        resources = ray.cluster_resources()
+        gpu_total = int(resources.get("GPU", 0))
+        self._gpu_mode = gpu_total > 0 and (self.device in (None, "", "auto") or self.device.startswith("cuda"))
+        if self._gpu_mode:
+            count = gpu_total
+        else:
+            count = self.cpu_workers or max(1, int(resources.get("CPU", 1)) // 2)
+        handles = [self._actor(1) for _ in range(count)]
+        infos = ray.get([h.info.remote() for h in handles])
+        self.slots = [Slot(h, 1, i) for h, i in zip(handles, infos)]
+
+    def _split(self, needs: dict[str, int]) -> None:
+        """A model needing k > 1 GPUs: k single-GPU workers of one node make way for one k-GPU worker."""
+        import ray
+
+        for k in sorted({k for k in needs.values() if k > 1}, reverse=True):
+            by_node: dict[str, list[Slot]] = {}
+            for slot in self.slots:
+                if slot.gpus == 1 and not slot.inflight:
+                    by_node.setdefault(slot.info["node"], []).append(slot)
+            node = next((n for n, s in by_node.items() if len(s) >= k), None)
+            if node is None:
+                continue
+            for slot in by_node[node][:k]:
+                ray.kill(slot.handle, no_restart=True)
+                self.slots.remove(slot)
+            handle = self._actor(k, node)
+            self.slots.append(Slot(handle, k, ray.get(handle.info.remote())))
+
+    # ---- the run -----------------------------------------------------------------------------
+    def run(self, work: Sequence[ModelWork], *, cancel: threading.Event) -> Iterator[Event]:
+        import ray
+        from ray.exceptions import RayActorError, TaskCancelledError, WorkerCrashedError
+
+        self.connect()
+        specs = {w.key: w.spec for w in work}
+        warmups = {w.key: w.warmup for w in work}
+        queues = {w.key: deque(Chunk(w.key, list(c)) for c in w.chunks) for w in work}
+        left = {w.key: w.jobs for w in work}
+        started: set[str] = set()
+        pending: dict = {}  # ref -> (slot or provider, chunk)
+        api_busy: dict[str, int] = {}
+        open_specs = {k: s for k, s in specs.items() if not s.is_api}
+        try:
+            needs = {k: 1 for k in specs}
+            if open_specs:
+                self._start()
+                free = max((s.info["free_gb"] for s in self.slots if s.info["free_gb"]), default=None)
+                per_node: dict[str, int] = {}
+                for slot in self.slots:
+                    per_node[slot.info["node"]] = per_node.get(slot.info["node"], 0) + 1
+                needs = needs_by_model(open_specs, free_gb=free, multi_gpu=self.settings.multi_gpu,
+                                       max_gpus=max(per_node.values()) if self._gpu_mode else 1)
+                self._split(needs)
+            while any(left.values()):
+                if cancel.is_set():
+                    self._cancel_queued()
+                else:
+                    yield from self._dispatch(queues, pending, needs, warmups, started, api_busy)
+                if not pending:
+                    if cancel.is_set():
+                        return
+                    if any(s.restarting is not None for s in self.slots):
+                        time.sleep(0.2)  # work waits for a worker Ray is restarting
+                        continue
+                    yield from self._unrunnable(queues, left, needs)
+                    continue
+                done, _ = ray.wait(list(pending), num_returns=1, timeout=0.5)
+                for ref in done:
+                    owner, chunk = pending.pop(ref)
+                    if isinstance(owner, Slot):
+                        if ref in owner.inflight:
+                            owner.inflight.remove(ref)
+                    else:
+                        api_busy[owner] -= 1
+                    try:
+                        outcomes = ray.get(ref)
+                    except TaskCancelledError:
+                        continue
+                    except (RayActorError, WorkerCrashedError) as exc:
+                        if chunk.attempts == 0 and not cancel.is_set():
+                            log.warning("a worker died running %s (%s); its chunk runs again", chunk.model,
+                                        type(exc).__name__)
+                            chunk.attempts = 1
+                            self.retried += 1
+                            queues[chunk.model].appendleft(chunk)
+                            if isinstance(owner, Slot):
+                                owner.model = None  # it restarts empty: it takes work as a fresh worker
+                                if owner.restarting is None and not owner.dead:
+                                    owner.restarting = owner.handle.info.remote()
+                            continue
+                        outcomes = [failed(j.spec, j.request, f"worker died: {type(exc).__name__}: {exc}")
+                                    for j in chunk.jobs]
+                    except ray.exceptions.RayTaskError as exc:  # an error outside the engine's own handling
+                        outcomes = [failed(j.spec, j.request, f"{type(exc.cause).__name__}: {exc.cause}")
+                                    for j in chunk.jobs]
+                    for job, outcome in zip(chunk.jobs, outcomes):
+                        yield JobDone(job, outcome)
+                    left[chunk.model] -= len(chunk.jobs)
+                    if left[chunk.model] == 0:
+                        yield ModelDone(chunk.model)
+        finally:
+            for slot in self.slots:
+                try:
+                    ray.kill(slot.handle, no_restart=True)
+                except Exception:  # noqa: BLE001 - already gone
+                    pass
+            self.slots = []
+
+    def _dispatch(self, queues, pending, needs, warmups, started, api_busy) -> Iterator[Event]:
+        import ray
+
+        for slot in self.slots:
+            if not self._ready(slot):
+                continue
+            while len(slot.inflight) < DEPTH:
+                key = slot.model if slot.model and queues[slot.model] else self._choose(slot, queues, needs)
+                if key is None:
+                    break
+                slot.model = key
+                chunk = queues[key].popleft()
+                if key not in started:
+                    started.add(key)
+                    yield ModelStarted(key, sum(len(c.jobs) for c in queues[key]) + len(chunk.jobs))
+                ref = slot.handle.run.remote(key, [j.request for j in chunk.jobs], warmups[key])
+                slot.inflight.append(ref)
+                pending[ref] = (slot, chunk)
+        task = ray.remote(api_chunk).options(num_cpus=0, max_retries=0)
+        for key, queue in queues.items():
+            spec = queue[0].jobs[0].spec if queue else None
+            if spec is None or not spec.is_api:
+                continue
+            while queue and api_busy.get(spec.provider, 0) < self.api_in_flight:
+                chunk = queue.popleft()
+                if key not in started:
+                    started.add(key)
+                    yield ModelStarted(key, sum(len(c.jobs) for c in queue) + len(chunk.jobs))
+                ref = task.remote(self.weights, self.settings, [j.request for j in chunk.jobs])
+                api_busy[spec.provider] = api_busy.get(spec.provider, 0) + 1
+                pending[ref] = (spec.provider, chunk)
+
+    @staticmethod
+    def _ready(slot: Slot) -> bool:
+        """A worker takes work unless it is dead, or restarting (its info() call has not answered yet)."""
+        import ray
+        from ray.exceptions import ActorDiedError, RayActorError
+
+        if slot.dead:
+            return False
+        if slot.restarting is None:
+            return True
+        done, _ = ray.wait([slot.restarting], timeout=0)
+        if not done:
+            return False
+        try:
+            slot.info = ray.get(slot.restarting)
+            slot.restarting = None
+            return True
+        except ActorDiedError:  # restarted too often: Ray gave up on it
+            slot.dead, slot.restarting = True, None
+        except RayActorError:  # still coming back
+            slot.restarting = slot.handle.info.remote()
+        return False
+
+    def _choose(self, slot: Slot, queues, needs) -> str | None:
+        candidates = []
+        for key, queue in queues.items():
+            if not queue or queue[0].jobs[0].spec.is_api:
+                continue
+            workers = sum(1 for s in self.slots if s.model == key and s is not slot)
+            candidates.append(Candidate(queue[0].jobs[0].spec, len(queue), workers, needs.get(key, 1)))
+        return choose_model(candidates, gpus=slot.gpus, free_gb=slot.info["free_gb"])
+
+    def _cancel_queued(self) -> None:
+        """Cancel: every chunk waiting behind a running one is dropped (not recorded: it never ran)."""
+        import ray
+
+        for slot in self.slots:
+            while len(slot.inflight) > 1:
+                ray.cancel(slot.inflight.pop())
+
+    def _unrunnable(self, queues, left, needs) -> Iterator[Event]:
+        """Chunks no worker can take (a model needing more GPUs than any node has free): failed rows."""
+        for key, queue in queues.items():
+            while queue:
+                chunk = queue.popleft()
+                for job in chunk.jobs:
+                    yield JobDone(job, failed(job.spec, job.request,
+                                              f"no Ray worker can run it: it needs {needs.get(key, 1)} GPU(s) "
+                                              f"with {job.spec.vram_gb} GB"))
+                left[key] -= len(chunk.jobs)
+                if left[key] == 0:
+                    yield ModelDone(key)
