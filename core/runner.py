@@ -28,6 +28,8 @@ from sqlalchemy.engine import Engine as SqlEngine
 from core.errors import CaseStudyError, InvalidRequest, RequestError
 from core.generation import Engine, Outcome
 from core.prompts import Prompt
+from core.recipe_jobs import EAGER, Done, compile_seconds, configuration, merge, quality_deltas, recipe_key
+from core.recipes import apply_recipe, check_recipe, needs_reload
 from core.recording import Recorder
 from core.request import GenerationRequest
 from core.scoring.backfill import ScorerSet
@@ -39,13 +41,13 @@ log = logging.getLogger(__name__)
 
 
 # ---- jobs and their keys -------------------------------------------------------------------------
-def job_key(request: GenerationRequest, *, weights: str, repeat: int = 0) -> str:
-    """The stable key of a job: model, weights, prompt, seed, every parameter, and the repeat index.
+def job_key(request: GenerationRequest, *, weights: str, repeat: int = 0, recipe: str = EAGER) -> str:
+    """The stable key of a job: model, weights, prompt, seed, every parameter, the speed recipe and the repeat.
 
-    Repeat 0 has the bare request key (what stores written before repeats existed hold), repeat r > 0
-    the same key with ``#r<r>``. Resume skips keys already stored ok.
+    Eager, repeat 0 has the bare request key (what stores written before repeats and recipes existed hold);
+    another recipe adds ``~<recipe>``, repeat r > 0 ``#r<r>``. Resume skips keys already stored ok.
     """
-    base = request.job_key(weights)
+    base = recipe_key(request.job_key(weights), recipe)
     return base if repeat == 0 else f"{base}#r{repeat}"
 
 
@@ -56,6 +58,7 @@ class Job:
     key: str
     category: str | None = None
     repeat: int = 0
+    recipe: str = EAGER  # speed recipe (core.recipes)
 
 
 @dataclass(frozen=True)
@@ -65,13 +68,16 @@ class Planned:
     request: GenerationRequest
     category: str | None = None
     repeat: int = 0
+    recipe: str = EAGER
 
 
 def sweep_requests(specs: Sequence[ModelSpec], prompts: Sequence[Prompt], seeds: Sequence[int], *,
                    steps: int | None = None, guidance: float | None = None, width: int | None = None,
                    height: int | None = None, negative_prompt: str | None = None, repeats: int = 1,
-                   num_images: int = 1, params: dict[str, dict] | None = None) -> list[Planned]:
-    """models × repeats × prompts × seeds, in that order (a model's jobs stay together).
+                   num_images: int = 1, params: dict[str, dict] | None = None,
+                   recipes: Sequence[str] = (EAGER,)) -> list[Planned]:
+    """models × recipes × repeats × prompts × seeds, in that order (a model's jobs stay together, eager first;
+    each recipe runs the very same requests).
 
     A prompt file's own negative prompt wins over `negative_prompt`; models that take none get none.
     `params` holds per-model extra options ({model key: {name: value}}), e.g. an API's quality.
@@ -79,38 +85,46 @@ def sweep_requests(specs: Sequence[ModelSpec], prompts: Sequence[Prompt], seeds:
     if repeats < 1:
         raise RequestError("repeats", repeats, "1 or more")
     out: list[Planned] = []
+    ordered = sorted(dict.fromkeys(recipes), key=lambda r: r != EAGER)
     for spec in specs:
         extra = dict((params or {}).get(spec.key, {}))
+        requests: list[Planned] = []
         for repeat in range(repeats):
             for p in prompts:
                 negative = p.negative_prompt if p.negative_prompt is not None else negative_prompt
                 if not spec.supports_negative:
                     negative = None
                 for seed in seeds:
-                    out.append(Planned(GenerationRequest(
+                    requests.append(Planned(GenerationRequest(
                         model=spec.key, prompt=p.prompt, negative_prompt=negative, seed=seed, steps=steps,
                         guidance=guidance, width=width, height=height, num_images=num_images, extra=extra),
                         category=p.category, repeat=repeat))
+        out += [replace(item, recipe=recipe) for recipe in ordered for item in requests]
     return out
 
 
 def plan(engine: Engine, items: Iterable[Planned]) -> list[Job]:
-    """Check every request against its model (nothing loads) and key it. Every bad field of every model is
-    reported at once: `PlanError.errors` maps model key → RequestErrors."""
+    """Check every request and recipe against its model and the device (nothing loads) and key it. Every bad
+    field of every model is reported at once: `PlanError.errors` maps model key → errors. One request planned
+    with several recipes is resolved once (a seed drawn for it is the same for each)."""
     jobs: list[Job] = []
     errors: dict[str, list[CaseStudyError]] = defaultdict(list)
+    resolved_of: dict[int, tuple[GenerationRequest, GenerationRequest]] = {}  # id -> (request kept alive, resolved)
     for item in items:
         try:
             spec = engine.spec_for(item.request.model)
-            resolved = engine.prepare(item.request)
+            check_recipe(item.recipe, spec, engine.device)
+            if id(item.request) not in resolved_of:
+                resolved_of[id(item.request)] = (item.request, engine.prepare(item.request))
+            resolved = resolved_of[id(item.request)][1]
         except CaseStudyError as exc:
             found = exc.errors if isinstance(exc, InvalidRequest) else [exc]
             known = {str(e) for e in errors[item.request.model]}
             errors[item.request.model].extend(e for e in found if str(e) not in known)
             continue
         weights = "api" if spec.is_api else engine.weights
-        jobs.append(Job(spec=spec, request=resolved, key=job_key(resolved, weights=weights, repeat=item.repeat),
-                        category=item.category, repeat=item.repeat))
+        jobs.append(Job(spec=spec, request=resolved, category=item.category, repeat=item.repeat, recipe=item.recipe,
+                        key=job_key(resolved, weights=weights, repeat=item.repeat, recipe=item.recipe)))
     if errors:
         raise PlanError(dict(errors))
     return jobs
@@ -166,6 +180,8 @@ class Runner:
         # the CPU before the next generator loads, so they never take the room a generator needs.
         self.scorers, self.score_batch_size = scorers, score_batch_size
         self._scored_ids: list[int] = []
+        self._group: list[Done] = []  # the jobs of the model × recipe running now, as recorded
+        self._warm_first_s: dict[str, float] = {}  # configuration -> its first warm-up call (compile_s)
         self.cancel = threading.Event()
         self.recorder: Recorder | None = None
 
@@ -182,9 +198,9 @@ class Runner:
         t0 = time.perf_counter()
         todo = self.pending(jobs)
         summary = Summary.planned(jobs, todo)
-        by_model: dict[str, list[Job]] = defaultdict(list)
+        by_model: dict[tuple[str, str], list[Job]] = defaultdict(list)  # (model, recipe): eager first
         for job in todo:
-            by_model[job.spec.key].append(job)
+            by_model[job.spec.key, job.recipe].append(job)
         if not todo:  # everything is stored already: no new run, no new folder
             summary.status = "nothing to do"
             progress.start(None, {}, len(jobs))
@@ -197,14 +213,19 @@ class Runner:
             todo = [replace(j, key=f"{j.key}@{summary.run_id}") for j in todo]
             by_model = defaultdict(list)
             for job in todo:
-                by_model[job.spec.key].append(job)
-        progress.start(summary.run_id, {k: len(v) for k, v in by_model.items()}, len(jobs) - len(todo))
+                by_model[job.spec.key, job.recipe].append(job)
+        per_model: dict[str, int] = defaultdict(int)
+        for (key, _recipe), group in by_model.items():
+            per_model[key] += len(group)
+        progress.start(summary.run_id, dict(per_model), len(jobs) - len(todo))
         status = "finished"
         try:
-            for key, model_jobs in by_model.items():
+            groups = list(by_model.items())
+            for i, ((key, _recipe), model_jobs) in enumerate(groups):
                 if self.cancel.is_set():
                     break
-                self._run_model(key, model_jobs, summary, progress)
+                last = i + 1 == len(groups) or groups[i + 1][0][0] != key  # the model's next group reuses it
+                self._run_model(key, model_jobs, summary, progress, unload=last)
             if self.cancel.is_set():
                 status = "cancelled"
         except (KeyboardInterrupt, Cancelled):
@@ -225,10 +246,14 @@ class Runner:
         return summary
 
     # ---- one model ---------------------------------------------------------------------------
-    def _run_model(self, key: str, jobs: list[Job], summary: Summary, progress: Progress) -> None:
+    def _run_model(self, key: str, jobs: list[Job], summary: Summary, progress: Progress, *,
+                   unload: bool = True) -> None:
+        """One model's jobs of one recipe; `unload` (bench mode): unload after them (not when its next recipe
+        follows)."""
         progress.model_start(key, len(jobs))
+        self._group, self._warm_first_s = [], {}
         try:
-            load_error = self._load(jobs[0].spec)
+            load_error = self._load(jobs[0].spec, jobs[0].recipe)
             if load_error is not None:  # the model's jobs fail; the next model runs
                 error, detail = load_error
                 for job in jobs:
@@ -245,10 +270,32 @@ class Runner:
                 for job, outcome in zip(chunk, outcomes):
                     self._record(job, outcome, summary, progress)
         finally:
-            if self.mode == "bench":
+            recipe = jobs[0].recipe
+            if self.mode == "bench" and unload:
                 self.engine.unload(key)
+                if recipe != EAGER:
+                    torch._dynamo.reset()  # compiled graphs of the unloaded model go too
+            self._recipe_columns()
             self._score()
             progress.model_done(key)
+
+    def _recipe_columns(self) -> None:
+        """compile_s of the group just run, and its images' delta against eager (core.recipe_jobs)."""
+        done, self._group = self._group, []
+        if not done or self.recorder is None:
+            return
+        clip = None
+        if self.scorers is not None and done[0].job.recipe != EAGER:
+            metric = next((m for m in ("clip", "pick") if m in self.scorers.metrics), None)
+            try:
+                clip = self.scorers.scorer(metric) if metric else None
+            except (CaseStudyError, OSError, ValueError) as exc:
+                log.warning("CLIP cosine against eager skipped: %s", exc)
+        try:
+            self.recorder.update(merge(compile_seconds(done, self._warm_first_s),
+                                       quality_deltas(done, db=self.db, run_id=self.recorder.run.id, clip=clip)))
+        except (CaseStudyError, OSError, ValueError) as exc:
+            log.warning("recipe columns skipped: %s", exc)
 
     def _score(self) -> None:
         """Score the images the model just made (a scorer that cannot load is logged; the run goes on)."""
@@ -262,12 +309,24 @@ class Runner:
         if self.mode == "bench":
             self.scorers.offload()
 
-    def _load(self, spec: ModelSpec) -> tuple[str, str] | None:
-        """Load an open model; (error, traceback) when it cannot load (API models load nothing)."""
+    def _load(self, spec: ModelSpec, recipe: str = EAGER) -> tuple[str, str] | None:
+        """Load an open model and bring it to `recipe` (a fresh load when the one it runs has steps `recipe` lacks);
+        (error, traceback) when it cannot (API models load nothing)."""
         if spec.is_api:
             return None
         try:
-            self.engine.load(spec.key)
+            resident = self.engine.resident.get(spec.key)
+            if resident is not None and needs_reload(resident.recipe, recipe):
+                self.engine.unload(spec.key)
+                torch._dynamo.reset()
+            model = self.engine.load(spec.key)
+            if model.recipe != recipe:
+                try:
+                    apply_recipe(model, recipe, backend=self.engine.settings.compile_backend)
+                except Exception as exc:  # noqa: BLE001 - recorded on each of the group's jobs
+                    log.warning("%s: recipe %s failed: %s", spec.key, recipe, exc)
+                    self.engine.unload(spec.key)  # half-applied: the next group loads it afresh
+                    return f"recipe {recipe} failed: {type(exc).__name__}: {exc}", traceback.format_exc()
             return None
         except Exception as exc:  # noqa: BLE001 - recorded on each of the model's jobs
             log.warning("%s did not load: %s", spec.key, exc)
@@ -286,7 +345,9 @@ class Runner:
                 continue
             seen.append(shape)
             for _ in range(self.warmup):
-                self.engine.generate(job.request)
+                outcome = self.engine.generate(job.request)
+                if outcome.first_call and outcome.total_s is not None:
+                    self._warm_first_s[configuration(job.request)] = outcome.total_s
         for model in self.engine.resident.values():
             model.calls = max(model.calls, 1)  # the timed calls that follow are not first calls
 
@@ -304,7 +365,12 @@ class Runner:
         return out
 
     def _record(self, job: Job, outcome: Outcome, summary: Summary, progress: Progress) -> None:
-        rows = self.recorder.record(outcome, job_key=job.key, category=job.category, repeat=job.repeat)
+        model = self.engine.resident.get(job.spec.key)
+        if job.recipe != EAGER and model is not None and model.recipe_report is not None:
+            outcome.profile = {**outcome.profile, "recipe": model.recipe_report}
+        rows = self.recorder.record(outcome, job_key=job.key, category=job.category, repeat=job.repeat,
+                                    recipe=job.recipe)
+        self._group.append(Done(job, outcome, rows))
         self._scored_ids.extend(r.id for r in rows if r.status == "ok")
         summary.add(job, outcome)
         progress.job_done(job, outcome, rows)
