@@ -77,7 +77,7 @@ def eager_keys(job: "Job", run_id: int | None) -> list[str]:
     """Keys of the eager job of `job`, most specific first: this run's (--force), the same repeat, repeat 0."""
     key = job.key.replace(f"~{job.recipe}", "", 1)
     keys = [key, key.removesuffix(f"@{run_id}")]
-    keys += [k.removesuffix(f"#r{job.repeat}") for k in keys if job.repeat]
+    keys += [k.replace(f"#r{job.repeat}", "", 1) for k in keys if job.repeat]
     return list(dict.fromkeys(keys))
 
 

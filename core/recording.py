@@ -69,7 +69,8 @@ class Recorder:
                     # Some pipelines (HiDream, API size mapping) return another size: record what came out.
                     row.extra = {**row.extra, "requested_size": [req.width, req.height]}
                     row.width, row.height = image.size
-                path = self.run_dir / image_filename(model_key=spec.key, seed=seed, index=i, job_key=job_key)
+                path = self.run_dir / image_filename(model_key=spec.key, seed=seed, index=i, job_key=job_key,
+                                                 recipe=recipe, repeat=repeat)
                 save_image(image, path, self._png_params(row))
                 row.image_path = str(path)
                 rows.append(row)
