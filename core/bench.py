@@ -29,6 +29,7 @@ from core.errors import CaseStudyError, RequestError
 from core.executors.base import EXECUTORS
 from core.generation import Outcome
 from core.loading import WEIGHTS
+from core.recipes import RECIPES, get_recipe
 from core.registry import all_specs
 from core.request import parse_size
 from core.runner import Cancelled, Job, Progress
@@ -55,6 +56,18 @@ def _metrics(text: str) -> tuple[str, ...]:
         return tuple(parse_metrics(text))
     except (CaseStudyError, ValueError) as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _recipes(text: str) -> tuple[str, ...]:
+    names = tuple(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
+    try:
+        for name in names:
+            get_recipe(name)
+    except CaseStudyError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if not names:
+        raise argparse.ArgumentTypeError(f"give one or more of {', '.join(RECIPES)}")
+    return names
 
 
 def parser() -> argparse.ArgumentParser:
@@ -101,6 +114,9 @@ def parser() -> argparse.ArgumentParser:
                    help="quality scores after each model's jobs: comma-separated clip, pick, aesthetic")
     p.add_argument("--scorer-weights", choices=("pretrained", "tiny"),
                    help="the scorers' weights (default: tiny with --weights tiny, else pretrained)")
+    p.add_argument("--recipe", type=_recipes, default=("eager",), metavar="RECIPES",
+                   help=f"speed recipes, comma-separated ({', '.join(RECIPES)}); each model runs each, eager first "
+                        "(default: eager)")
     p.add_argument("--name", help="a name for this run")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--list", action="store_true", help="list the models (defaults, availability, price) and exit")
@@ -114,7 +130,7 @@ def sweep_from_args(args: argparse.Namespace) -> Sweep:
                  weights=args.weights, batch_size=args.batch_size, repeats=args.repeats, warmup=args.warmup,
                  force=args.force, images=args.images, params=tuple(args.param), mode=args.mode,
                  max_cost=args.max_cost, allow_slow=args.allow_slow, score=args.score,
-                 scorer_weights=args.scorer_weights, name=args.name, db=args.db, out=args.out,
+                 scorer_weights=args.scorer_weights, recipes=args.recipe, name=args.name, db=args.db, out=args.out,
                  device=args.device, executor=args.executor, ray_address=args.ray_address)
 
 

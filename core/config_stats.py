@@ -1,7 +1,7 @@
 """Per-configuration statistics of generation rows: never pooled over sizes, steps, weights, dtype or batch size.
 
 A *configuration* is what changes the work of one call: weights mode, width × height, steps, and, where the
-rows carry them, dtype and batch size. Steady-state statistics leave out `first_call` rows (the first call
+rows carry them, dtype, batch size and speed recipe (eager left out of labels). Steady-state statistics leave out `first_call` rows (the first call
 after a load includes warm-up). With a `repeat` column, the spread is the spread over repeats of the same job;
 without one, it is the spread over the configuration's prompts and seeds, and the tables say so.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 # Columns that make a configuration, in the order labels show them (those present in a frame are used).
-CONFIG_COLUMNS = ("weights", "width", "height", "steps", "dtype", "batch_size")
+CONFIG_COLUMNS = ("weights", "width", "height", "steps", "dtype", "batch_size", "recipe")
 
 
 def config_columns(frame: pd.DataFrame) -> list[str]:
@@ -31,6 +31,9 @@ def config_label(row: pd.Series | dict, columns: list[str] | None = None) -> str
             parts.append(str(get("dtype")).removeprefix("torch."))
     if pd.notna(get("batch_size")) and get("batch_size") not in (None, 1):
         parts.append(f"batch {int(get('batch_size'))}")
+    recipe = get("recipe")
+    if isinstance(recipe, str) and recipe != "eager":
+        parts.append(recipe)
     return " · ".join(parts) or "default settings"
 
 

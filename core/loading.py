@@ -59,6 +59,7 @@ class LoadedModel:
     device_map: str | None = None
     calls: int = 0  # pipeline calls since load or recipe (the first one includes warm-up, compilation)
     recipe: str = "eager"  # the speed recipe applied since load (core.recipes)
+    recipe_report: dict[str, Any] | None = None  # what the recipe did (RecipeReport.as_json())
     params: dict[str, int] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)  # dtype, scheduler, weights revision (core.provenance)
 

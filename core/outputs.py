@@ -25,9 +25,13 @@ def make_run_dir(base: str | Path) -> Path:
             continue
 
 
-def image_filename(*, model_key: str, seed: int | None, index: int, job_key: str) -> str:
+def image_filename(*, model_key: str, seed: int | None, index: int, job_key: str, recipe: str = "eager",
+                   repeat: int = 0) -> str:
+    """One file per image of a run: jobs that differ only in recipe or repeat share the key's first characters."""
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in model_key)
-    return f"{safe}_s{seed}_{index}_{job_key[:8]}.png"
+    tail = "" if recipe == "eager" else "_" + "".join(c if c.isalnum() else "-" for c in recipe)
+    tail += f"_r{repeat}" if repeat else ""
+    return f"{safe}_s{seed}_{index}_{job_key[:8]}{tail}.png"
 
 
 def save_image(image: Image.Image, path: Path, params: dict[str, Any]) -> Path:

@@ -45,6 +45,7 @@ STEPS = ("fuse_qkv", "fp8", "channels_last", "sdpa", "cache", "compile", "compil
 LOSSLESS = ("fuse_qkv", "channels_last", "sdpa", "compile", "compile_vae")
 FP8_PACKAGE = "torchao>=0.12,<0.20"
 HOPPER = (9, 0)
+CUDAGRAPHS = "reduce-overhead"  # torch.compile's CUDA-graph mode
 
 
 @dataclass(frozen=True)
@@ -201,8 +202,14 @@ def apply_recipe(model: LoadedModel, name: str, *, backend: str = "inductor",
         raise RecipeError(name, [f"the model already runs recipe {current.name!r}, whose steps "
                                  f"{sorted(set(current.steps) - set(recipe.steps))} cannot be undone: reload it"])
     speed = speed_with(model.family.speed or Speed(), overrides)
+    notes = {}
+    if speed.compile_mode == CUDAGRAPHS and "cache" in recipe.steps:
+        # The first-block cache keeps block outputs from one step to the next: CUDA graphs would overwrite them.
+        speed = dataclasses.replace(speed, compile_mode=None)
+        notes["cudagraphs"] = "off with the first-block cache (it keeps block outputs across steps): default mode"
     report = RecipeReport(recipe=name, lossless=recipe.lossless,
                           settings={k: v for k, v in dataclasses.asdict(speed).items() if k != "why"})
+    report.skipped.update(notes)
     t0 = time.perf_counter()
     if any(step.startswith("compile") for step in recipe.steps):
         configure_compile_cache(get_settings().compile_cache_dir)
@@ -217,6 +224,7 @@ def apply_recipe(model: LoadedModel, name: str, *, backend: str = "inductor",
         torch.cuda.synchronize()
     report.apply_s = time.perf_counter() - t0
     model.recipe = name
+    model.recipe_report = report.as_json()
     if report.applied:
         model.calls = 0  # the next call compiles: it is a first call again (Outcome.first_call)
     log.info("%s: recipe %s applied %s, skipped %s", model.spec.key, name, report.applied, report.skipped)
@@ -332,7 +340,62 @@ def _compile(model: LoadedModel, speed: Speed, backend: str) -> str:
     count = compile_regions(denoiser, regions, **compile_options(backend, speed.compile_mode))
     if not count:
         raise RecipeError("compile", [f"no {', '.join(regions)} in {type(denoiser).__name__}"])
-    return f"{count} regions of {model.family.denoiser} ({', '.join(regions)}), mode {speed.compile_mode or 'default'}"
+    detail = f"{count} regions of {model.family.denoiser} ({', '.join(regions)}), mode {speed.compile_mode or 'default'}"
+    if speed.compile_mode == CUDAGRAPHS:
+        install_step_marks(denoiser)
+        detail += "; each denoiser call marks a CUDA-graph step and clones its outputs"
+    return detail
+
+
+class CudaGraphSteps:
+    """CUDA graphs of regionally compiled blocks, made safe across blocks and steps.
+
+    torch's CUDA-graph trees start a new iteration at each call of a compiled function, and a new iteration may
+    overwrite the outputs of the last one. With one compiled function per block, a block's output still needed
+    later in the same denoiser call (the residual stream, SDXL's skip connections) would be overwritten by the next
+    block ("accessing tensor output of CUDAGraphs that has been overwritten by a subsequent run"). So:
+      - a forward pre-hook calls `torch.compiler.cudagraph_mark_step_begin()` at the start of each denoiser call:
+        from then on the iteration is that call, every block inside it belongs to it;
+      - a forward hook clones the denoiser's output tensors: what lives across calls (the scheduler's multistep
+        history, CFG's first pass in pipelines that call the denoiser twice a step) is then never a CUDA-graph
+        buffer that the next call overwrites. A clone of the latents is tiny next to a step.
+    """
+
+    def __init__(self) -> None:
+        self.steps = 0
+
+    def before(self, module: torch.nn.Module, args: Any) -> None:
+        torch.compiler.cudagraph_mark_step_begin()
+        self.steps += 1
+
+    def after(self, module: torch.nn.Module, args: Any, output: Any) -> Any:
+        return clone_tensors(output)
+
+
+def clone_tensors(value: Any) -> Any:
+    """`value` with every tensor in it cloned (tuples, lists, dicts and diffusers' output dataclasses)."""
+    if isinstance(value, torch.Tensor):
+        return value.clone()
+    if isinstance(value, tuple) and not hasattr(value, "_fields"):
+        return tuple(clone_tensors(v) for v in value)
+    if isinstance(value, list):
+        return [clone_tensors(v) for v in value]
+    if isinstance(value, dict):  # BaseOutput is an OrderedDict and a dataclass: set both views
+        for name, item in list(value.items()):
+            value[name] = clone_tensors(item)
+        return value
+    return value
+
+
+def install_step_marks(denoiser: torch.nn.Module) -> CudaGraphSteps:
+    """Hook `CudaGraphSteps` onto the denoiser (once); kept on it as `_igcs_cudagraph_steps`."""
+    steps = getattr(denoiser, "_igcs_cudagraph_steps", None)
+    if steps is None:
+        steps = CudaGraphSteps()
+        denoiser.register_forward_pre_hook(steps.before)
+        denoiser.register_forward_hook(steps.after)
+        denoiser._igcs_cudagraph_steps = steps
+    return steps
 
 
 def _compile_vae(model: LoadedModel, speed: Speed, backend: str) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 from core.environment import fingerprint
 from core.generation import Outcome
 from core.outputs import image_filename, make_run_dir, save_image, write_generation_config
-from core.store import Generation, Run, add_run, finish_run, session_scope
+from core.store import Generation, Run, add_run, finish_run, session_scope, update_generations
 
 
 class Recorder:
@@ -32,11 +32,12 @@ class Recorder:
     def _write_config(self) -> None:
         write_generation_config(self.run_dir, run=self.run.model_dump(mode="json"), generations=self._entries)
 
-    def record(self, outcome: Outcome, *, job_key: str, category: str | None = None, repeat: int = 0) -> list[Generation]:
+    def record(self, outcome: Outcome, *, job_key: str, category: str | None = None, repeat: int = 0,
+               recipe: str = "eager") -> list[Generation]:
         """One row per image (or one failed row), written in one transaction after the image files."""
         req, spec = outcome.request, outcome.spec
         base = dict(
-            run_id=self.run.id, job_key=job_key, repeat=repeat, model_key=spec.key, provider=spec.provider,
+            run_id=self.run.id, job_key=job_key, repeat=repeat, recipe=recipe, model_key=spec.key, provider=spec.provider,
             weights="api" if spec.is_api else self._weights(), prompt=req.prompt,
             negative_prompt=req.negative_prompt, category=category, steps=req.steps, guidance=req.guidance,
             width=req.width, height=req.height, extra=dict(req.extra), device=outcome.device,
@@ -69,7 +70,8 @@ class Recorder:
                     # Some pipelines (HiDream, API size mapping) return another size: record what came out.
                     row.extra = {**row.extra, "requested_size": [req.width, req.height]}
                     row.width, row.height = image.size
-                path = self.run_dir / image_filename(model_key=spec.key, seed=seed, index=i, job_key=job_key)
+                path = self.run_dir / image_filename(model_key=spec.key, seed=seed, index=i, job_key=job_key,
+                                                 recipe=recipe, repeat=repeat)
                 save_image(image, path, self._png_params(row))
                 row.image_path = str(path)
                 rows.append(row)
@@ -89,13 +91,22 @@ class Recorder:
             self._write_config()
         return rows
 
+    def update(self, updates: dict[int, dict[str, Any]]) -> None:
+        """Set columns of rows this run wrote ({id: {column: value}}), in the store and generation_config.json."""
+        if not updates:
+            return
+        with session_scope(self.db) as session:
+            rows = {r.id: r.model_dump(mode="json") for r in update_generations(session=session, updates=updates)}
+        self._entries = [rows.get(e.get("id"), e) for e in self._entries]
+        self._write_config()
+
     def _weights(self) -> str:
         return self.run.weights
 
     @staticmethod
     def _png_params(row: Generation) -> dict[str, Any]:
         keep = ("model_key", "provider", "weights", "prompt", "negative_prompt", "seed", "steps", "guidance",
-                "width", "height", "extra", "job_key", "run_id", "request_id", "api_params")
+                "width", "height", "extra", "recipe", "job_key", "run_id", "request_id", "api_params")
         return {k: getattr(row, k) for k in keep}
 
     def finish(self, status: str) -> None:

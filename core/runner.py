@@ -28,6 +28,8 @@ from core.executors.base import Executor, JobDone, ModelDone, ModelStarted, Mode
 from core.executors.local import LocalExecutor
 from core.generation import Engine, Outcome
 from core.prompts import Prompt
+from core.recipe_jobs import EAGER, Done, compile_seconds, merge, quality_deltas, recipe_key
+from core.recipes import check_recipe
 from core.recording import Recorder
 from core.request import GenerationRequest
 from core.scoring.backfill import ScorerSet
@@ -39,13 +41,13 @@ log = logging.getLogger(__name__)
 
 
 # ---- jobs and their keys -------------------------------------------------------------------------
-def job_key(request: GenerationRequest, *, weights: str, repeat: int = 0) -> str:
-    """The stable key of a job: model, weights, prompt, seed, every parameter, and the repeat index.
+def job_key(request: GenerationRequest, *, weights: str, repeat: int = 0, recipe: str = EAGER) -> str:
+    """The stable key of a job: model, weights, prompt, seed, every parameter, the speed recipe and the repeat.
 
-    Repeat 0 has the bare request key (what stores written before repeats existed hold), repeat r > 0
-    the same key with ``#r<r>``. Resume skips keys already stored ok.
+    Eager, repeat 0 has the bare request key (what stores written before repeats and recipes existed hold);
+    another recipe adds ``~<recipe>``, repeat r > 0 ``#r<r>``. Resume skips keys already stored ok.
     """
-    base = request.job_key(weights)
+    base = recipe_key(request.job_key(weights), recipe)
     return base if repeat == 0 else f"{base}#r{repeat}"
 
 
@@ -56,6 +58,7 @@ class Job:
     key: str
     category: str | None = None
     repeat: int = 0
+    recipe: str = EAGER  # speed recipe (core.recipes)
 
 
 @dataclass(frozen=True)
@@ -65,13 +68,16 @@ class Planned:
     request: GenerationRequest
     category: str | None = None
     repeat: int = 0
+    recipe: str = EAGER
 
 
 def sweep_requests(specs: Sequence[ModelSpec], prompts: Sequence[Prompt], seeds: Sequence[int], *,
                    steps: int | None = None, guidance: float | None = None, width: int | None = None,
                    height: int | None = None, negative_prompt: str | None = None, repeats: int = 1,
-                   num_images: int = 1, params: dict[str, dict] | None = None) -> list[Planned]:
-    """models × repeats × prompts × seeds, in that order (a model's jobs stay together).
+                   num_images: int = 1, params: dict[str, dict] | None = None,
+                   recipes: Sequence[str] = (EAGER,)) -> list[Planned]:
+    """models × recipes × repeats × prompts × seeds, in that order (a model's jobs stay together, eager first;
+    each recipe runs the very same requests).
 
     A prompt file's own negative prompt wins over `negative_prompt`; models that take none get none.
     `params` holds per-model extra options ({model key: {name: value}}), e.g. an API's quality.
@@ -79,38 +85,46 @@ def sweep_requests(specs: Sequence[ModelSpec], prompts: Sequence[Prompt], seeds:
     if repeats < 1:
         raise RequestError("repeats", repeats, "1 or more")
     out: list[Planned] = []
+    ordered = sorted(dict.fromkeys(recipes), key=lambda r: r != EAGER)
     for spec in specs:
         extra = dict((params or {}).get(spec.key, {}))
+        requests: list[Planned] = []
         for repeat in range(repeats):
             for p in prompts:
                 negative = p.negative_prompt if p.negative_prompt is not None else negative_prompt
                 if not spec.supports_negative:
                     negative = None
                 for seed in seeds:
-                    out.append(Planned(GenerationRequest(
+                    requests.append(Planned(GenerationRequest(
                         model=spec.key, prompt=p.prompt, negative_prompt=negative, seed=seed, steps=steps,
                         guidance=guidance, width=width, height=height, num_images=num_images, extra=extra),
                         category=p.category, repeat=repeat))
+        out += [replace(item, recipe=recipe) for recipe in ordered for item in requests]
     return out
 
 
 def plan(engine: Engine, items: Iterable[Planned]) -> list[Job]:
-    """Check every request against its model (nothing loads) and key it. Every bad field of every model is
-    reported at once: `PlanError.errors` maps model key → RequestErrors."""
+    """Check every request and recipe against its model and the device (nothing loads) and key it. Every bad
+    field of every model is reported at once: `PlanError.errors` maps model key → errors. One request planned
+    with several recipes is resolved once (a seed drawn for it is the same for each)."""
     jobs: list[Job] = []
     errors: dict[str, list[CaseStudyError]] = defaultdict(list)
+    resolved_of: dict[int, tuple[GenerationRequest, GenerationRequest]] = {}  # id -> (request kept alive, resolved)
     for item in items:
         try:
             spec = engine.spec_for(item.request.model)
-            resolved = engine.prepare(item.request)
+            check_recipe(item.recipe, spec, engine.device)
+            if id(item.request) not in resolved_of:
+                resolved_of[id(item.request)] = (item.request, engine.prepare(item.request))
+            resolved = resolved_of[id(item.request)][1]
         except CaseStudyError as exc:
             found = exc.errors if isinstance(exc, InvalidRequest) else [exc]
             known = {str(e) for e in errors[item.request.model]}
             errors[item.request.model].extend(e for e in found if str(e) not in known)
             continue
         weights = "api" if spec.is_api else engine.weights
-        jobs.append(Job(spec=spec, request=resolved, key=job_key(resolved, weights=weights, repeat=item.repeat),
-                        category=item.category, repeat=item.repeat))
+        jobs.append(Job(spec=spec, request=resolved, category=item.category, repeat=item.repeat, recipe=item.recipe,
+                        key=job_key(resolved, weights=weights, repeat=item.repeat, recipe=item.recipe)))
     if errors:
         raise PlanError(dict(errors))
     return jobs
@@ -168,6 +182,7 @@ class Runner:
         # the CPU before the next generator loads, so they never take the room a generator needs.
         self.scorers, self.score_batch_size = scorers, score_batch_size
         self._scored_ids: dict[str, list[int]] = {}  # model key -> ids of its ok rows not scored yet
+        self._groups: dict[tuple[str, str], list[Done]] = {}  # (model, recipe) -> its jobs as recorded
         self.cancel = threading.Event()
         # Where the jobs run: this process by default (core.executors.local), or Ray workers.
         self.executor = executor
@@ -186,9 +201,9 @@ class Runner:
         t0 = time.perf_counter()
         todo = self.pending(jobs)
         summary = Summary.planned(jobs, todo)
-        by_model: dict[str, list[Job]] = defaultdict(list)
+        by_model: dict[tuple[str, str], list[Job]] = defaultdict(list)  # (model, recipe): eager first
         for job in todo:
-            by_model[job.spec.key].append(job)
+            by_model[job.spec.key, job.recipe].append(job)
         if not todo:  # everything is stored already: no new run, no new folder
             summary.status = "nothing to do"
             progress.start(None, {}, len(jobs))
@@ -201,10 +216,13 @@ class Runner:
             todo = [replace(j, key=f"{j.key}@{summary.run_id}") for j in todo]
             by_model = defaultdict(list)
             for job in todo:
-                by_model[job.spec.key].append(job)
-        progress.start(summary.run_id, {k: len(v) for k, v in by_model.items()}, len(jobs) - len(todo))
-        work = [ModelWork(spec=model_jobs[0].spec, chunks=self._chunks(model_jobs), warmup=self.warmup)
-                for model_jobs in by_model.values()]
+                by_model[job.spec.key, job.recipe].append(job)
+        per_model: dict[str, int] = defaultdict(int)
+        for (key, _recipe), group in by_model.items():
+            per_model[key] += len(group)
+        progress.start(summary.run_id, dict(per_model), len(jobs) - len(todo))
+        work = [ModelWork(spec=model_jobs[0].spec, chunks=self._chunks(model_jobs), warmup=self.warmup, recipe=recipe)
+                for (_key, recipe), model_jobs in by_model.items()]
         status = "finished"
         try:
             self._drive(work, summary, progress)
@@ -231,7 +249,8 @@ class Runner:
     def _drive(self, work: list[ModelWork], summary: Summary, progress: Progress) -> None:
         """Hand the models to the executor; record each outcome as it comes back (the one writer), score
         each model's images once its jobs are in."""
-        executor = self.executor or LocalExecutor(self.engine, unload_after=self.mode == "bench")
+        executor = self.executor or LocalExecutor(self.engine, unload_after=self.mode == "bench",
+                                                  compile_backend=self.engine.settings.compile_backend)
         open_models: list[str] = []
         events = executor.run(work, cancel=self.cancel)
         try:
@@ -243,6 +262,7 @@ class Runner:
                     self._record(event.job, event.outcome, summary, progress)
                 elif isinstance(event, ModelDone):
                     open_models.remove(event.key)
+                    self._recipe_columns(event.key, event.recipe, event.warm_first_s)
                     self._score(event.key)
                     progress.model_done(event.key)
         finally:  # stopped early (a second Cancel, an error): the executor cleans up, what was recorded is scored
@@ -250,6 +270,24 @@ class Runner:
             for key in open_models:
                 self._score(key)
                 progress.model_done(key)
+
+    def _recipe_columns(self, key: str, recipe: str, warm_first_s: dict[str, float]) -> None:
+        """compile_s of the model × recipe group just run, and its images' delta against eager (core.recipe_jobs)."""
+        done = self._groups.pop((key, recipe), [])
+        if not done or self.recorder is None:
+            return
+        clip = None
+        if self.scorers is not None and recipe != EAGER:
+            metric = next((m for m in ("clip", "pick") if m in self.scorers.metrics), None)
+            try:
+                clip = self.scorers.scorer(metric) if metric else None
+            except (CaseStudyError, OSError, ValueError) as exc:
+                log.warning("CLIP cosine against eager skipped: %s", exc)
+        try:
+            self.recorder.update(merge(compile_seconds(done, warm_first_s),
+                                       quality_deltas(done, db=self.db, run_id=self.recorder.run.id, clip=clip)))
+        except (CaseStudyError, OSError, ValueError) as exc:
+            log.warning("recipe columns skipped: %s", exc)
 
     def _score(self, key: str) -> None:
         """Score the images the model just made (a scorer that cannot load is logged; the run goes on)."""
@@ -277,7 +315,9 @@ class Runner:
         return out
 
     def _record(self, job: Job, outcome: Outcome, summary: Summary, progress: Progress) -> None:
-        rows = self.recorder.record(outcome, job_key=job.key, category=job.category, repeat=job.repeat)
+        rows = self.recorder.record(outcome, job_key=job.key, category=job.category, repeat=job.repeat,
+                                    recipe=job.recipe)
+        self._groups.setdefault((job.spec.key, job.recipe), []).append(Done(job, outcome, rows))
         self._scored_ids.setdefault(job.spec.key, []).extend(r.id for r in rows if r.status == "ok")
         summary.add(job, outcome)
         progress.job_done(job, outcome, rows)

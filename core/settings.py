@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     # Compiled artifacts of the speed recipes (inductor's FX graph / AOTAutograd / kernel caches and
     # torch.compiler mega-cache files), kept across processes. TORCHINDUCTOR_CACHE_DIR, when set, wins.
     compile_cache_dir: str = "data/compile_cache"
+    # torch.compile backend of the recipes: "inductor" (real speed); "aot_eager" or "eager" check the logic on a CPU.
+    compile_backend: str = "inductor"
 
     # USD per GPU-hour for the cost estimate of open models (USD per image = total_s x rate / 3600).
     # Unset: the documented default of the run's GPU (core.pricing.GPU_HOUR_USD), else no estimate.

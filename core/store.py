@@ -120,6 +120,11 @@ class Generation(SQLModel, table=True):
     prior_s: float | None = None  # Stable Cascade stage A/B split
     decoder_s: float | None = None
     first_call: bool = False  # the first call after load (includes warm-up)
+    # speed recipe (core.recipes): "eager" is plain diffusers; others carry their first-call cost and image delta
+    recipe: str = Field(default="eager", index=True)
+    compile_s: float | None = None  # first call after the recipe minus the steady median (same configuration)
+    psnr_db: float | None = None  # against the eager image of the same job (inf: identical)
+    ssim: float | None = None
     # memory and size
     peak_mem_gb: float | None = None
     params_total: int | None = Field(default=None, sa_type=BigInteger)
@@ -363,6 +368,23 @@ def generations_by_job_keys(*, session: Session, keys: Sequence[str]) -> list[Ge
         stmt = select(Generation).where(Generation.status == "ok", Generation.job_key.in_(keys[i:i + 500]))
         out.extend(session.exec(stmt))
     return out
+
+
+def update_generations(*, session: Session, updates: dict[int, dict[str, Any]]) -> list[Generation]:
+    """Set some columns of stored rows ({generation id: {column: value}}), e.g. a recipe's compile_s and delta."""
+    rows = []
+    for generation_id, values in updates.items():
+        row = session.get(Generation, generation_id)
+        if row is None:
+            continue
+        for name, value in values.items():
+            setattr(row, name, value)
+        session.add(row)
+        rows.append(row)
+    session.commit()
+    for row in rows:
+        session.refresh(row)
+    return rows
 
 
 def median_seconds(*, session: Session, weights: str, limit: int = 50_000) -> dict[tuple[str, int, int], float]:

@@ -1,6 +1,6 @@
 """What a run did, per model and per configuration: counts, p50/p90 seconds, FLOPs, images per second.
 
-Statistics never pool configurations: each (model, size, steps, guidance) is its own line, and first
+Statistics never pool configurations: each (model, size, steps, guidance, speed recipe) is its own line, and first
 calls after a load (warm-up included) are left out of the steady-state percentiles.
 """
 from __future__ import annotations
@@ -57,7 +57,9 @@ class Summary:
         r = job.request
         if job.spec.is_api:
             return f"{r.width}x{r.height}"
-        return f"{r.width}x{r.height}, {r.steps} steps, cfg {r.guidance:g}"
+        label = f"{r.width}x{r.height}, {r.steps} steps, cfg {r.guidance:g}"
+        recipe = getattr(job, "recipe", "eager")
+        return label if recipe == "eager" else f"{label}, {recipe}"
 
     def add(self, job: "Job", outcome: "Outcome") -> None:
         stats = self.configs.setdefault((job.spec.key, self.config_label(job)), ConfigStats())

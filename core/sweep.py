@@ -24,6 +24,7 @@ from core.executors.ray_executor import RayExecutor
 from core.generation import Engine
 from core.processes import BATCH_LOG_ENV
 from core.prompts import Prompt, load_prompts
+from core.recipes import RECIPES
 from core.registry import resolve_models
 from core.runner import Job, Runner, plan, sweep_requests
 from core.scoring.backfill import ScorerSet
@@ -56,6 +57,7 @@ class Sweep:
     allow_slow: bool = False
     score: tuple[str, ...] = ()  # quality metrics scored after each model (clip, pick, aesthetic)
     scorer_weights: str | None = None  # pretrained | tiny (default: tiny with tiny weights, else pretrained)
+    recipes: tuple[str, ...] = ("eager",)  # speed recipes (core.recipes), each model runs each; eager first
     name: str | None = None
     db: str | None = None
     out: str | None = None
@@ -95,6 +97,8 @@ class Sweep:
             argv += ["--score", ",".join(self.score)]
         if self.scorer_weights is not None:
             argv += ["--scorer-weights", self.scorer_weights]
+        if self.recipes != ("eager",):
+            argv += ["--recipe", ",".join(self.recipes)]
         return argv
 
 
@@ -145,7 +149,8 @@ class Prepared:
                   "guidance": s.guidance, "size": list(s.size) if s.size else None, "batch_size": s.batch_size,
                   "repeats": s.repeats, "warmup": s.warmup, "prompts_file": s.prompts_file,
                   "prompts": len(self.prompts), "negative_prompt": s.negative_prompt, "images": s.images,
-                  "params": list(s.params), "score": list(s.score), "argv": _stored_argv(s.argv()[1:])}
+                  "params": list(s.params), "score": list(s.score), "recipes": list(s.recipes),
+                  "argv": _stored_argv(s.argv()[1:])}
         if os.environ.get(BATCH_LOG_ENV):  # started in the background (core.processes): where its output goes
             params["log"] = os.environ[BATCH_LOG_ENV]
         if s.executor == "ray":
@@ -164,6 +169,12 @@ def _check_numbers(s: Sweep) -> list[RequestError]:
             errors.append(RequestError(name, value, f"{low} or more"))
     if s.mode not in ("dev", "bench"):
         errors.append(RequestError("mode", s.mode, "dev or bench"))
+    if not s.recipes:
+        errors.append(RequestError("recipe", "", "one or more of " + ", ".join(RECIPES)))
+    if s.executor == "ray" and set(s.recipes) - {"eager"}:
+        # Ray workers keep one model as loaded; a recipe's compiled model is not carried between them yet
+        errors.append(RequestError("recipe", ",".join(s.recipes), "eager only with --executor ray; run speed "
+                                   "recipes with --executor local (one GPU, eager measured in the same process)"))
     if s.max_cost is not None and s.max_cost < 0:
         errors.append(RequestError("max-cost", s.max_cost, "0 or more USD"))
     try:
@@ -210,7 +221,8 @@ def prepare(sweep: Sweep, *, settings: Settings | None = None, engine: Engine | 
     width, height = sweep.size if sweep.size else (None, None)
     jobs = plan(engine, sweep_requests(runnable, prompts, sweep.seeds, steps=sweep.steps, guidance=sweep.guidance,
                                        width=width, height=height, negative_prompt=sweep.negative_prompt,
-                                       repeats=sweep.repeats, num_images=sweep.images, params=params))
+                                       repeats=sweep.repeats, num_images=sweep.images, params=params,
+                                       recipes=sweep.recipes))
     prepared = Prepared(sweep=sweep, settings=settings, engine=engine, db=db, jobs=jobs, prompts=prompts,
                         skipped_models=skipped)
     todo = Runner(engine, db=db, output_dir=".", force=sweep.force).pending(jobs)

@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 
 from core.config_stats import config_columns, config_label, has_repeats, latency_summary, steady
 from dashboard.chart_atlas import atlas_figure  # noqa: F401 - one import place for every figure
+from dashboard.chart_recipes import quality_vs_speedup, speedup_by_recipe  # noqa: F401
 from dashboard.chart_style import empty_figure, flop_unit, layout, model_colors, trace
 
 # Stage columns in pipeline order, with the names people read.

@@ -40,7 +40,7 @@ CHART_COLUMNS = ("run_id", "model_key", "status", "weights", "first_call", "step
                  "total_s", "text_encode_s", "denoise_s", "decode_s", "prior_s", "decoder_s", "peak_mem_gb",
                  "flops_total", "mfu", "cost_usd") + tuple(
     # configuration columns, where this version of the store has them
-    c for c in ("dtype", "batch_size") if c in store.Generation.__table__.columns)
+    c for c in ("dtype", "batch_size", "recipe", "compile_s", "psnr_db", "ssim") if c in store.Generation.__table__.columns)
 # Read only when some job was repeated: the spread over repeats needs the job (prompt and seed).
 REPEAT_COLUMNS = tuple(c for c in ("repeat", "prompt", "seed") if "repeat" in store.Generation.__table__.columns)
 # Columns of the History table, in the order shown.
@@ -206,7 +206,7 @@ class Filters:
 
 # ---- cached queries ----------------------------------------------------------------------------------
 _NUMERIC = ("total_s", "text_encode_s", "denoise_s", "decode_s", "prior_s", "decoder_s", "load_s", "peak_mem_gb",
-            "flops_total", "tflops_per_s", "mfu", "cost_usd", "guidance")
+            "flops_total", "tflops_per_s", "mfu", "cost_usd", "guidance", "compile_s", "psnr_db", "ssim")
 
 
 def _frame(rows: list[dict[str, Any]], columns: Sequence[str] | None = None) -> pd.DataFrame:

@@ -1,8 +1,8 @@
 """Model x speed recipe on one CUDA GPU: seconds per image, speedup against eager, MFU, memory, compile time, quality.
 
-    python scripts/gpu_recipes.py [--models flux-dev,sana15-1.6b,sdxl] [--recipes eager,compile,compile+fp8,cache]
-                                  [--steady 2] [--set flux-dev.compile_mode=reduce-overhead] [--fresh-cache]
-                                  [--artifacts] [--budget-s 400] [--json out.json]
+    PYTHONPATH=. python scripts/gpu_recipes.py [--models flux-dev,sana15-1.6b,sdxl]
+        [--recipes eager,compile,compile+fp8,cache] [--compile-modes family,default,reduce-overhead] [--steady 2]
+        [--set flux-dev.compile_mode=reduce-overhead] [--fresh-cache] [--artifacts] [--budget-s 400] [--json out.json]
 
 Each model is built at full size with random weights (no download) at its authors' default size and steps and
 generated through `core.generation.Engine` (stage timing and FLOP counting on, as in a real run). Eager runs first;
@@ -14,6 +14,8 @@ with eager's (same seed). Compiled artifacts are cached in IGCS_COMPILE_CACHE_DI
 a second run shows the warm-cache compile; --fresh-cache compiles into an empty temporary folder instead.
 Random weights make the first-block cache's skip decisions unlike a trained model's: its speedup here is not one
 to quote. Recipes start only while the run is within --budget-s seconds (the rest are listed as skipped).
+--compile-modes runs each recipe that compiles once per torch.compile mode ("family": the family's own `Speed`;
+"default"; "reduce-overhead": CUDA graphs), reloading the model between modes; rows are labelled recipe[mode].
 """
 from __future__ import annotations
 
@@ -26,9 +28,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 DEFAULT_MODELS = ("flux-dev", "sana15-1.6b", "sdxl")
 DEFAULT_RECIPES = ("eager", "compile", "compile+fp8", "cache")
@@ -138,13 +137,13 @@ def run_recipe(engine, request, recipe: str, *, steady: int, overrides: dict, ea
 
 def print_row(r: dict, eager_s: float | None) -> None:
     if "error" in r:
-        print(f"  {r['model']:<12} {r['recipe']:<14} {r['error']}", flush=True)
+        print(f"  {r['model']:<12} {r['recipe']:<26} {r['error']}", flush=True)
         return
     speedup = eager_s / r["s_per_image"] if eager_s else None
     r["speedup"] = speedup
     psnr = r.get("psnr_db")
     psnr_text = "-" if psnr is None else ("inf" if psnr == float("inf") else f"{psnr:.1f}")
-    print(f"  {r['model']:<12} {r['recipe']:<14} {r['s_per_image']:7.3f} s  x{_fmt(speedup)}  "
+    print(f"  {r['model']:<12} {r['recipe']:<26} {r['s_per_image']:7.3f} s  x{_fmt(speedup)}  "
           f"denoise MFU {_fmt(r['denoise_mfu'] and 100 * r['denoise_mfu'], 1):>5} %  "
           f"whole MFU {_fmt(r['mfu'] and 100 * r['mfu'], 1):>5} %  peak {_fmt(r['peak_mem_gb'], 1)} GB  "
           f"first {r['first_s']:6.1f} s (compile {r['compile_s']:5.1f} s, FX cache {r['fx_cache_hits']} hit / "
@@ -160,6 +159,9 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--models", default=",".join(DEFAULT_MODELS))
     p.add_argument("--recipes", default=",".join(DEFAULT_RECIPES), help="eager always runs first (the reference)")
+    p.add_argument("--compile-modes", default="family", metavar="MODES",
+                   help="torch.compile modes of the recipes that compile, comma-separated: family (the family's "
+                        "Speed), default, reduce-overhead (CUDA graphs); each runs on a fresh load (default: family)")
     p.add_argument("--steady", type=int, default=2, help="timed calls after the first (default 2)")
     p.add_argument("--set", action="append", default=[], metavar="MODEL.FIELD=VALUE",
                    help="override a field of the family's Speed for one model, e.g. sana15-1.6b.compile_mode="
@@ -201,23 +203,46 @@ def main(argv=None) -> int:
     gpu = torch.cuda.get_device_name(0) if device == "cuda" else "cpu (smoke test)"
     print(f"device: {gpu}; bf16 dense peak {_fmt(peak, 0)} TFLOP/s (measured); torch "
           f"{torch.__version__}; compile cache {cache_dir}", flush=True)
-    recipes = ["eager"] + [r.strip() for r in args.recipes.split(",") if r.strip() and r.strip() != "eager"]
+    modes = [m.strip() for m in args.compile_modes.split(",") if m.strip()]
+    unknown = sorted(set(modes) - {"family", "default", "reduce-overhead"})
+    if unknown or not modes:
+        print(f"error: --compile-modes: {', '.join(unknown) or 'empty'}; allowed: family, default, reduce-overhead",
+              file=sys.stderr)
+        return 2
+    names = ["eager"] + [r.strip() for r in args.recipes.split(",") if r.strip() and r.strip() != "eager"]
+    # (label, recipe, compile mode override): a recipe that compiles runs once per mode
+    recipes = [(name, name, None) for name in names[:1]]
+    for name in names[1:]:
+        compiles = "compile" in name.split("+")
+        for mode in (modes if compiles else ["family"]):
+            label = name if mode == "family" else f"{name}[{mode}]"
+            recipes.append((label, name, mode))
     rows: list[dict] = []
     for key in [k.strip() for k in args.models.split(",") if k.strip()]:
         request = engine.prepare(GenerationRequest(model=key, prompt=PROMPT, seed=0))
         print(f"== {key}: {request.width}x{request.height}, {request.steps} steps, {weights} weights", flush=True)
         eager_s = eager_image = None
-        for recipe in recipes:
+        last_mode = None
+        for label, recipe, mode in recipes:
             elapsed = time.perf_counter() - t_start
-            row = {"model": key, "recipe": recipe}
+            row = {"model": key, "recipe": label}
+            model_overrides = dict(overrides.get(key, {}))
+            if mode in ("default", "reduce-overhead"):
+                model_overrides["compile_mode"] = None if mode == "default" else mode
             try:
                 if elapsed > args.budget_s:
                     raise CaseStudyError(f"skipped: {elapsed:.0f} s elapsed, over --budget-s {args.budget_s:.0f}")
                 if recipe != "eager" and eager_image is None:
                     raise CaseStudyError("skipped: no eager reference for this model")
                 check_recipe(recipe, engine.spec_for(key), engine.device)
-                row = run_recipe(engine, request, recipe, steady=args.steady, overrides=overrides.get(key, {}),
+                if mode is not None and last_mode is not None and mode != last_mode and key in engine.resident:
+                    engine.unload(key)  # another compile mode: compile afresh
+                    torch._dynamo.reset()
+                    torch.cuda.empty_cache()
+                last_mode = mode if mode is not None else last_mode
+                row = run_recipe(engine, request, recipe, steady=args.steady, overrides=model_overrides,
                                  eager_image=eager_image, artifacts=args.artifacts, backend=backend)
+                row["recipe"] = label
             except CaseStudyError as exc:
                 row["error"] = str(exc)
             except Exception as exc:  # one recipe failing must not hide the others
@@ -238,14 +263,14 @@ def main(argv=None) -> int:
         torch.cuda.empty_cache()
     print(f"\nsummary (s/image median of {args.steady}; speedup against eager in this process; "
           f"{time.perf_counter() - t_start:.0f} s in all):")
-    print(f"  {'model':<12} {'recipe':<14} {'s/image':>8} {'speedup':>8} {'den.MFU':>8} {'peak GB':>8} "
+    print(f"  {'model':<12} {'recipe':<26} {'s/image':>8} {'speedup':>8} {'den.MFU':>8} {'peak GB':>8} "
           f"{'compile s':>9} {'PSNR dB':>8} {'SSIM':>7}")
     for r in rows:
         if "error" in r:
-            print(f"  {r['model']:<12} {r['recipe']:<14} {r['error'][:100]}")
+            print(f"  {r['model']:<12} {r['recipe']:<26} {r['error'][:100]}")
             continue
         psnr = r.get("psnr_db")
-        print(f"  {r['model']:<12} {r['recipe']:<14} {r['s_per_image']:8.3f} {_fmt(r.get('speedup')):>8} "
+        print(f"  {r['model']:<12} {r['recipe']:<26} {r['s_per_image']:8.3f} {_fmt(r.get('speedup')):>8} "
               f"{_fmt(r['denoise_mfu'] and 100 * r['denoise_mfu'], 1):>8} {_fmt(r['peak_mem_gb'], 1):>8} "
               f"{r['compile_s']:9.1f} {('inf' if psnr == float('inf') else _fmt(psnr, 1)):>8} "
               f"{_fmt(r.get('ssim'), 4):>7}")

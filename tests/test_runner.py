@@ -99,8 +99,9 @@ def test_sweep_command_line_round_trips_through_the_cli_parser():
     sweep = Sweep(models="sd21,flux-dev", prompts_file="data/prompts/smoke.txt", prompts=("a cat", "two dogs"),
                   seeds=(0, 5), steps=4, guidance=2.5, size=(64, 48), negative_prompt="blurry", weights="tiny",
                   batch_size=2, repeats=3, warmup=1, force=True, images=2, params=("gpt-image-1.5.quality=high",), mode="dev",
-                  max_cost=1.5, allow_slow=True, score=("clip", "pick"), scorer_weights="tiny", name="my run", db="sqlite:///x.db", out="outs", device="cpu",
-                  executor="ray", ray_address="ray://head:10001")
+                  max_cost=1.5, allow_slow=True, score=("clip", "pick"), scorer_weights="tiny",
+                  recipes=("eager", "compile", "compile+cache"), name="my run", db="sqlite:///x.db", out="outs",
+                  device="cpu", executor="ray", ray_address="ray://head:10001")
     assert sweep_from_args(parser().parse_args(sweep.argv()[3:])) == sweep
     assert sweep_from_args(parser().parse_args(Sweep().argv()[3:])) == Sweep()
 

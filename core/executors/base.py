@@ -6,13 +6,15 @@ from __future__ import annotations
 import logging
 import traceback
 from dataclasses import dataclass, field, replace
-from typing import Iterator, Protocol, Sequence, Union
 import threading
+from typing import Iterator, Protocol, Sequence, Union
 
 import torch
 
 from core.errors import RequestError
 from core.generation import Engine, Outcome
+from core.recipe_jobs import EAGER, configuration
+from core.recipes import apply_recipe, needs_reload
 from core.request import GenerationRequest
 from core.spec import ModelSpec
 
@@ -47,6 +49,7 @@ class ModelWork:
     spec: ModelSpec
     chunks: list[list]  # list[list[core.runner.Job]]
     warmup: int = 0
+    recipe: str = EAGER  # the speed recipe these jobs run under (core.recipes)
 
     @property
     def key(self) -> str:
@@ -72,6 +75,8 @@ class JobDone:
 @dataclass(frozen=True)
 class ModelDone:
     key: str
+    recipe: str = EAGER
+    warm_first_s: dict = field(default_factory=dict)  # configuration -> its first warm-up call (compile_s)
 
 
 Event = Union[ModelStarted, JobDone, ModelDone]
@@ -83,13 +88,18 @@ class Executor(Protocol):
 
 
 # ---- the steps one engine takes ------------------------------------------------------------------
-def load_error(engine: Engine, spec: ModelSpec) -> tuple[str, str] | None:
-    """Load an open model; (error, traceback) when it cannot load (API models load nothing)."""
+def load_error(engine: Engine, spec: ModelSpec, recipe: str = EAGER, *,
+               compile_backend: str = "inductor") -> tuple[str, str] | None:
+    """Load an open model and bring it to `recipe` (a fresh load when the recipe it runs has steps `recipe`
+    lacks); (error, traceback) when it cannot (API models load nothing)."""
     if spec.is_api:
         return None
     try:
-        engine.load(spec.key)
-        return None
+        resident = engine.resident.get(spec.key)
+        if resident is not None and needs_reload(resident.recipe, recipe):
+            engine.unload(spec.key)
+            torch._dynamo.reset()
+        model = engine.load(spec.key)
     except Exception as exc:  # noqa: BLE001 - recorded on each of the model's jobs
         log.warning("%s did not load: %s", spec.key, exc)
         detail = traceback.format_exc()
@@ -97,6 +107,14 @@ def load_error(engine: Engine, spec: ModelSpec) -> tuple[str, str] | None:
         if isinstance(exc, torch.cuda.OutOfMemoryError):
             torch.cuda.empty_cache()
         return f"load failed: {type(exc).__name__}: {exc}", detail
+    if model.recipe != recipe:
+        try:
+            apply_recipe(model, recipe, backend=compile_backend)
+        except Exception as exc:  # noqa: BLE001 - recorded on each of the group's jobs
+            log.warning("%s: recipe %s failed: %s", spec.key, recipe, exc)
+            engine.unload(spec.key)  # half-applied: the next group loads it afresh
+            return f"recipe {recipe} failed: {type(exc).__name__}: {exc}", traceback.format_exc()
+    return None
 
 
 def failed(spec: ModelSpec, request: GenerationRequest, error: str | tuple[str, str]) -> Outcome:
@@ -111,6 +129,7 @@ class WarmUp:
 
     count: int
     seen: list[GenerationRequest] = field(default_factory=list)  # requests hold a dict: compared, not hashed
+    first_s: dict[str, float] = field(default_factory=dict)  # configuration -> its first call (compile_s)
 
     def before(self, engine: Engine, spec: ModelSpec, requests: Sequence[GenerationRequest]) -> None:
         if not self.count or spec.is_api:
@@ -121,12 +140,20 @@ class WarmUp:
                 continue
             self.seen.append(shape)
             for _ in range(self.count):
-                engine.generate(request)
+                outcome = engine.generate(request)
+                if outcome.first_call and outcome.total_s is not None:
+                    self.first_s[configuration(request)] = outcome.total_s
         for model in engine.resident.values():
             model.calls = max(model.calls, 1)  # the timed calls that follow are not first calls
 
 
 def run_chunk(engine: Engine, requests: Sequence[GenerationRequest]) -> list[Outcome]:
-    """One pipeline call for a batch of requests (or one request): its outcomes, in order."""
+    """One pipeline call for a batch of requests (or one request): its outcomes, in order; under a speed recipe
+    each outcome's profile carries the recipe's report."""
     requests = list(requests)
-    return engine.generate_batch(requests) if len(requests) > 1 else [engine.generate(requests[0])]
+    outcomes = engine.generate_batch(requests) if len(requests) > 1 else [engine.generate(requests[0])]
+    model = engine.resident.get(requests[0].model)
+    if model is not None and model.recipe != EAGER and model.recipe_report is not None:
+        for outcome in outcomes:
+            outcome.profile = {**outcome.profile, "recipe": model.recipe_report}
+    return outcomes

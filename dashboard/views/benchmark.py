@@ -10,6 +10,7 @@ import streamlit as st
 from core.executors.base import EXECUTORS
 from core.loading import WEIGHTS
 from core.prompts import PROMPTS_DIR, load_prompts
+from core.recipes import RECIPES
 from core.registry import all_specs
 from core.sweep import Sweep
 from dashboard import data
@@ -106,6 +107,11 @@ with st.container(border=True):
                                  "machine or of a cluster, results recorded here")
     ray_address = c_addr.text_input("Ray cluster", key="bench_ray_address", disabled=executor != "ray",
                                     placeholder="empty: start Ray on this machine; auto or ray://HOST:10001")
+    recipes = st.multiselect("Speed recipes", list(RECIPES), default=["eager"], key="bench_recipes",
+                             help="each model runs each recipe, eager first (speedups are against eager of the same "
+                                  "configuration): " + "; ".join(f"{r.name}: {r.description}" + ("" if r.lossless else
+                                  " (lossy: PSNR/SSIM against eager stored)") for r in RECIPES.values())
+                                  + ". Use warm-up calls to keep compilation out of the timed jobs.")
 
     try:
         seeds = _parse_seeds(seeds_text)
@@ -117,6 +123,8 @@ with st.container(border=True):
         problems.append("models: choose at least one model")
     if prompt_count == 0 and not prompt_error:
         problems.append("prompts: give at least one prompt")
+    if not recipes:
+        problems.append("recipes: choose at least one speed recipe (eager is plain diffusers)")
     for problem in problems:
         st.error(problem)
     sweep = None
@@ -127,7 +135,8 @@ with st.container(border=True):
                       steps=int(steps) if steps is not None else None,
                       guidance=float(guidance) if guidance is not None else None, size=size,
                       negative_prompt=negative.strip() or None, weights=weights, repeats=int(repeats),
-                      warmup=int(warmup), force=force, max_cost=float(max_cost) if max_cost is not None else None,
+                      warmup=int(warmup), force=force, recipes=tuple(sorted(recipes, key=lambda r: r != "eager")),
+                      max_cost=float(max_cost) if max_cost is not None else None,
                       name=data.new_batch_name(label), out=data.settings().output_dir,
                       executor=executor, ray_address=(ray_address.strip() or None) if executor == "ray" else None)
         check = data.check_sweep(sweep)

@@ -71,6 +71,9 @@ else:
                     charts.scaling_with_steps, charts.scaling_with_resolution, charts.peak_memory_by_model,
                     charts.mfu_by_model):
         plot(builder(frame, log))
+    if "recipe" in frame.columns and (frame["recipe"].fillna("eager") != "eager").any():
+        plot(charts.speedup_by_recipe(frame, log))  # speed recipes: each lossy one with its delta against eager
+        plot(charts.quality_vs_speedup(frame, log))
     cost_frame = frame
     if api_prices is not None:
         cost_frame = api_prices if frame.empty else pd.concat([frame, api_prices], ignore_index=True)

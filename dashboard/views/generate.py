@@ -8,6 +8,7 @@ import streamlit as st
 from core.errors import RequestError
 from core.environment import gpus
 from core.loading import WEIGHTS
+from core.recipes import RECIPES
 from core.registry import all_specs, get_spec
 from core.request import MAX_SEED, GenerationRequest
 from core.runner import Planned, PlanError, Progress, Runner, plan
@@ -65,8 +66,13 @@ def _model_settings(spec, weights: str) -> dict:
         return {"width": int(width), "height": int(height), "steps": int(steps), "guidance": float(guidance)}
 
 
+def _slot(model_key: str, recipe: str | None) -> str:
+    """One gallery slot per model and speed recipe."""
+    return model_key if recipe in (None, "eager") else f"{model_key} · {recipe}"
+
+
 def _caption(row: dict) -> str:
-    parts = [f"**{row['model_key']}**", data.fmt_seconds(row.get("total_s")), data.fmt_gb(row.get("peak_mem_gb")),
+    parts = [f"**{_slot(row['model_key'], row.get('recipe'))}**", data.fmt_seconds(row.get("total_s")), data.fmt_gb(row.get("peak_mem_gb")),
              data.fmt_flops(row.get("flops_total"))]
     if row.get("cost_usd") is not None:
         parts.append(f"${row['cost_usd']:.3f}")
@@ -86,7 +92,7 @@ def _show_result(slot, row: dict) -> None:
         if row.get("stored"):
             st.caption(f"stored earlier (run {row['run_id']})")
         if row.get("error"):
-            st.markdown(f"**{row['model_key']}**")
+            st.markdown(f"**{_slot(row['model_key'], row.get('recipe'))}**")
             st.error(row["error"].removeprefix("CaseStudyError: "))
         else:
             st.image(row["image_path"], width="stretch")
@@ -115,6 +121,12 @@ api_keys = c_api.multiselect("API models", [s.key for s in api_specs], key="gen_
 with st.expander("Model catalog: defaults, size, VRAM, licence, what is available here"):
     st.caption(data.catalog_note(weights))
     st.dataframe(data.model_catalog(weights), hide_index=True, width="stretch")
+recipes = st.multiselect("Speed recipes", list(RECIPES), default=["eager"], key="gen_recipes",
+                         help="each model runs each recipe, eager first: " + "; ".join(
+                             f"{r.name}: {r.description}" + ("" if r.lossless else " (lossy)") for r in RECIPES.values())
+                         + ". A recipe a model, this device or the installed packages cannot run is refused before "
+                           "anything loads; the first call after a recipe compiles (see History for compile_s and, "
+                           "for lossy recipes, PSNR/SSIM against eager)")
 
 prompt = st.text_area("Prompt", key="gen_prompt", height=90,
                       placeholder="Describe the image, e.g. a red cat sitting on a blue table")
@@ -148,9 +160,12 @@ if missing:
         f"{k} ({data.weights_here(k, 'api' if get_spec(k).is_api else weights)[1]})" for k in missing))
 
 c_go, c_hint = st.columns([1, 5], vertical_alignment="center")
-clicked = c_go.button("Generate", type="primary", key="gen_go", disabled=not selected, width="stretch")
+clicked = c_go.button("Generate", type="primary", key="gen_go", disabled=not selected or not recipes,
+                      width="stretch")
 if not selected:
     c_hint.caption("Choose at least one model above.")
+elif not recipes:
+    c_hint.caption("Choose at least one speed recipe (eager is plain diffusers).")
 
 
 # ---- generate ----------------------------------------------------------------------------------------
@@ -158,38 +173,43 @@ class LiveImages(Progress):
     """The runner's progress shown in the page: each model's slot says what it does, then shows its image."""
 
     def __init__(self, engine, slots: dict):
-        self.engine, self.slots, self.results = engine, slots, []
+        self.engine, self.slots, self.results, self.done = engine, slots, [], set()
 
     def model_start(self, key: str, jobs: int) -> None:
         loading = not self.engine.spec_for(key).is_api and key not in self.engine.resident
-        self.slots[key].info(f"{key}: {'loading, then ' if loading else ''}generating…")
+        for name, slot in self.slots.items():  # the model's slots not filled yet (one per recipe)
+            if name.split(" · ")[0] == key and name not in self.done:
+                slot.info(f"{name}: {'loading, then ' if loading else ''}generating…")
 
     def job_done(self, job, outcome, rows) -> None:
         row = rows[0].model_dump()
         self.results.append(row)
-        _show_result(self.slots[job.spec.key], row)
+        self.done.add(_slot(job.spec.key, job.recipe))
+        _show_result(self.slots[_slot(job.spec.key, job.recipe)], row)
 
 
 def _requests() -> list[Planned]:
     seed = int(seed_value) if seed_mode == "fixed" else random.randint(0, MAX_SEED)
     neg = negative.strip() or None
-    return [Planned(GenerationRequest(model=spec.key, prompt=prompt, negative_prompt=neg if spec.supports_negative
-                                      else None, seed=seed, **overrides.get(spec.key, {})))
-            for spec in selected]
+    requests = [GenerationRequest(model=spec.key, prompt=prompt, negative_prompt=neg if spec.supports_negative
+                                  else None, seed=seed, **overrides.get(spec.key, {})) for spec in selected]
+    ordered = sorted(recipes, key=lambda r: r != "eager")
+    return [Planned(request, recipe=recipe) for request in requests for recipe in ordered]
 
 
 def _run(engine, jobs) -> list[dict]:
     """The jobs through the runner (the CLI's job keys); stored jobs show their stored image unless forced."""
     runner = Runner(engine, db=data.db(), output_dir=data.settings().output_dir, kind="generate",
                     mode="dev" if keep_loaded else "bench", force=force,
-                    params={"models": [j.spec.key for j in jobs], "prompt": prompt, "seed": jobs[0].request.seed})
+                    params={"models": sorted({j.spec.key for j in jobs}), "prompt": prompt,
+                            "seed": jobs[0].request.seed, "recipes": sorted({j.recipe for j in jobs})})
     stored = {} if force else {g.job_key: g.model_dump() for g in data.stored_generations([j.key for j in jobs])}
-    slots = _gallery_slots([j.spec.key for j in jobs])
+    slots = _gallery_slots([_slot(j.spec.key, j.recipe) for j in jobs])
     for job in jobs:
         if job.key in stored:
-            _show_result(slots[job.spec.key], {**stored[job.key], "stored": True})
+            _show_result(slots[_slot(job.spec.key, job.recipe)], {**stored[job.key], "stored": True})
         else:
-            slots[job.spec.key].info("Waiting…")
+            slots[_slot(job.spec.key, job.recipe)].info("Waiting…")
     live = LiveImages(engine, slots)
     try:
         runner.run(jobs, progress=live)
@@ -224,9 +244,9 @@ if clicked:
 if not clicked and st.session_state.get("gen_results"):
     st.subheader("Last results")
     results = st.session_state["gen_results"]
-    slots = _gallery_slots([r["model_key"] for r in results])
+    slots = _gallery_slots([_slot(r["model_key"], r.get("recipe")) for r in results])
     for r in results:
-        _show_result(slots[r["model_key"]], r)
+        _show_result(slots[_slot(r["model_key"], r.get("recipe"))], r)
 
 
 # ---- dev mode: resident models and GPUs --------------------------------------------------------------
