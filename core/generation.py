@@ -97,6 +97,7 @@ class Engine:
         self.flop_cache = FlopCache(db=self.db)
         self._meta_twins: dict[str, dict[str, torch.nn.Module]] = {}  # model key -> meta twins of its components
         self.resident: dict[str, LoadedModel] = {}
+        self._load_unreported: set[str] = set()  # loaded, and no generation has carried the load time yet
         self._lock = threading.RLock()  # one pipeline call at a time per engine
 
     # ---- requests ----------------------------------------------------------------------------
@@ -119,11 +120,13 @@ class Engine:
                 if spec.is_api:
                     raise CaseStudyError(f"model: {key} is an API model; nothing to load")
                 self.resident[key] = load_model(spec, self.weights, device=self.device, settings=self.settings)
+                self._load_unreported.add(key)  # the next generation of this model carries its load time
             return self.resident[key]
 
     def unload(self, key: str) -> None:
         with self._lock:
             model = self.resident.pop(key, None)
+            self._load_unreported.discard(key)
             self._meta_twins.pop(key, None)
             if model is not None:
                 unload(model)
@@ -133,7 +136,7 @@ class Engine:
             self.unload(key)
 
     # ---- generation --------------------------------------------------------------------------
-    def generate(self, request: GenerationRequest, *, _seeds: list[int] | None = None) -> Outcome:
+    def generate(self, request: GenerationRequest, *, warmup: bool = False, _seeds: list[int] | None = None) -> Outcome:
         """Run one (resolved) request. Errors of the model are returned in the outcome, not raised."""
         spec = self.spec_for(request.model)
         outcome = Outcome(spec=spec, request=request, device=spec.provider if spec.is_api else self.device,
@@ -142,7 +145,7 @@ class Engine:
             if spec.is_api:
                 self._generate_api(spec, request, outcome)
             else:
-                self._generate_open(spec, request, outcome, seeds=_seeds)
+                self._generate_open(spec, request, outcome, seeds=_seeds, warmup=warmup)
         except Exception as exc:  # one model's failure is recorded, never raised past here
             outcome.error = f"{type(exc).__name__}: {exc}"
             outcome.error_detail = traceback.format_exc()
@@ -193,11 +196,11 @@ class Engine:
         return all(replace(r, prompt="", seed=0) == shape for r in requests[1:])
 
     def _generate_open(self, spec: ModelSpec, request: GenerationRequest, outcome: Outcome,
-                       seeds: list[int] | None = None) -> None:
+                       seeds: list[int] | None = None, warmup: bool = False) -> None:
         with self._lock:
-            fresh = request.model not in self.resident
             model = self.load(request.model)
-            if fresh:
+            if request.model in self._load_unreported and not warmup:  # a warm-up call is not stored
+                self._load_unreported.discard(request.model)
                 outcome.load_s = model.load_s
             outcome.first_call = model.calls == 0
             outcome.params = dict(model.params)

@@ -77,6 +77,7 @@ def test_repeats_are_stored_each_and_resume_skips_them(tiny_engine, db, out_dir)
     rows = _rows(db)
     assert sorted(r.repeat for r in rows) == [0, 0, 1, 1, 2, 2]
     assert not any(r.first_call for r in rows)  # the warm-up call took the first-call cost, and is not stored
+    assert sum(r.load_s is not None for r in rows) == 1  # the load time is on the first stored row (once)
     again = Runner(tiny_engine, db=db, output_dir=out_dir).run(jobs)
     assert again.status == "nothing to do" and len(_rows(db)) == 6
     forced = Runner(tiny_engine, db=db, output_dir=out_dir, force=True).run(jobs)

@@ -140,7 +140,7 @@ class WarmUp:
                 continue
             self.seen.append(shape)
             for _ in range(self.count):
-                outcome = engine.generate(request)
+                outcome = engine.generate(request, warmup=True)
                 if outcome.first_call and outcome.total_s is not None:
                     self.first_s[configuration(request)] = outcome.total_s
         for model in engine.resident.values():
