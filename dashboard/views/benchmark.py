@@ -10,8 +10,10 @@ import streamlit as st
 from core.loading import WEIGHTS
 from core.prompts import PROMPTS_DIR, load_prompts
 from core.registry import all_specs
+from core.scoring.scorers import METRICS, SCORER_WEIGHTS
 from core.sweep import Sweep
 from dashboard import data
+from dashboard.chart_scores import METRIC_LABELS
 
 REFRESH_S = 2
 SIZE_CHOICES = ["each model's default", "512×512", "768×768", "1024×1024", "1024×768", "768×1024"]
@@ -98,6 +100,15 @@ with st.container(border=True):
                                    placeholder="no cap", help="refuse the batch when its API estimate is higher")
     force = c_force.toggle("Measure again", key="bench_force", help="run jobs already stored again, as new rows")
     negative = st.text_input("Negative prompt (for models that take one)", key="bench_negative")
+    c_score, c_scorer = st.columns([3, 2], vertical_alignment="bottom")
+    score = c_score.multiselect("Score", METRICS, key="bench_score", placeholder="no scores",
+                                format_func=lambda m: METRIC_LABELS.get(m, m),
+                                help="quality scores of each model's images, in batches after its jobs "
+                                     "(`--score`); or later with `python -m core.bench score`")
+    scorer_weights = c_scorer.radio("Scorer weights", ["default", *SCORER_WEIGHTS], horizontal=True,
+                                    key="bench_scorer_weights", disabled=not score,
+                                    help="default: tiny scorers for tiny weights, else pretrained; tiny-scorer "
+                                         "scores are noise and labelled “tiny scorer”")
 
     try:
         seeds = _parse_seeds(seeds_text)
@@ -119,7 +130,8 @@ with st.container(border=True):
                       steps=int(steps) if steps is not None else None,
                       guidance=float(guidance) if guidance is not None else None, size=size,
                       negative_prompt=negative.strip() or None, weights=weights, repeats=int(repeats),
-                      warmup=int(warmup), force=force, max_cost=float(max_cost) if max_cost is not None else None,
+                      warmup=int(warmup), force=force, score=tuple(score),
+                      scorer_weights=None if not score or scorer_weights == "default" else scorer_weights, max_cost=float(max_cost) if max_cost is not None else None,
                       name=data.new_batch_name(label), db=data.db_url(), out=data.settings().output_dir)
         check = data.check_sweep(sweep)
         if check.error:
