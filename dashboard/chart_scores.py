@@ -18,6 +18,7 @@ METRIC_LABELS = {"clip": "CLIPScore", "pick": "PickScore", "aesthetic": "LAION a
 COSTS = {"seconds": "p50 seconds per call", "tflop": "TFLOP per call (FLOPs = 2 × MACs)",
          "usd": "USD per image (APIs: list price; open models: GPU-time estimate)"}
 ROW_PX = 22
+SYMBOLS = ("circle", "square", "diamond", "triangle-up", "cross", "x", "star", "hexagon")
 
 
 def metric_label(metric: str, tiny: bool = False) -> str:
@@ -96,11 +97,13 @@ def quality_vs_cost(df: pd.DataFrame, metric: str, cost: str = "seconds", *, log
                "usd": "no scored images with a price (API list price, or open models on a GPU with a $ per GPU-hour)"}
         return empty_figure(title, f"Nothing to plot: {why[cost]}.")
     colors = model_colors(points["model_key"])
+    symbols = {c: SYMBOLS[i % len(SYMBOLS)] for i, c in enumerate(sorted(points["config"].unique()))}
     traces: list[dict] = []
-    for key, group in points.groupby("model_key"):
+    for _, p in points.sort_values(["model_key", "config"]).iterrows():  # a symbol per configuration
         traces.append(trace(
-            "scatter", x=group["cost"], y=group["quality"], mode="markers", name=key, text=group["label"],
-            customdata=group["n"], marker=dict(size=11, color=colors[key]),
+            "scatter", x=[p["cost"]], y=[p["quality"]], mode="markers", name=p["label"], text=[p["label"]],
+            legendgroup=p["model_key"], customdata=[p["n"]],
+            marker=dict(size=12, color=colors[p["model_key"]], symbol=symbols[p["config"]]),
             hovertemplate="%{text}<br>cost %{x:.4g}<br>p50 score %{y:.3f}<br>n=%{customdata}<extra></extra>"))
     front = quality_front(points, "cost", "quality")
     traces.append(trace(
@@ -109,11 +112,12 @@ def quality_vs_cost(df: pd.DataFrame, metric: str, cost: str = "seconds", *, log
         line=dict(color="#111", dash="dash", width=2, shape="hv"),
         marker=dict(size=20, color="rgba(0,0,0,0)", line=dict(color="#111", width=2.5)),
         hovertemplate="on the front: %{text}<extra></extra>"))
-    note = (f"one point per model × configuration: p50 {metric_label(metric)} of its scored images against p50 "
+    note = (f"one point per model × configuration (colour: model, symbol: configuration): p50 "
+            f"{metric_label(metric)} of its scored images (higher is better) against p50 "
             f"{'seconds (first calls left out)' if cost == 'seconds' else 'cost'}; circled: the front, where "
             f"nothing is both cheaper and better")
-    fig = layout(traces, title, COSTS[cost], f"p50 {metric_label(metric, tiny)} (higher is better)", note=note,
-                 legend="model", height=520, legend_orientation="h", legend_yanchor="top", legend_y=-0.15, legend_x=0)
+    fig = layout(traces, title, COSTS[cost], f"p50 {metric_label(metric, tiny)}", note=note,
+                 legend="model · configuration", height=540 + 22 * (len(traces) // 3), legend_orientation="h", legend_yanchor="top", legend_y=-0.15, legend_x=0)
     if log:
         fig.update_xaxes(type="log")
     return fig

@@ -96,15 +96,17 @@ def with_score_columns(frame: pd.DataFrame, scores: dict[int, dict[str, dict[str
 
 
 def score_line(scores: dict[str, dict[str, Any]] | None) -> str:
-    """`CLIP 27.10 · Pick 20.31 · aesthetic 5.20 (tiny scorer)` for a card; empty when unscored."""
+    """`CLIP 27.10 · Pick 20.31 · aesthetic 5.20 (tiny scorer)` for a card; empty when unscored. The scorer label
+    comes once at the end when every score shares it, else after each score it applies to."""
     if not scores:
         return ""
-    parts = []
-    for metric in [m for m in METRICS if m in scores] + [m for m in scores if m not in METRICS]:
-        s = scores[metric]
-        label = weights_label(s.get("weights"))
-        parts.append(f"{SHORT.get(metric, metric)} {s['value']:.2f}" + (f" ({label})" if label else ""))
-    return " · ".join(parts)
+    ordered = [m for m in METRICS if m in scores] + [m for m in scores if m not in METRICS]
+    labels = {m: weights_label(scores[m].get("weights")) for m in ordered}
+    shared = len(set(labels.values())) == 1
+    parts = [f"{SHORT.get(m, m)} {scores[m]['value']:.2f}" + (f" ({labels[m]})" if labels[m] and not shared else "")
+             for m in ordered]
+    tail = labels[ordered[0]] if shared else ""
+    return " · ".join(parts) + (f" ({tail})" if tail else "")
 
 
 # ---- scoring from the dashboard ----------------------------------------------------------------------

@@ -32,7 +32,7 @@ def _choose():
     with st.container(border=True):
         if mode == "two models":
             stored = data.weights_in_store(url, status="ok")
-            c_w, c_a, c_b, c_runs = st.columns([1, 1.4, 1.4, 2], vertical_alignment="bottom")
+            c_w, c_a, c_b, c_runs = st.columns([0.9, 1.6, 1.6, 1.8], vertical_alignment="bottom")
             weights = c_w.selectbox("Weights", stored, key="cmp_weights")
             models = compare_data.models_with_images(url, weights)
             if len(models) < 2:
@@ -64,7 +64,8 @@ def _fmt(value, spec: str = ".2f", signed: bool = False) -> str:
     return format(value, ("+" if signed else "") + spec)
 
 
-def _side(where, row: pd.Series, side: str, label: str) -> None:
+def _side(where, row: pd.Series, side: str, label: str) -> str:
+    """The image in `where`; returns its line: label, model (two runs), id, size, steps, scores."""
     image = data.image_file(row.get(f"image_path_{side}"))
     if image:
         where.image(image, width="stretch")
@@ -72,18 +73,17 @@ def _side(where, row: pd.Series, side: str, label: str) -> None:
         where.warning("image missing or outside the output folder")
     line = scores.score_line({m: {"value": row[f"{m}_{side}"], "weights": row.get(f"{m}_weights_{side}")}
                               for m in METRICS if pd.notna(row.get(f"{m}_{side}"))})
-    model = row.get("model_key", row.get(f"model_key_{side}"))
+    model = f" · {row['model_key']}" if "model_key" in row.index else ""  # two runs: the pair's model
     size = f"{int(row[f'width_{side}'])}×{int(row[f'height_{side}'])}" if pd.notna(row.get(f"width_{side}")) else ""
-    where.markdown(f"**{label}** · {model} · #{int(row[f'id_{side}'])} · {size} · {int(row[f'steps_{side}'])} steps")
-    where.caption(line or "not scored")
+    return (f"**{side.upper()} · {label}**{model} · #{int(row[f'id_{side}'])} · {size} · "
+            f"{int(row[f'steps_{side}'])} steps  \n{line or 'not scored'}")
 
 
 def _pair(row: pd.Series, label_a: str, label_b: str, with_pixels: bool, clip_weights: str | None) -> None:
     with st.container(border=True):
         st.markdown(f"**{row['prompt']}** · seed {int(row['seed'])}")
-        left, right = st.columns(2)
-        _side(left, row, "a", "A · " + label_a)
-        _side(right, row, "b", "B · " + label_b)
+        left, right, text = st.columns([1, 1, 1.1])
+        lines = [_side(left, row, "a", label_a), _side(right, row, "b", label_b)]
         parts = [f"Δ {scores.SHORT[m]} {_fmt(row.get(f'd_{m}'), signed=True)}" for m in METRICS
                  if pd.notna(row.get(f"d_{m}"))]
         if pairs.same_job(row) and (with_pixels or clip_weights):
@@ -99,7 +99,8 @@ def _pair(row: pd.Series, label_a: str, label_b: str, with_pixels: bool, clip_we
                                  + (" (tiny scorer)" if clip_weights == "tiny" else ""))
         elif not pairs.same_job(row):
             parts.append("not the same job shape (prompt, seed, size): no PSNR/SSIM")
-        st.caption(" · ".join(parts) or "no scores on both sides")
+        text.markdown("\n\n".join(lines))
+        text.caption(" · ".join(parts) or "no scores on both sides")
 
 
 chosen = _choose()
@@ -110,7 +111,13 @@ if chosen is not None:
     found = pairs.pair_rows(rows_a, rows_b, keys, METRICS)
     matched = found.pairs
     st.markdown(f"**{len(matched)}** pair(s) · **{len(found.only_a)}** only in A ({label_a}) · "
-                f"**{len(found.only_b)}** only in B ({label_b}); matched on {', '.join(found.keys)}")
+                f"**{len(found.only_b)}** only in B ({label_b}); matched on "
+                f"{', '.join(k.replace('_', ' ') for k in found.keys)}")
+    for side, rows in (("A", rows_a), ("B", rows_b)):
+        repeated = int(rows.duplicated(list(found.keys)).sum()) if not rows.empty else 0
+        if repeated:
+            st.caption(f"{side} has {repeated} more image(s) of the same {' and '.join(found.keys[:-1])} (another "
+                       f"run or configuration): the newest of each is paired. Choose runs to pair one configuration.")
     summary = pairs.delta_summary(matched, METRICS)
     if not summary.empty:
         tiny = any(matched.get(f"{m}_weights_{s}", pd.Series(dtype=object)).eq("tiny").any()

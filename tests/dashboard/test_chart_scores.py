@@ -60,7 +60,10 @@ def test_quality_vs_cost_draws_each_model_in_its_colour_and_the_front():
     fig = chart_scores.quality_vs_cost(_frame(), "clip", "seconds", tiny=True)
     colors = model_colors(["sd21", "flux-dev"])
     by_name = {t.name: t for t in fig.data}
-    assert by_name["sd21"].marker.color == colors["sd21"] and by_name["flux-dev"].marker.color == colors["flux-dev"]
+    sd32, sd64, flux = (by_name[f"{m} · {s}×{s} · 2 steps"] for m, s in (("sd21", 32), ("sd21", 64), ("flux-dev", 32)))
+    assert sd32.marker.color == sd64.marker.color == colors["sd21"] and flux.marker.color == colors["flux-dev"]
+    assert sd32.marker.symbol != sd64.marker.symbol  # one symbol per configuration
+    assert sd32.legendgroup == "sd21"
     front = by_name["Pareto front"]
     # flux-dev 32 (0.35 s, 26) beats sd21 32 (0.6 s, 22); sd21 64 (2.1 s, 30.5) is better and dearer
     assert list(front.x) == pytest.approx([0.35, 2.1]) and list(front.y) == pytest.approx([26.0, 30.5])
