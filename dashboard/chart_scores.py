@@ -11,7 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from core.config_stats import config_columns, config_label
-from dashboard.chart_style import empty_figure, layout, model_colors, trace
+from dashboard.chart_style import NOTE_WIDTH, TITLE_WIDTH, empty_figure, flop_unit, layout, model_colors, trace, wrap
 
 METRIC_LABELS = {"clip": "CLIPScore", "pick": "PickScore", "aesthetic": "LAION aesthetic"}
 # cost axis: (what the page offers, axis title)
@@ -27,6 +27,11 @@ def metric_label(metric: str, tiny: bool = False) -> str:
 
 def _title(text: str, tiny: bool) -> str:
     return text + (" · tiny scorer (noise scores)" if tiny else "")
+
+
+def _top(title: str, note: str) -> int:
+    """Top margin that keeps a wrapped title and note clear of the plot (with room to spare)."""
+    return 50 + 22 * (len(wrap(title, TITLE_WIDTH).split("<br>")) + len(wrap(note, NOTE_WIDTH).split("<br>")))
 
 
 def _metric_rows(df: pd.DataFrame | None, metric: str) -> pd.DataFrame:
@@ -49,8 +54,8 @@ def _cost(frame: pd.DataFrame, cost: str) -> pd.Series:
         if "first_call" in frame.columns:  # warm-up after a load is no per-image cost
             seconds = seconds.where(~frame["first_call"].fillna(False).astype(bool))
         return seconds
-    if cost == "tflop":
-        return frame["flops_total"] / 1e12 if "flops_total" in frame.columns else pd.Series(float("nan"), index=frame.index)
+    if cost == "tflop":  # FLOPs here; the chart picks the unit that reads best
+        return frame["flops_total"] if "flops_total" in frame.columns else pd.Series(float("nan"), index=frame.index)
     if cost == "usd":
         listed = frame["cost_usd"] if "cost_usd" in frame.columns else pd.Series(float("nan"), index=frame.index)
         estimate = frame["cost_est_usd"] if "cost_est_usd" in frame.columns else listed * float("nan")
@@ -96,6 +101,11 @@ def quality_vs_cost(df: pd.DataFrame, metric: str, cost: str = "seconds", *, log
                "tflop": "no scored images with a FLOP count",
                "usd": "no scored images with a price (API list price, or open models on a GPU with a $ per GPU-hour)"}
         return empty_figure(title, f"Nothing to plot: {why[cost]}.")
+    x_title = COSTS[cost]
+    if cost == "tflop":
+        unit, scale = flop_unit(points["cost"].median())
+        points = points.assign(cost=points["cost"] / scale)
+        x_title = f"{unit} per call (FLOPs = 2 × MACs)"
     colors = model_colors(points["model_key"])
     symbols = {c: SYMBOLS[i % len(SYMBOLS)] for i, c in enumerate(sorted(points["config"].unique()))}
     traces: list[dict] = []
@@ -116,8 +126,8 @@ def quality_vs_cost(df: pd.DataFrame, metric: str, cost: str = "seconds", *, log
             f"{metric_label(metric)} of its scored images (higher is better) against p50 "
             f"{'seconds (first calls left out)' if cost == 'seconds' else 'cost'}; circled: the front, where "
             f"nothing is both cheaper and better")
-    fig = layout(traces, title, COSTS[cost], f"p50 {metric_label(metric, tiny)}", note=note,
-                 legend="model · configuration", height=540 + 22 * (len(traces) // 3), legend_orientation="h", legend_yanchor="top", legend_y=-0.15, legend_x=0)
+    fig = layout(traces, title, x_title, f"p50 {metric_label(metric, tiny)}", note=note,
+                 margin=dict(t=_top(title, note)), legend="model · configuration", height=540 + 22 * (len(traces) // 3), legend_orientation="h", legend_yanchor="top", legend_y=-0.15, legend_x=0)
     if log:
         fig.update_xaxes(type="log")
     return fig
@@ -134,14 +144,15 @@ def score_heatmap(df: pd.DataFrame, metric: str, *, tiny: bool = False) -> go.Fi
     table = data.pivot_table(index="label", columns="category", values="value", aggfunc="mean")
     counts = data.pivot_table(index="label", columns="category", values="value", aggfunc="size").reindex_like(table)
     text = [[("" if pd.isna(v) else f"{v:.2f}") for v in row] for row in table.to_numpy()]
+    note = (f"mean {metric_label(metric)} of the images of each model × configuration in each prompt category; "
+            "blank: no image there")
     fig = layout([trace(
         "heatmap", z=table.to_numpy(), x=list(table.columns), y=list(table.index), colorscale="Viridis",
         text=text, texttemplate="%{text}", customdata=counts.fillna(0).astype(int).to_numpy(),
         colorbar=dict(title=dict(text="mean")),
         hovertemplate="%{y}<br>%{x}: mean %{z:.3f}<br>n=%{customdata}<extra></extra>")],
-        title, "prompt category", "", note=f"mean {metric_label(metric)} of the images of each model × configuration "
-                                          "in each prompt category; blank: no image there",
-        height=max(340, ROW_PX * len(table) + 200), margin=dict(l=10))
+        title, "prompt category", "", note=note, height=max(340, ROW_PX * len(table) + 230),
+        margin=dict(l=10, t=_top(title, note)))
     fig.update_yaxes(autorange="reversed", automargin=True)
     return fig
 
@@ -163,9 +174,9 @@ def score_distribution(df: pd.DataFrame, metric: str, *, tiny: bool = False) -> 
                             boxpoints="all", jitter=0.4, pointpos=0, marker=dict(color=colors[key], size=4),
                             line=dict(color=colors[key]),
                             hovertemplate=f"{label}<br>%{{x:.3f}}<extra></extra>"))
-    fig = layout(traces, title, metric_label(metric, tiny), "",
-                 note="one box per model × configuration: median, quartiles, whiskers to 1.5 IQR; each dot an image; "
-                      "best median first", height=max(340, 2 * ROW_PX * len(order) + 170), showlegend=False,
-                 margin=dict(l=10))
+    note = ("one box per model × configuration: median, quartiles, whiskers to 1.5 IQR; each dot an image; "
+            "best median first")
+    fig = layout(traces, title, metric_label(metric, tiny), "", note=note,
+                 height=max(340, 2 * ROW_PX * len(order) + 200), showlegend=False, margin=dict(l=10, t=_top(title, note)))
     fig.update_yaxes(autorange="reversed", automargin=True)
     return fig

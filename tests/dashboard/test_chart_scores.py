@@ -51,7 +51,10 @@ def test_quality_points_are_per_model_and_configuration_with_first_calls_left_ou
     assert flux["cost"] == pytest.approx(0.35)  # the 9.9 s first call is no per-image cost ...
     assert flux["quality"] == 26.0 and flux["n"] == 3  # ... but its image's score counts
     tflop = chart_scores.quality_points(_frame(), "clip", "tflop").set_index("label")
-    assert tflop.loc["sd21 · 64×64 · 2 steps", "cost"] == pytest.approx(2.0)
+    assert tflop.loc["sd21 · 64×64 · 2 steps", "cost"] == pytest.approx(2e12)  # FLOPs; the figure picks a unit
+    fig = chart_scores.quality_vs_cost(_frame(), "clip", "tflop")
+    assert fig.layout.xaxis.title.text.startswith("TFLOP per call")
+    assert {t.name: t.x[0] for t in fig.data}["sd21 · 64×64 · 2 steps"] == pytest.approx(2.0)
     usd = chart_scores.quality_points(_frame(), "clip", "usd").set_index("label")
     assert usd.loc["sd21 · 64×64 · 2 steps", "cost"] == pytest.approx(2.1 / 1000)
 
