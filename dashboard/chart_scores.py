@@ -94,7 +94,7 @@ def quality_vs_cost(df: pd.DataFrame, metric: str, cost: str = "seconds", *, log
     """p50 score against p50 cost per model × configuration, the Pareto front (higher quality, lower cost) circled."""
     if cost not in COSTS:
         raise ValueError(f"cost: {cost!r} is not allowed; choose one of {', '.join(COSTS)}")
-    title = _title(f"{metric_label(metric)} against {dict(seconds='seconds', tflop='TFLOP', usd='USD')[cost]}", tiny)
+    title = _title(f"{metric_label(metric)} against {dict(seconds='seconds', tflop='FLOPs', usd='USD')[cost]}", tiny)
     points = quality_points(df, metric, cost)
     if points.empty:
         why = {"seconds": "no scored images with a steady-state time",

@@ -72,7 +72,7 @@ def shoot(url: str, out: Path) -> None:
             page.goto(f"{url}/charts")
             page.get_by_role("heading", name="Quality", exact=True).wait_for()
             snap("charts-quality", "Quality")
-            page.get_by_text("TFLOP", exact=True).click()
+            page.get_by_text("FLOPs", exact=True).click()
             snap("charts-quality-tflop", "Quality")
             page.goto(f"{url}/compare")
             page.get_by_text("pair(s)").first.wait_for()

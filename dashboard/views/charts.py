@@ -54,7 +54,7 @@ def _quality(weights: str, run_ids: list[int], models: list[str], sizes: list[st
         return
     metric = c_metric.selectbox("Metric", present, key="charts_metric", format_func=chart_scores.metric_label)
     cost = c_cost.radio("Cost", list(chart_scores.COSTS), horizontal=True, key="charts_cost",
-                        format_func={"seconds": "seconds", "tflop": "TFLOP", "usd": "USD per image"}.get)
+                        format_func={"seconds": "seconds", "tflop": "FLOPs", "usd": "USD per image"}.get)
     shown = frame[frame["metric"] == metric]
     st.caption(f"{shown['id'].nunique():,} scored image(s) · {shown['model_key'].nunique()} model(s) · "
                f"{scorer} scorer{' (noise scores)' if tiny else ''}; per model × configuration, never pooled.")

@@ -63,18 +63,18 @@ SORTS = {"newest first": None, **{f"{scores.METRIC_LABELS[m]}, highest first": (
 def _score_filters() -> tuple[dict, tuple[str, str, bool] | None]:
     """Filter by one metric's range and sort by a score (scores of one kind of scorer weights)."""
     stored = scores.scorer_weights_in_store(url)
-    c_metric, c_scorer, c_min, c_max, c_sort = st.columns([1.3, 1.1, 0.9, 0.9, 1.6], vertical_alignment="bottom")
+    c_metric, c_scorer, c_min, c_max = st.columns([1.4, 1.2, 1, 1], vertical_alignment="bottom")
     metric = c_metric.selectbox("Score", ["any", *METRICS], key="hist_score_metric",
                                 format_func=lambda m: "any score" if m == "any" else scores.METRIC_LABELS[m],
                                 help="only rows with this score within the range")
     options = [w for w in SCORER_WEIGHTS if w in stored] or ["pretrained"]
     scorer = c_scorer.selectbox("Scorer", options, key="hist_score_weights",
-                                format_func=lambda w: "tiny scorer" if w == "tiny" else w,
+                                format_func=lambda w: "tiny (noise)" if w == "tiny" else w,
                                 help="scores of pretrained scorers, or of tiny ones (built in code: noise)")
     on = metric != "any"
     low = c_min.number_input("min", value=None, key="hist_score_min", disabled=not on, placeholder="any")
     high = c_max.number_input("max", value=None, key="hist_score_max", disabled=not on, placeholder="any")
-    sort = c_sort.selectbox("Sort by", list(SORTS), key="hist_sort")
+    sort = st.session_state.get("hist_sort", "newest first")  # the widget sits beside Run
     chosen = dict(score_metric=metric, score_weights=scorer, score_min=low, score_max=high) if on else {}
     by = SORTS[sort]
     return chosen, (by[0], scorer, by[1]) if by else None
@@ -93,8 +93,10 @@ def _generation_filters(recent_runs: pd.DataFrame) -> tuple[data.Filters, tuple[
         run_options = [None] + [int(i) for i in recent_runs["id"]]
         if st.session_state.get("hist_run") not in run_options:  # a run chosen elsewhere (deleted, or older)
             st.session_state["hist_run"] = None
-        run_id = st.selectbox("Run", run_options, key="hist_run", help="the 200 newest runs",
-                              format_func=lambda r: _run_label(recent_runs, r))
+        c_run, c_sort = st.columns([2.2, 1.3])
+        run_id = c_run.selectbox("Run", run_options, key="hist_run", help="the 200 newest runs",
+                                 format_func=lambda r: _run_label(recent_runs, r))
+        c_sort.selectbox("Sort by", list(SORTS), key="hist_sort", help="a score sorts by the scorer chosen below")
         score_filter, sort = _score_filters()
     since = dates[0] if len(dates) >= 1 else None
     until = dates[1] if len(dates) == 2 else since

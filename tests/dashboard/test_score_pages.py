@@ -128,7 +128,7 @@ def test_charts_quality_section_with_tiny_scores(page, db, seeded):
     at.selectbox(key="charts_metric").set_value("aesthetic")
     at.radio(key="charts_cost").set_value("tflop").run()
     _no_exception(at)
-    assert any(t.startswith("<b>LAION aesthetic against TFLOP") for t in _chart_titles(at))
+    assert any(t.startswith("<b>LAION aesthetic against FLOPs") for t in _chart_titles(at))
     # switched off: pretrained scores only, none here, and the page says so
     at.toggle(key="charts_tiny_scores").set_value(False).run()
     assert "scored by pretrained scorers" in _texts(at, "info")
