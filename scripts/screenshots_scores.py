@@ -82,7 +82,7 @@ def shoot(url: str, out: Path) -> None:
             snap("compare-runs")
             page.goto(f"{url}/history")
             page.get_by_text("generation(s) match").wait_for()
-            page.get_by_label("Sort by").click()
+            page.get_by_role("combobox", name="Sort by").click()
             page.get_by_role("option", name="CLIPScore, highest first").click()
             snap("history-sorted-by-clip")
             page.close()
