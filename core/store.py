@@ -399,8 +399,24 @@ def median_seconds(*, session: Session, weights: str, limit: int = 50_000) -> di
     return {k: sorted(v)[len(v) // 2] for k, v in groups.items()}
 
 
+def _scored_ids(metric: str, scorer_weights: str | None, low: float | None = None, high: float | None = None):
+    """Ids of generations with a `metric` score by scorers of `scorer_weights` (any when None) in [low, high]."""
+    stmt = select(Score.generation_id).where(Score.metric == metric)
+    if scorer_weights:
+        stmt = stmt.where(Score.weights == scorer_weights)
+    if low is not None:
+        stmt = stmt.where(Score.value >= low)
+    if high is not None:
+        stmt = stmt.where(Score.value <= high)
+    return stmt
+
+
 def _filtered(stmt, *, model_keys=None, status=None, prompt_contains=None, run_id=None,
-              since: datetime | None = None, until: datetime | None = None, weights: str | None = None):
+              since: datetime | None = None, until: datetime | None = None, weights: str | None = None,
+              score_metric: str | None = None, score_weights: str | None = None, score_min: float | None = None,
+              score_max: float | None = None):
+    if score_metric:  # a score of this metric (by scorers of score_weights) within [score_min, score_max]
+        stmt = stmt.where(Generation.id.in_(_scored_ids(score_metric, score_weights, score_min, score_max)))
     if weights:
         stmt = stmt.where(Generation.weights == weights)
     if model_keys:
@@ -576,10 +592,20 @@ def _columns_stmt(columns: Sequence[str], *, weights: str | None = None, run_ids
 
 def generation_columns(*, session: Session, columns: Sequence[str], limit: int = 200_000, offset: int = 0,
                        weights: str | None = None, run_ids: Sequence[int] | None = None,
-                       **filters) -> list[dict[str, Any]]:
-    """Only the named columns of the filtered generations, newest first (what tables need, fast)."""
+                       sort_score: tuple[str, str | None, bool] | None = None, **filters) -> list[dict[str, Any]]:
+    """Only the named columns of the filtered generations, newest first (what tables need, fast); with
+    `sort_score=(metric, scorer weights or None, descending)` by that score first (unscored rows last)."""
     stmt = _columns_stmt(columns, weights=weights, run_ids=run_ids, **filters)
-    stmt = stmt.order_by(Generation.id.desc()).offset(offset).limit(limit)
+    if sort_score is not None:
+        metric, scorer_weights, descending = sort_score
+        best = _scored_ids(metric, scorer_weights).with_only_columns(
+            Score.generation_id, func.max(Score.value).label("v")).group_by(Score.generation_id).subquery()
+        stmt = stmt.outerjoin(best, best.c.generation_id == Generation.id)
+        value = best.c.v.desc() if descending else best.c.v.asc()
+        stmt = stmt.order_by(best.c.v.is_(None), value, Generation.id.desc())
+    else:
+        stmt = stmt.order_by(Generation.id.desc())
+    stmt = stmt.offset(offset).limit(limit)
     return [dict(row._mapping) for row in session.exec(stmt)]
 
 

@@ -16,5 +16,6 @@ navigation = st.navigation([
     st.Page(PAGES / "benchmark.py", title="Benchmark", icon=":material/timer:"),
     st.Page(PAGES / "history.py", title="History", icon=":material/history:"),
     st.Page(PAGES / "charts.py", title="Charts", icon=":material/bar_chart:"),
+    st.Page(PAGES / "compare.py", title="Compare", icon=":material/compare:"),
 ])
 navigation.run()

@@ -198,10 +198,18 @@ class Filters:
     since: date | None = None
     until: date | None = None  # inclusive
     weights: str | None = None
+    score_metric: str | None = None  # rows with a score of this metric (by scorers of score_weights) ...
+    score_weights: str | None = None
+    score_min: float | None = None  # ... within [score_min, score_max]
+    score_max: float | None = None
 
     def kwargs(self) -> dict[str, Any]:
-        return export.filters(models=self.models, status=self.status, prompt=self.prompt, run=self.run_id,
-                              since=self.since, until=self.until, weights=self.weights)
+        out = export.filters(models=self.models, status=self.status, prompt=self.prompt, run=self.run_id,
+                             since=self.since, until=self.until, weights=self.weights)
+        if self.score_metric:
+            out.update(score_metric=self.score_metric, score_weights=self.score_weights, score_min=self.score_min,
+                       score_max=self.score_max)
+        return out
 
 
 # ---- cached queries ----------------------------------------------------------------------------------
@@ -241,11 +249,13 @@ def count_generations(url: str, filters: Filters) -> int:
 
 
 @st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
-def generations_page(url: str, filters: Filters, limit: int, offset: int) -> pd.DataFrame:
-    """One page of generations (flat columns, newest first), with `cost_est_usd` for open models on a GPU."""
+def generations_page(url: str, filters: Filters, limit: int, offset: int,
+                     sort_score: tuple[str, str | None, bool] | None = None) -> pd.DataFrame:
+    """One page of generations (flat columns, newest first, or by `sort_score` = (metric, scorer weights,
+    descending)), with `cost_est_usd` for open models on a GPU."""
     with store.session_scope(_db_engine(url), read_only=True) as s:
         rows = store.generation_columns(session=s, columns=TABLE_COLUMNS + ("image_path", "weights"), limit=limit,
-                                        offset=offset, **filters.kwargs())
+                                        offset=offset, sort_score=sort_score, **filters.kwargs())
         frame = _frame(rows, TABLE_COLUMNS + ("image_path", "weights"))
         gpus = store.run_gpu_names(session=s, run_ids=frame["run_id"].dropna().astype(int).unique().tolist()) \
             if not frame.empty else {}

@@ -9,7 +9,7 @@ import streamlit as st
 
 from core.explain import explain_error
 from core.sweep import reproduce_command
-from dashboard import data, tables
+from dashboard import data, scores, tables
 
 
 def show_error(where, error: BaseException | str | None) -> None:
@@ -88,6 +88,18 @@ def show_generation(url: str, generation_id: int) -> None:
         table(st, tables.key_values(compute))
     with c3:
         _money(g, run)
+    found = scores.generation_scores(url, generation_id)
+    if not found.empty:
+        tiny = (found["weights"] == "tiny scorer").any()
+        st.markdown("**Quality scores**" + (" (tiny scorer: built in code, noise scores)" if tiny else ""))
+        st.dataframe(found, hide_index=True, width="stretch", column_config={
+            "value": st.column_config.NumberColumn("score", format="%.3f"), "weights": "scorer weights",
+            "scorer_id": "scorer", "scorer_revision": "revision",
+            "seconds": st.column_config.NumberColumn("seconds per image", format="%.4f"),
+            "created_at": st.column_config.DatetimeColumn("scored (UTC)", format="YYYY-MM-DD HH:mm:ss")})
+    elif g.get("status") == "ok":
+        st.caption("Not scored yet: `python -m core.bench score --run " + str(g["run_id"]) + "` or Generate's "
+                   "“Score these images”.")
     with st.expander("Profile (per-component detail)"):
         table(st, tables.key_values(tables.flatten(g.get("profile"))))
     with st.expander(f"Run {g['run_id']}: environment and shared parameters"):

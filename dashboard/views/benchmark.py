@@ -12,8 +12,10 @@ from core.loading import WEIGHTS
 from core.prompts import PROMPTS_DIR, load_prompts
 from core.recipes import RECIPES
 from core.registry import all_specs
+from core.scoring.scorers import METRICS, SCORER_WEIGHTS
 from core.sweep import Sweep
 from dashboard import data
+from dashboard.chart_scores import METRIC_LABELS
 
 REFRESH_S = 2
 SIZE_CHOICES = ["default", "512×512", "768×768", "1024×1024", "1024×768", "768×1024"]
@@ -112,6 +114,15 @@ with st.container(border=True):
                                   "configuration): " + "; ".join(f"{r.name}: {r.description}" + ("" if r.lossless else
                                   " (lossy: PSNR/SSIM against eager stored)") for r in RECIPES.values())
                                   + ". Use warm-up calls to keep compilation out of the timed jobs.")
+    c_score, c_scorer = st.columns([3, 2], vertical_alignment="bottom")
+    score = c_score.multiselect("Score", METRICS, key="bench_score", placeholder="no scores",
+                                format_func=lambda m: METRIC_LABELS.get(m, m),
+                                help="quality scores of each model's images, in batches after its jobs "
+                                     "(`--score`); or later with `python -m core.bench score`")
+    scorer_weights = c_scorer.radio("Scorer weights", ["default", *SCORER_WEIGHTS], horizontal=True,
+                                    key="bench_scorer_weights", disabled=not score,
+                                    help="default: tiny scorers for tiny weights, else pretrained; tiny-scorer "
+                                         "scores are noise and labelled “tiny scorer”")
 
     try:
         seeds = _parse_seeds(seeds_text)
@@ -136,6 +147,8 @@ with st.container(border=True):
                       guidance=float(guidance) if guidance is not None else None, size=size,
                       negative_prompt=negative.strip() or None, weights=weights, repeats=int(repeats),
                       warmup=int(warmup), force=force, recipes=tuple(sorted(recipes, key=lambda r: r != "eager")),
+                      score=tuple(score),
+                      scorer_weights=None if not score or scorer_weights == "default" else scorer_weights,
                       max_cost=float(max_cost) if max_cost is not None else None,
                       name=data.new_batch_name(label), out=data.settings().output_dir,
                       executor=executor, ray_address=(ray_address.strip() or None) if executor == "ray" else None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, data
+from dashboard import chart_scores, charts, data, scores
 
 st.title("Charts")
 url = data.db_url()
@@ -23,6 +23,47 @@ def _sizes(frame) -> list[str]:
     return [f"{int(w)}×{int(h)}" for w, h in pairs.itertuples(index=False)]
 
 
+def _size_of(f: pd.DataFrame) -> pd.Series:
+    return f["width"].astype("Int64").astype(str) + "×" + f["height"].astype("Int64").astype(str)
+
+
+def _quality(weights: str, run_ids: list[int], models: list[str], sizes: list[str], steps: list[int],
+             log: bool) -> None:
+    """Quality against cost, per prompt category, and the distribution per model, for one metric."""
+    st.header("Quality")
+    stored = scores.scorer_weights_in_store(url)
+    if not stored:
+        st.info("No quality scores stored yet. Score with `python -m core.bench score --all` (or `--score "
+                "clip,pick,aesthetic` on a sweep, or Generate's “Score these images”); they show here.")
+        return
+    c_tiny, c_metric, c_cost = st.columns([1.6, 1.4, 2], vertical_alignment="bottom")
+    tiny = c_tiny.toggle("Tiny-scorer scores", value="pretrained" not in stored, key="charts_tiny_scores",
+                         help="off: scores of the pretrained scorers only; on: those of tiny scorers (built in "
+                              "code, noise: for trying the workbench), labelled as such. Never mixed.")
+    scorer = "tiny" if tiny else "pretrained"
+    frame = scores.score_frame(url, weights, scorer, tuple(run_ids), tuple(models))
+    if sizes and not frame.empty:
+        frame = frame[_size_of(frame).isin(sizes)]
+    if steps:
+        frame = frame[frame["steps"].isin(steps)]
+    present = [m for m in chart_scores.METRIC_LABELS if m in set(frame["metric"])]
+    if frame.empty or not present:
+        st.info(f"No {weights}-weight images scored by {scorer} scorers match these filters"
+                + (" (switch “Tiny-scorer scores” on to see the tiny scorers' ones)." if "tiny" in stored and not tiny
+                   else "."))
+        return
+    metric = c_metric.selectbox("Metric", present, key="charts_metric", format_func=chart_scores.metric_label)
+    cost = c_cost.radio("Cost", list(chart_scores.COSTS), horizontal=True, key="charts_cost",
+                        format_func={"seconds": "seconds", "tflop": "FLOPs", "usd": "USD per image"}.get)
+    shown = frame[frame["metric"] == metric]
+    st.caption(f"{shown['id'].nunique():,} scored image(s) · {shown['model_key'].nunique()} model(s) · "
+               f"{scorer} scorer{' (noise scores)' if tiny else ''}; per model × configuration, never pooled.")
+    plot(chart_scores.quality_vs_cost(frame, metric, cost, log=log, tiny=tiny))
+    plot(chart_scores.score_heatmap(frame, metric, tiny=tiny))
+    plot(chart_scores.score_distribution(frame, metric, tiny=tiny))
+
+
+plot = lambda fig: st.plotly_chart(fig, width="stretch", config={"displaylogo": False})  # noqa: E731
 # Weights modes come from ok rows only: a failed pretrained or API attempt adds no empty view.
 stored_weights = data.weights_in_store(url, status="ok")
 if not stored_weights:
@@ -52,9 +93,8 @@ else:
                                     key="charts_steps", placeholder="every step count")
         log = c_log.toggle("Log scale", key="charts_log", help="the value axis of every chart on a log scale")
     if sizes:
-        size_of = lambda f: f["width"].astype("Int64").astype(str) + "×" + f["height"].astype("Int64").astype(str)  # noqa: E731
-        frame = frame[size_of(frame).isin(sizes)]
-        api_prices = api_prices[size_of(api_prices).isin(sizes)] if api_prices is not None else None
+        frame = frame[_size_of(frame).isin(sizes)]
+        api_prices = api_prices[_size_of(api_prices).isin(sizes)] if api_prices is not None else None
     if steps:
         frame = frame[frame["steps"].isin(steps)]
     if frame.empty:
@@ -65,7 +105,6 @@ else:
                    f"{frame['run_id'].nunique()} run(s) · {weights} weights. Every statistic is per model × "
                    f"configuration (size, steps, and dtype and batch size where stored), never pooled; "
                    f"times leave out the {first:,} first call(s) after a load (warm-up).")
-    plot = lambda fig: st.plotly_chart(fig, width="stretch", config={"displaylogo": False})  # noqa: E731
     # One chart per row: per-configuration labels and legends need the full width at 1024 px.
     for builder in (charts.latency_by_model, charts.stage_breakdown, charts.flops_vs_latency,
                     charts.scaling_with_steps, charts.scaling_with_resolution, charts.peak_memory_by_model,
@@ -82,6 +121,7 @@ else:
     if not table.empty:
         with st.expander(f"p50 / p90 per model × configuration ({len(table)} rows)"):
             st.dataframe(table, hide_index=True, width="stretch")
+    _quality(weights, run_ids, models, sizes, steps, log)
 
 st.header("Compute atlas")
 st.caption("Parameters and FLOPs per image of every registry model from its architecture alone "

@@ -12,7 +12,8 @@ from core.recipes import RECIPES
 from core.registry import all_specs, get_spec
 from core.request import MAX_SEED, GenerationRequest
 from core.runner import Planned, PlanError, Progress, Runner, plan
-from dashboard import data
+from core.scoring.scorers import METRICS, SCORER_WEIGHTS
+from dashboard import data, scores
 
 GRID_COLUMNS = 3
 SIZE_PRESETS = [(512, 512), (768, 768), (1024, 1024), (1152, 896), (896, 1152), (1216, 832), (832, 1216),
@@ -87,7 +88,7 @@ def _caption(row: dict) -> str:
     return caption + ("  \n" + " · ".join(extra) if extra else "")
 
 
-def _show_result(slot, row: dict) -> None:
+def _show_result(slot, row: dict, score: dict | None = None) -> None:
     with slot.container(border=True):
         if row.get("stored"):
             st.caption(f"stored earlier (run {row['run_id']})")
@@ -97,6 +98,8 @@ def _show_result(slot, row: dict) -> None:
         else:
             st.image(row["image_path"], width="stretch")
             st.markdown(_caption(row))
+            if score:
+                st.caption("Scores: " + scores.score_line(score))
 
 
 def _gallery_slots(keys: list[str]) -> dict:
@@ -205,9 +208,11 @@ def _run(engine, jobs) -> list[dict]:
                             "seed": jobs[0].request.seed, "recipes": sorted({j.recipe for j in jobs})})
     stored = {} if force else {g.job_key: g.model_dump() for g in data.stored_generations([j.key for j in jobs])}
     slots = _gallery_slots([_slot(j.spec.key, j.recipe) for j in jobs])
+    found = scores.scores_for(data.db_url(), tuple(int(g["id"]) for g in stored.values()))
     for job in jobs:
         if job.key in stored:
-            _show_result(slots[_slot(job.spec.key, job.recipe)], {**stored[job.key], "stored": True})
+            _show_result(slots[_slot(job.spec.key, job.recipe)], {**stored[job.key], "stored": True},
+                         found.get(stored[job.key]["id"]))
         else:
             slots[_slot(job.spec.key, job.recipe)].info("Waiting…")
     live = LiveImages(engine, slots)
@@ -219,6 +224,46 @@ def _run(engine, jobs) -> list[dict]:
     results = [{**stored[k], "stored": True} for k in by_key if k in stored] + live.results
     order = {j.spec.key: i for i, j in enumerate(jobs)}
     return sorted(results, key=lambda r: order.get(r["model_key"], 0))
+
+
+# ---- scores ------------------------------------------------------------------------------------------
+def _score_panel(results: list[dict]) -> None:
+    """"Score these images": the chosen metrics of the ok results, by tiny or pretrained scorers."""
+    ids = [int(r["id"]) for r in results if not r.get("error") and r.get("id") is not None]
+    if not ids:
+        return
+    with st.container(border=True):
+        c_metrics, c_weights, c_go = st.columns([3, 2, 1.3], vertical_alignment="bottom")
+        metrics = c_metrics.multiselect("Metrics", METRICS, default=list(METRICS), key="gen_score_metrics",
+                                        format_func=lambda m: scores.METRIC_LABELS.get(m, m),
+                                        help="CLIPScore: prompt alignment; PickScore: human preference; "
+                                             "LAION aesthetic: looks alone (README, Quality scores)")
+        if st.session_state.get("gen_score_weights_for") != weights:  # the default follows the weights mode
+            st.session_state["gen_score_weights"] = scores.default_scorer_weights(weights)
+            st.session_state["gen_score_weights_for"] = weights
+        scorer_weights = c_weights.radio("Scorer weights", SCORER_WEIGHTS, horizontal=True, key="gen_score_weights",
+                                         help="tiny: scorers built in code, offline, noise scores (labelled "
+                                              "“tiny scorer”); pretrained: the published scorer weights")
+        go = c_go.button("Score these images", key="gen_score_go", disabled=not metrics, width="stretch")
+        if go:
+            try:
+                with st.spinner("Scoring…"):
+                    counts = scores.score_generations(ids, metrics, scorer_weights, keep_loaded=keep_loaded)
+            except Exception as exc:  # noqa: BLE001 - weights missing, out of memory: shown, the page goes on
+                st.error(f"Scoring failed: {type(exc).__name__}: {exc}")
+            else:
+                done = sum(c.scored for c in counts.values())
+                gone = sum(c.missing_file for c in counts.values())
+                st.success(f"{done} score(s) stored" + (f"; {gone} image file(s) missing" if gone else "")
+                           + ("" if done else " (these images already had them)") + ".")
+
+
+def _gallery(results: list[dict]) -> None:
+    found = scores.scores_for(data.db_url(), tuple(int(r["id"]) for r in results if r.get("id") is not None))
+    slots = _gallery_slots([_slot(r["model_key"], r.get("recipe")) for r in results])
+    for r in results:
+        _show_result(slots[_slot(r["model_key"], r.get("recipe"))], r,
+                     found.get(int(r["id"])) if r.get("id") is not None else None)
 
 
 engine = None
@@ -240,13 +285,14 @@ if clicked:
         st.caption(f"{len(results) - len(failed)} image(s), {len(failed)} failure(s)"
                    + (f", {len(reused)} already stored (tick “Measure again” to generate them anew)" if reused else "")
                    + f"; run {', '.join(map(str, runs))} in History.")
+        _score_panel(results)
+
 
 if not clicked and st.session_state.get("gen_results"):
     st.subheader("Last results")
     results = st.session_state["gen_results"]
-    slots = _gallery_slots([_slot(r["model_key"], r.get("recipe")) for r in results])
-    for r in results:
-        _show_result(slots[_slot(r["model_key"], r.get("recipe"))], r)
+    _score_panel(results)
+    _gallery(results)
 
 
 # ---- dev mode: resident models and GPUs --------------------------------------------------------------

@@ -8,7 +8,8 @@ import pandas as pd
 import streamlit as st
 
 from core.explain import explain_error
-from dashboard import data, detail
+from core.scoring.scorers import METRICS, SCORER_WEIGHTS
+from dashboard import data, detail, scores
 
 st.title("History")
 url = data.db_url()
@@ -55,7 +56,31 @@ def _focused() -> None:
 
 
 # ---- generations -------------------------------------------------------------------------------------
-def _generation_filters(recent_runs: pd.DataFrame) -> data.Filters:
+SORTS = {"newest first": None, **{f"{scores.METRIC_LABELS[m]}, highest first": (m, True) for m in METRICS},
+         **{f"{scores.METRIC_LABELS[m]}, lowest first": (m, False) for m in METRICS}}
+
+
+def _score_filters() -> tuple[dict, tuple[str, str, bool] | None]:
+    """Filter by one metric's range and sort by a score (scores of one kind of scorer weights)."""
+    stored = scores.scorer_weights_in_store(url)
+    c_metric, c_scorer, c_min, c_max = st.columns([1.4, 1.2, 1, 1], vertical_alignment="bottom")
+    metric = c_metric.selectbox("Score", ["any", *METRICS], key="hist_score_metric",
+                                format_func=lambda m: "any score" if m == "any" else scores.METRIC_LABELS[m],
+                                help="only rows with this score within the range")
+    options = [w for w in SCORER_WEIGHTS if w in stored] or ["pretrained"]
+    scorer = c_scorer.selectbox("Scorer", options, key="hist_score_weights",
+                                format_func=lambda w: "tiny (noise)" if w == "tiny" else w,
+                                help="scores of pretrained scorers, or of tiny ones (built in code: noise)")
+    on = metric != "any"
+    low = c_min.number_input("min", value=None, key="hist_score_min", disabled=not on, placeholder="any")
+    high = c_max.number_input("max", value=None, key="hist_score_max", disabled=not on, placeholder="any")
+    sort = st.session_state.get("hist_sort", "newest first")  # the widget sits beside Run
+    chosen = dict(score_metric=metric, score_weights=scorer, score_min=low, score_max=high) if on else {}
+    by = SORTS[sort]
+    return chosen, (by[0], scorer, by[1]) if by else None
+
+
+def _generation_filters(recent_runs: pd.DataFrame) -> tuple[data.Filters, tuple[str, str, bool] | None]:
     with st.container(border=True):
         # Two rows: every field stays readable in a 600 px main area (1024 px window with the sidebar open).
         c_model, c_prompt = st.columns(2)
@@ -68,13 +93,16 @@ def _generation_filters(recent_runs: pd.DataFrame) -> data.Filters:
         run_options = [None] + [int(i) for i in recent_runs["id"]]
         if st.session_state.get("hist_run") not in run_options:  # a run chosen elsewhere (deleted, or older)
             st.session_state["hist_run"] = None
-        run_id = st.selectbox("Run", run_options, key="hist_run", help="the 200 newest runs",
-                              format_func=lambda r: _run_label(recent_runs, r))
+        c_run, c_sort = st.columns([2.2, 1.3])
+        run_id = c_run.selectbox("Run", run_options, key="hist_run", help="the 200 newest runs",
+                                 format_func=lambda r: _run_label(recent_runs, r))
+        c_sort.selectbox("Sort by", list(SORTS), key="hist_sort", help="a score sorts by the scorer chosen below")
+        score_filter, sort = _score_filters()
     since = dates[0] if len(dates) >= 1 else None
     until = dates[1] if len(dates) == 2 else since
     return data.Filters(models=tuple(models), status=None if status == "any" else status,
                         prompt=prompt.strip() or None, run_id=run_id, since=since, until=until,
-                        weights=None if weights == "any" else weights)
+                        weights=None if weights == "any" else weights, **score_filter), sort
 
 
 def _downloads(filters: data.Filters, total: int) -> None:
@@ -87,21 +115,22 @@ def _downloads(filters: data.Filters, total: int) -> None:
 
 
 def _generations(recent_runs: pd.DataFrame) -> None:
-    filters = _generation_filters(recent_runs)
+    filters, sort = _generation_filters(recent_runs)
     total = data.count_generations(url, filters)
     c_count, c_size, c_page = st.columns([3, 1, 1], vertical_alignment="bottom")
     size = c_size.selectbox("Rows per page", data.PAGE_SIZES, index=1, key="hist_page_size")
     pages = max(1, math.ceil(total / size))
     # The page number starts again at 1 whenever the filters or the page size change.
     page = c_page.number_input(f"Page (of {pages:,})", min_value=1, max_value=pages, value=1, step=1,
-                               key=f"hist_page:{hash((filters, size))}")
+                               key=f"hist_page:{hash((filters, size, sort))}")
     c_count.markdown(f"**{total:,}** generation(s) match")
     if total == 0:
         st.info("No generations match. Generate some on the Generate page, run a batch on Benchmark, "
                 "or loosen the filters." if not data.model_keys(url) else "No generations match these filters.")
         return
     _downloads(filters, total)
-    frame = data.generations_page(url, filters, int(size), (int(page) - 1) * int(size))
+    frame = data.generations_page(url, filters, int(size), (int(page) - 1) * int(size), sort)
+    frame = scores.with_score_columns(frame, scores.scores_for(url, tuple(int(i) for i in frame["id"])))
     table = frame.drop(columns=["image_path"]).assign(
         size=lambda f: f["width"].astype("Int64").astype(str) + "×" + f["height"].astype("Int64").astype(str),
         flops=lambda f: [None if pd.isna(v) else data.fmt_flops(v) for v in f["flops_total"]],
@@ -111,8 +140,9 @@ def _generations(recent_runs: pd.DataFrame) -> None:
                           for c, e in zip(f["cost_usd"], f["cost_est_usd"])],
     ).drop(columns=["width", "height", "flops_total"])
     # Measurements no row of this page has (GPU memory on a CPU, cost of open models ...) are not shown.
-    empty = [c for c in ("denoise_s", "peak_mem_gb", "flops", "usd", "priced", "error") if table[c].isna().all()]
-    order = ["model_key", "prompt", "status", "total_s", "denoise_s", "usd", "priced", "peak_mem_gb", "flops",
+    empty = [c for c in ("denoise_s", "peak_mem_gb", "flops", "usd", "priced", "error", *METRICS, "scorer")
+             if table[c].isna().all()]
+    order = ["model_key", "prompt", "status", *METRICS, "scorer", "total_s", "denoise_s", "usd", "priced", "peak_mem_gb", "flops",
              "size", "steps", "seed", "guidance", "error", "run_id", "id", "created_at"]
     event = st.dataframe(
         table, hide_index=True, width="stretch", key="hist_table", on_select="rerun", selection_mode="single-row",
@@ -121,6 +151,11 @@ def _generations(recent_runs: pd.DataFrame) -> None:
             "model_key": st.column_config.TextColumn("model", width=125),
             "prompt": st.column_config.TextColumn("prompt", width=210),
             "status": st.column_config.TextColumn("status", width=60),
+            **{m: st.column_config.NumberColumn(scores.SHORT[m], format="%.2f", width=65,
+                                                help=f"{scores.METRIC_LABELS[m]} (pretrained scorer preferred; "
+                                                     "the scorer column says when a tiny one made it)")
+               for m in METRICS},
+            "scorer": st.column_config.TextColumn("scored by", width=85),
             "total_s": st.column_config.NumberColumn("total s", format="%.3f", width=70),
             "denoise_s": st.column_config.NumberColumn("denoise s", format="%.3f", width=75),
             "usd": st.column_config.NumberColumn("USD/image", format="%.5f", width=80,
