@@ -13,7 +13,8 @@ device memory) on meta copies of the inputs the pipeline actually passed, so a 1
 in about a second with no GPU work; small integer/bool inputs (token ids, masks) keep their values
 (`ValuedMeta`) so that data-dependent code (mask checks, caption lengths) follows the real path.
 Each (model, component, method, config, input signature) is counted once and cached (in memory and in
-the store's ``FlopCount`` table).
+the store's ``FlopCount`` table). Longer than 400 lines: the counting mode, its extra op handlers, the meta
+twins and the cache are one mechanism and are tested as one (tests/test_flops.py).
 """
 from __future__ import annotations
 

@@ -15,6 +15,8 @@ anything loads (`check_recipe`).
 The runner: `check_recipe(name, spec, device)` before loading, `apply_recipe(loaded, name)` after,
 then the first call (compile, warm-up) is timed apart from steady state (`WarmUp`). Compiled
 artifacts persist in `Settings.compile_cache_dir` (`configure_compile_cache`).
+Longer than 400 lines: every step and its check sit together, so a recipe's preconditions and what it does
+are read in one place (the per-family choices live beside each family, in `Family.speed`).
 """
 from __future__ import annotations
 

@@ -6,6 +6,8 @@ the schema to the newest revision (core.migrate, Alembic) on every start.
 SQLite runs with WAL, foreign keys on and a busy timeout, and every transaction starts with
 `BEGIN IMMEDIATE`, so the dashboard and a batch run (two processes) can write at once without
 "database is locked" errors. Column names carry their units (`denoise_s`, `peak_mem_gb`, `flops_total`).
+Longer than 400 lines on purpose: DESIGN keeps every table and every query in this one module, so nothing
+else talks to the database; it is sorted by table (runs, generations, scores, FLOP cache, device peaks, atlas).
 Schema changes need a migration revision (README: "Migrations").
 """
 from __future__ import annotations

@@ -3,6 +3,8 @@ model facts for pickers, and starting/cancelling background batches (`python -m 
 
 Queries go through core.store (the only code that talks to the database); results are cached for a
 few seconds with `st.cache_data`, keyed by the database URL, and cleared after the dashboard writes.
+Longer than 400 lines because every page's cached queries live here, sorted by page section (resources,
+model facts, filters, queries, writes, background batches, formatting); no logic the CLI needs is here.
 """
 from __future__ import annotations
 

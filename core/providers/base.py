@@ -6,6 +6,8 @@ too); 429 and 5xx answers are retried with exponential backoff, waiting longer w
 Retry-After says so, and only while the wait still fits the deadline; async tasks are polled under the
 same deadline. Failures are one `ProviderError` with a `kind` the store and the dashboard can group by.
 Keys never appear in messages: every message passes through `redact` with the call's secrets.
+Longer than 400 lines: the deadline, retry, poll and redaction rules are one piece that every provider
+must share exactly; splitting them would let two providers drift apart.
 """
 from __future__ import annotations
 
