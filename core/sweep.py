@@ -17,7 +17,7 @@ from typing import Sequence
 from sqlalchemy.engine import Engine as SqlEngine
 
 from core import providers
-from core.providers import options
+from core.providers import catalog, options
 from core.errors import CaseStudyError, RequestError
 from core.executors.base import check_executor
 from core.executors.ray_executor import RayExecutor
@@ -191,11 +191,15 @@ def prepare(sweep: Sweep, *, settings: Settings | None = None, engine: Engine | 
     if errors:
         raise CaseStudyError("\n".join(str(e) for e in errors))
     specs = resolve_models(sweep.models)
+    for spec in specs:  # a retired API model is refused first, naming its replacement (keys or not)
+        if spec.is_api:
+            catalog.refuse_retired(spec)
     if sweep.weights != "pretrained":
         named_api = [s.key for s in specs if s.is_api and s.key in sweep.models.split(",")]
         if named_api:
             raise CaseStudyError(f"weights: {sweep.weights!r} applies to open models only; "
-                                 f"{', '.join(named_api)} are API models (use --weights pretrained)")
+                                 f"{', '.join(named_api)} {'is an API model' if len(named_api) == 1 else 'are API models'}"
+                                 " (use --weights pretrained)")
         specs = [s for s in specs if not s.is_api]  # `all` with tiny/random weights: the open models
     prompts = [Prompt(t) for t in sweep.prompts]
     if sweep.prompts_file:

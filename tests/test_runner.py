@@ -132,3 +132,10 @@ def test_a_tiny_sweep_with_score_stores_scores_for_every_ok_image(tmp_path):
     assert sorted((sc.generation_id, sc.metric) for sc in scores) == sorted(
         (g, m) for g in ok for m in ("aesthetic", "clip"))
     assert all(sc.weights == "tiny" for sc in scores)  # labelled as tiny-weight scores
+
+
+def test_a_retired_api_model_is_refused_with_its_replacement_before_keys_are_asked(tmp_path):
+    from core.errors import CaseStudyError
+
+    with pytest.raises(CaseStudyError, match="dall-e-3.*retired.*gpt-image-2"):
+        prepare(Sweep(models="dall-e-3", prompts=("a cat",), db=str(tmp_path / "r.db")))
