@@ -85,7 +85,8 @@ class Summary:
         return sum(s.failed for s in self.configs.values())
 
     def table(self) -> str:
-        head = (f"{'model':<16} {'configuration':<30} {'ok':>4} {'fail':>4} {'p50 s':>8} {'p90 s':>8} {'first s':>8} "
+        width = max([30, *(len(config) for _, config in self.configs)])
+        head = (f"{'model':<16} {'configuration':<{width}} {'ok':>4} {'fail':>4} {'p50 s':>8} {'p90 s':>8} {'first s':>8} "
                 f"{'img/s':>7} {'TFLOP':>8} {'peak GB':>8} {'USD':>7}")
         lines = [head, "-" * len(head)]
         fmt = lambda v, d=2: "-" if v is None else f"{v:.{d}f}"  # noqa: E731
@@ -94,9 +95,9 @@ class Summary:
             times = s.total_s or s.first_s
             rate = len(times) / sum(times) if times and sum(times) > 0 else None
             flops = float(np.mean(s.flops)) / 1e12 if s.flops else None
-            lines.append(f"{model:<16} {config:<30} {s.ok:>4} {s.failed:>4} {fmt(p50, 3):>8} "
+            lines.append(f"{model:<16} {config:<{width}} {s.ok:>4} {s.failed:>4} {fmt(p50, 3):>8} "
                          f"{fmt(percentile(s.total_s, 90), 3):>8} {fmt(s.first_s[0] if s.first_s else None, 3):>8} "
-                         f"{fmt(rate, 3):>7} {fmt(flops, 1):>8} {fmt(s.peak_mem_gb):>8} {fmt(s.cost_usd or None, 3):>7}")
+                         f"{fmt(rate, 3):>7} {'-' if flops is None else f'{flops:.3g}':>8} {fmt(s.peak_mem_gb):>8} {fmt(s.cost_usd or None, 3):>7}")
         skipped = sum(self.skipped.values())
         run = f"run {self.run_id}" if self.run_id is not None else "no new run"
         lines.append(f"{run}: {self.ok} generated, {self.failed} failed, {skipped} already stored; "
