@@ -147,7 +147,9 @@ def list_models(weights: str = "pretrained") -> str:
         rows.append(f"{s.key:<16} {kind:<12} {f'{s.width}x{s.height}':>9} {steps:>5} {cfg:>5} {vram:>7} "
                     f"{'yes' if ok else 'no':<4}  {s.name}{' (gated)' if s.gated else ''}")
     rows.append(f"here: weights available on this machine ({weights}), or the API key set")
-    return "\n".join(rows) + "\n\nAPI models today: status and list price\n" + listing.catalog_table()
+    text = "\n".join(rows) + "\n\nAPI models today: status and list price\n" + listing.catalog_table()
+    keys = listing.key_table(settings)  # asks the providers whose keys are set (their list-models call)
+    return text + ("\n\nWhat your keys can use (the providers' own model lists)\n" + keys if keys else "")
 
 
 def list_runs(url: str, limit: int = 20) -> str:

@@ -22,7 +22,8 @@ from typing import Any, Sequence
 import pandas as pd
 import streamlit as st
 
-from core import config_stats, export, families, outputs, pricing, processes, store
+from core import config_stats, export, families, outputs, pricing, processes, providers, store
+from core.providers import listing
 from core.availability import available
 from core.generation import Engine
 from core.loading import WEIGHTS
@@ -162,6 +163,15 @@ def model_label(spec: ModelSpec, weights: str) -> str:
     ok, _ = weights_here(spec.key, "api" if spec.is_api else weights)
     parts.append(("✓" if ok else "✗ no key") if spec.is_api else ("✓" if ok else "✗ no weights"))
     return " · ".join(parts)
+
+
+def key_models() -> pd.DataFrame:
+    """Every API model with its status and whether the provider's own list has it for the keys set here
+    (uncached: the user asked now)."""
+    rows = [{"model": a.key, "provider": a.provider, "status": a.status, "on this key": a.listed,
+             "note": a.note or ("" if a.listed is not None else "not asked")}
+            for provider in providers.PROVIDERS for a in listing.available_models(provider, settings())]
+    return pd.DataFrame(rows)
 
 
 def catalog_note(weights: str) -> str:

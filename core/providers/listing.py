@@ -80,3 +80,23 @@ def catalog_table() -> str:
         source = f"{p.source} ({p.as_of})" if p else "no price"
         rows.append(f"{spec.key:<28} {spec.provider or '':<9} {st.describe():<48} {money:>9}  {source}")
     return "\n".join(rows)
+
+
+def key_table(settings: "Settings") -> str:
+    """For each provider whose keys are set and that has a list-models call: which of our models this key's list
+    has (``--list``). Empty when no such provider is set up."""
+    lines = []
+    for provider, module in PROVIDERS.items():
+        if not getattr(module, "list_model_ids", None):
+            continue
+        rows = available_models(provider, settings)
+        if not rows or rows[0].listed is None and rows[0].note and "list-models failed" not in rows[0].note:
+            continue  # no keys for it: nothing to ask
+        if rows[0].listed is None:
+            lines.append(f"{provider}: {rows[0].note}")
+            continue
+        usable = [r.key for r in rows if r.usable]
+        missing = [r.key for r in rows if r.listed is False and r.state != "retired"]
+        lines.append(f"{provider}: this key can use {', '.join(usable) or 'none of our models'}"
+                     + (f"; not on this key: {', '.join(missing)}" if missing else ""))
+    return "\n".join(lines)

@@ -124,6 +124,12 @@ api_keys = c_api.multiselect("API models", [s.key for s in api_specs], key="gen_
 with st.expander("Model catalog: defaults, size, VRAM, licence, what is available here"):
     st.caption(data.catalog_note(weights))
     st.dataframe(data.model_catalog(weights), hide_index=True, width="stretch")
+    if st.button("Ask the providers which API models my keys can use", key="gen_key_models",
+                 help="calls each provider's list-models endpoint (OpenAI, Gemini) with the keys set here"):
+        st.session_state["gen_key_models_rows"] = data.key_models()
+    if st.session_state.get("gen_key_models_rows") is not None:
+        st.dataframe(st.session_state["gen_key_models_rows"], hide_index=True, width="stretch",
+                     column_config={"on this key": st.column_config.CheckboxColumn("on this key")})
 recipes = st.multiselect("Speed recipes", list(RECIPES), default=["eager"], key="gen_recipes",
                          help="each model runs each recipe, eager first: " + "; ".join(
                              f"{r.name}: {r.description}" + ("" if r.lossless else " (lossy)") for r in RECIPES.values())

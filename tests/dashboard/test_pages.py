@@ -694,3 +694,22 @@ def test_benchmark_starts_a_ray_batch_and_cancel_stops_it(page, db):
             proc.kill()
     counts, run = data.run_progress(run.id)
     assert run.status == "cancelled" and 0 < counts["ok"] < 300 and run.params["executor"]["name"] == "ray"
+
+
+def test_generate_asks_the_providers_which_models_the_keys_can_use(page, db, monkeypatch):
+    from core.settings import get_settings
+    from tests.fakes.openai_fake import OpenAIFake
+
+    with OpenAIFake() as fake:
+        monkeypatch.setenv("OPENAI_API_KEY", fake.api_key)
+        monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
+        get_settings.cache_clear()
+        at = page("generate").run()
+        at.button(key="gen_key_models").click().run()
+        _no_exception(at)
+        table = next(t.value for t in at.dataframe if "on this key" in t.value)
+        rows = table.set_index("model")
+        assert rows.loc["gpt-image-2", "on this key"] == True  # noqa: E712 - a pandas cell
+        assert rows.loc["gpt-image-2.6-flare", "on this key"] == False  # noqa: E712
+        assert "no list-models call" in rows.loc["kling-v1", "note"]
+        assert [r.path for r in fake.requests] == ["/v1/models"]

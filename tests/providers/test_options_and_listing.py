@@ -71,3 +71,17 @@ def test_available_models_without_a_list_call_or_keys(make_settings):
     assert {a.listed for a in openai} == {None} and "OPENAI_API_KEY" in openai[0].note
     with pytest.raises(ValueError, match="known"):
         listing.available_models("midjourney", make_settings())
+
+
+def test_cli_list_says_which_models_this_key_can_use(openai_fake, monkeypatch, capsys):
+    from core.bench import main
+    from core.settings import get_settings
+
+    monkeypatch.setenv("OPENAI_API_KEY", openai_fake.api_key)
+    monkeypatch.setenv("OPENAI_BASE_URL", openai_fake.base_url)
+    get_settings.cache_clear()
+    assert main(["--list"]) == 0
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if x.startswith("openai: this key can use"))
+    assert "gpt-image-2," in line and "not on this key: " in line and "gpt-image-2.6-flare" in line.split("not on")[1]
+    assert "kling:" not in out and openai_fake.api_key not in out
