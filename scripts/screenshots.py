@@ -11,12 +11,9 @@ from __future__ import annotations
 import argparse
 import os
 import runpy
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,25 +54,9 @@ def main(argv=None) -> int:
            "IGCS_DEVICE": "cpu", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     demo_store(folder, env)
     os.environ["SHOTS_DB"] = env["IGCS_DATABASE_URL"]
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    log = open(folder / "streamlit.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.port", str(port),
-                             "--server.address", "localhost", "--server.headless", "true"],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://localhost:{port}"
-    try:
-        for _ in range(200):
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                time.sleep(0.3)
+    serve = runpy.run_path(str(ROOT / "scripts" / "dashboard_server.py"))["serve"]  # scripts/ is no package
+    with serve(env, folder / "streamlit.log") as url:
         shoot(url, out)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=15)
     print(f"screenshots in {out}")
     return 0
 

@@ -13,12 +13,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
+import runpy
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -103,25 +101,9 @@ def main(argv=None) -> int:
            "PYTHONPATH": str(ROOT)}
     if not args.db:
         demo_store(folder, env)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    log = open(folder / "streamlit.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.port", str(port),
-                             "--server.address", "localhost", "--server.headless", "true"],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://localhost:{port}"
-    try:
-        for _ in range(200):
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                time.sleep(0.3)
+    serve = runpy.run_path(str(ROOT / "scripts" / "dashboard_server.py"))["serve"]  # scripts/ is no package
+    with serve(env, folder / "streamlit.log") as url:
         shoot(url, out)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=15)
     print(f"screenshots in {out} (server log {folder / 'streamlit.log'})")
     return 0
 

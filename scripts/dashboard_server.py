@@ -1,0 +1,42 @@
+"""Start the dashboard on a free localhost port for a screenshot script, and stop it afterwards.
+
+    serve = runpy.run_path(str(ROOT / "scripts" / "dashboard_server.py"))["serve"]
+    with serve(env, log_path) as url:
+        ...
+"""
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@contextmanager
+def serve(env: dict[str, str], log_path: Path) -> Iterator[str]:
+    """`streamlit run dashboard/app.py` with `env`, waited for until /_stcore/health answers; yields its URL."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.port",
+                                 str(port), "--server.address", "localhost", "--server.headless", "true"],
+                                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://localhost:{port}"
+    try:
+        for _ in range(200):
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                    break
+            except OSError:
+                time.sleep(0.3)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
