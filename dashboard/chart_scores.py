@@ -127,7 +127,9 @@ def quality_vs_cost(df: pd.DataFrame, metric: str, cost: str = "seconds", *, log
             f"{'seconds (first calls left out)' if cost == 'seconds' else 'cost'}; circled: the front, where "
             f"nothing is both cheaper and better")
     fig = layout(traces, title, x_title, f"p50 {metric_label(metric, tiny)}", note=note,
-                 margin=dict(t=_top(title, note)), legend="model · configuration", height=540 + 22 * (len(traces) // 3), legend_orientation="h", legend_yanchor="top", legend_y=-0.15, legend_x=0)
+                 margin=dict(t=_top(title, note)), legend="model · configuration",
+                 height=540 + 22 * (len(traces) // 3), legend_orientation="h", legend_yanchor="top", legend_y=-0.15,
+                 legend_x=0)
     if log:
         fig.update_xaxes(type="log")
     return fig

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
-from pathlib import Path
 
 
 SETTINGS = {"off": (False, False), "stages": (True, False), "stages+flops": (True, True)}

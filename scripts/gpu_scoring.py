@@ -18,18 +18,15 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+import numpy as np
+import torch
+from PIL import Image
+from transformers import CLIPConfig, CLIPModel, CLIPProcessor, CLIPVisionModelWithProjection
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from PIL import Image  # noqa: E402
-from transformers import CLIPConfig, CLIPModel, CLIPProcessor, CLIPVisionModelWithProjection  # noqa: E402
-
-from core.scoring.aesthetic_mlp import AestheticMLP  # noqa: E402
-from core.scoring.scorers import make_scorer  # noqa: E402
-from core.scoring.tiny import PilImageProcessor, tiny_clip_tokenizer  # noqa: E402
+from core.scoring.aesthetic_mlp import AestheticMLP
+from core.scoring.scorers import make_scorer
+from core.scoring.tiny import PilImageProcessor, tiny_clip_tokenizer
 
 # openai/clip-vit-large-patch14 (CLIPScore; the aesthetic predictor's vision tower)
 CLIP_L14 = dict(
