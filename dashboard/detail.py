@@ -78,16 +78,15 @@ def show_generation(url: str, generation_id: int) -> None:
         if g.get("scheduler_config"):
             with st.expander("Scheduler config"):
                 table(st, tables.key_values(tables.flatten(g["scheduler_config"])))
-    # Below the image: each table gets a third of the width (values stay visible at 1024 px).
-    c1, c2, c3 = st.columns(3)
+    # Two tables side by side, cost below: at 1024 px three columns cut the compute values ("217,7…").
+    c1, c2 = st.columns([2, 3])
     with c1:
         st.markdown("**Time**")
         table(st, tables.key_values({k: data.fmt_seconds(v) for k, v in timing.items() if v is not None}))
     with c2:
         st.markdown("**Memory and compute** (FLOPs = 2 × MACs)")
         table(st, tables.key_values(compute))
-    with c3:
-        _money(g, run)
+    _money(g, run)
     found = scores.generation_scores(url, generation_id)
     if not found.empty:
         tiny = (found["weights"] == "tiny scorer").any()
