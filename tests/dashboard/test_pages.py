@@ -529,6 +529,23 @@ def test_delete_defaults_to_allowed_only_on_localhost(monkeypatch):
 
 
 # ---- charts ----------------------------------------------------------------------------------------
+def _title(chart) -> str:
+    import json
+
+    from dashboard.chart_view import plain_text
+
+    text = json.loads(chart.proto.spec)["layout"]["title"]["text"]
+    return plain_text(text.split("</b>")[0])
+
+
+def _section(at, name: str):
+    """Open a section (tab) of the Charts page, as a click on it does."""
+    at.session_state["charts_section"] = name
+    at.run()
+    _no_exception(at)
+    return at
+
+
 @both_backends
 def test_charts_empty_store(page, db):
     at = page("charts").run()
@@ -542,9 +559,15 @@ def test_charts_from_the_store(page, seeded):
     at = page("charts").run()
     _no_exception(at)
     assert at.selectbox(key="charts_weights").value == "pretrained"
-    charts = at.get("plotly_chart")
-    assert len(charts) == 8
+    # one section at a time: Speed, then the others on their tab
+    assert [_title(c) for c in at.get("plotly_chart")] == [
+        "Latency per model and configuration", "Time per stage", "Latency against denoising steps",
+        "Latency against resolution"]
     assert "50 successful generation(s)" in _texts(at, "caption")
+    _section(at, "Memory and compute")
+    assert len(at.get("plotly_chart")) == 3
+    _section(at, "Cost")  # nothing priced: one line, not an empty frame
+    assert not at.get("plotly_chart") and "Cost per image" in _texts(at, "info")
     at.selectbox(key="charts_weights").set_value("tiny").run()
     _no_exception(at)
     # first calls (the generate run) are counted and left out of the times, and the page says so
@@ -587,7 +610,7 @@ def test_charts_show_the_atlas_when_stored(page, db):
         s.add(AtlasEntry(key="hidream-dev|1024", model_key="hidream-dev", width=1024, height=1024, steps=28,
                          available=False, reason="text_encoder config missing"))
         s.commit()
-    at = page("charts").run()
+    at = page("charts").run()  # nothing generated: the page opens on the atlas
     _no_exception(at)
     options = at.selectbox(key="charts_atlas_config").options
     assert options[0] == "each model's default size and steps"
@@ -641,6 +664,7 @@ def test_charts_show_api_list_prices_beside_open_models(page, db):
     at = page("charts").run()
     _no_exception(at)
     assert at.selectbox(key="charts_weights").value == "tiny"
+    _section(at, "Cost")
     cost = next(c for c in at.get("plotly_chart") if "Cost per image" in c.proto.spec)
     assert "dall-e-3" in cost.proto.spec and "0.06" in cost.proto.spec  # the mean list price, per configuration
 
