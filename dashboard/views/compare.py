@@ -1,5 +1,6 @@
 """Compare: two models, or two runs, over the same prompts (and seeds), side by side, with score deltas (B − A);
-PSNR, SSIM and CLIP image cosine of pairs of the same job shape (core.scoring.compare)."""
+PSNR, SSIM and CLIP image cosine of pairs of the same job shape (core.scoring.compare). Every choice lives in the
+URL (runs by id), so a link reopens the same comparison."""
 from __future__ import annotations
 
 import math
@@ -8,12 +9,13 @@ import pandas as pd
 import streamlit as st
 
 from core.scoring.scorers import METRICS
-from dashboard import compare_data, data, pairs, scores
+from dashboard import compare_data, data, pairs, scores, url_state
 
 st.title("Compare")
 st.caption("Two models, or two runs, over the same prompts and seeds, image beside image. Deltas are B − A.")
 url = data.db_url()
 PAIRS_PER_PAGE = 8
+URL = "query-params"
 
 
 def _run_label(runs: pd.DataFrame, run_id: int) -> str:
@@ -27,21 +29,24 @@ def _run_label(runs: pd.DataFrame, run_id: int) -> str:
 
 def _choose():
     """The two sides: (label A, rows A, label B, rows B, pairing keys), or None when there is nothing to choose."""
-    mode = st.radio("Compare", ["two models", "two runs"], horizontal=True, key="cmp_mode")
+    mode = st.radio("Compare", ["two models", "two runs"], horizontal=True, key="cmp_mode", bind=URL)
     runs = data.run_labels(url)
     with st.container(border=True):
         if mode == "two models":
             stored = data.weights_in_store(url, status="ok")
-            c_w, c_a, c_b, c_runs = st.columns([0.9, 1.6, 1.6, 1.8], vertical_alignment="bottom")
-            weights = c_w.selectbox("Weights", stored, key="cmp_weights")
+            c_w, c_a, c_b, c_runs = st.columns([1.2, 1.6, 1.6, 1.8], vertical_alignment="bottom")
+            weights = c_w.selectbox("Weights", stored, key="cmp_weights", bind=URL)
             models = compare_data.models_with_images(url, weights)
             if len(models) < 2:
                 st.info(f"Fewer than two models have {weights} images; nothing to compare.")
                 return None
-            model_a = c_a.selectbox("Model A", models, index=0, key="cmp_model_a")
-            model_b = c_b.selectbox("Model B", models, index=1, key="cmp_model_b")
-            run_ids = c_runs.multiselect("Runs", [int(i) for i in runs["id"]], key="cmp_runs", placeholder="all runs",
-                                         format_func=lambda r: _run_label(runs, r))
+            model_a = c_a.selectbox("Model A", models, index=0, key="cmp_model_a", bind=URL)
+            model_b = c_b.selectbox("Model B", models, index=1, key="cmp_model_b", bind=URL)
+            run_options = [int(i) for i in runs["id"]]
+            url_state.seed("cmp_runs", run_options, multi=True)
+            run_ids = c_runs.multiselect("Runs", run_options, key="cmp_runs", placeholder="all runs",
+                                         format_func=lambda r: _run_label(runs, r), on_change=url_state.keep,
+                                         args=("cmp_runs",))
             a = compare_data.side_rows(url, weights=weights, models=(model_a,), run_ids=tuple(run_ids))
             b = compare_data.side_rows(url, weights=weights, models=(model_b,), run_ids=tuple(run_ids))
             return model_a, a, model_b, b, pairs.MODEL_KEYS
@@ -50,9 +55,14 @@ def _choose():
             st.info("Fewer than two runs stored; nothing to compare.")
             return None
         c_a, c_b, c_m = st.columns([2, 2, 1.6], vertical_alignment="bottom")
-        run_a = c_a.selectbox("Run A", ids, index=1, key="cmp_run_a", format_func=lambda r: _run_label(runs, r))
-        run_b = c_b.selectbox("Run B", ids, index=0, key="cmp_run_b", format_func=lambda r: _run_label(runs, r))
-        models = c_m.multiselect("Models", data.model_keys(url), key="cmp_run_models", placeholder="every model")
+        url_state.seed("cmp_run_a", ids, multi=False)
+        url_state.seed("cmp_run_b", ids, multi=False)
+        run_a = c_a.selectbox("Run A", ids, index=1, key="cmp_run_a", format_func=lambda r: _run_label(runs, r),
+                              on_change=url_state.keep, args=("cmp_run_a",))
+        run_b = c_b.selectbox("Run B", ids, index=0, key="cmp_run_b", format_func=lambda r: _run_label(runs, r),
+                              on_change=url_state.keep, args=("cmp_run_b",))
+        models = c_m.multiselect("Models", data.model_keys(url), key="cmp_run_models", placeholder="every model",
+                                 bind=URL)
         a = compare_data.side_rows(url, run_ids=(run_a,), models=tuple(models))
         b = compare_data.side_rows(url, run_ids=(run_b,), models=tuple(models))
         return f"run {run_a}", a, f"run {run_b}", b, pairs.RUN_KEYS
@@ -137,12 +147,13 @@ if chosen is not None:
         st.info("No prompt and seed appears on both sides.")
     else:
         c_pix, c_clip, c_page = st.columns([1.3, 1.6, 1], vertical_alignment="bottom")
-        with_pixels = c_pix.toggle("PSNR and SSIM", value=True, key="cmp_pixels",
+        with_pixels = c_pix.toggle("PSNR and SSIM", value=True, key="cmp_pixels", bind=URL,
                                    help="pixel comparison of pairs of the same job shape (same prompt, seed, size)")
-        clip = c_clip.selectbox("CLIP image cosine", ["off", "tiny", "pretrained"], key="cmp_clip",
+        clip = c_clip.selectbox("CLIP image cosine", ["off", "tiny", "pretrained"], key="cmp_clip", bind=URL,
                                 help="loads the CLIP scorer (tiny: built in code, noise)")
         pages = max(1, math.ceil(len(matched) / PAIRS_PER_PAGE))
-        page = c_page.number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1, key="cmp_page")
+        page = c_page.number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1, key="cmp_page",
+                                   bind=URL)
         start = (int(page) - 1) * PAIRS_PER_PAGE
         for _, row in matched.iloc[start:start + PAIRS_PER_PAGE].iterrows():
             _pair(row, label_a, label_b, with_pixels, None if clip == "off" else clip)

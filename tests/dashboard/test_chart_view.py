@@ -12,6 +12,12 @@ import pytest
 from dashboard import chart_view, charts
 
 
+def _values(at, key: str) -> list[str]:
+    """A URL parameter's values (AppTest gives a single value as a str)."""
+    value = at.query_params.get(key, [])
+    return [value] if isinstance(value, str) else list(value)
+
+
 @pytest.fixture
 def frame() -> pd.DataFrame:
     rng = np.random.default_rng(1)
@@ -82,8 +88,35 @@ def test_charts_filters_and_section_come_from_the_url(page, seeded):
     assert "6 successful generation(s) · 1 model(s) · 1 run(s)" in " ".join(c.value for c in at.caption)
     # choosing a run writes its id (not its label) to the URL; a run the store lacks is dropped
     at.multiselect(key="charts_runs").set_value([seeded["bench"], seeded["gen"]]).run()
-    assert at.query_params["charts_runs"] == [str(seeded["bench"]), str(seeded["gen"])]
+    assert _values(at, "charts_runs") == [str(seeded["bench"]), str(seeded["gen"])]
     other = page("charts")
     other.query_params.update({"charts_weights": "tiny", "charts_runs": ["999", str(seeded["gen"])]})
     other.run()
     assert other.multiselect(key="charts_runs").value == [seeded["gen"]]
+
+
+def test_compare_choices_come_from_the_url_and_go_back_to_it(page, seeded):
+    at = page("compare")
+    at.query_params.update({"cmp_weights": "tiny", "cmp_model_a": "flux-dev", "cmp_model_b": "sd21",
+                            "cmp_runs": [str(seeded["bench"])], "cmp_pixels": "false"})
+    at.run()
+    assert not at.exception
+    assert at.selectbox(key="cmp_weights").value == "tiny"
+    assert (at.selectbox(key="cmp_model_a").value, at.selectbox(key="cmp_model_b").value) == ("flux-dev", "sd21")
+    assert at.multiselect(key="cmp_runs").value == [seeded["bench"]]
+    assert at.toggle(key="cmp_pixels").value is False
+    assert "**5** pair(s) · **0** only in A (flux-dev) · **1** only in B (sd21)" in " ".join(m.value for m in at.markdown)
+    at.multiselect(key="cmp_runs").set_value([seeded["gen"]]).run()
+    assert _values(at, "cmp_runs") == [str(seeded["gen"])]
+    # two runs, by id in the URL
+    runs = page("compare")
+    runs.query_params.update({"cmp_mode": "two runs", "cmp_run_a": str(seeded["gen"]),
+                              "cmp_run_b": str(seeded["bench"]), "cmp_run_models": ["sd21"]})
+    runs.run()
+    assert not runs.exception
+    assert runs.radio(key="cmp_mode").value == "two runs"
+    assert (runs.selectbox(key="cmp_run_a").value, runs.selectbox(key="cmp_run_b").value) == (
+        seeded["gen"], seeded["bench"])
+    assert runs.multiselect(key="cmp_run_models").value == ["sd21"]
+    runs.selectbox(key="cmp_run_b").set_value(seeded["old"]).run()
+    assert runs.query_params["cmp_run_b"] == str(seeded["old"])
