@@ -1,4 +1,5 @@
-"""Benchmark: start a batch (`python -m core.bench`) in the background, watch it, cancel it."""
+"""Benchmark: start a batch (`python -m core.bench`) in the background, watch it, cancel it; a finished batch
+keeps its result in view (p50/p90 and images per second per configuration, scores), a failed one its reason."""
 from __future__ import annotations
 
 import shlex
@@ -14,10 +15,12 @@ from core.recipes import RECIPES
 from core.registry import all_specs
 from core.scoring.scorers import METRICS, SCORER_WEIGHTS
 from core.sweep import Sweep
-from dashboard import data
+from dashboard import batch_report, data
+from dashboard.catalog_view import show_catalog
 from dashboard.chart_scores import METRIC_LABELS
 
 REFRESH_S = 2
+LAUNCH_GUARD_S = 10  # Start batch stays off this long after a start, and until the batch's run row exists
 SIZE_CHOICES = ["default", "512×512", "768×768", "1024×1024", "1024×768", "768×1024"]
 
 st.title("Benchmark")
@@ -27,6 +30,35 @@ st.caption("Every chosen model over every prompt and seed, one model at a time (
 
 
 # ---- start -------------------------------------------------------------------------------------------
+def _launching() -> list[str]:
+    """Batches this session started that are still starting: the process alive and no run row yet, or started
+    less than LAUNCH_GUARD_S ago (a second click then would race the first batch for the same jobs)."""
+    out = []
+    for name in st.session_state.get("bench_started", []):
+        batch = data.launched_batches().get(name)
+        if batch is None or batch["process"].poll() is not None:
+            continue
+        if time.time() - batch["started"] < LAUNCH_GUARD_S or data.find_run(name) is None:
+            out.append(name)
+    return out
+
+
+def _start(sweep) -> None:
+    """Start batch's on_click: runs once per click before the page draws; a click while a batch started here is
+    still starting (a double click) starts nothing."""
+    if sweep is None:
+        return
+    starting = _launching()
+    if starting:
+        st.session_state["bench_message"] = ("error", f"`{starting[0]}` is still starting; nothing else was "
+                                             "started.", time.time())
+        return
+    proc = data.start_batch(sweep)
+    st.session_state.setdefault("bench_started", []).append(sweep.name)
+    st.session_state["bench_message"] = ("success", f"Started batch `{sweep.name}` (process {proc.pid}).", time.time())
+    st.session_state["bench_command"] = " ".join(shlex.quote(a) for a in ["python", *sweep.argv()[1:]])
+
+
 def _prompt_files() -> list[str]:
     return sorted(p.name for p in PROMPTS_DIR.glob("*") if p.suffix in (".txt", ".jsonl")) if PROMPTS_DIR.is_dir() else []
 
@@ -55,7 +87,7 @@ with st.container(border=True):
         st.session_state["bench_models"] = keys
 
     models = st.multiselect("Models", [s.key for s in open_specs + api_specs], key="bench_models", filter_mode="prefix",
-                            format_func=labels.get,
+                            format_func=labels.get, wrap=True,
                             help="all open models by default, and the API models whose key is set; "
                                  "key · default size · approximate VRAM · ✓ when available here")
     b1, b2, b3, _ = st.columns([1, 1.8, 1, 2.2])
@@ -64,8 +96,7 @@ with st.container(border=True):
         [k for k in everything if data.weights_here(k, "api" if k in default_api else weights)[0]],))
     b3.button("None", key="bench_none", on_click=_choose, args=([],), width="stretch")
     with st.expander("Model catalog: defaults, size, VRAM, licence, what is available here"):
-        st.caption(data.catalog_note(weights))
-        st.dataframe(data.model_catalog(weights), hide_index=True, width="stretch")
+        show_catalog(weights)
 
     source = st.radio("Prompts", ["prompt set", "paste prompts"], horizontal=True, key="bench_source")
     prompts_file, prompt_count, prompt_error, pasted_prompts = None, 0, None, []
@@ -161,14 +192,14 @@ with st.container(border=True):
                         + (f" · about {data.fmt_seconds(check.eta_s)} from earlier runs" if check.eta_s else ""))
             for warning in check.warnings:
                 st.warning(warning)
-    start = st.button("Start batch", type="primary", key="bench_start",
-                      disabled=sweep is None or bool(check.error) or check.pending == 0)
-
-if start and sweep is not None:
-    proc = data.start_batch(sweep)
-    st.session_state.setdefault("bench_started", []).append(sweep.name)
-    st.session_state["bench_message"] = ("success", f"Started batch `{sweep.name}` (process {proc.pid}).", time.time())
-    st.session_state["bench_command"] = " ".join(shlex.quote(a) for a in ["python", *sweep.argv()[1:]])
+    launching = _launching()
+    c_start, c_starting = st.columns([1, 4], vertical_alignment="center")
+    c_start.button("Start batch", type="primary", key="bench_start", on_click=_start, args=(sweep,),
+                   disabled=sweep is None or bool(check.error) or check.pending == 0 or bool(launching),
+                   help="off while a batch started here is starting (a second click starts nothing)")
+    if launching:
+        c_starting.caption(f"`{launching[0]}` is starting (loading libraries, checking every request); "
+                           "Start batch is off until it runs.")
 if st.session_state.get("bench_command"):
     st.caption("Command of the last batch started here (runs the same from a shell):")
     st.code(st.session_state["bench_command"], language="bash")
@@ -223,7 +254,7 @@ def _run_card(run) -> None:
     total = run.jobs_total or done
     alive = data.batch_process_alive(run)
     with st.container(border=True):
-        c1, c2, c3 = st.columns([4, 1, 1], vertical_alignment="center")
+        c1, c2, c3 = st.columns([3, 1, 1], vertical_alignment="center")
         c1.markdown(f"**Run {run.id}** · `{run.name or run.kind}` · {run.weights} weights · {run.status} · "
                     f"{_elapsed(run)}")
         if run.status == "running" and alive:
@@ -299,21 +330,62 @@ live = bool(data.running_runs() or _pending())
 st.fragment(_watch, run_every=REFRESH_S if live else None)()
 
 # ---- recent ------------------------------------------------------------------------------------------
+def _result(r) -> None:
+    """A finished batch's result: images per second, p50/p90 per model × configuration, mean scores."""
+    result = batch_report.batch_result(data.db_url(), int(r["id"]), r["weights"], r.get("seconds"), int(r["ok"]))
+    if result.table.empty:
+        st.caption("No timed image in this run (first calls after a load are left out of the times).")
+    else:
+        rate = f"{result.images_per_s:.2f} images/s over the run's wall time · " if result.images_per_s else ""
+        st.caption(f"{rate}seconds per call and images per second per model × configuration, first calls after "
+                   "a load left out")
+        st.dataframe(result.table, hide_index=True, width="stretch",
+                     column_config={c: st.column_config.NumberColumn(format="%.3f") for c in result.table.columns
+                                    if c.endswith("_s") or c == "img/s"})
+    if not result.scores.empty:
+        st.caption("Mean scores per model" + (" · tiny scorer (noise scores)" if result.scorer == "tiny" else ""))
+        st.dataframe(result.scores, hide_index=True, width="stretch",
+                     column_config={c: st.column_config.NumberColumn(format="%.3f") for c in result.scores.columns
+                                    if c != "model"})
+
+
+def _reason(r) -> None:
+    """Why a batch failed or stopped: its error rows, else the last error of its log (and the log's tail)."""
+    _, run = data.run_progress(int(r["id"]))
+    log = (run.params or {}).get("log") if run is not None and isinstance(run.params, dict) else None
+    line, tail = batch_report.failure_reason(data.db_url(), int(r["id"]), log)
+    if line:
+        st.error(line)
+    elif r["status"] == "failed":
+        st.error("No error was recorded for this run" + ("; its log ends as below." if tail else " and it has no log."))
+    if tail:
+        with st.expander("Log (last lines)"):
+            st.code(tail, language="text")
+
+
 st.subheader("Recent batches")
 recent = data.runs_frame(data.db_url(), limit=10, kind="bench")
 recent = recent[recent["status"] != "running"] if not recent.empty else recent
 if recent.empty:
     st.caption("No finished batch yet.")
 else:
-    for _, r in recent.iterrows():
+    for i, (_, r) in enumerate(recent.iterrows()):
         with st.container(border=True):
-            c1, c2, c3 = st.columns([5, 1, 1], vertical_alignment="center")
+            c1, c2, c3 = st.columns([4, 1.3, 1], vertical_alignment="center")
             c1.markdown(f"**Run {r['id']}** · `{r['name'] or 'bench'}` · **{r['status']}** · {r['weights']} weights · "
                         f"{int(r['ok'])} ok · {int(r['failed'])} failed · {data.fmt_seconds(r.get('seconds'))}")
             c2.markdown(f"[Rows in History](/history?run={int(r['id'])})")
             if r["status"] in ("cancelled", "interrupted"):
                 c3.button("Resume", key=f"bench_resume_{r['id']}", on_click=_resume, args=(int(r["id"]),),
                           width="stretch", help="run the same batch again: stored jobs are skipped")
+            if r["status"] in ("failed", "interrupted") or (r["status"] != "finished" and int(r["failed"])):
+                _reason(r)
+            if int(r["ok"]):
+                if i == 0:  # the newest batch's result stays in view
+                    _result(r)
+                else:
+                    with st.expander("Result: p50/p90 per configuration, images/s, scores"):
+                        _result(r)
 if st.button("Refresh", key="bench_refresh"):
     data.clear_queries()
     st.rerun()

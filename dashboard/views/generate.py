@@ -14,6 +14,7 @@ from core.request import MAX_SEED, GenerationRequest
 from core.runner import Planned, PlanError, Progress, Runner, plan
 from core.scoring.scorers import METRICS, SCORER_WEIGHTS
 from dashboard import data, scores
+from dashboard.catalog_view import show_catalog
 
 GRID_COLUMNS = 3
 SIZE_PRESETS = [(512, 512), (768, 768), (1024, 1024), (1152, 896), (896, 1152), (1216, 832), (832, 1216),
@@ -122,8 +123,7 @@ api_keys = c_api.multiselect("API models", [s.key for s in api_specs], key="gen_
                              format_func=labels.get, placeholder="Choose API models" if api_specs else "No API models",
                              disabled=not api_specs, help="✓ when the provider's key is set in the environment or .env")
 with st.expander("Model catalog: defaults, size, VRAM, licence, what is available here"):
-    st.caption(data.catalog_note(weights))
-    st.dataframe(data.model_catalog(weights), hide_index=True, width="stretch")
+    show_catalog(weights)
     if st.button("Ask the providers which API models my keys can use", key="gen_key_models",
                  help="calls each provider's list-models endpoint (OpenAI, Gemini) with the keys set here"):
         st.session_state["gen_key_models_rows"] = data.key_models()
