@@ -19,10 +19,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import torch
 
+from core.lazy import lazy_module
 from core.flops import default_dtype
 from core.families import tokenizers as tk
+
+torch = lazy_module("torch")
 
 ARCHITECTURES_DIR = Path(__file__).resolve().parent.parent / "data" / "architectures"
 STAGES = ("text_encode", "denoise", "decode")

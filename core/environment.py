@@ -5,6 +5,7 @@ import os
 import platform
 import socket
 import subprocess
+import sys
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
@@ -31,8 +32,41 @@ def git_revision() -> str | None:
         return None
 
 
+def cuda_present() -> bool:
+    """Whether this process can see an NVIDIA GPU, without importing torch (pages ask before any model loads):
+    torch's answer once torch is loaded, else the driver's device files and CUDA_VISIBLE_DEVICES."""
+    if "torch" in sys.modules:
+        return bool(sys.modules["torch"].cuda.is_available())
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None and visible.strip() in ("", "-1"):
+        return False
+    return Path("/dev/nvidia0").exists() or any(Path("/proc/driver/nvidia/gpus").glob("*"))
+
+
+def _gpus_from_nvidia_smi() -> list[dict]:
+    """`gpus()` before torch is loaded: nvidia-smi's view, in CUDA_VISIBLE_DEVICES order (nothing allocated by
+    this process yet)."""
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=index,name,memory.total,memory.free",
+                              "--format=csv,noheader,nounits"], capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return []
+    rows = {}
+    for line in out.stdout.splitlines():
+        parts = [p.strip() for p in line.split(",")]
+        if len(parts) == 4 and parts[0].isdigit():
+            rows[parts[0]] = parts
+    visible = [v.strip() for v in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if v.strip()]
+    order = [v for v in visible if v in rows] if visible else sorted(rows, key=int)
+    return [{"index": i, "name": rows[k][1], "total_gb": float(rows[k][2]) * 1.048576e-3,
+             "free_gb": float(rows[k][3]) * 1.048576e-3, "allocated_gb": 0.0} for i, k in enumerate(order)]
+
+
 def gpus() -> list[dict]:
-    """Visible CUDA devices: index, name, total and free memory in GB."""
+    """Visible CUDA devices: index, name, total and free memory in GB (torch's view once torch is loaded; before
+    that nvidia-smi's, so that drawing a page does not import torch)."""
+    if "torch" not in sys.modules:
+        return _gpus_from_nvidia_smi() if cuda_present() else []
     import torch
 
     out = []

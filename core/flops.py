@@ -20,22 +20,22 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import hashlib
 import json
 import logging
 import threading
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any, Callable, Iterator
 
-import torch
-from ptflops.aten_engine import FlopCounterMode as _PtflopsMode
-from ptflops.aten_ops import bmm_flop, matmul_flop
+from core.lazy import lazy_module
 
 from core.store import FlopCount, get_flop_count, put_flop_count, session_scope
 
 log = logging.getLogger(__name__)
 
-aten = torch.ops.aten
+torch = lazy_module("torch")
 
 # Integer/bool tensors up to this many elements keep their values on the meta device (ids, masks, lengths).
 VALUE_NUMEL_LIMIT = 1 << 16
@@ -94,175 +94,215 @@ def sdpa_heads_last_macs(inputs, outputs) -> int:
     return _attention_macs(inputs[0], inputs[1], inputs[2], heads_last=True)
 
 
-def _ops(*names: str) -> list:
-    out = []
-    for name in names:
-        op = getattr(aten, name, None)
-        if op is not None:
-            out.append(op)
-    return out
+@functools.cache
+def _heavy() -> SimpleNamespace:
+    """The counting machinery: classes built on torch and ptflops (a torch.Tensor subclass, dispatch and function
+    modes), defined on first use so that importing this module imports neither library."""
+    from ptflops.aten_engine import FlopCounterMode as _PtflopsMode
+    from ptflops.aten_ops import bmm_flop, matmul_flop
+
+    aten = torch.ops.aten
+
+    def _ops(*names: str) -> list:
+        out = []
+        for name in names:
+            op = getattr(aten, name, None)
+            if op is not None:
+                out.append(op)
+        return out
 
 
-# ptflops' aten mapping covers mm, matmul, addmm, bmm and convolution; these replace or extend it.
-EXTRA_HOOKS: dict[Any, Callable] = {
-    aten.mm: matmul_flop,
-    aten.matmul: matmul_flop,
-    aten.bmm: bmm_flop,
-    aten.addmm: addmm_macs,
-    aten.baddbmm: baddbmm_macs,
-    **{op: addmm_macs for op in _ops("_addmm_activation")},
-    **{op: conv_macs for op in _ops("convolution", "_convolution", "cudnn_convolution",
-                                    "cudnn_convolution_transpose", "mkldnn_convolution", "miopen_convolution")},
-    # scaled_dot_product_attention: on meta it decomposes into bmm (counted above); on CPU/GPU it runs one of
-    # these fused kernels, which neither ptflops backend counts by default.
-    **{op: sdpa_macs for op in _ops(
-        "_scaled_dot_product_flash_attention", "_scaled_dot_product_efficient_attention",
-        "_scaled_dot_product_cudnn_attention", "_scaled_dot_product_flash_attention_for_cpu",
-        "_scaled_dot_product_fused_attention_overrideable")},
-    **{op: sdpa_heads_last_macs for op in _ops("_flash_attention_forward", "_efficient_attention_forward")},
-}
+    # ptflops' aten mapping covers mm, matmul, addmm, bmm and convolution; these replace or extend it.
+    EXTRA_HOOKS: dict[Any, Callable] = {
+        aten.mm: matmul_flop,
+        aten.matmul: matmul_flop,
+        aten.bmm: bmm_flop,
+        aten.addmm: addmm_macs,
+        aten.baddbmm: baddbmm_macs,
+        **{op: addmm_macs for op in _ops("_addmm_activation")},
+        **{op: conv_macs for op in _ops("convolution", "_convolution", "cudnn_convolution",
+                                        "cudnn_convolution_transpose", "mkldnn_convolution", "miopen_convolution")},
+        # scaled_dot_product_attention: on meta it decomposes into bmm (counted above); on CPU/GPU it runs one of
+        # these fused kernels, which neither ptflops backend counts by default.
+        **{op: sdpa_macs for op in _ops(
+            "_scaled_dot_product_flash_attention", "_scaled_dot_product_efficient_attention",
+            "_scaled_dot_product_cudnn_attention", "_scaled_dot_product_flash_attention_for_cpu",
+            "_scaled_dot_product_fused_attention_overrideable")},
+        **{op: sdpa_heads_last_macs for op in _ops("_flash_attention_forward", "_efficient_attention_forward")},
+    }
 
 
-class MacCounter(_PtflopsMode):
-    """ptflops' aten-level counter (MACs) with attention and ``baddbmm`` added, bias adds left out."""
+    class MacCounter(_PtflopsMode):
+        """ptflops' aten-level counter (MACs) with attention and ``baddbmm`` added, bias adds left out."""
 
-    def __init__(self):
-        super().__init__(module=None, verbose=False, print_per_layer_stat=False,
-                         output_params={"print_params": {}, "serialize_params": {}}, custom_hooks=EXTRA_HOOKS)
+        def __init__(self):
+            super().__init__(module=None, verbose=False, print_per_layer_stat=False,
+                             output_params={"print_params": {}, "serialize_params": {}}, custom_hooks=EXTRA_HOOKS)
 
-    @property
-    def macs(self) -> int:
-        if self.complexity is not None:
-            return int(self.complexity)
-        return int(sum(self.flop_counts["Global"].values()))
+        @property
+        def macs(self) -> int:
+            if self.complexity is not None:
+                return int(self.complexity)
+            return int(sum(self.flop_counts["Global"].values()))
 
-    def by_op(self) -> dict[str, int]:
-        return {str(k): int(v) for k, v in self.flop_counts["Global"].items()}
-
-
-@contextlib.contextmanager
-def count_macs() -> Iterator[MacCounter]:
-    """``with count_macs() as c: model(x)`` → ``c.macs`` (FLOPs = 2 x MACs)."""
-    counter = MacCounter()
-    with counter:
-        yield counter
+        def by_op(self) -> dict[str, int]:
+            return {str(k): int(v) for k, v in self.flop_counts["Global"].items()}
 
 
-def torch_flop_count(fn: Callable[[], Any]) -> int:
-    """FLOPs of ``fn()`` by torch's own ``FlopCounterMode`` (the cross-check; FLOPs = 2 x MACs)."""
-    from torch.utils.flop_counter import FlopCounterMode
+    @contextlib.contextmanager
+    def count_macs() -> Iterator[MacCounter]:
+        """``with count_macs() as c: model(x)`` → ``c.macs`` (FLOPs = 2 x MACs)."""
+        counter = MacCounter()
+        with counter:
+            yield counter
 
-    with FlopCounterMode(display=False) as counter:
-        fn()
-    return int(counter.get_total_flops())
+
+    def torch_flop_count(fn: Callable[[], Any]) -> int:
+        """FLOPs of ``fn()`` by torch's own ``FlopCounterMode`` (the cross-check; FLOPs = 2 x MACs)."""
+        from torch.utils.flop_counter import FlopCounterMode
+
+        with FlopCounterMode(display=False) as counter:
+            fn()
+        return int(counter.get_total_flops())
 
 
-# ---- meta tensors that keep small integer values -------------------------------------------------
-def _values_of(x):
-    if isinstance(x, ValuedMeta):
-        return x._values
-    if isinstance(x, torch.Tensor):
-        if x.device.type == "meta":
-            raise _NoValues
+    # ---- meta tensors that keep small integer values -------------------------------------------------
+    def _values_of(x):
+        if isinstance(x, ValuedMeta):
+            return x._values
+        if isinstance(x, torch.Tensor):
+            if x.device.type == "meta":
+                raise _NoValues
+            return x
+        if isinstance(x, torch.device) and x.type == "meta":
+            return torch.device("cpu")
+        if isinstance(x, str) and x == "meta":
+            return "cpu"
+        if isinstance(x, (list, tuple)):
+            return type(x)(_values_of(v) for v in x) if not hasattr(x, "_fields") else type(x)(*(_values_of(v) for v in x))
+        if isinstance(x, dict):
+            return {k: _values_of(v) for k, v in x.items()}
         return x
-    if isinstance(x, torch.device) and x.type == "meta":
-        return torch.device("cpu")
-    if isinstance(x, str) and x == "meta":
-        return "cpu"
-    if isinstance(x, (list, tuple)):
-        return type(x)(_values_of(v) for v in x) if not hasattr(x, "_fields") else type(x)(*(_values_of(v) for v in x))
-    if isinstance(x, dict):
-        return {k: _values_of(v) for k, v in x.items()}
-    return x
 
 
-class _NoValues(Exception):
-    pass
+    class _NoValues(Exception):
+        pass
 
 
-_VALUE_READERS = {torch.Tensor.tolist, torch.Tensor.item, torch.Tensor.__bool__, torch.Tensor.__int__,
-                  torch.Tensor.__float__, torch.Tensor.__index__, torch.Tensor.numpy, torch.Tensor.cpu}
+    _VALUE_READERS = {torch.Tensor.tolist, torch.Tensor.item, torch.Tensor.__bool__, torch.Tensor.__int__,
+                      torch.Tensor.__float__, torch.Tensor.__index__, torch.Tensor.numpy, torch.Tensor.cpu}
 
 
-class ValuedMeta(torch.Tensor):
-    """A meta tensor that also carries the (small) integer or bool values it stands for.
+    class ValuedMeta(torch.Tensor):
+        """A meta tensor that also carries the (small) integer or bool values it stands for.
 
-    Ops on it run on meta; where every tensor argument has values, the op also runs on the values, so
-    ``mask.sum(1).tolist()``, ``if mask.all():`` and the like follow the path the real call took.
-    """
+        Ops on it run on meta; where every tensor argument has values, the op also runs on the values, so
+        ``mask.sum(1).tolist()``, ``if mask.all():`` and the like follow the path the real call took.
+        """
 
-    _values: torch.Tensor
+        _values: torch.Tensor
 
-    @staticmethod
-    def __new__(cls, values: torch.Tensor):
-        values = values.detach().cpu()
-        meta = torch.empty(values.shape, dtype=values.dtype, device="meta")
-        out = torch.Tensor._make_subclass(cls, meta)
-        out._values = values
-        return out
-
-    def __repr__(self) -> str:  # pragma: no cover - debugging aid
-        return f"ValuedMeta({self._values!r})"
-
-    @classmethod
-    def __torch_function__(cls, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        if func in _VALUE_READERS:
-            return func(*_values_of(args), **_values_of(kwargs))
-        # 0-dim valued tensors used as sizes, indices or slice bounds become the numbers they hold
-        args = (args[0], *_scalarize(tuple(args[1:]))) if args else args
-        kwargs = _scalarize(kwargs)
-        with torch._C.DisableTorchFunctionSubclass():
-            out = func(*args, **kwargs)
-        try:
-            vargs, vkwargs = _values_of(args), _values_of(kwargs)
-        except _NoValues:
+        @staticmethod
+        def __new__(cls, values: torch.Tensor):
+            values = values.detach().cpu()
+            meta = torch.empty(values.shape, dtype=values.dtype, device="meta")
+            out = torch.Tensor._make_subclass(cls, meta)
+            out._values = values
             return out
-        try:
+
+        def __repr__(self) -> str:  # pragma: no cover - debugging aid
+            return f"ValuedMeta({self._values!r})"
+
+        @classmethod
+        def __torch_function__(cls, func, types, args=(), kwargs=None):
+            kwargs = kwargs or {}
+            if func in _VALUE_READERS:
+                return func(*_values_of(args), **_values_of(kwargs))
+            # 0-dim valued tensors used as sizes, indices or slice bounds become the numbers they hold
+            args = (args[0], *_scalarize(tuple(args[1:]))) if args else args
+            kwargs = _scalarize(kwargs)
             with torch._C.DisableTorchFunctionSubclass():
-                vout = func(*vargs, **vkwargs)
-        except Exception:  # values could not follow: the meta result stands alone
-            return out
-        return _attach(out, vout, vargs)
-
-    __torch_dispatch__ = torch._C._disabled_torch_dispatch_impl
-
-
-def _scalarize(x):
-    if isinstance(x, ValuedMeta) and x.dim() == 0:
-        return x._values.item()
-    if isinstance(x, slice):
-        return slice(_scalarize(x.start), _scalarize(x.stop), _scalarize(x.step))
-    if isinstance(x, tuple) and not hasattr(x, "_fields"):
-        return tuple(_scalarize(v) for v in x)
-    if isinstance(x, list):
-        return [_scalarize(v) for v in x]
-    if isinstance(x, dict):
-        return {k: _scalarize(v) for k, v in x.items()}
-    return x
-
-
-def _attach(out, vout, vargs):
-    if isinstance(out, torch.Tensor) and out.device.type == "meta":
-        if isinstance(vout, torch.Tensor) and tuple(vout.shape) == tuple(out.shape) and vout.device.type == "cpu":
-            # in-place ops return their (already valued) input
-            if isinstance(out, ValuedMeta):
-                out._values = vout
+                out = func(*args, **kwargs)
+            try:
+                vargs, vkwargs = _values_of(args), _values_of(kwargs)
+            except _NoValues:
                 return out
-            wrapped = torch.Tensor._make_subclass(ValuedMeta, out)
-            wrapped._values = vout
-            return wrapped
-        return out
-    if isinstance(out, (tuple, list)) and isinstance(vout, (tuple, list)) and len(out) == len(vout):
-        items = [_attach(o, v, vargs) for o, v in zip(out, vout)]
-        try:
-            return type(out)(items) if not hasattr(out, "_fields") else type(out)(*items)
-        except TypeError:
+            try:
+                with torch._C.DisableTorchFunctionSubclass():
+                    vout = func(*vargs, **vkwargs)
+            except Exception:  # values could not follow: the meta result stands alone
+                return out
+            return _attach(out, vout, vargs)
+
+        __torch_dispatch__ = torch._C._disabled_torch_dispatch_impl
+
+
+    def _scalarize(x):
+        if isinstance(x, ValuedMeta) and x.dim() == 0:
+            return x._values.item()
+        if isinstance(x, slice):
+            return slice(_scalarize(x.start), _scalarize(x.stop), _scalarize(x.step))
+        if isinstance(x, tuple) and not hasattr(x, "_fields"):
+            return tuple(_scalarize(v) for v in x)
+        if isinstance(x, list):
+            return [_scalarize(v) for v in x]
+        if isinstance(x, dict):
+            return {k: _scalarize(v) for k, v in x.items()}
+        return x
+
+
+    def _attach(out, vout, vargs):
+        if isinstance(out, torch.Tensor) and out.device.type == "meta":
+            if isinstance(vout, torch.Tensor) and tuple(vout.shape) == tuple(out.shape) and vout.device.type == "cpu":
+                # in-place ops return their (already valued) input
+                if isinstance(out, ValuedMeta):
+                    out._values = vout
+                    return out
+                wrapped = torch.Tensor._make_subclass(ValuedMeta, out)
+                wrapped._values = vout
+                return wrapped
             return out
-    return out
+        if isinstance(out, (tuple, list)) and isinstance(vout, (tuple, list)) and len(out) == len(vout):
+            items = [_attach(o, v, vargs) for o, v in zip(out, vout)]
+            try:
+                return type(out)(items) if not hasattr(out, "_fields") else type(out)(*items)
+            except TypeError:
+                return out
+        return out
 
 
-# ---- input specs, signatures and meta copies ---------------------------------------------------------
+    # ---- input specs, signatures and meta copies ---------------------------------------------------------
+
+    class _ValuedFactories(torch.overrides.TorchFunctionMode):
+        """Integer tensors made from Python numbers on meta (``torch.tensor([h, w], device=meta)``, integer
+        ``arange``) keep their values, so that code reading them back (sizes, lengths) runs."""
+
+        FACTORIES = (torch.tensor, torch.as_tensor, torch.arange)
+
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            kwargs = kwargs or {}
+            if func in self.FACTORIES and _is_meta_device(kwargs.get("device")) and not any(
+                    isinstance(a, torch.Tensor) for a in args):
+                try:
+                    values = func(*args, **{**kwargs, "device": "cpu"})
+                except Exception:
+                    return func(*args, **kwargs)
+                if not values.is_floating_point() and not values.is_complex() and values.numel() <= VALUE_NUMEL_LIMIT:
+                    return ValuedMeta(values)
+            return func(*args, **kwargs)
+
+    return SimpleNamespace(EXTRA_HOOKS=EXTRA_HOOKS, MacCounter=MacCounter, count_macs=count_macs, torch_flop_count=torch_flop_count, ValuedMeta=ValuedMeta, _values_of=_values_of, _scalarize=_scalarize, _attach=_attach, _NoValues=_NoValues, _VALUE_READERS=_VALUE_READERS, _ValuedFactories=_ValuedFactories)
+
+
+_PUBLIC_HEAVY = ("EXTRA_HOOKS", "MacCounter", "ValuedMeta", "count_macs", "torch_flop_count")
+
+
+def __getattr__(name: str):  # PEP 562: `from core.flops import ValuedMeta` builds the machinery then
+    if name in _PUBLIC_HEAVY:
+        return getattr(_heavy(), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 @dataclass(frozen=True)
 class TensorSpec:
     """What a tensor argument was: shape, dtype and, for small integer/bool tensors, its values."""
@@ -273,7 +313,7 @@ class TensorSpec:
 
     def meta(self) -> torch.Tensor:
         if self.values is not None:
-            return ValuedMeta(self.values)
+            return _heavy().ValuedMeta(self.values)
         return torch.empty(self.shape, dtype=self.dtype, device="meta")
 
     def sig(self) -> str:
@@ -316,7 +356,7 @@ def meta_tree(x: Any) -> Any:
         return x.meta()
     if isinstance(x, torch.Tensor):
         if _is_small_int(x):
-            return ValuedMeta(x)
+            return _heavy().ValuedMeta(x)
         return torch.empty(x.shape, dtype=x.dtype, device="meta")
     if isinstance(x, (list, tuple)):
         items = [meta_tree(v) for v in x]
@@ -432,32 +472,13 @@ def _is_meta_device(device) -> bool:
     return device is not None and torch.device(device).type == "meta"
 
 
-class _ValuedFactories(torch.overrides.TorchFunctionMode):
-    """Integer tensors made from Python numbers on meta (``torch.tensor([h, w], device=meta)``, integer
-    ``arange``) keep their values, so that code reading them back (sizes, lengths) runs."""
-
-    FACTORIES = (torch.tensor, torch.as_tensor, torch.arange)
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        if func in self.FACTORIES and _is_meta_device(kwargs.get("device")) and not any(
-                isinstance(a, torch.Tensor) for a in args):
-            try:
-                values = func(*args, **{**kwargs, "device": "cpu"})
-            except Exception:
-                return func(*args, **kwargs)
-            if not values.is_floating_point() and not values.is_complex() and values.numel() <= VALUE_NUMEL_LIMIT:
-                return ValuedMeta(values)
-        return func(*args, **kwargs)
-
-
 @contextlib.contextmanager
 def counting_patches() -> Iterator[None]:
     """Make data-dependent code paths countable on meta, without changing what they compute:
     MoE routing (HiDream) runs every token through `top_k` experts, as it does in inference; integer
     tensors made from Python numbers keep their values."""
     undo: list[Callable[[], None]] = []
-    mode = _ValuedFactories()
+    mode = _heavy()._ValuedFactories()
     mode.__enter__()
     undo.append(lambda: mode.__exit__(None, None, None))
     try:
@@ -501,7 +522,7 @@ def count_call(module: torch.nn.Module, method: str, args: Any = (), kwargs: Any
     ``module`` should live on meta (a meta twin); ``args``/``kwargs`` may be spec trees or real tensors.
     """
     margs, mkwargs = meta_tree(args), meta_tree(kwargs or {})
-    with torch.inference_mode(False), torch.no_grad(), counting_patches(), count_macs() as counter:
+    with torch.inference_mode(False), torch.no_grad(), counting_patches(), _heavy().count_macs() as counter:
         out = getattr(module, method)(*margs, **mkwargs)
     return CallCount(counter.macs, counter.by_op()), out
 

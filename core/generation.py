@@ -14,9 +14,9 @@ import traceback
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import torch
 from sqlalchemy.engine import Engine as SqlEngine
 
+from core.lazy import lazy_module
 from core import providers
 from core.architecture import load_architecture
 from core.errors import CaseStudyError
@@ -30,6 +30,8 @@ from core.registry import get_spec
 from core.request import GenerationRequest
 from core.settings import Settings, get_settings
 from core.store import open_store
+
+torch = lazy_module("torch")
 
 log = logging.getLogger(__name__)
 

@@ -8,20 +8,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import torch
 
+from core.lazy import lazy_module
 from core.families import Family, effective_spec, get_family
 from core.provenance import provenance
 from core.random_weights import build_random_pipeline
 from core.spec import ModelSpec
 from core.settings import Settings, get_settings
 
+torch = lazy_module("torch")
+
 log = logging.getLogger(__name__)
 
 Weights = Literal["pretrained", "random", "tiny"]
 WEIGHTS: tuple[str, ...] = ("pretrained", "random", "tiny")
 
-_DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
+_DTYPES = ("float16", "bfloat16", "float32")  # torch dtypes by name
 
 
 def resolve_device(setting: str = "auto") -> str:
@@ -35,7 +37,9 @@ def resolve_device(setting: str = "auto") -> str:
 def torch_dtype(spec: ModelSpec, weights: str, device: str) -> torch.dtype:
     if weights == "tiny" or device == "cpu":
         return torch.float32  # fp16 on CPU is slow and partly unsupported
-    return _DTYPES[spec.dtype]
+    if spec.dtype not in _DTYPES:
+        raise KeyError(f"dtype {spec.dtype!r} of {spec.key}; known: {', '.join(_DTYPES)}")
+    return getattr(torch, spec.dtype)
 
 
 def pretrained_source(spec: ModelSpec, settings: Settings) -> str:

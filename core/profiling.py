@@ -21,10 +21,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
-import torch
 
+from core.lazy import lazy_module
 from core.flops import TensorSpec, build_meta_twin, config_hash, count_call, module_dtype, signature, spec_tree
 from core.store import DevicePeak, get_device_peak, put_device_peak, session_scope
+
+torch = lazy_module("torch")
 
 
 @dataclass
@@ -267,8 +269,9 @@ def _cast_twin(twin: torch.nn.Module, dtype: torch.dtype) -> torch.nn.Module:
 
 
 # ---- the device's bf16 dense peak (for MFU) ---------------------------------------------------------------
-def measure_peak_tflops(device: str = "cuda", *, n: int = 8192, iters: int = 10, dtype=torch.bfloat16) -> float:
+def measure_peak_tflops(device: str = "cuda", *, n: int = 8192, iters: int = 10, dtype=None) -> float:
     """Achieved TFLOP/s of an n x n x n bf16 matrix product (the dense peak MFU is measured against)."""
+    dtype = torch.bfloat16 if dtype is None else dtype
     a = torch.randn(n, n, device=device, dtype=dtype)
     b = torch.randn(n, n, device=device, dtype=dtype)
     for _ in range(3):

@@ -13,10 +13,12 @@ import os
 from pathlib import Path
 from typing import Any
 
-import torch
 
+from core.lazy import lazy_module
 from core.architecture import architecture_path
 from core.environment import git_revision
+
+torch = lazy_module("torch")
 
 _CONFIG_SUFFIXES = (".json", ".txt", ".model")  # small files hashed by content; weights by name and size
 

@@ -18,12 +18,14 @@ import inspect
 import logging
 from typing import Any
 
-import torch
 
+from core.lazy import lazy_module
 from core.architecture import (Architecture, ArchitectureUnavailable, build_component, build_scheduler,
                                build_tokenizer, load_architecture)
 from core.families import effective_spec
 from core.spec import ModelSpec
+
+torch = lazy_module("torch")
 
 log = logging.getLogger(__name__)
 

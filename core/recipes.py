@@ -31,15 +31,17 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-import torch
 from packaging.requirements import Requirement
 
+from core.lazy import lazy_module
 from core.errors import RecipeError, UnknownRecipeError
 from core.families import FAMILY_MODULES, Speed, get_family
 from core.loading import LoadedModel
 from core.registry import all_specs
 from core.settings import get_settings
 from core.spec import ModelSpec
+
+torch = lazy_module("torch")
 
 log = logging.getLogger(__name__)
 

@@ -25,6 +25,7 @@ import streamlit as st
 from core import config_stats, export, families, outputs, pricing, processes, providers, store
 from core.providers import listing
 from core.availability import available
+from core.environment import cuda_present
 from core.generation import Engine
 from core.loading import WEIGHTS
 from core.registry import all_specs, get_spec
@@ -128,13 +129,9 @@ def clear_queries() -> None:
 
 # ---- model facts -------------------------------------------------------------------------------------
 def default_weights() -> str:
-    """pretrained on a CUDA machine, tiny elsewhere (the full models would not run on a CPU)."""
-    try:
-        import torch
-
-        return "pretrained" if torch.cuda.is_available() else "tiny"
-    except ImportError:  # pragma: no cover
-        return "tiny"
+    """pretrained on a CUDA machine, tiny elsewhere (the full models would not run on a CPU); asked without
+    importing torch, so that pages draw before any model library loads."""
+    return "pretrained" if cuda_present() else "tiny"
 
 
 @st.cache_resource(show_spinner=False, ttl=60)

@@ -9,14 +9,16 @@ from dataclasses import dataclass, field, replace
 import threading
 from typing import Iterator, Protocol, Sequence, Union
 
-import torch
 
+from core.lazy import lazy_module
 from core.errors import RequestError
 from core.generation import Engine, Outcome
 from core.recipe_jobs import EAGER, configuration
 from core.recipes import apply_recipe, needs_reload
 from core.request import GenerationRequest
 from core.spec import ModelSpec
+
+torch = lazy_module("torch")
 
 log = logging.getLogger(__name__)
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import threading
 from typing import Iterator, Sequence
 
-import torch
 
+from core.lazy import lazy_module
 from core.executors.base import Event, JobDone, ModelDone, ModelStarted, ModelWork, WarmUp, failed, load_error, run_chunk
 from core.generation import Engine
 from core.recipe_jobs import EAGER
+
+torch = lazy_module("torch")
 
 
 class LocalExecutor:

@@ -11,26 +11,27 @@ One module per diffusers pipeline family. Each defines a `Family` subclass and r
 """
 from __future__ import annotations
 
+import functools
 import importlib
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Mapping
 
-import torch
-
+from core.lazy import lazy_module
 from core.quiet import prefer_pil_image_processors
 from core.registry import tiny_spec
 from core.spec import ModelSpec
 
-prefer_pil_image_processors()  # before any family module imports a diffusers pipeline
+torch = lazy_module("torch")
 
 
 def dtype_kwargs(dtype: torch.dtype) -> dict[str, torch.dtype]:
     """`{"dtype": ...}` for `from_pretrained` where the installed diffusers takes `dtype` (it deprecates
     `torch_dtype` and warns on every load), else `{"torch_dtype": ...}` for older releases."""
-    return {"dtype" if _DIFFUSERS_TAKES_DTYPE else "torch_dtype": dtype}
+    return {"dtype" if _diffusers_takes_dtype() else "torch_dtype": dtype}
 
 
+@functools.cache
 def _diffusers_takes_dtype() -> bool:
     try:
         from diffusers.utils import deprecation_utils  # the release that resolves `torch_dtype` into `dtype`
@@ -38,8 +39,6 @@ def _diffusers_takes_dtype() -> bool:
         return False
     return hasattr(deprecation_utils, "_resolve_dtype")
 
-
-_DIFFUSERS_TAKES_DTYPE = _diffusers_takes_dtype()
 
 FAMILY_MODULES = (
     "sd", "sdxl", "cogview3", "pixart", "lumina", "hunyuandit", "sd3", "flux", "sana", "qwen_image",
@@ -54,10 +53,22 @@ def register(cls: type["Family"]) -> type["Family"]:
     return cls
 
 
+# The tiny twins' default size and steps per family (each family's `tiny_size` / `tiny_steps`; the families'
+# tests check they agree), here so that pickers and `--list` show them without importing diffusers.
+TINY_DEFAULTS: Mapping[str, tuple[int, int]] = MappingProxyType({
+    **{name: (32, 2) for name in FAMILY_MODULES},
+    "sana": (64, 2),  # 2x2 latent on the 32x DC-AE
+    "cascade": (128, 2),  # the real size multiple
+    "kandinsky3": (64, 2),
+    "lumina2": (32, 4),  # with cfg_trunc_ratio 0.25, step 1 of 4 runs CFG and the rest do not
+})
+
+
 def get_family(name: str) -> "Family":
     if name not in _FAMILIES:
         if name not in FAMILY_MODULES:
             raise KeyError(f"unknown pipeline family '{name}'; known: {', '.join(FAMILY_MODULES)}")
+        prefer_pil_image_processors()  # before the family module imports a diffusers pipeline
         importlib.import_module(f"core.families.{name}")
     return _FAMILIES[name]
 
@@ -65,8 +76,8 @@ def get_family(name: str) -> "Family":
 def effective_spec(spec: ModelSpec, weights: str) -> ModelSpec:
     """The spec requests are checked against: the tiny twin's has small default size and steps."""
     if weights == "tiny" and not spec.is_api:
-        family = get_family(spec.family)
-        return tiny_spec(spec, family.tiny_size, family.tiny_steps)
+        size, steps = TINY_DEFAULTS[spec.family]
+        return tiny_spec(spec, size, steps)
     return spec
 
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import string
 
-from tokenizers import Tokenizer, normalizers, pre_tokenizers, processors
-from tokenizers.models import WordLevel
-from transformers import PreTrainedTokenizerFast
+from core.lazy import lazy_module
+
+tokenizers = lazy_module("tokenizers")  # the Rust library (this module is core.families.tokenizers)
+transformers = lazy_module("transformers")
 
 _WORDS = (
     "a an the of on in with and at to by is red green blue yellow black white orange purple pink brown "
@@ -46,13 +47,13 @@ def word_tokenizer(
     for tok in specials + words:
         if tok not in vocab and len(vocab) < vocab_size:
             vocab[tok] = len(vocab)
-    tok = Tokenizer(WordLevel(vocab=vocab, unk_token=unk))
-    tok.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()])
-    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok = tokenizers.Tokenizer(tokenizers.models.WordLevel(vocab=vocab, unk_token=unk))
+    tok.normalizer = tokenizers.normalizers.Sequence([tokenizers.normalizers.NFKC(), tokenizers.normalizers.Lowercase()])
+    tok.pre_tokenizer = tokenizers.pre_tokenizers.Whitespace()
     single = " ".join(x for x in (bos and f"{bos}:0", "$A:0", eos and f"{eos}:0") if x)
     special_pairs = [(t, vocab[t]) for t in (bos, eos) if t]
-    tok.post_processor = processors.TemplateProcessing(single=single, special_tokens=special_pairs)
-    fast = PreTrainedTokenizerFast(
+    tok.post_processor = tokenizers.processors.TemplateProcessing(single=single, special_tokens=special_pairs)
+    fast = transformers.PreTrainedTokenizerFast(
         tokenizer_object=tok,
         model_max_length=model_max_length,
         padding_side=padding_side,
@@ -115,7 +116,7 @@ def qwen2_tokenizer(vocab_size: int = 1000, model_max_length: int = 32768) -> Pr
         vocab_size=vocab_size, model_max_length=model_max_length, bos=None, eos=None, pad="<|endoftext|>",
         unk="<unk>", specials_first=("<|endoftext|>", "<|im_start|>", "<|im_end|>", "<unk>", "\n"),
     )
-    tok.backend_tokenizer.pre_tokenizer = pre_tokenizers.Split(
+    tok.backend_tokenizer.pre_tokenizer = tokenizers.pre_tokenizers.Split(
         Regex(_QWEN_PRETOKENIZE), behavior="removed", invert=True)
     tok.add_special_tokens({"eos_token": "<|im_end|>",
                             "additional_special_tokens": ["<|im_start|>", "<|im_end|>"]})
@@ -138,7 +139,7 @@ def gemma_tokenizer(vocab_size: int = 1000, model_max_length: int = 8192,
     """Gemma / Gemma 2 layout: pad=0, eos=1, bos=2, unk=3, and only <bos> added before each text (Gemma's
     add_bos_token=True, add_eos_token=False): Sana, Lumina-Next and Lumina 2 slots."""
     tok = decoder_lm_tokenizer(vocab_size=vocab_size, model_max_length=model_max_length, padding_side=padding_side)
-    tok.backend_tokenizer.post_processor = processors.TemplateProcessing(
+    tok.backend_tokenizer.post_processor = tokenizers.processors.TemplateProcessing(
         single="<bos>:0 $A:0", pair="<bos>:0 $A:0 $B:1", special_tokens=[("<bos>", tok.bos_token_id)])
     return tok
 
@@ -152,7 +153,7 @@ def glm_tokenizer(vocab_size: int = 1000, model_max_length: int = 8192) -> PreTr
     )
     tok.add_special_tokens({"additional_special_tokens": ["[gMASK]", "<sop>"]})
     ids = tok.convert_tokens_to_ids(["[gMASK]", "<sop>"])
-    tok.backend_tokenizer.post_processor = processors.TemplateProcessing(
+    tok.backend_tokenizer.post_processor = tokenizers.processors.TemplateProcessing(
         single="[gMASK]:0 <sop>:0 $A:0", pair="[gMASK]:0 <sop>:0 $A:0 $B:1",
         special_tokens=[("[gMASK]", ids[0]), ("<sop>", ids[1])])
     return tok

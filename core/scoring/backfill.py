@@ -13,18 +13,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-import torch
 from PIL import Image
 from sqlalchemy.engine import Engine
 
+from core.lazy import lazy_module
 from core.loading import resolve_device
 from core.scoring.scorers import Scorer, make_scorer, parse_metrics
 from core.settings import Settings
 from core.store import Generation, Score, add_scores, generations_missing_score, session_scope
 
+torch = lazy_module("torch")
+
 log = logging.getLogger(__name__)
 
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+DTYPES = ("float32", "bfloat16", "float16")  # torch dtypes by name
 
 
 @dataclass
@@ -65,7 +67,7 @@ class ScorerSet:
             raise ValueError(f"dtype: {dtype!r} is not allowed; choose one of {', '.join(DTYPES)}")
         self.metrics = parse_metrics(metrics)
         self.device = resolve_device(device)
-        self.dtype = DTYPES[dtype] if self.device != "cpu" else torch.float32  # half precision on CPU: slow, partial
+        self.dtype = getattr(torch, dtype) if self.device != "cpu" else torch.float32  # half precision on CPU: slow, partial
         # Checked now, before any model loads.
         self._scorers: dict[str, Scorer] = {m: make_scorer(m, weights=weights, settings=settings) for m in self.metrics}
 

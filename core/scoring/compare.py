@@ -13,12 +13,14 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
-import torch
 from PIL import Image
-from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
 
 from core.errors import CaseStudyError
+from core.lazy import lazy_module
 from core.scoring.scorers import Scorer
+
+torch = lazy_module("torch")
+image_metrics = lazy_module("torchmetrics.functional.image")
 
 SAME_JOB_FIELDS: tuple[str, ...] = ("prompt", "seed", "width", "height")
 
@@ -75,8 +77,8 @@ def pixel_delta(image_a: Image.Image, image_b: Image.Image) -> PixelDelta:
     if image_a.size != image_b.size:
         raise CompareError(f"image size: {image_a.size} differs from {image_b.size}")
     x, y = _tensor(image_a.convert("RGB")), _tensor(image_b.convert("RGB"))
-    return PixelDelta(psnr_db=float(peak_signal_noise_ratio(x, y, data_range=255.0)),
-                      ssim=float(structural_similarity_index_measure(x, y, data_range=255.0)))
+    return PixelDelta(psnr_db=float(image_metrics.peak_signal_noise_ratio(x, y, data_range=255.0)),
+                      ssim=float(image_metrics.structural_similarity_index_measure(x, y, data_range=255.0)))
 
 
 def check_same_job(a: dict[str, Any], b: dict[str, Any]) -> None:

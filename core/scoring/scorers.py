@@ -19,18 +19,21 @@ from __future__ import annotations
 import difflib
 import hashlib
 from abc import ABC, abstractmethod
-from typing import ClassVar, Sequence
+from typing import Any, ClassVar, Sequence
 
-import torch
 from PIL import Image
-from torch import nn
-from transformers import AutoTokenizer, CLIPModel, CLIPProcessor, CLIPVisionModelWithProjection
 
 from core.errors import CaseStudyError
-from core.scoring.aesthetic_mlp import WEIGHTS_FILE, AestheticMLP, load_state
+from core.lazy import lazy_module
+from core.scoring import aesthetic_mlp
+from core.scoring.aesthetic_mlp import WEIGHTS_FILE, load_state
 from core.scoring.sources import folder_revision, hub_file, local_folder, resolve
-from core.scoring.tiny import PilImageProcessor, tiny_aesthetic_mlp, tiny_clip
+from core.scoring.tiny import pil_image_processor_class, tiny_aesthetic_mlp, tiny_clip
 from core.settings import Settings, get_settings
+
+torch = lazy_module("torch")
+nn = lazy_module("torch.nn")
+transformers = lazy_module("transformers")
 
 SCORER_WEIGHTS: tuple[str, ...] = ("pretrained", "tiny")
 CLIP_L14 = "openai/clip-vit-large-patch14"
@@ -102,7 +105,7 @@ class Scorer(ABC):
         suffix = "" if self.dtype == torch.float32 else "@" + str(self.dtype).removeprefix("torch.")
         return self.weights_revision + suffix
 
-    def load(self, device: str = "cpu", dtype: torch.dtype = torch.float32) -> "Scorer":
+    def load(self, device: str = "cpu", dtype: torch.dtype | None = None) -> "Scorer":
         """Build (tiny) or read (pretrained) the weights once, then place them on `device` in `dtype`."""
         if not self.loaded:
             if self.weights == "tiny":
@@ -111,7 +114,7 @@ class Scorer(ABC):
                 self.weights_revision = "tiny-" + _param_hash(*self._modules())
             else:
                 self.scorer_id, self.weights_revision = self._load_pretrained()
-        self.dtype = dtype
+        self.dtype = torch.float32 if dtype is None else dtype
         return self.to(device)
 
     def attach(self, *, scorer_id: str, revision: str, weights: str = "random", **parts) -> "Scorer":
@@ -189,14 +192,14 @@ class _ClipPair(Scorer):
 
     def _load_pretrained(self) -> tuple[str, str]:
         source = resolve(self.metric, self.hub_id, settings=self.settings)
-        self.model = CLIPModel.from_pretrained(source.path, **source.load_kwargs)
+        self.model = transformers.CLIPModel.from_pretrained(source.path, **source.load_kwargs)
         proc_source = source
         if self.processor_id and source.hub_commit:  # the hub model repo does not hold the processor files
             proc_source = resolve(self.metric + "-processor", self.processor_id, settings=self.settings,
                                   probe="preprocessor_config.json")
-        self.processor = CLIPProcessor(
-            image_processor=PilImageProcessor.from_pretrained(proc_source.path, **proc_source.load_kwargs),
-            tokenizer=AutoTokenizer.from_pretrained(proc_source.path, **proc_source.load_kwargs))
+        self.processor = transformers.CLIPProcessor(
+            image_processor=pil_image_processor_class().from_pretrained(proc_source.path, **proc_source.load_kwargs),
+            tokenizer=transformers.AutoTokenizer.from_pretrained(proc_source.path, **proc_source.load_kwargs))
         revision = source.revision if proc_source is source else f"{source.revision}+{proc_source.revision[:12]}"
         return source.scorer_id, revision
 
@@ -254,8 +257,8 @@ class AestheticScorer(Scorer):
     label = "LAION aesthetic v2"
     hub_id = AESTHETIC_REPO
     vision: CLIPVisionModelWithProjection
-    processor: PilImageProcessor
-    mlp: AestheticMLP
+    processor: Any  # CLIP's image processor on PIL (tiny.pil_image_processor_class)
+    mlp: aesthetic_mlp.AestheticMLP
 
     def _modules(self) -> list[nn.Module]:
         return [self.vision, self.mlp]
@@ -267,7 +270,7 @@ class AestheticScorer(Scorer):
 
     def _build_tiny(self) -> None:
         model, processor = tiny_clip(seed=2)
-        self.vision = CLIPVisionModelWithProjection(model.config.vision_config)
+        self.vision = transformers.CLIPVisionModelWithProjection(model.config.vision_config)
         self.vision.vision_model.load_state_dict(model.vision_model.state_dict())
         self.vision.visual_projection.load_state_dict(model.visual_projection.state_dict())
         self.processor = processor.image_processor
@@ -284,9 +287,9 @@ class AestheticScorer(Scorer):
             clip = resolve(self.metric, CLIP_L14, settings=self.settings)
         else:
             clip = resolve("clip", CLIP_L14, settings=self.settings)
-        self.vision = CLIPVisionModelWithProjection.from_pretrained(clip.path, **clip.load_kwargs)
-        self.processor = PilImageProcessor.from_pretrained(clip.path, **clip.load_kwargs)
-        self.mlp = AestheticMLP(self.vision.config.projection_dim)
+        self.vision = transformers.CLIPVisionModelWithProjection.from_pretrained(clip.path, **clip.load_kwargs)
+        self.processor = pil_image_processor_class().from_pretrained(clip.path, **clip.load_kwargs)
+        self.mlp = aesthetic_mlp.AestheticMLP(self.vision.config.projection_dim)
         self.mlp.load_state_dict(load_state(str(head_path)))
         return head_id, f"{head_rev[:12]}+clip-{clip.revision[:12]}"
 

@@ -10,17 +10,26 @@ from __future__ import annotations
 
 import string
 
-import torch
-from tokenizers import Tokenizer, normalizers, pre_tokenizers, processors
-from tokenizers.models import WordLevel
-from transformers import CLIPConfig, CLIPModel, CLIPProcessor, PreTrainedTokenizerFast
+from core.lazy import lazy_module
+from core.scoring import aesthetic_mlp
 
-try:
-    from transformers import CLIPImageProcessorPil as PilImageProcessor  # transformers >= 5: the PIL backend
-except ImportError:  # transformers 4.x: the slow CLIPImageProcessor is the PIL/numpy one
-    from transformers import CLIPImageProcessor as PilImageProcessor
+torch = lazy_module("torch")
+tokenizers = lazy_module("tokenizers")
+transformers = lazy_module("transformers")
 
-from core.scoring.aesthetic_mlp import AestheticMLP
+
+
+def pil_image_processor_class():
+    """CLIP's image processor on PIL: `CLIPImageProcessorPil` (transformers >= 5: the PIL backend), else the slow
+    `CLIPImageProcessor` (transformers 4.x: the PIL/numpy one)."""
+    return getattr(transformers, "CLIPImageProcessorPil", None) or transformers.CLIPImageProcessor
+
+
+def __getattr__(name: str):  # PEP 562: `from core.scoring.tiny import PilImageProcessor` (scripts) still works
+    if name == "PilImageProcessor":
+        return pil_image_processor_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 TINY_IMAGE = 32
 TINY_PROJECTION = 16
@@ -29,18 +38,18 @@ _WORDS = ("a an the of on in with and at to by is red green blue yellow black wh
           "above below photo painting style").split()
 
 
-def tiny_clip_tokenizer(model_max_length: int = 77) -> PreTrainedTokenizerFast:
+def tiny_clip_tokenizer(model_max_length: int = 77) -> transformers.PreTrainedTokenizerFast:
     vocab = {"<|startoftext|>": 0, "<pad>": 1, "<unk>": 2}
     for word in _WORDS + list(string.ascii_lowercase) + [str(d) for d in range(10)]:
         vocab.setdefault(word, len(vocab))
     vocab["<|endoftext|>"] = len(vocab)
-    tok = Tokenizer(WordLevel(vocab=vocab, unk_token="<unk>"))
-    tok.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()])
-    tok.pre_tokenizer = pre_tokenizers.Whitespace()
-    tok.post_processor = processors.TemplateProcessing(
+    tok = tokenizers.Tokenizer(tokenizers.models.WordLevel(vocab=vocab, unk_token="<unk>"))
+    tok.normalizer = tokenizers.normalizers.Sequence([tokenizers.normalizers.NFKC(), tokenizers.normalizers.Lowercase()])
+    tok.pre_tokenizer = tokenizers.pre_tokenizers.Whitespace()
+    tok.post_processor = tokenizers.processors.TemplateProcessing(
         single="<|startoftext|>:0 $A:0 <|endoftext|>:0",
         special_tokens=[("<|startoftext|>", 0), ("<|endoftext|>", vocab["<|endoftext|>"])])
-    return PreTrainedTokenizerFast(tokenizer_object=tok, model_max_length=model_max_length, bos_token="<|startoftext|>",
+    return transformers.PreTrainedTokenizerFast(tokenizer_object=tok, model_max_length=model_max_length, bos_token="<|startoftext|>",
                                    eos_token="<|endoftext|>", pad_token="<pad>", unk_token="<unk>")
 
 
@@ -51,23 +60,23 @@ def tiny_clip_config(*, logit_scale_init: float = 2.6592) -> CLIPConfig:
                 projection_dim=TINY_PROJECTION)
     vision = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
                   image_size=TINY_IMAGE, patch_size=8, projection_dim=TINY_PROJECTION)
-    return CLIPConfig(text_config=text, vision_config=vision, projection_dim=TINY_PROJECTION,
+    return transformers.CLIPConfig(text_config=text, vision_config=vision, projection_dim=TINY_PROJECTION,
                       logit_scale_init_value=logit_scale_init)
 
 
 def tiny_clip(seed: int = 0, *, logit_scale_init: float = 2.6592) -> tuple[CLIPModel, CLIPProcessor]:
     """A CLIPModel and a CLIPProcessor (PIL image processor, 32 px shortest edge and crop) of toy size."""
     torch.manual_seed(seed)
-    model = CLIPModel(tiny_clip_config(logit_scale_init=logit_scale_init)).eval()
-    images = PilImageProcessor(size={"shortest_edge": TINY_IMAGE},
+    model = transformers.CLIPModel(tiny_clip_config(logit_scale_init=logit_scale_init)).eval()
+    images = pil_image_processor_class()(size={"shortest_edge": TINY_IMAGE},
                                crop_size={"height": TINY_IMAGE, "width": TINY_IMAGE})
-    return model, CLIPProcessor(image_processor=images, tokenizer=tiny_clip_tokenizer())
+    return model, transformers.CLIPProcessor(image_processor=images, tokenizer=tiny_clip_tokenizer())
 
 
-def tiny_aesthetic_mlp(seed: int = 0, input_size: int = TINY_PROJECTION) -> AestheticMLP:
+def tiny_aesthetic_mlp(seed: int = 0, input_size: int = TINY_PROJECTION) -> aesthetic_mlp.AestheticMLP:
     """The LAION aesthetic head over the tiny CLIP's projection width; weights scaled up so scores vary."""
     torch.manual_seed(seed)
-    mlp = AestheticMLP(input_size)
+    mlp = aesthetic_mlp.AestheticMLP(input_size)
     with torch.no_grad():
         for p in mlp.parameters():
             p.mul_(3.0)

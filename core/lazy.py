@@ -1,0 +1,40 @@
+"""Heavy libraries (torch, diffusers, transformers, ptflops, the providers' SDKs) imported on first use, not when
+a module of ours is imported: a page or `--help` that never loads a model never pays for them.
+
+`torch = lazy_module("torch")` at the top of a module reads like the import it replaces; the first attribute
+read (`torch.float16`, `torch.cuda.is_available()`) imports the library, later reads go straight to it. Unlike
+the standard library's `importlib.util.LazyLoader`, nothing is put in `sys.modules` before the real import, so
+`"torch" in sys.modules` still says whether torch was loaded.
+"""
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+from typing import Any
+
+
+class LazyModule:
+    """Stands for module `name` until an attribute is read; then imports it (once) and answers from it."""
+
+    __slots__ = ("_name", "_module")
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._module: ModuleType | None = None
+
+    def _load(self) -> ModuleType:
+        if self._module is None:
+            self._module = importlib.import_module(self._name)
+        return self._module
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self._load(), attr)
+
+    def __repr__(self) -> str:
+        state = "loaded" if self._module is not None else "not loaded yet"
+        return f"<lazy module {self._name!r} ({state})>"
+
+
+def lazy_module(name: str) -> Any:
+    """A stand-in for `import name` that imports on first attribute access (typed Any, as a module is used)."""
+    return LazyModule(name)
