@@ -46,7 +46,8 @@ CHART_COLUMNS = tuple(dict.fromkeys(stats.CONFIG_COLUMNS + (
 REPEAT_COLUMNS = tuple(c for c in ("repeat", "prompt", "seed") if "repeat" in store.Generation.__table__.columns)
 # Columns of the History table, in the order shown.
 TABLE_COLUMNS = ("id", "created_at", "run_id", "model_key", "status", "prompt", "seed", "steps", "guidance",
-                 "width", "height", "total_s", "denoise_s", "peak_mem_gb", "flops_total", "cost_usd", "error")
+                 "width", "height", "total_s", "denoise_s", "peak_mem_gb", "flops_total", "cost_usd", "error",
+                 "recipe", "first_call", "compile_s", "psnr_db", "ssim", "batch_size")
 
 
 def settings() -> Settings:
@@ -393,8 +394,16 @@ def run_seeds(url: str, run_id: int) -> list[int]:
 
 @st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
 def run_matrix(url: str, run_id: int, prompts: tuple[str, ...], seed: int | None) -> pd.DataFrame:
+    """The matrix's cells: one per prompt × column, a column being a model, or model · configuration where the model
+    ran several configurations (recipes, sizes ...) in the run (never pooled); a steady call preferred to a first call."""
     with store.session_scope(_db_engine(url), read_only=True) as s:
-        return pd.DataFrame(store.run_matrix_rows(session=s, run_id=run_id, prompts=list(prompts), seed=seed))
+        rows = pd.DataFrame(store.run_matrix_rows(session=s, run_id=run_id, prompts=list(prompts), seed=seed))
+    if rows.empty:
+        return rows
+    rows = stats.with_config(rows)
+    several = rows.groupby("model_key")["config"].transform("nunique") > 1
+    rows["column"] = [f"{m} · {c}" if many else m for m, c, many in zip(rows["model_key"], rows["config"], several)]
+    return rows.sort_values(["first_call", "repeat", "image_index", "id"]).drop_duplicates(["prompt", "column"])
 
 
 def latest_generations(run_id: int, limit: int = 8) -> pd.DataFrame:
