@@ -225,7 +225,7 @@ def prepare(sweep: Sweep, *, settings: Settings | None = None, engine: Engine | 
     if not runnable:
         raise CaseStudyError("models: nothing can run: " + "; ".join(f"{k}: {v}" for k, v in skipped.items()))
     db = open_store(db_url(sweep.db) if sweep.db else settings.database_url)
-    engine = engine or Engine(weights=sweep.weights, device=sweep.device, settings=settings, db=db)
+    engine = engine or Engine(weights=sweep.weights, device=sweep.device, settings=settings, **Engine.caches_for(db))
     width, height = sweep.size if sweep.size else (None, None)
     jobs = plan(engine, sweep_requests(runnable, prompts, sweep.seeds, steps=sweep.steps, guidance=sweep.guidance,
                                        width=width, height=height, negative_prompt=sweep.negative_prompt,
