@@ -54,3 +54,14 @@ def test_stable_cascade_times_prior_and_decoder_apart(tiny_engine):
     assert prior > 0 and decoder > 0
     assert outcome.stage_s["denoise"] == pytest.approx(prior + decoder)
     assert outcome.calls["prior.prior"] >= req.steps and outcome.calls["decoder.decoder"] >= req.extra["decoder_steps"]
+
+
+def test_tiny_defaults_table_matches_every_family():
+    """Pickers and `--list` read the tiny twins' default size and steps from a table (no diffusers import);
+    each family's own `tiny_size` / `tiny_steps` must say the same."""
+    from core.families import FAMILY_MODULES, TINY_DEFAULTS, get_family
+
+    assert set(TINY_DEFAULTS) == set(FAMILY_MODULES)
+    for name in FAMILY_MODULES:
+        family = get_family(name)
+        assert TINY_DEFAULTS[name] == (family.tiny_size, family.tiny_steps), name
