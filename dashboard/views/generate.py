@@ -253,8 +253,9 @@ def _score_panel(results: list[dict]) -> None:
     if not ids:
         return
     with st.container(border=True):
-        c_metrics, c_weights, c_go = st.columns([3, 2, 1.3], vertical_alignment="bottom")
-        metrics = c_metrics.multiselect("Metrics", METRICS, default=list(METRICS), key="gen_score_metrics",
+        # the metric chips and the button's label need these widths at 1024 px (the chips wrap when narrower)
+        c_metrics, c_weights, c_go = st.columns([2.6, 1.5, 1.5], vertical_alignment="bottom")
+        metrics = c_metrics.multiselect("Metrics", METRICS, default=list(METRICS), key="gen_score_metrics", wrap=True,
                                         format_func=lambda m: scores.METRIC_LABELS.get(m, m),
                                         help="CLIPScore: prompt alignment; PickScore: human preference; "
                                              "LAION aesthetic: looks alone (README, Quality scores)")
@@ -276,6 +277,16 @@ def _score_panel(results: list[dict]) -> None:
                 gone = sum(c.missing_file for c in counts.values())
                 st.success(f"{done} score(s) stored" + (f"; {gone} image file(s) missing" if gone else "")
                            + ("" if done else " (these images already had them)") + ".")
+
+
+def _results_caption(results: list[dict]) -> str:
+    """Counts and the run numbers of a generation's results (kept with them: shown on every later draw)."""
+    failed = [r for r in results if r.get("error")]
+    reused = [r for r in results if r.get("stored")]
+    runs = sorted({r["run_id"] for r in results if r.get("run_id") is not None})
+    return (f"{len(results) - len(failed)} image(s), {len(failed)} failure(s)"
+            + (f", {len(reused)} already stored (tick “Measure again” to generate them anew)" if reused else "")
+            + (f"; run {', '.join(map(str, runs))} in History." if runs else "."))
 
 
 def _gallery(results: list[dict]) -> None:
@@ -303,20 +314,20 @@ if clicked:
             st.warning("Skipped: " + "; ".join(skipped))
         for warning in (w for p in prepared for w in p.warnings):
             st.warning(warning)
+        head = st.container()  # the counts and the score panel sit above the images, as on every later draw
         results = _run(engine, prepared)
         st.session_state["gen_results"] = results
-        failed = [r for r in results if r.get("error")]
-        reused = [r for r in results if r.get("stored")]
-        runs = sorted({r["run_id"] for r in results})
-        st.caption(f"{len(results) - len(failed)} image(s), {len(failed)} failure(s)"
-                   + (f", {len(reused)} already stored (tick “Measure again” to generate them anew)" if reused else "")
-                   + f"; run {', '.join(map(str, runs))} in History.")
-        _score_panel(results)
+        st.session_state["gen_results_caption"] = _results_caption(results)
+        with head:
+            st.caption(st.session_state["gen_results_caption"])
+            _score_panel(results)
 
 
 if not clicked and st.session_state.get("gen_results"):
-    st.subheader("Last results")
+    # The same layout as right after generating (title, counts, score panel, images): scoring does not reflow it.
+    st.subheader("Results")
     results = st.session_state["gen_results"]
+    st.caption(st.session_state.get("gen_results_caption") or _results_caption(results))
     _score_panel(results)
     _gallery(results)
 
