@@ -115,7 +115,7 @@ def shoot(url: str, out: Path) -> None:
             page.get_by_text("generation(s) match").wait_for()
             snap("history-error-detail")
             page.goto(f"{url}/charts")
-            page.get_by_role("heading", name="Compute atlas").wait_for()
+            page.get_by_role("tab", name="Atlas").wait_for()
             snap("charts")
             page.close()
         browser.close()
