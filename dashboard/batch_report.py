@@ -30,14 +30,20 @@ class BatchResult:
     images_per_s: float | None = None
 
 
+# The columns a batch's result shows (Charts' p50/p90 table has them all), with headers that fit at 1024 px.
+SHOWN = {"model": "model", "configuration": "configuration", "n": "n", "p50_s": "p50 s", "p90_s": "p90 s",
+         "images_per_s": "img/s", "first_n": "first calls", "failed": "failed", "USD/image (list)": "USD/image",
+         "USD/image (estimate)": "USD/image (est.)"}
+
+
 def _per_configuration(frame: pd.DataFrame) -> pd.DataFrame:
+    """Charts' p50/p90 table of the run: the columns that say something (no all-zero or empty ones)."""
     table = data.config_summary(frame)
     if table.empty:
         return table
-    if "mean_s" in table.columns:
-        table.insert(list(table.columns).index("mean_s") + 1, "img/s",
-                     (1.0 / table["mean_s"]).where(table["mean_s"] > 0))
-    return table
+    keep = [c for c in SHOWN if c in table.columns
+            and (c in ("model", "configuration", "n", "p50_s", "p90_s") or table[c].fillna(0).astype(bool).any())]
+    return table[keep].rename(columns=SHOWN)
 
 
 @st.cache_data(ttl=data.QUERY_TTL_S, show_spinner=False)

@@ -86,10 +86,12 @@ with st.container(border=True):
     def _choose(keys: list[str]) -> None:
         st.session_state["bench_models"] = keys
 
+    # Chips show the key and whether it runs here (18 chips fit the field at 1024 px); size and VRAM are in the catalog.
+    short = {key: f"{key} {label.rsplit(' · ', 1)[-1].split()[0]}" for key, label in labels.items()}
     models = st.multiselect("Models", [s.key for s in open_specs + api_specs], key="bench_models", filter_mode="prefix",
-                            format_func=labels.get, wrap=True,
+                            format_func=short.get, wrap=True,
                             help="all open models by default, and the API models whose key is set; "
-                                 "key · default size · approximate VRAM · ✓ when available here")
+                                 "✓ when available here (size, VRAM and licence in the model catalog below)")
     b1, b2, b3, _ = st.columns([1, 1.8, 1, 2.2])
     b1.button("All", key="bench_all", on_click=_choose, args=(everything,), width="stretch")
     b2.button("Available here", key="bench_available", width="stretch", on_click=_choose, args=(
@@ -342,7 +344,7 @@ def _result(r) -> None:
                    "a load left out")
         st.dataframe(result.table, hide_index=True, width="stretch",
                      column_config={c: st.column_config.NumberColumn(format="%.3f") for c in result.table.columns
-                                    if c.endswith("_s") or c == "img/s"})
+                                    if c.endswith(" s") or c.startswith(("img/s", "USD"))})
     if not result.scores.empty:
         st.caption("Mean scores per model" + (" · tiny scorer (noise scores)" if result.scorer == "tiny" else ""))
         st.dataframe(result.scores, hide_index=True, width="stretch",
@@ -372,7 +374,7 @@ if recent.empty:
 else:
     for i, (_, r) in enumerate(recent.iterrows()):
         with st.container(border=True):
-            c1, c2, c3 = st.columns([4, 1.3, 1], vertical_alignment="center")
+            c1, c2, c3 = st.columns([3.2, 1.5, 1], vertical_alignment="center")
             c1.markdown(f"**Run {r['id']}** · `{r['name'] or 'bench'}` · **{r['status']}** · {r['weights']} weights · "
                         f"{int(r['ok'])} ok · {int(r['failed'])} failed · {data.fmt_seconds(r.get('seconds'))}")
             c2.markdown(f"[Rows in History](/history?run={int(r['id'])})")

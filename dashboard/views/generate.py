@@ -253,8 +253,9 @@ def _score_panel(results: list[dict]) -> None:
     if not ids:
         return
     with st.container(border=True):
-        # the metric chips and the button's label need these widths at 1024 px (the chips wrap when narrower)
-        c_metrics, c_weights, c_go = st.columns([2.6, 1.5, 1.5], vertical_alignment="bottom")
+        # the metric chips and the scorer choice side by side, the button below them: at 1024 px a third column
+        # cut its label ("Score the…") and hid the third chip
+        c_metrics, c_weights = st.columns([3, 2], vertical_alignment="bottom")
         metrics = c_metrics.multiselect("Metrics", METRICS, default=list(METRICS), key="gen_score_metrics", wrap=True,
                                         format_func=lambda m: scores.METRIC_LABELS.get(m, m),
                                         help="CLIPScore: prompt alignment; PickScore: human preference; "
@@ -265,7 +266,7 @@ def _score_panel(results: list[dict]) -> None:
         scorer_weights = c_weights.radio("Scorer weights", SCORER_WEIGHTS, horizontal=True, key="gen_score_weights",
                                          help="tiny: scorers built in code, offline, noise scores (labelled "
                                               "“tiny scorer”); pretrained: the published scorer weights")
-        go = c_go.button("Score these images", key="gen_score_go", disabled=not metrics, width="stretch")
+        go = st.button("Score these images", key="gen_score_go", disabled=not metrics)
         if go:
             try:
                 with st.spinner("Scoring…"):
