@@ -9,22 +9,22 @@ import streamlit as st
 from dashboard import data
 
 COLUMNS = {
-    "key": st.column_config.TextColumn("key", width=118, pinned=True),
-    "available here": st.column_config.CheckboxColumn("here", width=48,
+    "key": st.column_config.TextColumn("key", width=110, pinned=True),
+    "available here": st.column_config.CheckboxColumn("here", width=44,
                                                       help="whether it runs on this machine with these weights"),
-    "default size": st.column_config.TextColumn("size", width=78, help="default size (W×H) of these weights"),
-    "steps": st.column_config.NumberColumn("steps", width=52, help="default denoising steps"),
-    "guidance": st.column_config.NumberColumn("guid.", width=52, format="%g", help="default guidance"),
+    "default size": st.column_config.TextColumn("size", width=64, help="default size (W×H) of these weights"),
+    "steps": st.column_config.NumberColumn("steps", width=50, help="default denoising steps"),
+    "guidance": st.column_config.NumberColumn("guid.", width=50, format="%g", help="default guidance"),
     "VRAM GB (full model, approx.)": st.column_config.NumberColumn(
-        "VRAM GB", width=72, format="%g", help="GPU memory of the full model, approximate"),
-    "params B (full model)": st.column_config.NumberColumn("params B", width=72, format="%g",
+        "VRAM GB", width=68, format="%g", help="GPU memory of the full model, approximate"),
+    "params B (full model)": st.column_config.NumberColumn("params B", width=68, format="%g",
                                                            help="parameters of the full model, billions"),
-    "gated": st.column_config.CheckboxColumn("gated", width=52, help="gated on the Hugging Face Hub"),
-    "negative prompt": st.column_config.CheckboxColumn("neg.", width=44, help="takes a negative prompt"),
+    "gated": st.column_config.CheckboxColumn("gated", width=50, help="gated on the Hugging Face Hub"),
+    "negative prompt": st.column_config.CheckboxColumn("neg.", width=42, help="takes a negative prompt"),
+    "license": st.column_config.TextColumn("license", width=80),
+    "name": st.column_config.TextColumn("name", width=120),
+    "why": st.column_config.TextColumn("why", width=110, help="why it is or is not available here"),
     "kind": st.column_config.TextColumn("kind", width=64),
-    "license": st.column_config.TextColumn("license", width=88),
-    "name": st.column_config.TextColumn("name", width=150),
-    "why": st.column_config.TextColumn("why", width=150, help="why it is or is not available here"),
 }
 
 

@@ -86,12 +86,13 @@ with st.container(border=True):
     def _choose(keys: list[str]) -> None:
         st.session_state["bench_models"] = keys
 
-    # Chips show the key and whether it runs here (18 chips fit the field at 1024 px); size and VRAM are in the catalog.
-    short = {key: f"{key} {label.rsplit(' · ', 1)[-1].split()[0]}" for key, label in labels.items()}
+    # Chips show the key, and ✗ when it cannot run here (all 18 fit the field at 1024 px without scrolling); size,
+    # VRAM and licence are in the catalog.
+    short = {key: key + (" ✗" if label.endswith(("✗ no key", "✗ no weights")) else "") for key, label in labels.items()}
     models = st.multiselect("Models", [s.key for s in open_specs + api_specs], key="bench_models", filter_mode="prefix",
                             format_func=short.get, wrap=True,
                             help="all open models by default, and the API models whose key is set; "
-                                 "✓ when available here (size, VRAM and licence in the model catalog below)")
+                                 "✗ when not available here (size, VRAM and licence in the model catalog below)")
     b1, b2, b3, _ = st.columns([1, 1.8, 1, 2.2])
     b1.button("All", key="bench_all", on_click=_choose, args=(everything,), width="stretch")
     b2.button("Available here", key="bench_available", width="stretch", on_click=_choose, args=(
@@ -256,7 +257,7 @@ def _run_card(run) -> None:
     total = run.jobs_total or done
     alive = data.batch_process_alive(run)
     with st.container(border=True):
-        c1, c2, c3 = st.columns([3, 1, 1], vertical_alignment="center")
+        c1, c2, c3 = st.columns([2.4, 1, 1], vertical_alignment="center")  # "Stop now" whole at 1024 px
         c1.markdown(f"**Run {run.id}** · `{run.name or run.kind}` · {run.weights} weights · {run.status} · "
                     f"{_elapsed(run)}")
         if run.status == "running" and alive:
