@@ -89,6 +89,8 @@ with st.container(border=True):
     # Chips show the key, and ✗ when it cannot run here (all 18 fit the field at 1024 px without scrolling); size,
     # VRAM and licence are in the catalog.
     short = {key: key + (" ✗" if label.endswith(("✗ no key", "✗ no weights")) else "") for key, label in labels.items()}
+    # Streamlit caps a wrapping multiselect at five rows and scrolls the rest: this one grows to show every chip.
+    st.html("<style>.st-key-bench_models div {max-height: none !important;}</style>")
     models = st.multiselect("Models", [s.key for s in open_specs + api_specs], key="bench_models", filter_mode="prefix",
                             format_func=short.get, wrap=True,
                             help="all open models by default, and the API models whose key is set; "
