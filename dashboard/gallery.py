@@ -48,8 +48,8 @@ def _cell_scores(found: dict[str, dict[str, Any]] | None) -> dict[str, float]:
     return out
 
 
-def _sources(url: str, runs: pd.DataFrame) -> tuple[pd.DataFrame, str]:
-    """The rows the grid reads (runs or a tag, prompt categories) and a sentence saying which."""
+def _sources(url: str, runs: pd.DataFrame) -> tuple[pd.DataFrame, str, str]:
+    """The rows the grid reads (runs or a tag, prompt categories), a sentence saying which, and a key of them."""
     ids = [int(i) for i in runs["id"]]
     url_state.take("grid_runs", "hist_grid_runs", lambda t: [i for i in url_state.ints(t) if i in ids])
     if "hist_grid_runs" not in st.session_state:
@@ -65,7 +65,7 @@ def _sources(url: str, runs: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     url_state.put("grid_runs", url_state.joined(chosen))
     tag = None if tag == "any" else tag
     if not chosen and tag is None:
-        return pd.DataFrame(columns=list(gallery_data.GRID_COLUMNS)), ""
+        return pd.DataFrame(columns=list(gallery_data.GRID_COLUMNS)), "", ""
     rows = gallery_data.grid_frame(url, tuple(chosen), tag)
     categories = grid.prompt_categories(rows)
     if len(categories) > 1:
@@ -75,12 +75,16 @@ def _sources(url: str, runs: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     where = (f"{len(chosen)} run(s)" if chosen else "every run") + (f" tagged {tag}" if tag else "")
     if len(rows) >= gallery_data.GRID_LIMIT:
         where += f" (the newest {gallery_data.GRID_LIMIT:,} rows)"
-    return rows, where
+    return rows, where, f"{sorted(chosen)}|{tag}"
 
 
-def _axes(rows: pd.DataFrame) -> tuple[str, str, str | None, dict[str, Any]]:
-    """X, Y and Z pickers (plain options: they bind to the URL) and a picker per other axis that varies."""
+def _axes(rows: pd.DataFrame, source: str) -> tuple[str, str, str | None, dict[str, Any]]:
+    """X, Y and Z pickers (plain options: they bind to the URL) and a picker per other axis that varies. Other
+    runs chosen: the axes start again from those that vary in them (a link keeps its own)."""
     x0, y0, z0 = grid.default_axes(rows)
+    if st.session_state.get("hist_grid_source") not in (None, source):
+        st.session_state.update(hist_grid_x=x0, hist_grid_y=y0, hist_grid_z=z0 or "none")
+    st.session_state["hist_grid_source"] = source
     axes = list(grid.AXES)
     counts = {a: len(grid.axis_values(rows, a)) for a in axes}
     c_x, c_y, c_z = st.columns(3)
@@ -192,11 +196,11 @@ def show(url: str, runs: pd.DataFrame) -> None:
         st.info("No runs yet: generate on the Generate page or start a batch on Benchmark.")
         return
     with st.container(border=True):
-        rows, where = _sources(url, runs)
+        rows, where, source = _sources(url, runs)
         if rows.empty:
             st.info("Choose one or more runs, or a tag." if not where else "No generations in these runs.")
             return
-        x, y, z, fixed = _axes(rows)
+        x, y, z, fixed = _axes(rows, source)
     z_values = grid.axis_values(rows, z) if z else [None]
     c_page, c_rows, c_save = st.columns([2, 1, 1], vertical_alignment="bottom")
     z_value = z_values[0]

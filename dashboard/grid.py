@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 import pandas as pd
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 # axis name -> generation column
 AXES = {"prompt": "prompt", "model": "model_key", "seed": "seed", "steps": "steps", "guidance": "guidance",
@@ -212,7 +212,7 @@ def sheet_png(grid: Grid, load_image: Callable[[dict[str, Any]], Image.Image | N
               captions: dict[tuple[int, int], str] | None = None, *, cell_px: int = 256, title: str | None = None
               ) -> bytes:
     """One page of the grid as a PNG: a title, column labels across the top, row labels down the left, each
-    cell's image (fitted into `cell_px`, aspect kept) with its caption; a first call's caption in orange."""
+    cell's image (fitted to `cell_px`, aspect kept, scaled up or down) with its caption; a first call's caption in orange."""
     captions = captions or {}
     font, bold = _font(14), _font(16)
     probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
@@ -247,8 +247,11 @@ def sheet_png(grid: Grid, load_image: Callable[[dict[str, Any]], Image.Image | N
             box = (left, row_top, left + cell_px - 1, row_top + cell_px - 1)
             image = load_image(row) if row is not None and row.get("status") == "ok" else None
             if image is not None:
-                thumb = image.convert("RGB")
-                thumb.thumbnail((cell_px, cell_px))
+                image = image.convert("RGB")
+                # fitted to the cell, aspect kept; small images (tiny twins) scaled up with sharp pixels
+                up = image.width < cell_px and image.height < cell_px
+                thumb = ImageOps.contain(image, (cell_px, cell_px),
+                                         method=Image.Resampling.NEAREST if up else Image.Resampling.LANCZOS)
                 sheet.paste(thumb, (left + (cell_px - thumb.width) // 2, row_top + (cell_px - thumb.height) // 2))
             else:
                 draw.rectangle(box, fill=(242, 242, 242), outline=(200, 200, 200))
