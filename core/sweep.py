@@ -26,8 +26,9 @@ from core.processes import BATCH_LOG_ENV
 from core.prompts import Prompt, load_prompts
 from core.recipes import RECIPES
 from core.registry import resolve_models
+from core.jobs import Job
 from core.run_notes import clean_name, clean_notes, clean_tags
-from core.runner import Job, Runner, plan, sweep_requests
+from core.runner import Runner, plan, sweep_requests
 from core.scoring.backfill import ScorerSet
 from core.settings import Settings, get_settings
 from core.store import db_url, open_store, safe_url

@@ -71,7 +71,7 @@ def test_store_renames_annotates_and_filters_runs_and_generations_by_tag(db):
 def test_migration_0008_adds_notes_and_tags_to_stored_runs(db):
     with session_scope(db) as s:
         add_run(session=s, run=Run(name="old", tags=["x"], notes="n"))
-    migrate.downgrade(db, "0006")
+    migrate.downgrade(db, "0007")
     with db.connect() as conn:
         assert "tags" not in {c["name"] for c in inspect(conn).get_columns("run")}
         conn.execute(text("INSERT INTO run (created_at, kind, mode, weights, status, name, params, jobs_total, "
