@@ -98,14 +98,16 @@ def _axes(rows: pd.DataFrame, source: str) -> tuple[str, str, str | None, dict[s
         st.warning("X, Y and Z must be different axes: choose another one.")
         st.stop()
     st.caption("Values per axis here: " + ", ".join(f"{a} {n}" for a, n in counts.items()))
-    held = [a for a in grid.varying_axes(rows) if a not in (x, y, z)]
-    fixed: dict[str, Any] = {}
-    if held:
-        columns = st.columns(min(len(held), 4))
-        for i, axis in enumerate(held):
-            values = grid.axis_values(rows, axis)
-            fixed[axis] = columns[i % 4].selectbox(f"{axis} held at", values, key=f"hist_grid_fix_{axis}",
-                                                   format_func=lambda v, a=axis: grid.value_label(a, v))
+    holders = st.container(horizontal=True)
+
+    def pick(axis: str, values: list[Any]) -> Any:
+        key = f"hist_grid_fix_{axis}"
+        if st.session_state.get(key, values[0]) not in values:
+            st.session_state.pop(key)  # held at a value these rows do not have
+        return holders.selectbox(f"{axis} held at", values, key=key, width=220,
+                                 format_func=lambda v: grid.value_label(axis, v))
+
+    fixed = grid.hold(rows, x, y, z, pick)
     return x, y, z, fixed
 
 
@@ -143,7 +145,10 @@ def _lightbox(page: grid.Grid, found: dict[int, dict[str, Any]]) -> None:
               "recipe": row.get("recipe"), "weights": row.get("weights"),
               "size": f"{row['width']}×{row['height']}" if row.get("width") else None,
               "rows in this cell": page.counts.get(cell, 1), "run": row.get("run_id"), "generation": row.get("id")}
-    right.dataframe(tables.key_values(values), hide_index=True, width="stretch")
+    table = tables.key_values(values)
+    right.dataframe(table, hide_index=True, width="stretch", height=35 * (len(table) + 1) + 3,  # every row
+                    column_config={"field": st.column_config.TextColumn(width=115),
+                                   "value": st.column_config.TextColumn(width="large")})
     right.caption(f"Full record: History → Generations, or the link `?gen={row['id']}`.")
     near = page.neighbours(xi, yi)
     labels = {"left": ("←", page.x, lambda c: page.x_values[c[0]]), "right": ("→", page.x, lambda c: page.x_values[c[0]]),
@@ -162,7 +167,7 @@ def _draw(page: grid.Grid, found: dict[int, dict[str, Any]], first_row: int) -> 
     shown_y = list(range(first_row, min(len(page.y_values), first_row + ROWS_PER_PAGE)))
     widths = [1.3] + [2] * max(len(shown_x), 3)  # at least 3 image columns: images stay thumbnail-sized
     header = st.columns(widths)
-    header[0].markdown(f"**{page.y} ↓ · {page.x} →**")
+    header[0].caption(f"{page.y} ↓   {page.x} →")
     for col, i in zip(header[1:], shown_x):
         col.markdown(f"**{grid.value_label(page.x, page.x_values[i])}**")
     for j in shown_y:
@@ -182,12 +187,11 @@ def _draw(page: grid.Grid, found: dict[int, dict[str, Any]], first_row: int) -> 
             else:
                 col.error(f"{row.get('status')}: {explain_error(row.get('error'))[0]}")
             caption = grid.cell_caption(row, _cell_scores(found.get(int(row["id"]))), page.counts.get((i, j), 1))
-            col.button(caption.replace(grid.FIRST_CALL, "").strip(" ·"), key=f"hist_grid_cell_{i}_{j}",
-                       type="tertiary", on_click=_move, args=((i, j),), help="open it large, with its neighbours",
-                       icon=":material/open_in_full:")
-            if row.get("first_call"):
-                col.markdown(":orange-badge[first call]", help="the first call after the model loaded: its time "
-                                                               "includes the warm-up")
+            # a first call (its time includes the warm-up after the model loaded) is marked in orange
+            col.button(caption.replace(grid.FIRST_CALL, f":orange[{grid.FIRST_CALL}]"), key=f"hist_grid_cell_{i}_{j}",
+                       type="tertiary", on_click=_move, args=((i, j),), icon=":material/open_in_full:",
+                       help="open it large, with its neighbours" + ("; a first call: its time includes the warm-up"
+                                                                    if row.get("first_call") else ""))
 
 
 def show(url: str, runs: pd.DataFrame) -> None:

@@ -90,6 +90,38 @@ def default_axes(rows: pd.DataFrame) -> tuple[str, str, str | None]:
     return order[0], order[1], preferred[2] if len(preferred) > 2 else None
 
 
+def axes_to_hold(rows: pd.DataFrame, x: str, y: str, z: str | None) -> list[str]:
+    """The other axes that must be held at one value: those with more than one value within some cell. An axis
+    that follows from x, y and z (each model's own default guidance and steps, with model an axis) needs none."""
+    chosen = [AXES[a] for a in (x, y, z) if a is not None]
+    out = []
+    for axis in varying_axes(rows):
+        if axis in (x, y, z):
+            continue
+        keyed = rows[chosen].map(_value).astype(str) if chosen else pd.DataFrame(index=rows.index)
+        values = rows[AXES[axis]].map(_value).astype(str)
+        spread = values.groupby([keyed[c] for c in keyed.columns] or [0] * len(rows)).nunique()
+        if (spread > 1).any():
+            out.append(axis)
+    return out
+
+
+def hold(rows: pd.DataFrame, x: str, y: str, z: str | None,
+         pick: Callable[[str, list[Any]], Any]) -> dict[str, Any]:
+    """Hold the other axes one at a time: `pick(axis, values)` chooses a value among those left after the axes
+    held before it (a model held makes its own guidance no longer vary). Returns {axis: value}."""
+    fixed: dict[str, Any] = {}
+    while True:
+        left = [a for a in axes_to_hold(rows, x, y, z) if a not in fixed]
+        if not left:
+            return fixed
+        axis = left[0]
+        values = axis_values(rows, axis)
+        value = pick(axis, values)
+        fixed[axis] = value if value in values else values[0]
+        rows = rows[_matches(rows, axis, fixed[axis])]
+
+
 def _matches(rows: pd.DataFrame, axis: str, value: Any) -> pd.Series:
     column = rows[AXES[axis]]
     if value is None:
@@ -220,7 +252,8 @@ def sheet_png(grid: Grid, load_image: Callable[[dict[str, Any]], Image.Image | N
     label_w = max(160, cell_px)
     head_lines = max([len(_wrap(probe, value_label(grid.x, v), font, cell_px - 2 * pad, 3)) for v in grid.x_values]
                      or [1])
-    title_text = title if title is not None else grid.title()
+    title_text = title if title is not None else " · ".join(
+        p for p in (grid.title(), f"rows: {grid.y} · columns: {grid.x}") if p)
     title_h = (line_h + 2 * pad) if title_text else pad
     head_h = head_lines * line_h + 2 * pad
     caption_h = 2 * line_h + pad

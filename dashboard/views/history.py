@@ -92,19 +92,19 @@ def _generation_filters(recent_runs: pd.DataFrame) -> tuple[data.Filters, tuple[
                                      bind="query-params")
         prompt = c_prompt.text_input("Prompt contains", key="hist_prompt", placeholder="any prompt",
                                      bind="query-params")
-        c_status, c_weights, c_tag, c_dates = st.columns([1, 1.1, 1.1, 2])
+        c_status, c_weights, c_dates = st.columns([1, 1.2, 2])
         status = c_status.selectbox("Status", STATUSES, key="hist_status", bind="query-params")
         weights = c_weights.selectbox("Weights", WEIGHTS, key="hist_weights", bind="query-params")
-        tag = c_tag.selectbox("Run tag", [ANY, *gallery_data.run_tags(url)], key="hist_tag", bind="query-params",
-                              help="only generations of runs carrying this tag (tag runs in the Runs view)")
         dates = c_dates.date_input("Dates (UTC)", value=(), key="hist_dates", format="YYYY-MM-DD",
                                    bind="query-params")
         run_options = [ANY_RUN] + [int(i) for i in recent_runs["id"]]
         if st.session_state.get("hist_run") not in run_options:  # a run chosen elsewhere (deleted, or older)
             st.session_state["hist_run"] = ANY_RUN
-        c_run, c_sort = st.columns([2.2, 1.3])
+        c_run, c_tag, c_sort = st.columns([2.2, 1, 1.3])
         run_id = c_run.selectbox("Run", run_options, key="hist_run", help="the 200 newest runs",
                                  format_func=lambda r: _run_label(recent_runs, r))
+        tag = c_tag.selectbox("Run tag", [ANY, *gallery_data.run_tags(url)], key="hist_tag", bind="query-params",
+                              help="only generations of runs carrying this tag (tag runs in the Runs view)")
         url_state.put("run", str(run_id) if run_id else None)
         c_sort.selectbox("Sort by", list(SORTS), key="hist_sort", help="a score sorts by the scorer chosen below",
                          bind="query-params")
@@ -144,7 +144,7 @@ def _generations(recent_runs: pd.DataFrame) -> None:
     frame = data.generations_page(url, filters, int(size), (int(page) - 1) * int(size), sort)
     frame = scores.with_score_columns(frame, scores.scores_for(url, tuple(int(i) for i in frame["id"])))
     table = frame.drop(columns=["image_path"]).assign(
-        size=lambda f: f["width"].astype("Int64").astype(str) + "×" + f["height"].astype("Int64").astype(str),
+        setup=lambda f: [_setup(r) for r in f[["width", "height", "steps", "guidance", "seed"]].itertuples(index=False)],
         flops=lambda f: [None if pd.isna(v) else data.fmt_flops(v) for v in f["flops_total"]],
         error=lambda f: [None if not isinstance(v, str) else explain_error(v)[0] for v in f["error"]],
         usd=lambda f: f["cost_usd"].fillna(f["cost_est_usd"]),
@@ -154,21 +154,24 @@ def _generations(recent_runs: pd.DataFrame) -> None:
     # Measurements no row of this page has (GPU memory on a CPU, cost of open models ...) are not shown.
     empty = [c for c in ("denoise_s", "peak_mem_gb", "flops", "usd", "priced", "error", *METRICS, "scorer")
              if table[c].isna().all()]
-    order = ["model_key", "prompt", "status", *METRICS, "scorer", "total_s", "denoise_s", "usd", "priced", "peak_mem_gb", "flops",
-             "size", "steps", "seed", "guidance", "error", "run_id", "id", "created_at"]
+    # What tells rows apart first (model, status, time, scores), then the prompt and the request in one column:
+    # a 1024 px window (about 560 px of table beside the sidebar) reads model to prompt; the rest scrolls.
+    order = ["model_key", "status", "total_s", *METRICS, "scorer", "prompt", "setup", "denoise_s", "usd", "priced",
+             "peak_mem_gb", "flops", "error", "run_id", "id", "created_at"]
     event = st.dataframe(
         table, hide_index=True, width="stretch", key="hist_table", on_select="rerun", selection_mode="single-row",
         column_order=[c for c in order if c not in empty],
         column_config={
-            "model_key": st.column_config.TextColumn("model", width=125),
-            "prompt": st.column_config.TextColumn("prompt", width=210),
-            "status": st.column_config.TextColumn("status", width=60),
-            **{m: st.column_config.NumberColumn(scores.SHORT[m], format="%.2f", width=65,
+            "model_key": st.column_config.TextColumn("model", width=115),
+            "prompt": st.column_config.TextColumn("prompt", width=170),
+            "setup": st.column_config.TextColumn("size · steps · guidance · seed", width=180),
+            "status": st.column_config.TextColumn("status", width=55),
+            **{m: st.column_config.NumberColumn(scores.SHORT[m], format="%.2f", width=58,
                                                 help=f"{scores.METRIC_LABELS[m]} (pretrained scorer preferred; "
                                                      "the scorer column says when a tiny one made it)")
                for m in METRICS},
             "scorer": st.column_config.TextColumn("scored by", width=85),
-            "total_s": st.column_config.NumberColumn("total s", format="%.3f", width=70),
+            "total_s": st.column_config.NumberColumn("total s", format="%.3f", width=62),
             "denoise_s": st.column_config.NumberColumn("denoise s", format="%.3f", width=75),
             "usd": st.column_config.NumberColumn("USD/image", format="%.5f", width=80,
                                                  help="APIs: list price; open models: estimate from seconds × "
@@ -176,10 +179,6 @@ def _generations(recent_runs: pd.DataFrame) -> None:
             "priced": st.column_config.TextColumn("USD is", width=80),
             "peak_mem_gb": st.column_config.NumberColumn("peak GB", format="%.2f", width=65),
             "flops": st.column_config.TextColumn("FLOPs", help="per call, FLOPs = 2 × MACs", width=90),
-            "size": st.column_config.TextColumn("size", width=85),
-            "steps": st.column_config.NumberColumn("steps", format="%d", width=50),
-            "seed": st.column_config.NumberColumn("seed", format="%d", width=60),
-            "guidance": st.column_config.NumberColumn("guidance", width=65),
             "error": st.column_config.TextColumn("error", width="medium"),
             "run_id": st.column_config.NumberColumn("run", format="%d", width=50),
             "id": st.column_config.NumberColumn("id", format="%d", width=60),
@@ -209,6 +208,15 @@ def _generations(recent_runs: pd.DataFrame) -> None:
     chosen = st.selectbox("Details of", ids, key="hist_detail", format_func=lambda i: _option_label(frame, i))
     url_state.put("row", str(chosen))
     detail.show_generation(url, int(chosen))
+
+
+def _setup(row) -> str:
+    """`32×32 · 4 steps · cfg 5 · seed 0`: the request of a row in one cell."""
+    width, height, steps, guidance, seed = (None if pd.isna(v) else v for v in row)
+    parts = [f"{int(width)}×{int(height)}" if width and height else None,
+             f"{int(steps)} steps" if steps is not None else None,
+             f"cfg {guidance:g}" if guidance is not None else None, f"seed {int(seed)}" if seed is not None else None]
+    return " · ".join(p for p in parts if p)
 
 
 def _option_label(frame: pd.DataFrame, generation_id: int) -> str:
@@ -291,14 +299,14 @@ def _runs() -> None:
              "mode", "device", "gpu_name", "created_at", "finished_at"]
     st.dataframe(shown_runs, hide_index=True, width="stretch", column_order=[c for c in order if c in shown_runs],
                  column_config={
-                     "name": st.column_config.TextColumn("name", width=150),
-                     "tags": st.column_config.ListColumn("tags", width=110),
+                     "name": st.column_config.TextColumn("name", width=140),
+                     "tags": st.column_config.ListColumn("tags", width=100),
                      "notes": st.column_config.TextColumn("notes", width=150),
                      "id": st.column_config.NumberColumn("run", format="%d", width=45),
                      "models": st.column_config.TextColumn("models", width=130),
                      "ok": st.column_config.NumberColumn("ok", width=40),
                      "failed": st.column_config.NumberColumn("failed", width=50),
-                     "status": st.column_config.TextColumn("status", width=75),
+                     "status": st.column_config.TextColumn("status", width=70),
                      "weights": st.column_config.TextColumn("weights", width=70),
                      "kind": st.column_config.TextColumn("kind", width=70),
                      "created_at": st.column_config.DatetimeColumn("started (UTC)", format="YYYY-MM-DD HH:mm"),
@@ -314,8 +322,14 @@ def _runs() -> None:
     row = runs.loc[runs["id"] == chosen].iloc[0]
     _annotations(row)
     summary = data.run_summary(url, int(chosen))
-    if not summary.empty:
-        st.dataframe(data.summary_table(summary), hide_index=True, width="stretch")
+    if not summary.empty:  # narrow numeric columns: a 1024 px window reads them all
+        st.dataframe(data.summary_table(summary), hide_index=True, width="stretch", column_config={
+            "model": st.column_config.TextColumn(width=140), "ok": st.column_config.NumberColumn(width=40),
+            "failed": st.column_config.NumberColumn(width=48), "skipped": st.column_config.NumberColumn(width=55),
+            "mean s/call": st.column_config.NumberColumn(format="%.3f", width=78),
+            "mean denoise s": st.column_config.NumberColumn("denoise s", format="%.3f", width=70),
+            "peak GB": st.column_config.NumberColumn(format="%.2f", width=62),
+            "USD": st.column_config.NumberColumn(format="%.4f", width=62)})
     st.caption(f"Output folder: `{row['output_dir']}`")
     allowed, why = data.delete_allowed()
     running = row["status"] == "running" and data.batch_process_alive(row["pid"])

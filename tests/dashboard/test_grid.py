@@ -114,3 +114,20 @@ def test_sheet_is_one_png_with_every_cell_and_its_labels():
     # a missing image leaves a grey box, not a crash
     png = grid.sheet_png(page, lambda row: None, cell_px=100)
     assert Image.open(io.BytesIO(png)).size == sheet.size
+
+
+def test_only_axes_that_vary_within_a_cell_are_held_one_after_the_other():
+    rows = _rows()
+    rows.loc[rows["model_key"] == "sd21", "guidance"] = 7.5  # each model's own default guidance
+    assert grid.axes_to_hold(rows, "model", "prompt", "seed") == ["steps"]  # guidance follows from the model
+    assert grid.axes_to_hold(rows, "prompt", "seed", None) == ["model", "steps", "guidance"]
+    asked = []
+
+    def pick(axis, values):
+        asked.append((axis, values))
+        return values[-1]
+
+    # model held first (at sd21): its guidance no longer varies, so it is not asked for
+    assert grid.hold(rows, "prompt", "seed", None, pick) == {"model": "sd21", "steps": 4}
+    assert asked == [("model", ["sdxl", "sd21"]), ("steps", [2, 4])]
+    assert grid.hold(rows, "prompt", "seed", None, lambda axis, values: "gone") == {"model": "sdxl", "steps": 2}
