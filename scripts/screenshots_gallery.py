@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import runpy
 import subprocess
 import sys
@@ -67,12 +68,13 @@ def shoot(url: str, out: Path) -> None:
 
             def snap(name: str, full: bool = True) -> None:
                 settle()
-                if full:  # Streamlit scrolls inside its main block: the window grows to fit it
-                    height = page.evaluate("Math.max(...[...document.querySelectorAll('[data-testid=stMain], "
-                                           "[data-testid=stMainBlockContainer]')].map(e => e.scrollHeight), 900)")
-                    page.set_viewport_size({"width": width, "height": min(int(height) + 100, 9000)})
-                    settle()
-                    page.wait_for_timeout(2500)  # tables draw after the window grows
+                if full:  # Streamlit scrolls inside its main block: the window grows to fit it (twice: images and
+                    for _ in range(2):  # tables draw after it grows, and the page grows with them)
+                        height = page.evaluate("Math.max(...[...document.querySelectorAll('[data-testid=stMain], "
+                                               "[data-testid=stMainBlockContainer]')].map(e => e.scrollHeight), 900)")
+                        page.set_viewport_size({"width": width, "height": min(int(height) + 100, 9000)})
+                        settle()
+                        page.wait_for_timeout(2500)
                 page.screenshot(path=str(out / f"{name}-{width}.png"))
                 page.set_viewport_size({"width": width, "height": 900})
 
@@ -93,21 +95,38 @@ def shoot(url: str, out: Path) -> None:
             fresh = browser.new_page(viewport={"width": width, "height": 900})
             fresh.goto(link)
             fresh.get_by_text("generation(s) match").wait_for()
-            fresh.wait_for_timeout(2500)
+            fresh.get_by_role("textbox", name="Prompt contains").wait_for()
+            fresh.wait_for_timeout(1500)
+            fresh.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden")
+            fresh.wait_for_timeout(4000)
+            print(f"{width} px: the reopened link shows prompt "
+                  f"{fresh.get_by_role('textbox', name='Prompt contains').input_value()!r}, "
+                  f"{fresh.get_by_text('generation(s) match').inner_text()!r}")
             fresh.screenshot(path=str(out / f"history-link-reopened-{width}.png"))
             fresh.close()
             page.goto(f"{url}/history?hist_view=Runs")
             page.get_by_text("run(s)").first.wait_for()
             snap("history-runs")
+            form = page.locator('[data-testid="stForm"]')
+            form.get_by_role("textbox", name="Notes").fill(f"annotated from the browser at {width} px")
+            tags = form.locator('[data-testid="stMultiSelect"] input')
+            tags.click()
+            tags.fill(f"w{width}-{int(time.time()) % 10000}")  # a new tag each time
+            page.keyboard.press("Enter")
+            page.keyboard.press("Escape")
+            form.get_by_role("button", name="Save").click()
+            page.get_by_text("Saved the name, notes and tags").wait_for()
+            snap("history-runs-saved")
             page.goto(f"{url}/history?hist_view=Grid")
             page.get_by_text("filled cell(s)").wait_for()
             snap("history-grid")
-            page.locator('[data-testid="stMain"] button').filter(has_text=" ms").first.click()
+            page.locator('[data-testid="stMain"] button').filter(has_text=re.compile(r"\d m?s")).first.click()
             page.get_by_role("dialog").wait_for()
             settle()
             page.screenshot(path=str(out / f"history-grid-dialog-{width}.png"))
             page.get_by_role("dialog").get_by_role("button").filter(has_text="→").first.click()
             settle()
+            page.wait_for_timeout(2500)  # the dialog redraws its buttons after its header
             page.screenshot(path=str(out / f"history-grid-dialog-next-{width}.png"))
             page.keyboard.press("Escape")
             settle()

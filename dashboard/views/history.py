@@ -154,31 +154,32 @@ def _generations(recent_runs: pd.DataFrame) -> None:
     # Measurements no row of this page has (GPU memory on a CPU, cost of open models ...) are not shown.
     empty = [c for c in ("denoise_s", "peak_mem_gb", "flops", "usd", "priced", "error", *METRICS, "scorer")
              if table[c].isna().all()]
-    # What tells rows apart first (model, status, time, scores), then the prompt and the request in one column:
-    # a 1024 px window (about 560 px of table beside the sidebar) reads model to prompt; the rest scrolls.
-    order = ["model_key", "status", "total_s", *METRICS, "scorer", "prompt", "setup", "denoise_s", "usd", "priced",
-             "peak_mem_gb", "flops", "error", "run_id", "id", "created_at"]
+    # The measurements first (model, status, time, memory, FLOPs, cost), in narrow columns: a 1024 px window
+    # (about 560 px of table beside the sidebar) reads them all; scores, prompt and request follow (the
+    # selected row's details show its prompt in full).
+    order = ["model_key", "status", "total_s", "denoise_s", "peak_mem_gb", "flops", "usd", *METRICS, "scorer",
+             "prompt", "setup", "priced", "error", "run_id", "id", "created_at"]
     event = st.dataframe(
         table, hide_index=True, width="stretch", key="hist_table", on_select="rerun", selection_mode="single-row",
         column_order=[c for c in order if c not in empty],
         column_config={
-            "model_key": st.column_config.TextColumn("model", width=115),
+            "model_key": st.column_config.TextColumn("model", width=108),
             "prompt": st.column_config.TextColumn("prompt", width=170),
             "setup": st.column_config.TextColumn("size · steps · guidance · seed", width=180),
-            "status": st.column_config.TextColumn("status", width=55),
+            "status": st.column_config.TextColumn("status", width=58),
             **{m: st.column_config.NumberColumn(scores.SHORT[m], format="%.2f", width=58,
                                                 help=f"{scores.METRIC_LABELS[m]} (pretrained scorer preferred; "
                                                      "the scorer column says when a tiny one made it)")
                for m in METRICS},
             "scorer": st.column_config.TextColumn("scored by", width=85),
-            "total_s": st.column_config.NumberColumn("total s", format="%.3f", width=62),
-            "denoise_s": st.column_config.NumberColumn("denoise s", format="%.3f", width=75),
-            "usd": st.column_config.NumberColumn("USD/image", format="%.5f", width=80,
+            "total_s": st.column_config.NumberColumn("total s", format="%.3f", width=60),
+            "denoise_s": st.column_config.NumberColumn("denoise s", format="%.3f", width=66),
+            "usd": st.column_config.NumberColumn("USD/img", format="%.5f", width=74,
                                                  help="APIs: list price; open models: estimate from seconds × "
                                                       "USD per GPU-hour (IGCS_GPU_HOUR_USD)"),
             "priced": st.column_config.TextColumn("USD is", width=80),
-            "peak_mem_gb": st.column_config.NumberColumn("peak GB", format="%.2f", width=65),
-            "flops": st.column_config.TextColumn("FLOPs", help="per call, FLOPs = 2 × MACs", width=90),
+            "peak_mem_gb": st.column_config.NumberColumn("peak GB", format="%.2f", width=58),
+            "flops": st.column_config.TextColumn("FLOPs", help="per call, FLOPs = 2 × MACs", width=80),
             "error": st.column_config.TextColumn("error", width="medium"),
             "run_id": st.column_config.NumberColumn("run", format="%d", width=50),
             "id": st.column_config.NumberColumn("id", format="%d", width=60),

@@ -178,3 +178,23 @@ def test_grid_axes_and_categories_from_a_link_and_first_calls_marked(page, seede
     at.selectbox(key="hist_grid_y").set_value("seed").run()
     _no_exception(at)
     assert "must be different axes" in at.warning[0].value
+
+
+def test_a_1024_px_window_reads_the_measurements_of_the_history_table(page, seeded):
+    """Bug 9 (History): at 1024 px the table showed five columns (model, prompt, status, total s, denoise s).
+    About 560 px of table sit beside the sidebar, less the row-selection column: every measurement a row has
+    (time, memory, FLOPs, cost) must fall within it."""
+    import json
+
+    at = page("history").run()
+    table = at.dataframe[0].proto
+    widths = {name: c.get("width") for name, c in json.loads(table.columns).items()}
+    used, seen = 32, []
+    for column in table.column_order:
+        width = widths.get(column)
+        assert isinstance(width, int), f"{column} has no fixed width ({width!r}): it would take what it likes"
+        used += width
+        if used > 560:
+            break
+        seen.append(column)
+    assert {"model_key", "status", "total_s", "denoise_s", "peak_mem_gb", "flops"} <= set(seen), seen
