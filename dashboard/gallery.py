@@ -132,7 +132,7 @@ def _lightbox(page: grid.Grid, found: dict[int, dict[str, Any]]) -> None:
     left, right = st.columns([3, 2])
     image = data.image_file(row.get("image_path")) if row.get("status") == "ok" else None
     if image:
-        left.image(image, width="stretch")
+        left.image(image, width=520)  # the dialog with its neighbour buttons fits a 900 px tall window
     elif row.get("status") == "ok":
         left.warning("Image missing or outside the output folder.")
     else:
