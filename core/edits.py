@@ -16,7 +16,6 @@ prompt): the edit metrics take the region and captions from it, so nothing about
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from core.errors import CaseStudyError
+from core.jobs import InputImage, file_sha256
 
 EDITS_DIR = Path(__file__).resolve().parent.parent / "data" / "edits"
 CATEGORIES: tuple[str, ...] = ("recolour", "remove", "add", "move", "text", "style")
@@ -57,15 +57,11 @@ class EditItem:
         return self.scene is not None and self.edit is not None
 
     def sha256(self) -> str:
-        return file_sha256(self.image)
+        return _hash_of(self.image)
 
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    def input_image(self) -> InputImage:
+        """The source as a request's input (path and sha256)."""
+        return InputImage(path=self.image, sha256=self.sha256())
 
 
 def suites() -> list[str]:

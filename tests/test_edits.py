@@ -12,7 +12,8 @@ import pytest
 from PIL import Image
 
 from core.edit_scenes import COLOURS, render, stylise, target_image
-from core.edits import CATEGORIES, EDITS_DIR, EditIndex, EditItemsError, file_sha256, load_edit_items, suites
+from core.edits import CATEGORIES, EDITS_DIR, EditIndex, EditItemsError, load_edit_items, suites
+from core.jobs import InputImage
 from core.scoring.edit_checks import EditCheckError, check_edit
 
 REPO = Path(__file__).resolve().parent.parent
@@ -174,6 +175,8 @@ def test_unknown_sources_and_bare_folders_say_what_is_expected(tmp_path):
 def test_the_index_finds_a_stored_edits_item_by_source_hash_and_instruction(suite):
     index = EditIndex.shipped()
     item = suite[7]
-    assert index.find(file_sha256(item.image), item.instruction) == item
-    assert index.find(file_sha256(item.image), "something else") is None
+    source = InputImage.from_path(item.image)
+    assert item.input_image() == source
+    assert index.find(source.sha256, item.instruction) == item
+    assert index.find(source.sha256, "something else") is None
     assert index.find(None, item.instruction) is None
