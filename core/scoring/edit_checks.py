@@ -31,6 +31,7 @@ from PIL import Image, ImageFilter
 from core.edit_scenes import (COLOURS, FILL_RATIO, GROUNDS, INK, SIGN_EDGE, SIGN_FILL, SKIES, cell_of,
                               find_object, shape_mask, stylise, text_ink)
 from core.edits import Box, EditItem
+from core.scoring.edit_metrics import as_array, regions_mask
 
 PRESERVE_L1_MAX = 0.04
 ERODE_PX = 3
@@ -80,23 +81,6 @@ class EditCheckError(ValueError):
 
 
 # ---- pixels ---------------------------------------------------------------------------------------------------
-def as_array(image: Image.Image, size: tuple[int, int] | None = None) -> np.ndarray:
-    """(H, W, 3) float32 in [0, 1]; resized (bicubic) to `size` (W, H) first when it differs."""
-    image = image.convert("RGB")
-    if size is not None and image.size != tuple(size):
-        image = image.resize(tuple(size), Image.BICUBIC)
-    return np.asarray(image, dtype=np.float32) / 255.0
-
-
-def regions_mask(size: tuple[int, int], regions: tuple[Box, ...] | list) -> np.ndarray:
-    """(H, W) bool: inside any of the boxes."""
-    w, h = size
-    mask = np.zeros((h, w), dtype=bool)
-    for x0, y0, x1, y1 in regions:
-        mask[max(y0, 0):min(y1, h), max(x0, 0):min(x1, w)] = True
-    return mask
-
-
 def _erode(mask: np.ndarray, px: int = ERODE_PX) -> np.ndarray:
     image = Image.fromarray(mask.astype(np.uint8) * 255).filter(ImageFilter.MinFilter(2 * px + 1))
     return np.asarray(image) > 0
