@@ -82,8 +82,15 @@ class EditCheckError(ValueError):
 
 # ---- pixels ---------------------------------------------------------------------------------------------------
 def _erode(mask: np.ndarray, px: int = ERODE_PX) -> np.ndarray:
-    image = Image.fromarray(mask.astype(np.uint8) * 255).filter(ImageFilter.MinFilter(2 * px + 1))
-    return np.asarray(image) > 0
+    """The mask less `px` pixels at its edge (a min filter over the mask's bounding box only)."""
+    ys, xs = np.nonzero(mask)
+    out = np.zeros_like(mask)
+    if not len(ys):
+        return out
+    y0, y1, x0, x1 = max(ys.min() - px, 0), ys.max() + px + 1, max(xs.min() - px, 0), xs.max() + px + 1
+    crop = Image.fromarray(mask[y0:y1, x0:x1].astype(np.uint8) * 255).filter(ImageFilter.MinFilter(2 * px + 1))
+    out[y0:y1, x0:x1] = np.asarray(crop) > 0
+    return out
 
 
 def _palette(scene: dict[str, Any]) -> tuple[list[str], np.ndarray]:
@@ -97,9 +104,10 @@ def colour_names(pixels: np.ndarray, scene: dict[str, Any], where: np.ndarray | 
     `where` is true when given ("" elsewhere)."""
     names, rgb = _palette(scene)
     where = np.ones(pixels.shape[:2], dtype=bool) if where is None else where
-    dist = ((pixels[where][:, None, :] - rgb) ** 2).sum(-1)
-    out = np.full(pixels.shape[:2], "", dtype=object)
-    out[where] = np.array(names, dtype=object)[dist.argmin(-1)]
+    picked = pixels[where]
+    dist = (picked * picked).sum(-1, keepdims=True) - 2 * picked @ rgb.T + (rgb * rgb).sum(-1)
+    out = np.full(pixels.shape[:2], "", dtype="<U8")
+    out[where] = np.array(names, dtype="<U8")[dist.argmin(-1)]
     return out
 
 
@@ -182,7 +190,7 @@ def check_edit(item: EditItem, output: Image.Image, source: Image.Image | None =
     if src.shape[:2] != (size[1], size[0]):
         raise EditCheckError(f"source: {source.size} is not the scene's size {size}")
     op = edit["op"]
-    names = colour_names(out, scene, None if op == "style" else _looked_at(size, scene, edit))
+    names = colour_names(out, scene, _looked_at(size, scene, edit)) if op != "style" else None
     parts: list[CheckPart] = []
     if op == "recolour":
         obj = find_object(scene, edit["object"])
