@@ -17,7 +17,7 @@ from core.jobs import InputImage
 from core.scoring.backfill import ScorerSet, score_missing
 from core.scoring.cli import main as score_main
 from core.scoring.edit_metrics import PSNR_CAP_DB, preservation
-from core.scoring.edit_scorers import EditPair
+from core.scoring.edit_scorers import EditPair, dino_processor
 from core.scoring.metrics import EDIT_METRICS, make_scorers, parse_metrics, task_of
 from core.scoring.scorers import UnknownMetricError
 from core.scoring.tiny import tiny_clip
@@ -196,7 +196,7 @@ def _values(db, metric: str) -> dict[int, float]:
 @both_backends
 def test_backfill_scores_edits_against_their_source_with_the_suite_items_region(db, tmp_path):
     run_id, ids = _store_edits(db, tmp_path)
-    metrics = "clip,edit_psnr,edit_ssim,edit_l1,clip_i,clip_t,clip_dir,edit_check"
+    metrics = "clip,edit_psnr,edit_ssim,edit_l1,clip_i,clip_t,clip_dir,dino,edit_check"
     counts = score_missing(store_engine=db, metrics=metrics, device="cpu", weights="tiny", batch_size=2)
     # text-to-image metrics score the text-to-image row only; edit metrics the edits (the gone source: no file)
     assert (counts["clip"].scored, counts["edit_l1"].scored, counts["edit_l1"].missing_file) == (1, 4, 1)
@@ -209,6 +209,7 @@ def test_backfill_scores_edits_against_their_source_with_the_suite_items_region(
     assert l1[ids["oracle"]] == 0.0 and psnr[ids["oracle"]] == 100.0 and l1[ids["identity"]] == 0.0
     assert l1[ids["style"]] > 0.05
     assert _values(db, "clip_i")[ids["identity"]] == pytest.approx(1.0, abs=1e-5)  # the source itself
+    assert _values(db, "dino")[ids["identity"]] == pytest.approx(1.0, abs=1e-5) and counts["dino"].scored == 4
     assert set(_values(db, "clip")) == {ids["t2i"]}
     with session_scope(db, read_only=True) as s:
         rows = list(s.exec(select(Score).where(Score.metric.in_(["edit_l1", "clip_i"]))))
@@ -251,3 +252,35 @@ def test_score_cli_takes_a_users_edit_items_for_regions_and_captions(db_url, db,
     with pytest.raises(SystemExit):
         score_main(["--all", "--edit-items", "nosuchsuite", "--db", db_url])
     assert "no edit suite, file or folder" in capsys.readouterr().err
+
+
+def test_dino_is_the_cls_cosine_after_magicbrushs_transform(tmp_path, monkeypatch):
+    """MagicBrush: Resize(256, bicubic), CenterCrop(224), ToTensor, Normalize(ImageNet), dino_vits16's CLS token; here
+    by hand in PIL and numpy, on a tiny DINO saved to disk (pretrained mode reads <IGCS_MODELS_DIR>/dino)."""
+    from core.scoring.tiny import tiny_dino
+    from transformers import ViTModel
+
+    tiny_dino(seed=5).save_pretrained(tmp_path / "models" / "dino")
+    monkeypatch.setenv("IGCS_MODELS_DIR", str(tmp_path / "models"))
+    get_settings.cache_clear()
+    scorer = make_scorers("dino")["dino"].load("cpu")
+    scorer.processor = dino_processor(32)  # the tiny model takes 32 px (the real one: 224)
+    sources = [Image.fromarray(_noise((48, 48, 3), seed=s)) for s in range(2)]
+    outputs = [Image.fromarray(_noise((48, 48, 3), seed=5 + s)) for s in range(2)]
+    ours = scorer.score_edits([EditPair(o, s, "x") for o, s in zip(outputs, sources)])
+
+    model = ViTModel.from_pretrained(tmp_path / "models" / "dino", add_pooling_layer=False).eval()
+    mean, std = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
+
+    def cls(image):
+        short = round(32 * 256 / 224)
+        im = image.resize((short, short), Image.BICUBIC)
+        top = (short - 32) // 2
+        a = (np.asarray(im.crop((top, top, top + 32, top + 32)), dtype=np.float64) / 255 - mean) / std
+        with torch.no_grad():
+            e = model(pixel_values=torch.from_numpy(a).permute(2, 0, 1)[None].float()).last_hidden_state[0, 0]
+        return e / e.norm()
+
+    expected = [float((cls(o) * cls(s)).sum()) for o, s in zip(outputs, sources)]
+    assert ours == pytest.approx(expected, abs=1e-5)
+    assert scorer.scorer_id.endswith("dino") and scorer.revision.startswith("local-")

@@ -5,6 +5,7 @@ as scorers whose values the store keeps in the score table, for rows of task "ed
 |---|---|---|
 | edit_psnr, edit_ssim, edit_l1 | preservation outside the edited region (whole image when no region is known) | none: exact, stored as `pretrained` so they show unlabelled |
 | clip_i, clip_t, clip_dir | CLIP image, text and directional similarity | the `clip` scorer's (ViT-L/14; tiny twin with tiny scorer weights), one model shared by the three and `clip` |
+| dino | DINO ViT-S/16 similarity to the source (MagicBrush, Emu Edit) | facebook/dino-vits16; tiny twin with tiny weights |
 | edit_check | 1.0 when the synthetic suite's pixel check passes, 0.0 when it fails | none |
 
 A stored edit's source is `generation.input_images[0]` (the copy the recorder keeps beside the output). Its region
@@ -22,16 +23,21 @@ from typing import Any, ClassVar, Sequence
 
 import torch
 from PIL import Image
+from transformers import ViTModel
 
 from core.edits import EditIndex, EditItem
 from core.scoring.edit_checks import check_edit
 from core.scoring.edit_metrics import (clip_directional_similarity, clip_image_similarity, clip_text_similarity,
                                        preservation)
 from core.scoring.scorers import CLIP_L14, ClipScorer, Scorer
+from core.scoring.sources import resolve
+from core.scoring.tiny import TINY_IMAGE, PilImageProcessor, tiny_dino
 from core.settings import Settings
 
 EXACT_REVISION = "edit-metrics-1"  # bump when a pixel metric's definition changes
 CHECK_REVISION = "edit-checks-1"  # bump when a check's parts or limits change
+DINO_VITS16 = "facebook/dino-vits16"
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 
 @dataclass(frozen=True)
@@ -237,7 +243,54 @@ class ClipDirectionScorer(ClipEditScorer):
         return values
 
 
+class DinoScorer(EditScorer):
+    """DINO similarity: cos of the DINO ViT-S/16 CLS embeddings (after the final LayerNorm, what the torch.hub
+    `dino_vits16` model returns) of the output and the source, with MagicBrush's transform: bicubic resize of the
+    shortest edge to 256, centre crop 224, ImageNet mean and std. Weights: facebook/dino-vits16 (transformers'
+    ViTModel of the authors' checkpoint) or `<IGCS_MODELS_DIR>/dino`."""
+
+    metric, label = "dino", "DINO (ViT-S/16) similarity to the source"
+    hub_id = DINO_VITS16
+    model: ViTModel
+    processor: PilImageProcessor
+
+    def _modules(self) -> list:
+        return [self.model]
+
+    def _build_tiny(self) -> None:
+        self.model = tiny_dino(seed=3)
+        self.processor = dino_processor(TINY_IMAGE)
+
+    def _load_pretrained(self) -> tuple[str, str]:
+        source = resolve(self.metric, self.hub_id, settings=self.settings)
+        self.model = ViTModel.from_pretrained(source.path, add_pooling_layer=False, **source.load_kwargs)
+        self.processor = dino_processor(224)
+        return source.scorer_id, source.revision
+
+    def embeddings(self, images: Sequence[Image.Image]) -> torch.Tensor:
+        """(n, d) float32 L2-normalised CLS embeddings."""
+        if not self.loaded:
+            raise RuntimeError(f"scorer {self.metric!r}: call load(device, dtype) before score_edits()")
+        pixels = self.processor(images=[im.convert("RGB") for im in images], return_tensors="pt")["pixel_values"]
+        with torch.inference_mode():
+            cls = self.model(pixel_values=pixels.to(self.device, self.dtype)).last_hidden_state[:, 0].float()
+        return cls / cls.norm(dim=-1, keepdim=True)
+
+    def score_edits(self, pairs: Sequence[EditPair]) -> list[float | None]:
+        if not pairs:
+            return []
+        out, src = self.embeddings([p.output for p in pairs]), self.embeddings([p.source for p in pairs])
+        return (out * src).sum(-1).cpu().tolist()
+
+
+def dino_processor(crop: int) -> PilImageProcessor:
+    """MagicBrush's DINO transform: shortest edge to crop x 256/224 (bicubic), centre crop, ImageNet mean/std."""
+    return PilImageProcessor(size={"shortest_edge": round(crop * 256 / 224)}, crop_size={"height": crop, "width": crop},
+                             resample=Image.BICUBIC, image_mean=IMAGENET_MEAN, image_std=IMAGENET_STD,
+                             do_convert_rgb=True)
+
+
 EDIT_SCORERS: dict[str, type[EditScorer]] = {
     cls.metric: cls for cls in (EditPsnrScorer, EditSsimScorer, EditL1Scorer, ClipImageScorer, ClipDirectionScorer,
-                                ClipTextScorer, EditCheckScorer)}
+                                ClipTextScorer, DinoScorer, EditCheckScorer)}
 EDIT_METRICS: tuple[str, ...] = tuple(EDIT_SCORERS)
