@@ -73,7 +73,8 @@ class EditCheck:
         return [p.name for p in self.parts if not p.passed]
 
     def __str__(self) -> str:
-        return f"{self.item_id} ({self.category}): {'pass' if self.passed else 'fail'}; " + "; ".join(map(str, self.parts))
+        verdict = "pass" if self.passed else "fail"
+        return f"{self.item_id} ({self.category}): {verdict}; " + "; ".join(map(str, self.parts))
 
 
 class EditCheckError(ValueError):

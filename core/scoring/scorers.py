@@ -226,8 +226,8 @@ class _ClipPair(Scorer):
             tokens = self.processor(text=list(texts), padding=True, truncation=True,
                                     max_length=self.model.config.text_config.max_position_embeddings,
                                     return_tensors="pt")
-            return _normalized(_embeds(self.model.get_text_features(
-                input_ids=tokens["input_ids"].to(self.device), attention_mask=tokens["attention_mask"].to(self.device))))
+            ids, mask = tokens["input_ids"].to(self.device), tokens["attention_mask"].to(self.device)
+            return _normalized(_embeds(self.model.get_text_features(input_ids=ids, attention_mask=mask)))
 
 
 class ClipScorer(_ClipPair):
