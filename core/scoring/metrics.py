@@ -15,7 +15,8 @@ from core.settings import Settings
 
 TEXT_METRICS: tuple[str, ...] = scorers.METRICS
 METRICS: tuple[str, ...] = tuple(dict.fromkeys((*SCORERS, *EDIT_SCORERS)))
-__all__ = ["EDIT_METRICS", "METRICS", "TEXT_METRICS", "make_scorers", "parse_metrics", "task_of"]
+LABELS: dict[str, str] = {name: cls.label for name, cls in {**SCORERS, **EDIT_SCORERS}.items()}
+__all__ = ["EDIT_METRICS", "LABELS", "METRICS", "TEXT_METRICS", "make_scorers", "parse_metrics", "task_of"]
 
 
 def parse_metrics(text: str | Sequence[str]) -> list[str]:
