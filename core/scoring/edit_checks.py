@@ -12,7 +12,7 @@ passes when every part does.
 | remove | `object_left`: share of the object's pixels still of its colour <= 0.1; `background`: share now sky or ground >= 0.8 |
 | add | `added_area`: pixels of the asked colour in the asked grid cell / the shape's area >= 0.4; `shape`: their fill of their own bounding box is nearest the asked shape's (circle pi/4, square 1, triangle 1/2) |
 | move | `old_place_left`: share of the old place's object pixels still of its colour <= 0.2; `moved_area`: pixels of its colour in the new cell / its area >= 0.5 |
-| text | `ink_changed`: overlap (IoU) of the sign's dark pixels before and after <= 0.5; `ink_amount`: dark pixels / the new word's (as drawn in the source font) in [0.4, 2.5]; `sign_kept`: share of the sign still white or ink >= 0.8 |
+| text | `ink_changed`: overlap (IoU) of the sign's dark pixels (grey < 0.5) before and after <= 0.6; `ink_amount`: dark pixels / the new word's (as drawn in the source font) in [0.4, 2.5]; `sign_kept`: share of the sign still white or ink >= 0.8 |
 | style | `changed`: mean absolute difference from the source >= 0.05; `toward_style`: distance to the exactly stylised source (32 x 32 means) <= 0.5 x the source's; `structure`: correlation of edge strength with the source's (grey, 128 x 128) >= 0.5 |
 | every local edit | `preserved_l1`: mean absolute difference outside the item's regions (in [0, 1]) <= 0.04 |
 
@@ -35,6 +35,7 @@ from core.scoring.edit_metrics import as_array, regions_mask
 
 PRESERVE_L1_MAX = 0.04
 ERODE_PX = 3
+INK_GREY = 0.5
 
 
 @dataclass(frozen=True)
@@ -220,10 +221,10 @@ def check_edit(item: EditItem, output: Image.Image, source: Image.Image | None =
         sign = scene["sign"]
         x0, y0, x1, y1 = sign["box"]
         inner = regions_mask(size, [(x0 + 5, y0 + 5, x1 - 5, y1 - 5)])
-        ink_out = inner & (names == "ink")
-        ink_src = inner & (colour_names(src, scene, inner) == "ink")
+        ink_out = inner & (_grey(out) < INK_GREY)  # dark: below mid-grey between the sign's white and the ink
+        ink_src = inner & (_grey(src) < INK_GREY)
         union = float((ink_out | ink_src).sum())
-        parts.append(CheckPart("ink_changed", float((ink_out & ink_src).sum()) / union if union else 1.0, 0.5, "max"))
+        parts.append(CheckPart("ink_changed", float((ink_out & ink_src).sum()) / union if union else 1.0, 0.6, "max"))
         expected = float(text_ink(size, sign, edit["text"]).sum())
         parts.append(CheckPart("ink_amount", float(ink_out.sum()) / expected if expected else 0.0, (0.4, 2.5),
                                "range"))
