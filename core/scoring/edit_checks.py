@@ -101,21 +101,31 @@ def _palette(scene: dict[str, Any]) -> tuple[list[str], np.ndarray]:
     return list(named), np.array(list(named.values()), dtype=np.float32) / 255.0
 
 
-def colour_names(pixels: np.ndarray, scene: dict[str, Any], where: np.ndarray | None = None) -> np.ndarray:
-    """The nearest named colour of each pixel ((H, W, 3) in [0, 1]) as an (H, W) array of names; only where
-    `where` is true when given ("" elsewhere)."""
+@dataclass(frozen=True)
+class ColourNames:
+    """The nearest named colour of each pixel, as codes into `names` (-1 where not read)."""
+
+    codes: np.ndarray  # (H, W) int8
+    names: tuple[str, ...]
+
+    def of(self, *wanted: str) -> np.ndarray:
+        """(H, W) bool: pixels whose nearest named colour is one of `wanted`."""
+        return np.isin(self.codes, [self.names.index(w) for w in wanted])
+
+
+def colour_names(pixels: np.ndarray, scene: dict[str, Any], where: np.ndarray | None = None) -> ColourNames:
+    """The nearest named colour of each pixel ((H, W, 3) in [0, 1]); only where `where` is true when given."""
     names, rgb = _palette(scene)
     where = np.ones(pixels.shape[:2], dtype=bool) if where is None else where
     picked = pixels[where]
     dist = (picked * picked).sum(-1, keepdims=True) - 2 * picked @ rgb.T + (rgb * rgb).sum(-1)
-    out = np.full(pixels.shape[:2], "", dtype="<U8")
-    out[where] = np.array(names, dtype="<U8")[dist.argmin(-1)]
-    return out
+    codes = np.full(pixels.shape[:2], -1, dtype=np.int8)
+    codes[where] = dist.argmin(-1)
+    return ColourNames(codes=codes, names=tuple(names))
 
 
-def _share(names: np.ndarray, mask: np.ndarray, *wanted: str) -> float:
-    inside = names[mask]
-    return float(np.isin(inside, wanted).mean()) if inside.size else 0.0
+def _share(names: ColourNames, mask: np.ndarray, *wanted: str) -> float:
+    return float(names.of(*wanted)[mask].mean()) if mask.any() else 0.0
 
 
 def _cell_box(size: tuple[int, int], box: list[int]) -> Box:
@@ -205,7 +215,7 @@ def check_edit(item: EditItem, output: Image.Image, source: Image.Image | None =
         parts.append(CheckPart("background", _share(names, inner, "sky", "ground"), 0.8, "min"))
     elif op == "add":
         cell = _cell(size, edit["box"])
-        found = cell & (names == edit["colour"])
+        found = cell & names.of(edit["colour"])
         area = float(shape_mask(size, edit["shape"], edit["box"]).sum())
         parts.append(CheckPart("added_area", float(found.sum()) / area, 0.4, "min"))
         ratio = _fill_ratio(found)
@@ -215,7 +225,7 @@ def check_edit(item: EditItem, output: Image.Image, source: Image.Image | None =
         old = _erode(shape_mask(size, obj["shape"], obj["box"]))
         parts.append(CheckPart("old_place_left", _share(names, old, obj["colour"]), 0.2, "max"))
         area = float(shape_mask(size, obj["shape"], obj["box"]).sum())
-        moved = _cell(size, edit["box"]) & (names == obj["colour"])
+        moved = _cell(size, edit["box"]) & names.of(obj["colour"])
         parts.append(CheckPart("moved_area", float(moved.sum()) / area, 0.5, "min"))
     elif op == "text":
         sign = scene["sign"]
