@@ -162,7 +162,7 @@ class Score(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     generation_id: int = Field(foreign_key="generation.id", index=True, ondelete="CASCADE")
-    metric: str = Field(index=True)  # clip | pick | aesthetic
+    metric: str = Field(index=True)  # clip | pick | aesthetic | the edit metrics (core.scoring.metrics.METRICS)
     value: float
     scorer_id: str  # hub id or local folder of the weights
     scorer_revision: str  # hub commit, or a hash of the local folder (+ "@dtype" when not float32)
