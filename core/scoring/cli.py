@@ -3,6 +3,8 @@
     python -m core.bench score --all --metrics clip,pick,aesthetic
     python -m core.bench score --run 12 --metrics clip --batch-size 32 --device cuda:1
     python -m core.bench score --all --metrics clip --scorer-weights tiny   (offline demo: noise scores, labelled)
+    python -m core.bench score --all --metrics edit_l1,clip_dir --edit-items my_pairs.jsonl   (edits: regions and
+        captions of your own pairs; the shipped suites' are found by source hash and instruction)
 """
 from __future__ import annotations
 
