@@ -51,7 +51,7 @@ from core.providers.inputs import Limits, is_edit, mask_source, recorded, refuse
 
 if TYPE_CHECKING:
     from core.spec import ModelSpec
-    from core.request import GenerationRequest
+    from core.jobs import GenerationRequest
     from core.settings import Settings
 
 PROVIDER = "openai"
