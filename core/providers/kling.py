@@ -150,7 +150,7 @@ def _body(spec: "ModelSpec", req: "GenerationRequest") -> dict[str, Any]:
 
 
 def _price_key(spec: "ModelSpec", req: "GenerationRequest") -> str:
-    return f"{spec.key}/edit" if is_edit(req) else spec.key
+    return f"{spec.key}/edit" if is_edit(req) or spec.key in EDIT_ONLY else spec.key
 
 
 def estimate_cost_usd(spec: "ModelSpec", req: "GenerationRequest") -> float:
