@@ -176,11 +176,12 @@ class GoogleFake(FakeServer):
                                                    f"{len(inline)}.")
         seen.notes["inline_images"] = []
         for part in inline:
-            mime = part.get("mimeType")
+            mime = part.get("mimeType", part.get("mime_type"))  # proto JSON: either spelling
             if mime not in INLINE_TYPES:
                 return _error(400, "INVALID_ARGUMENT", f"Unsupported MIME type: {mime}")
             try:
-                data = base64.b64decode(part.get("data") or "", validate=True)
+                # proto JSON bytes: standard or URL-safe base64 (the SDK sends URL-safe)
+                data = base64.b64decode((part.get("data") or "").replace("-", "+").replace("_", "/"), validate=True)
                 with Image.open(io.BytesIO(data)) as img:
                     img.load()
                     if img.format != INLINE_TYPES[mime]:
