@@ -406,11 +406,15 @@ def fit_size(width: int, height: int, *, min_side: int, max_side: int, multiple:
         scale = up
     w, h = w * scale, h * scale
 
+    # Scaled up to a minimum: round up, so the multiples do not fall below it (1024x768 into 1280x720 pixels
+    # gives 1120x832, not 1104x832); scaled down to a maximum: round down; otherwise to the nearest.
+    to_multiple = math.ceil if up > 1.0 else math.floor if scale < 1.0 else round
+
     def snap(v: float) -> int:
         v = max(min_side, min(max_side, v))
         lo = math.ceil(min_side / multiple) * multiple
         hi = math.floor(max_side / multiple) * multiple
-        return int(max(lo, min(hi, round(v / multiple) * multiple)))
+        return int(max(lo, min(hi, to_multiple(v / multiple) * multiple)))
 
     return snap(w), snap(h)
 

@@ -20,10 +20,11 @@ def source(tmp_path):
     def make(name: str = "src.png", size: tuple[int, int] = (512, 384), *, fmt: str = "PNG", mode: str = "RGB",
              alpha_hole: bool = False) -> InputImage:
         w, h = size
-        img = Image.new(mode, size)
-        pixel = (lambda x, y: (x + y) % 256) if mode == "L" else (
-            lambda x, y: ((x * 255) // max(1, w - 1), (y * 255) // max(1, h - 1), len(name) * 37 % 256, 255)[:len(mode)])
-        img.putdata([pixel(x, y) for y in range(h) for x in range(w)])
+        ramp = Image.linear_gradient("L")
+        bands = {"R": ramp.rotate(90).resize(size), "G": ramp.resize(size),
+                 "B": Image.new("L", size, len(name) * 37 % 256), "A": Image.new("L", size, 255)}
+        bands["L"] = bands["G"]
+        img = Image.merge(mode, [bands[b] for b in mode])
         if alpha_hole:  # a transparent square: where an OpenAI mask says "edit here"
             img.paste((0, 0, 0, 0), (w // 4, h // 4, w // 2, h // 2))
         path = tmp_path / name
