@@ -27,11 +27,13 @@ _FIREBASE = ("firebase.google.com Firebase AI reference: 'All Imagen models are 
              "early as June 2026' (stored copy, read 2026-12-02)")
 _ARK = ("Ark image API, volcengine.com/docs/82379/1541523, and the Ark SDK (github volcengine/volcengine-python-sdk "
         "volcenginesdkarkruntime/resources/images/images.py, read 2026-12-04); model list as in docs/apis.md")
-_VOLC = "Volcano visual API, volcengine.com/docs (CVProcess, CVSync2AsyncSubmitTask); model list as in docs/apis.md (2026-11)"
+_VOLC = ("Volcano visual API, volcengine.com/docs (CVProcess, CVSync2AsyncSubmitTask); model list as in docs/apis.md "
+         "(2026-11)")
 _KLING = "Kling image API reference, app.klingai.com/cn/dev/document-api (read through mirrors, 2026-12-02)"
 _KLING_EDIT = ("Kling image API reference, app.klingai.com/cn/dev/document-api: image, image_reference, "
                "image_fidelity, human_fidelity on /v1/images/generations (read through mirrors, 2026-12-04)")
-_OPENAI_EDIT = "openai 3.63.0 resources/images.py Images.edit: image (up to 16), mask, input_fidelity (installed, read 2026-12-04)"
+_OPENAI_EDIT = ("openai 3.63.0 resources/images.py Images.edit: image (up to 16), mask, input_fidelity (installed, "
+                "read 2026-12-04)")
 _GEMINI_EDIT = ("firebase.google.com/docs/ai-logic/generate-images-gemini: all four Gemini image models generate and "
                 "edit (stored copy, read 2026-12-04); google-genai Part.from_bytes (inline_data)")
 
