@@ -289,5 +289,5 @@ class Runner:
                                     recipe=job.recipe)
         self._groups.setdefault((job.spec.key, job.recipe), []).append(Done(job, outcome, rows))
         self._scored_ids.setdefault(job.spec.key, []).extend(r.id for r in rows if r.status == "ok")
-        summary.add(job, outcome)
+        summary.add(rows)
         progress.job_done(job, outcome, rows)

@@ -109,8 +109,9 @@ def _stored_argv(argv: list[str]) -> list[str]:
 
 
 def reproduce(row: dict) -> Sweep:
-    """The sweep that makes this stored generation again: same model, weights, prompt, seed and every parameter
-    (a repeat of a job is the same job; API options from `extra` become --param)."""
+    """The sweep that makes this stored generation again: same model, weights, prompt, seed, every parameter, speed
+    recipe, batch size and images per call (a repeat of a job is the same job; API options from `extra` become
+    --param)."""
     api = row.get("weights") == "api"
     extra = row.get("extra") or {}
     params = tuple(f"{row['model_key']}.{k}={json.dumps(v) if not isinstance(v, str) else v}"
@@ -119,7 +120,9 @@ def reproduce(row: dict) -> Sweep:
     return Sweep(models=row["model_key"], prompts=(row["prompt"],), seeds=(row["seed"],) if row.get("seed") is not None
                  else (0,), steps=None if api else row.get("steps"), guidance=None if api else row.get("guidance"),
                  size=size if all(size) else None, negative_prompt=row.get("negative_prompt"),
-                 weights="pretrained" if api else row.get("weights", "pretrained"), params=params)
+                 weights="pretrained" if api else row.get("weights", "pretrained"), params=params,
+                 recipes=(row.get("recipe") or "eager",), batch_size=int(row.get("batch_size") or 1),
+                 images=int(row.get("images_per_call") or 1))
 
 
 def reproduce_command(row: dict) -> str:
