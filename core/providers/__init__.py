@@ -12,8 +12,8 @@ as a side effect of an import). The engine uses four functions, all keyed by the
 
 Provider modules: ``openai_images`` (OpenAI SDK), ``google_images`` (google-genai: ``imagen`` on Vertex AI,
 ``gemini_images`` on the Gemini API or Vertex AI), ``bytedance`` (Volcano visual API with AK/SK signing, Ark
-Seedream), ``kling`` (JWT, submit and poll); shared code in ``base``; an edit's source images (read, checked against
-each provider's limits, encoded) in ``inputs``; status of every model, and which edit, in ``catalog``
+Seedream), ``kling`` (JWT, submit and poll); shared code in ``base``; an edit's source images (read, checked
+against each provider's limits, encoded) in ``inputs``; status of every model, and which edit, in ``catalog``
 (retired models are refused before sending); ``listing.available_models`` and ``options.parse_params`` for
 the pages and the command line. Base URLs, keys, timeouts and the deadline come from ``core.settings`` (see ``.env.example``).
 """

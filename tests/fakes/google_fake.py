@@ -50,7 +50,8 @@ MAX_INPUTS = {"gemini-2.5-flash-image": 3, "gemini-3.1-flash-image": 14, "gemini
               "gemini-3.1-flash-lite-image": 3}
 MAX_REQUEST_BYTES = 20 * 1024 * 1024
 INLINE_TYPES = {"image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WEBP"}
-BAD_IMAGE = "Unable to process input image. Please retry or report in https://developers.generativeai.google/guide/troubleshooting"
+BAD_IMAGE = ("Unable to process input image. Please retry or report in "
+             "https://developers.generativeai.google/guide/troubleshooting")
 RETRY_INFO = "type.googleapis.com/google.rpc.RetryInfo"
 RAI_REASON = ("Unable to show generated images. All images were filtered out because they violated Vertex AI's "
               "usage guidelines. Support codes: 56562880")
@@ -213,7 +214,8 @@ class GoogleFake(FakeServer):
         data = base64.b64encode(image_bytes(w * k // 4, h * k // 4)).decode()
         return json_reply(200, {"candidates": [{"content": {"role": "model", "parts": [
             {"inlineData": {"mimeType": "image/png", "data": data}}]}, "finishReason": "STOP", "index": 0}],
-            "usageMetadata": {"promptTokenCount": len(text.split()) + 1290 * len(inline), "candidatesTokenCount": 1290},
+            "usageMetadata": {"promptTokenCount": len(text.split()) + 1290 * len(inline),
+                              "candidatesTokenCount": 1290},
             "modelVersion": seen.path.rsplit("/", 1)[-1].split(":")[0], "responseId": f"resp-{len(self.requests)}"})
 
     # -- auth ----------------------------------------------------------------------------------------
