@@ -188,8 +188,11 @@ def _check_numbers(s: Sweep) -> list[RequestError]:
     return errors
 
 
-def prepare(sweep: Sweep, *, settings: Settings | None = None, engine: Engine | None = None) -> Prepared:
-    """Check a sweep completely before anything loads or is sent. Raises CaseStudyError (every problem)."""
+def prepare(sweep: Sweep, *, settings: Settings | None = None, engine: Engine | None = None,
+            per_model: dict[str, dict] | None = None) -> Prepared:
+    """Check a sweep completely before anything loads or is sent. Raises CaseStudyError (every problem).
+    `per_model` ({model key: {steps, guidance, width, height}}) overrides the sweep's settings for one model (the
+    Generate page sets each model's own)."""
     settings = settings or get_settings()
     errors = _check_numbers(sweep)
     if errors:
@@ -225,12 +228,12 @@ def prepare(sweep: Sweep, *, settings: Settings | None = None, engine: Engine | 
     if not runnable:
         raise CaseStudyError("models: nothing can run: " + "; ".join(f"{k}: {v}" for k, v in skipped.items()))
     db = open_store(db_url(sweep.db) if sweep.db else settings.database_url)
-    engine = engine or Engine(weights=sweep.weights, device=sweep.device, settings=settings, db=db)
+    engine = engine or Engine(weights=sweep.weights, device=sweep.device, settings=settings, **Engine.caches_for(db))
     width, height = sweep.size if sweep.size else (None, None)
     jobs = plan(engine, sweep_requests(runnable, prompts, sweep.seeds, steps=sweep.steps, guidance=sweep.guidance,
                                        width=width, height=height, negative_prompt=sweep.negative_prompt,
                                        repeats=sweep.repeats, num_images=sweep.images, params=params,
-                                       recipes=sweep.recipes))
+                                       recipes=sweep.recipes, per_model=per_model))
     prepared = Prepared(sweep=sweep, settings=settings, engine=engine, db=db, jobs=jobs, prompts=prompts,
                         skipped_models=skipped)
     todo = Runner(engine, db=db, output_dir=".", force=sweep.force).pending(jobs)

@@ -110,7 +110,7 @@ def dev_engine(weights: str):
                 if resident:
                     slot["unloads"].append((len(slot["unloads"]) + 1, _session_id(),
                                             f"{resident} ({engine.weights} weights; {weights} weights were chosen)"))
-            engine = Engine(weights=weights, settings=settings(), db=db())
+            engine = Engine(weights=weights, settings=settings(), **Engine.caches_for(db()))
             slot["engine"] = engine
         return engine
 
@@ -631,7 +631,7 @@ def check_sweep(sweep: Sweep) -> SweepCheck:
     """Check a batch as the CLI will (every request, keys, cost cap, slow tiny sizes) before launching it."""
     try:
         prepared = prepare(sweep, settings=settings(), engine=Engine(weights=sweep.weights, settings=settings(),
-                                                                      db=db()))
+                                                                      **Engine.caches_for(db())))
     except (CaseStudyError, ValueError, FileNotFoundError, RuntimeError) as exc:
         return SweepCheck(error=str(exc))
     warnings = [f"{k} is skipped: {why}" for k, why in prepared.skipped_models.items()] + prepared.warnings
