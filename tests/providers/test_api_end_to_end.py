@@ -223,7 +223,7 @@ def test_an_edit_sweep_over_the_four_apis_stores_ok_rows_and_a_rerun_adds_none(m
                                        width=1024, height=768)) for m in models]
     db_path, out = tmp_path / "edits.db", tmp_path / "out"
     db = open_store(f"sqlite:///{db_path}")
-    engine = Engine(weights="pretrained", settings=get_settings(), db=db)
+    engine = Engine(weights="pretrained", settings=get_settings(), **Engine.caches_for(db))
     jobs = plan(engine, items)
     summary = Runner(engine, db=db, output_dir=out).run(jobs)
     assert summary.ok == 4 and summary.failed == 0
