@@ -150,15 +150,18 @@ def _generations(recent_runs: pd.DataFrame) -> None:
         usd=lambda f: f["cost_usd"].fillna(f["cost_est_usd"]),
         priced=lambda f: ["list price" if pd.notna(c) else "estimate" if pd.notna(e) else None
                           for c, e in zip(f["cost_usd"], f["cost_est_usd"])],
+        call=lambda f: ["first (warm-up)" if v else "steady" for v in f["first_call"].fillna(False).astype(bool)],
+        recipe=lambda f: f["recipe"].fillna("eager"),
     ).drop(columns=["width", "height", "flops_total"])
     # Measurements no row of this page has (GPU memory on a CPU, cost of open models ...) are not shown.
-    empty = [c for c in ("denoise_s", "peak_mem_gb", "flops", "usd", "priced", "error", *METRICS, "scorer")
-             if table[c].isna().all()]
+    empty = [c for c in ("denoise_s", "peak_mem_gb", "flops", "usd", "priced", "error", *METRICS, "scorer", "compile_s",
+                         "psnr_db", "ssim") if table[c].isna().all()]
     # The measurements first (model, status, time, memory, FLOPs, cost), in narrow columns: a 1024 px window
-    # (about 560 px of table beside the sidebar) reads them all; scores, prompt and request follow (the
-    # selected row's details show its prompt in full).
-    order = ["model_key", "status", "total_s", "denoise_s", "peak_mem_gb", "flops", "usd", *METRICS, "scorer",
-             "prompt", "setup", "priced", "error", "run_id", "id", "created_at"]
+    # (about 560 px of table beside the sidebar) reads them all; the call (warm-up or steady), scores, recipe,
+    # prompt and request follow (the selected row's details show its prompt in full).
+    order = ["model_key", "status", "total_s", "denoise_s", "peak_mem_gb", "flops", "usd", "call", *METRICS, "scorer",
+             "recipe", "compile_s", "psnr_db", "ssim", "prompt", "setup", "priced", "error", "run_id", "id",
+             "created_at"]
     event = st.dataframe(
         table, hide_index=True, width="stretch", key="hist_table", on_select="rerun", selection_mode="single-row",
         column_order=[c for c in order if c not in empty],
@@ -173,6 +176,13 @@ def _generations(recent_runs: pd.DataFrame) -> None:
                for m in METRICS},
             "scorer": st.column_config.TextColumn("scored by", width=85),
             "total_s": st.column_config.NumberColumn("total s", format="%.3f", width=60),
+            "call": st.column_config.TextColumn("call", width=95, help="first call after load (warm-up, compile "
+                                                                        "included) or steady state"),
+            "recipe": st.column_config.TextColumn("recipe", width=85),
+            "compile_s": st.column_config.NumberColumn("compile s", format="%.2f", width=70,
+                                                       help="first call minus the steady median (compiled rows only)"),
+            "psnr_db": st.column_config.NumberColumn("PSNR vs eager", format="%.1f", width=80),
+            "ssim": st.column_config.NumberColumn("SSIM vs eager", format="%.4f", width=80),
             "denoise_s": st.column_config.NumberColumn("denoise s", format="%.3f", width=66),
             "usd": st.column_config.NumberColumn("USD/img", format="%.5f", width=74,
                                                  help="APIs: list price; open models: estimate from seconds × "
