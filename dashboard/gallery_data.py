@@ -12,7 +12,7 @@ import streamlit as st
 from PIL import Image
 
 from core import store
-from dashboard import data
+from dashboard import data, grid
 
 # Columns the grid reads: its axes, what a cell shows, and what picks one row per cell.
 GRID_COLUMNS = ("id", "run_id", "created_at", "model_key", "prompt", "category", "seed", "steps", "guidance",
@@ -38,7 +38,7 @@ def grid_frame(url: str, run_ids: tuple[int, ...], tag: str | None = None, model
     frame = pd.DataFrame(rows, columns=list(GRID_COLUMNS))
     for column in ("total_s", "guidance"):
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
-    return frame
+    return grid.with_size(frame)
 
 
 def load_image(row: dict) -> Image.Image | None:

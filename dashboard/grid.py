@@ -1,6 +1,6 @@
 """The X/Y/Z grid (the A1111 and ComfyUI plot), as plain functions tested without Streamlit.
 
-Generations become a grid: two axes (prompt, model, seed, steps, guidance, recipe, weights) are its columns
+Generations become a grid: two axes (prompt, model, seed, steps, guidance, recipe, weights, size) are its columns
 and rows, a third is its pages, and every other axis that varies is held at one value. Where several rows
 fall in one cell (timed repeats, several images a call, a job measured again) the cell shows one: an ok row
 before a failure, image 0, a steady-state call before a first call (the first call after a load includes the
@@ -20,7 +20,7 @@ from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 # axis name -> generation column
 AXES = {"prompt": "prompt", "model": "model_key", "seed": "seed", "steps": "steps", "guidance": "guidance",
-        "recipe": "recipe", "weights": "weights"}
+        "recipe": "recipe", "weights": "weights", "size": "size"}  # size: `WxH` (with_size adds the column)
 NONE = "–"  # how a missing value (a seed an API did not take) shows
 FIRST_CALL = "first call"
 
@@ -67,12 +67,30 @@ def axis_values(rows: pd.DataFrame, axis: str) -> list[Any]:
     column = AXES[axis]
     if rows.empty or column not in rows.columns:
         return []
+    if axis == "size":  # fewest pixels first
+        return sorted({_value(v) for v in rows[column]}, key=lambda v: (v is None, _pixels(v)))
     if axis in ("prompt", "model", "recipe", "weights"):
         ordered = rows.sort_values("id", kind="stable") if "id" in rows.columns else rows
         values = list(dict.fromkeys(_value(v) for v in ordered[column]))
     else:
         values = sorted({_value(v) for v in rows[column]}, key=lambda v: (v is None, v if v is not None else 0))
     return values
+
+
+def _pixels(size: str | None) -> int:
+    try:
+        width, height = str(size).split("×")
+        return int(width) * int(height)
+    except ValueError:
+        return 0
+
+
+def with_size(rows: pd.DataFrame) -> pd.DataFrame:
+    """Rows with a `size` column (`1024×1024`) from width and height: the size axis."""
+    if rows.empty:
+        return rows.assign(size=pd.Series(dtype=object))
+    return rows.assign(size=[f"{int(w)}×{int(h)}" if pd.notna(w) and pd.notna(h) else None
+                             for w, h in zip(rows["width"], rows["height"])])
 
 
 def varying_axes(rows: pd.DataFrame) -> list[str]:
@@ -84,8 +102,9 @@ def default_axes(rows: pd.DataFrame) -> tuple[str, str, str | None]:
     """x, y, z to open on: model across and prompt down when they vary (the familiar matrix), the next varying
     axis as pages."""
     varying = varying_axes(rows)
-    preferred = [a for a in ("model", "prompt", "seed", "steps", "guidance", "recipe", "weights") if a in varying]
-    rest = [a for a in ("model", "prompt", "seed", "steps", "guidance", "recipe", "weights") if a not in preferred]
+    axes = ("model", "prompt", "seed", "steps", "guidance", "recipe", "weights", "size")
+    preferred = [a for a in axes if a in varying]
+    rest = [a for a in axes if a not in preferred]
     order = preferred + rest
     return order[0], order[1], preferred[2] if len(preferred) > 2 else None
 

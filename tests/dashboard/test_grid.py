@@ -131,3 +131,14 @@ def test_only_axes_that_vary_within_a_cell_are_held_one_after_the_other():
     assert grid.hold(rows, "prompt", "seed", None, pick) == {"model": "sd21", "steps": 4}
     assert asked == [("model", ["sdxl", "sd21"]), ("steps", [2, 4])]
     assert grid.hold(rows, "prompt", "seed", None, lambda axis, values: "gone") == {"model": "sdxl", "steps": 2}
+
+
+def test_size_is_an_axis_fewest_pixels_first():
+    rows = grid.with_size(_rows().assign(width=[1024 if i % 2 else 512 for i in range(17)], height=512))
+    assert grid.axis_values(rows, "size") == ["512×512", "1024×512"]
+    assert "size" in grid.varying_axes(rows)
+    page = grid.pivot(rows, "size", "model", "prompt", "a cat", fixed={"seed": 0, "steps": 2})
+    # sd21 x "a cat" ran at both sizes (rows 16 and 99): one cell each; sdxl at 1024×512 only
+    assert page.x_values == ["512×512", "1024×512"] and page.y_values == ["sdxl", "sd21"]
+    assert {c: r["id"] for c, r in page.cells.items()} == {(1, 0): 8, (0, 1): 99, (1, 1): 16}
+    assert grid.with_size(_rows().iloc[:0])["size"].empty
