@@ -133,6 +133,9 @@ def shoot(url: str, out: Path) -> None:
             with page.expect_download() as download:
                 page.get_by_role("button", name="PNG sheet").click()
             download.value.save_as(str(out / f"grid-sheet-{width}.png"))
+            page.goto(f"{url}/history?hist_view=Grid&grid_runs=1,2&hist_grid_x=steps&hist_grid_y=model&hist_grid_z=prompt")
+            page.get_by_text("filled cell(s)").wait_for()
+            snap("history-grid-two-runs")  # steps across (two runs), models down, prompts as pages; seed held
             page.close()
         browser.close()
 
