@@ -386,33 +386,6 @@ def running_runs():
         return store.query_runs(session=s, status="running", limit=50)
 
 
-@st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
-def run_prompts(url: str, run_id: int, limit: int, offset: int) -> tuple[list[str], int]:
-    with store.session_scope(_db_engine(url), read_only=True) as s:
-        return (store.run_prompts(session=s, run_id=run_id, limit=limit, offset=offset),
-                store.count_run_prompts(session=s, run_id=run_id))
-
-
-@st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
-def run_seeds(url: str, run_id: int) -> list[int]:
-    with store.session_scope(_db_engine(url), read_only=True) as s:
-        return store.run_seeds(session=s, run_id=run_id)
-
-
-@st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
-def run_matrix(url: str, run_id: int, prompts: tuple[str, ...], seed: int | None) -> pd.DataFrame:
-    """The matrix's cells: one per prompt × column, a column being a model, or model · configuration where the model
-    ran several configurations (recipes, sizes ...) in the run (never pooled); a steady call preferred to a first call."""
-    with store.session_scope(_db_engine(url), read_only=True) as s:
-        rows = pd.DataFrame(store.run_matrix_rows(session=s, run_id=run_id, prompts=list(prompts), seed=seed))
-    if rows.empty:
-        return rows
-    rows = stats.with_config(rows)
-    several = rows.groupby("model_key")["config"].transform("nunique") > 1
-    rows["column"] = [f"{m} · {c}" if many else m for m, c, many in zip(rows["model_key"], rows["config"], several)]
-    return rows.sort_values(["first_call", "repeat", "image_index", "id"]).drop_duplicates(["prompt", "column"])
-
-
 def latest_generations(run_id: int, limit: int = 8) -> pd.DataFrame:
     """Uncached: the newest generations of a run (results arriving)."""
     with store.session_scope(db(), read_only=True) as s:

@@ -151,8 +151,9 @@ def _lightbox(page: grid.Grid, found: dict[int, dict[str, Any]]) -> None:
                                    "value": st.column_config.TextColumn(width="large")})
     right.caption(f"Full record: History → Generations, or the link `?gen={row['id']}`.")
     near = page.neighbours(xi, yi)
-    labels = {"left": ("←", page.x, lambda c: page.x_values[c[0]]), "right": ("→", page.x, lambda c: page.x_values[c[0]]),
-              "up": ("↑", page.y, lambda c: page.y_values[c[1]]), "down": ("↓", page.y, lambda c: page.y_values[c[1]])}
+    across, down = (lambda c: page.x_values[c[0]]), (lambda c: page.y_values[c[1]])
+    labels = {"left": ("←", page.x, across), "right": ("→", page.x, across), "up": ("↑", page.y, down),
+              "down": ("↓", page.y, down)}
     buttons = st.columns(4)
     for col, (name, (arrow, axis, value)) in zip(buttons, labels.items()):
         target = near.get(name)

@@ -4,8 +4,9 @@ Generations become a grid: two axes (prompt, model, seed, steps, guidance, recip
 and rows, a third is its pages, and every other axis that varies is held at one value. Where several rows
 fall in one cell (timed repeats, several images a call, a job measured again) the cell shows one: an ok row
 before a failure, image 0, a steady-state call before a first call (the first call after a load includes the
-warm-up, and is marked wherever it shows), the oldest. `sheet_png` composes a page into one PNG with its axis
-labels (Pillow), what History → Grid downloads.
+warm-up, and is marked wherever it shows), the oldest. "configuration" (every axis of core.stats' configuration,
+dtype and batch size included) is an axis too, so two configurations of a model are held apart, never pooled.
+`sheet_png` composes a page into one PNG with its axis labels (Pillow), what History → Grid downloads.
 """
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 # axis name -> generation column
 AXES = {"prompt": "prompt", "model": "model_key", "seed": "seed", "steps": "steps", "guidance": "guidance",
-        "recipe": "recipe", "weights": "weights", "size": "size"}  # size: `WxH` (with_size adds the column)
+        "recipe": "recipe", "weights": "weights", "size": "size",  # size: `WxH` (with_size adds the column)
+        "configuration": "config"}  # core.stats' label of every configuration axis (dtype, batch size, options ...)
 NONE = "–"  # how a missing value (a seed an API did not take) shows
 FIRST_CALL = "first call"
 
@@ -69,7 +71,7 @@ def axis_values(rows: pd.DataFrame, axis: str) -> list[Any]:
         return []
     if axis == "size":  # fewest pixels first
         return sorted({_value(v) for v in rows[column]}, key=lambda v: (v is None, _pixels(v)))
-    if axis in ("prompt", "model", "recipe", "weights"):
+    if axis in ("prompt", "model", "recipe", "weights", "configuration"):
         ordered = rows.sort_values("id", kind="stable") if "id" in rows.columns else rows
         values = list(dict.fromkeys(_value(v) for v in ordered[column]))
     else:
@@ -102,7 +104,7 @@ def default_axes(rows: pd.DataFrame) -> tuple[str, str, str | None]:
     """x, y, z to open on: model across and prompt down when they vary (the familiar matrix), the next varying
     axis as pages."""
     varying = varying_axes(rows)
-    axes = ("model", "prompt", "seed", "steps", "guidance", "recipe", "weights", "size")
+    axes = ("model", "prompt", "seed", "steps", "guidance", "recipe", "weights", "size", "configuration")
     preferred = [a for a in axes if a in varying]
     rest = [a for a in axes if a not in preferred]
     order = preferred + rest
@@ -263,7 +265,8 @@ def sheet_png(grid: Grid, load_image: Callable[[dict[str, Any]], Image.Image | N
               captions: dict[tuple[int, int], str] | None = None, *, cell_px: int = 256, title: str | None = None
               ) -> bytes:
     """One page of the grid as a PNG: a title, column labels across the top, row labels down the left, each
-    cell's image (fitted to `cell_px`, aspect kept, scaled up or down) with its caption; a first call's caption in orange."""
+    cell's image (fitted to `cell_px`, aspect kept, scaled up or down) with its caption; a first call's caption in
+    orange."""
     captions = captions or {}
     font, bold = _font(14), _font(16)
     probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))

@@ -144,7 +144,8 @@ def _generations(recent_runs: pd.DataFrame) -> None:
     frame = data.generations_page(url, filters, int(size), (int(page) - 1) * int(size), sort)
     frame = scores.with_score_columns(frame, scores.scores_for(url, tuple(int(i) for i in frame["id"])))
     table = frame.drop(columns=["image_path"]).assign(
-        setup=lambda f: [_setup(r) for r in f[["width", "height", "steps", "guidance", "seed"]].itertuples(index=False)],
+        setup=lambda f: [_setup(r) for r in
+                         f[["width", "height", "steps", "guidance", "seed"]].itertuples(index=False)],
         flops=lambda f: [None if pd.isna(v) else data.fmt_flops(v) for v in f["flops_total"]],
         error=lambda f: [None if not isinstance(v, str) else explain_error(v)[0] for v in f["error"]],
         usd=lambda f: f["cost_usd"].fillna(f["cost_est_usd"]),
@@ -303,7 +304,8 @@ def _runs() -> None:
         return
     # A run without a name (older Generate runs) shows what it was, never "None".
     shown_runs = runs.assign(name=runs["label"]).drop(columns=["output_dir", "pid", "hostname", "prompt", "label"])
-    shown_runs = shown_runs.drop(columns=[c for c in ("gpu_name", "finished_at", "notes") if shown_runs[c].isna().all()])
+    shown_runs = shown_runs.drop(columns=[c for c in ("gpu_name", "finished_at", "notes")
+                                          if shown_runs[c].isna().all()])
     if not any(len(t) for t in shown_runs["tags"]):
         shown_runs = shown_runs.drop(columns="tags")
     order = ["id", "name", "tags", "status", "ok", "failed", "jobs_total", "models", "weights", "kind", "notes",

@@ -109,8 +109,9 @@ def test_sheet_is_one_png_with_every_cell_and_its_labels():
     assert row_tops and pixels.getpixel((label_w + (100 + pad) + 50, row_tops[0])) == colours["sd21"]
     assert len(row_tops) == 2 * 50  # two rows of images, 50 px tall each
     # labels are drawn: dark pixels left of the images (row labels) and above them (column labels)
-    assert any(pixels.getpixel((x, y))[0] < 100 for x in range(pad, label_w - pad) for y in range(row_tops[0] - 25, row_tops[0]))
-    assert any(pixels.getpixel((x, y))[0] < 100 for x in range(label_w, label_w + 100) for y in range(0, row_tops[0] - 40))
+    dark = lambda xs, ys: any(pixels.getpixel((x, y))[0] < 100 for x in xs for y in ys)  # noqa: E731
+    assert dark(range(pad, label_w - pad), range(row_tops[0] - 25, row_tops[0]))
+    assert dark(range(label_w, label_w + 100), range(0, row_tops[0] - 40))
     # a missing image leaves a grey box, not a crash
     png = grid.sheet_png(page, lambda row: None, cell_px=100)
     assert Image.open(io.BytesIO(png)).size == sheet.size
@@ -142,3 +143,12 @@ def test_size_is_an_axis_fewest_pixels_first():
     assert page.x_values == ["512×512", "1024×512"] and page.y_values == ["sdxl", "sd21"]
     assert {c: r["id"] for c, r in page.cells.items()} == {(1, 0): 8, (0, 1): 99, (1, 1): 16}
     assert grid.with_size(_rows().iloc[:0])["size"].empty
+
+
+def test_two_configurations_of_a_model_are_held_apart_never_pooled():
+    rows = _rows()
+    rows = rows[(rows["steps"] == 2) & (rows["id"] != 99)]
+    rows = pd.concat([rows.assign(config="fp32"), rows.assign(config="bf16", id=rows["id"] + 100)])
+    assert grid.axes_to_hold(rows, "model", "prompt", "seed") == ["configuration"]
+    page = grid.pivot(rows, "model", "prompt", "seed", 0, fixed={"configuration": "bf16"})
+    assert {r["config"] for r in page.cells.values()} == {"bf16"} and set(page.counts.values()) == {1}

@@ -43,8 +43,9 @@ def test_a_run_without_a_name_is_never_called_none(page, seeded):
 @both_backends
 def test_a_link_reopens_the_same_filters_run_and_row(page, seeded, db):
     with session_scope(db, read_only=True) as s:
-        teapot = s.exec(select(Generation.id).where(Generation.run_id == seeded["bench"], Generation.model_key == "sd21",
-                                                    Generation.prompt.contains("teapot"), Generation.seed == 1)).one()
+        teapot = s.exec(select(Generation.id).where(
+            Generation.run_id == seeded["bench"], Generation.model_key == "sd21", Generation.prompt.contains("teapot"),
+            Generation.seed == 1)).one()
     at = page("history")
     params = {"hist_models": ["sd21"], "hist_prompt": "teapot", "hist_status": "ok", "run": str(seeded["bench"]),
               "row": str(teapot), "hist_page_size": "25"}
