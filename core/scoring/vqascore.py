@@ -1,0 +1,131 @@
+"""VQAScore (Lin et al. 2024, "Evaluating Text-to-Visual Generation with Image-to-Text Generation", arXiv
+2404.01291): ask a vision-language model whether the image shows the prompt; the score is P("Yes").
+
+Authors' code: t2v_metrics (`t2v_metrics.VQAScore(model="qwen2.5-vl-7b")`, `qwen2vl_model.Qwen2VLModel.forward`):
+- question `Does this image show "{prompt}"?` (that backbone's default; the paper's CLIP-FlanT5 uses
+  `Does this figure show "{prompt}"? Please answer yes or no.`), one user turn holding the image then the question,
+  the processor's chat template with the generation prompt;
+- image: qwen_vl_utils' `fetch_image` (RGB; both sides rounded to multiples of 28 px, pixel count kept within
+  4*28*28 .. 16384*28*28, PIL bicubic), then the Qwen2-VL image processor (patches of 14 px, 2x2 merged);
+- formula: one greedy step of `generate(max_new_tokens=1, do_sample=False, output_scores=True)` and
+  `softmax(scores[0])[id of "Yes"]`; `scores` are the logits after the model's generation-config processors
+  (Qwen2.5-VL-7B-Instruct's repetition_penalty 1.05), so this does the same generate call.
+- weights: Qwen/Qwen2.5-VL-7B-Instruct in bfloat16 (t2v_metrics' dtype; float32 is taken as "the default" and
+  becomes bfloat16 for this scorer, the revision says so); SDPA attention (t2v_metrics asks for flash-attention 2,
+  not a dependency here; the two differ by rounding only).
+
+Why this backbone (README, "Quality scores", says more): the paper's best, CLIP-FlanT5-XXL, is its authors' own
+LLaVA-style model over FlanT5-XXL (11B) that transformers does not have (t2v_metrics vendors the code and pins
+transformers 4.49); Qwen2.5-VL-7B-Instruct is one of t2v_metrics' VQAScore backbones, Apache-2.0, ungated, and a
+transformers class (Qwen2_5_VLForConditionalGeneration) with no remote code, so a tiny twin is built from config.
+
+Heavy: about 8.3B parameters (17 GB in bfloat16); pretrained weights run on a CUDA device only (refused on the CPU
+before anything loads). The tiny twin runs anywhere.
+
+Processing is done here with the tokenizer and the PIL image processor (the image placeholder expanded to one
+token per merged patch, as Qwen2_5_VLProcessor does): the processor class also wants a video processor, which
+needs torchvision.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from transformers import AutoTokenizer, PreTrainedTokenizerBase, Qwen2_5_VLForConditionalGeneration
+from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
+
+from core.scoring.base import Scorer
+from core.scoring.sources import load_error, resolve
+from core.scoring.tiny import tiny_qwen_vl
+
+VQA_REPO = "Qwen/Qwen2.5-VL-7B-Instruct"
+VQA_FILES = ("*.json", "*.txt", "*.safetensors", "*.jinja")
+QUESTION = 'Does this image show "{}"?'
+ANSWER = "Yes"
+IMAGE_TOKEN = "<|image_pad|>"
+FACTOR = 28  # qwen_vl_utils.IMAGE_FACTOR: patch 14 x merge 2
+MIN_PIXELS, MAX_PIXELS = 4 * 28 * 28, 16384 * 28 * 28  # qwen_vl_utils' defaults for images
+
+
+def smart_resize(height: int, width: int, *, factor: int = FACTOR, min_pixels: int = MIN_PIXELS,
+                 max_pixels: int = MAX_PIXELS) -> tuple[int, int]:
+    """qwen_vl_utils.smart_resize: sides rounded to multiples of `factor`, the pixel count kept within bounds."""
+    if max(height, width) / min(height, width) > 200:
+        raise ValueError(f"image: aspect ratio {max(height, width) / min(height, width):.0f} is above 200, which "
+                         f"Qwen2.5-VL does not take")
+    h_bar = max(factor, round(height / factor) * factor)
+    w_bar = max(factor, round(width / factor) * factor)
+    if h_bar * w_bar > max_pixels:
+        beta = math.sqrt((height * width) / max_pixels)
+        h_bar = math.floor(height / beta / factor) * factor
+        w_bar = math.floor(width / beta / factor) * factor
+    elif h_bar * w_bar < min_pixels:
+        beta = math.sqrt(min_pixels / (height * width))
+        h_bar = math.ceil(height * beta / factor) * factor
+        w_bar = math.ceil(width * beta / factor) * factor
+    return h_bar, w_bar
+
+
+class VqaScorer(Scorer):
+    """`<models_dir>/vqascore/` may hold a save_pretrained copy of Qwen2.5-VL-7B-Instruct (model, tokenizer, image
+    processor files)."""
+
+    metric = "vqascore"
+    hub_id = VQA_REPO
+    gpu_only = True
+    needs = ((VQA_REPO, VQA_FILES),)
+    model: Qwen2_5_VLForConditionalGeneration
+    images: Qwen2VLImageProcessorPil
+    tokenizer: PreTrainedTokenizerBase
+    min_pixels, max_pixels = MIN_PIXELS, MAX_PIXELS
+
+    def load(self, device: str = "cpu", dtype: torch.dtype = torch.float32) -> "Scorer":
+        self.check_device(device)
+        if self.weights == "pretrained" and dtype == torch.float32:
+            dtype = torch.bfloat16
+        return super().load(device, dtype)
+
+    def _modules(self) -> list[nn.Module]:
+        return [self.model]
+
+    def _build_tiny(self) -> None:
+        self.model, self.images, self.tokenizer = tiny_qwen_vl(seed=5)
+        self.min_pixels, self.max_pixels = self.images.size["shortest_edge"], self.images.size["longest_edge"]
+
+    def _load_pretrained(self) -> tuple[str, str]:
+        source = resolve(self.metric, VQA_REPO, settings=self.settings, include=VQA_FILES)
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(source.path, padding_side="left")
+            self.images = Qwen2VLImageProcessorPil.from_pretrained(source.path)
+            self.model = Qwen2_5_VLForConditionalGeneration.from_pretrained(source.path, dtype=torch.bfloat16)
+        except OSError as exc:
+            raise load_error(self.metric, source, exc, VQA_FILES) from exc
+        return source.scorer_id, source.revision
+
+    def _prepare(self, images, prompts):
+        resized = []
+        for im in images:  # qwen_vl_utils.fetch_image
+            h, w = smart_resize(im.height, im.width, min_pixels=self.min_pixels, max_pixels=self.max_pixels)
+            resized.append(im.resize((w, h), resample=3) if (w, h) != im.size else im)  # 3: PIL bicubic
+        pixels = self.images(images=resized, return_tensors="pt")
+        merge = self.images.merge_size ** 2
+        texts = []
+        for prompt, grid in zip(prompts, pixels["image_grid_thw"]):
+            messages = [{"role": "user", "content": [{"type": "image"},
+                                                      {"type": "text", "text": QUESTION.format(prompt)}]}]
+            text = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+            texts.append(text.replace(IMAGE_TOKEN, IMAGE_TOKEN * int(grid.prod() // merge), 1))
+        tokens = self.tokenizer(texts, padding=True, return_tensors="pt")
+        answer_id = self.tokenizer.encode(ANSWER, add_special_tokens=False)[0]
+        return {"input_ids": tokens["input_ids"], "attention_mask": tokens["attention_mask"],
+                "pixel_values": pixels["pixel_values"], "image_grid_thw": pixels["image_grid_thw"],
+                "answer_id": torch.tensor([answer_id])}
+
+    def _forward(self, inputs):
+        answer_id = int(inputs.pop("answer_id")[0])
+        out = self.model.generate(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"],
+                                  pixel_values=inputs["pixel_values"].to(dtype=self.dtype),
+                                  image_grid_thw=inputs["image_grid_thw"], max_new_tokens=1, do_sample=False,
+                                  output_scores=True, return_dict_in_generate=True)
+        return torch.softmax(out.scores[0].float(), dim=-1)[:, answer_id]
