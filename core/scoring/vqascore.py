@@ -78,7 +78,6 @@ class VqaScorer(Scorer):
     model: Qwen2_5_VLForConditionalGeneration
     images: Qwen2VLImageProcessorPil
     tokenizer: PreTrainedTokenizerBase
-    min_pixels, max_pixels = MIN_PIXELS, MAX_PIXELS
 
     def load(self, device: str = "cpu", dtype: torch.dtype = torch.float32) -> "Scorer":
         self.check_device(device)
@@ -91,7 +90,6 @@ class VqaScorer(Scorer):
 
     def _build_tiny(self) -> None:
         self.model, self.images, self.tokenizer = tiny_qwen_vl(seed=5)
-        self.min_pixels, self.max_pixels = self.images.size["shortest_edge"], self.images.size["longest_edge"]
 
     def _load_pretrained(self) -> tuple[str, str]:
         source = resolve(self.metric, VQA_REPO, settings=self.settings, include=VQA_FILES)
@@ -105,8 +103,8 @@ class VqaScorer(Scorer):
 
     def _prepare(self, images, prompts):
         resized = []
-        for im in images:  # qwen_vl_utils.fetch_image
-            h, w = smart_resize(im.height, im.width, min_pixels=self.min_pixels, max_pixels=self.max_pixels)
+        for im in images:  # qwen_vl_utils.fetch_image, then the image processor's own smart resize
+            h, w = smart_resize(im.height, im.width)
             resized.append(im.resize((w, h), resample=3) if (w, h) != im.size else im)  # 3: PIL bicubic
         pixels = self.images(images=resized, return_tensors="pt")
         merge = self.images.merge_size ** 2
