@@ -14,11 +14,11 @@ import streamlit as st
 
 from core import store
 from core.scoring.backfill import MetricCounts, ScorerSet, score_missing
+from core.scoring.metrics import METRIC_LABELS, METRIC_SHORT
 from core.scoring.scorers import METRICS, SCORER_WEIGHTS
 from dashboard import data
-from dashboard.chart_scores import METRIC_LABELS
 
-SHORT = {"clip": "CLIP", "pick": "Pick", "aesthetic": "aesthetic"}
+SHORT = METRIC_SHORT
 # Generation columns the quality charts and the Compare page read beside the scores.
 FRAME_COLUMNS = tuple(dict.fromkeys(("id",) + data.CHART_COLUMNS + ("prompt", "seed", "category")))
 

@@ -14,6 +14,7 @@ from torch import nn
 
 from core.errors import CaseStudyError
 from core.scoring.metrics import METRIC_INFO
+from core.scoring.sources import HubFiles
 from core.settings import Settings, get_settings
 
 SCORER_WEIGHTS: tuple[str, ...] = ("pretrained", "tiny")
@@ -56,8 +57,7 @@ class Scorer(ABC):
 
     metric: ClassVar[str]  # a name of core.scoring.metrics, where its label lives
     hub_id: ClassVar[str]
-    # (hub repo, the files it needs: names or patterns) of every download its pretrained weights need
-    needs: ClassVar[tuple[tuple[str, tuple[str, ...]], ...]] = ()
+    needs: ClassVar[tuple[HubFiles, ...]] = ()  # what its pretrained weights download (`python -m core.bench weights`)
     gpu_only: ClassVar[bool] = False  # pretrained weights refused on the CPU (VQAScore's 8B VLM); tiny twins run anywhere
 
     def __init__(self, *, weights: str = "pretrained", settings: Settings | None = None):

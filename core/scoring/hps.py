@@ -20,8 +20,6 @@ package is not a dependency here (scripts/parity_scorers.py checks this code aga
 """
 from __future__ import annotations
 
-from typing import ClassVar
-
 import torch
 from torch import nn
 from transformers import AutoTokenizer, CLIPConfig, CLIPModel, PreTrainedTokenizerBase
@@ -29,7 +27,7 @@ from transformers.initialization import no_init_weights
 
 from core.scoring.base import Scorer, l2_normalized, projected
 from core.scoring.convert import open_clip_to_hf
-from core.scoring.sources import folder_revision, hub_file, load_error, local_folder, resolve
+from core.scoring.sources import HubFiles, folder_revision, hub_file, load_error, local_folder, resolve
 from core.scoring.tiny import tiny_clip
 from core.scoring.transforms import resize_longest_pad
 
@@ -72,8 +70,9 @@ class HpsScorer(Scorer):
     model: CLIPModel
     tokenizer: PreTrainedTokenizerBase
     image_size: int = 224
-    needs: ClassVar[tuple[tuple[str, tuple[str, ...]], ...]] = ((HPS_REPO, (HPS_FILE,)),
-                                                                (HPS_TOKENIZER, TOKENIZER_FILES))
+    needs = (HubFiles(HPS_REPO, HPS_FILE, (HPS_FILE,), folder="hps", purpose="HPSv2.1 checkpoint"),
+             HubFiles(HPS_TOKENIZER, "tokenizer_config.json", TOKENIZER_FILES, folder="hps-tokenizer",
+                      purpose="CLIP BPE tokenizer", weights=False))
 
     def _modules(self) -> list[nn.Module]:
         return [self.model]

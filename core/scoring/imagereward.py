@@ -20,8 +20,6 @@ it is not a dependency (scripts/parity_scorers.py checks this code against it in
 """
 from __future__ import annotations
 
-from typing import ClassVar
-
 import torch
 from torch import nn
 from transformers import AutoTokenizer, BlipTextConfig, BlipVisionConfig, PreTrainedTokenizerBase
@@ -32,7 +30,7 @@ from transformers.models.blip.modeling_blip_text import BlipTextModel
 from core.scoring.aesthetic_mlp import AestheticMLP
 from core.scoring.base import Scorer
 from core.scoring.convert import imagereward_parts
-from core.scoring.sources import folder_revision, hub_file, load_error, local_folder, resolve
+from core.scoring.sources import HubFiles, folder_revision, hub_file, load_error, local_folder, resolve
 from core.scoring.tiny import tiny_imagereward
 from core.scoring.transforms import resize_crop
 
@@ -81,7 +79,9 @@ class ImageRewardScorer(Scorer):
     text: BlipTextModel
     mlp: AestheticMLP
     tokenizer: PreTrainedTokenizerBase
-    needs: ClassVar[tuple[tuple[str, tuple[str, ...]], ...]] = ((IR_REPO, (IR_FILE,)), (IR_TOKENIZER, TOKENIZER_FILES))
+    needs = (HubFiles(IR_REPO, IR_FILE, (IR_FILE,), folder="imagereward", purpose="ImageReward checkpoint"),
+             HubFiles(IR_TOKENIZER, "tokenizer_config.json", TOKENIZER_FILES, folder="imagereward-tokenizer",
+                      purpose="BERT tokenizer", weights=False))
 
     def _modules(self) -> list[nn.Module]:
         return [self.vision, self.text, self.mlp]

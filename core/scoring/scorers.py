@@ -32,7 +32,7 @@ from core.scoring.base import (SCORER_WEIGHTS, Scorer, UnknownMetricError, l2_no
 from core.scoring.hps import HpsScorer
 from core.scoring.imagereward import ImageRewardScorer
 from core.scoring.metrics import DEFAULT_METRICS, METRIC_LABELS, METRICS
-from core.scoring.sources import folder_revision, hub_file, load_error, local_folder, resolve
+from core.scoring.sources import HubFiles, folder_revision, hub_file, load_error, local_folder, resolve
 from core.scoring.tiny import PilImageProcessor, tiny_aesthetic_mlp, tiny_clip
 from core.scoring.vqascore import VqaScorer
 from core.settings import Settings
@@ -97,7 +97,7 @@ class _ClipPair(Scorer):
 class ClipScorer(_ClipPair):
     metric = "clip"
     hub_id = CLIP_L14
-    needs = ((CLIP_L14, MODEL_FILES),)
+    needs = (HubFiles(CLIP_L14, "config.json", MODEL_FILES, folder="clip"),)
 
     def _build_tiny(self) -> None:
         self.model, self.processor = tiny_clip(seed=0)
@@ -110,7 +110,9 @@ class PickScorer(_ClipPair):
     metric = "pick"
     hub_id = PICKSCORE
     processor_id = PICKSCORE_PROCESSOR
-    needs = ((PICKSCORE, MODEL_FILES), (PICKSCORE_PROCESSOR, TOKENIZER_FILES))
+    needs = (HubFiles(PICKSCORE, "config.json", MODEL_FILES, folder="pick"),
+             HubFiles(PICKSCORE_PROCESSOR, "preprocessor_config.json", TOKENIZER_FILES, folder="pick-processor",
+                      purpose="processor and tokenizer", weights=False))
 
     def _build_tiny(self) -> None:
         self.model, self.processor = tiny_clip(seed=1, logit_scale_init=PICK_LOGIT_SCALE_INIT)
@@ -126,7 +128,8 @@ class AestheticScorer(Scorer):
 
     metric = "aesthetic"
     hub_id = AESTHETIC_REPO
-    needs = ((AESTHETIC_REPO, (WEIGHTS_FILE,)), (CLIP_L14, MODEL_FILES))
+    needs = (HubFiles(AESTHETIC_REPO, WEIGHTS_FILE, (WEIGHTS_FILE,), folder="aesthetic", purpose="MLP head"),
+             HubFiles(CLIP_L14, "config.json", MODEL_FILES, folder="clip", purpose="CLIP ViT-L/14 image tower"))
     vision: CLIPVisionModelWithProjection
     processor: PilImageProcessor
     mlp: AestheticMLP

@@ -30,6 +30,20 @@ _CHUNK = 1 << 20
 HUB_PROBE_S = 1.5  # one TCP connection attempt to the hub before a download; offline fails within it
 
 
+@dataclass(frozen=True)
+class HubFiles:
+    """One download a scorer's pretrained weights need: `include` (file names or glob patterns; empty: the whole
+    repo) of the hub repo `repo`; `probe` is the file whose presence in the cache (or in `<models_dir>/<folder>`)
+    means the download is there."""
+
+    repo: str
+    probe: str
+    include: tuple[str, ...] = ()
+    folder: str = ""  # the `<models_dir>/<folder>` that replaces the download when it exists
+    purpose: str = "weights"
+    weights: bool = True  # False: a tokenizer or processor download, present without weight files
+
+
 class ScorerWeightsError(CaseStudyError, OSError):
     """A scorer's weights are neither in `<IGCS_MODELS_DIR>/<scorer>` nor reachable on the hub (or its cache)."""
 
@@ -73,8 +87,10 @@ def folder_revision(folder: Path) -> str:
 
 
 def fetch_command(repo_id: str, include: Sequence[str] = ()) -> str:
-    """The command that puts `repo_id` (only the files matching `include`, when given) into the Hugging Face cache."""
-    return f"hf download {repo_id}" + ("".join(f" --include '{p}'" for p in include))
+    """The command that puts `repo_id` (only `include`: file names, or glob patterns) into the Hugging Face cache."""
+    if include and not any(c in p for p in include for c in "*?["):
+        return " ".join(["hf download", repo_id, *include])
+    return f"hf download {repo_id}" + "".join(f" --include '{p}'" for p in include)
 
 
 def hub_reachable(timeout: float = HUB_PROBE_S) -> bool:
@@ -99,6 +115,14 @@ def cached_file(repo_id: str, filename: str) -> Path | None:
 def snapshot_folder(path: Path, filename: str) -> Path:
     """The cache keeps files at <cache>/models--owner--name/snapshots/<commit>/<filename>: that snapshot folder."""
     return path.parents[len(Path(filename).parts) - 1]
+
+
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
+
+
+def has_weights(folder: Path) -> bool:
+    """Whether a snapshot folder holds a weight file (a repo's config alone is not a usable download)."""
+    return any(p.suffix in WEIGHT_SUFFIXES for p in folder.rglob("*"))
 
 
 def _token(settings: Settings) -> str | None:
@@ -154,6 +178,8 @@ def resolve(scorer: str, repo_id: str, *, settings: Settings, probe: str = "conf
             raise ScorerWeightsError(missing_message(scorer, repo_id, probe, settings, _offline_reason(), include))
         try:
             folder = Path(snapshot_download(repo_id, allow_patterns=list(include) or None, token=_token(settings)))
+            if "*.safetensors" in include and not has_weights(folder):  # a repo of .bin files only
+                folder = Path(snapshot_download(repo_id, allow_patterns=["*.bin"], token=_token(settings)))
         except Exception as exc:
             detail = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'no detail'}"
             raise ScorerWeightsError(missing_message(scorer, repo_id, probe, settings, detail, include)) from exc

@@ -36,7 +36,7 @@ from transformers import AutoTokenizer, PreTrainedTokenizerBase, Qwen2_5_VLForCo
 from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
 
 from core.scoring.base import Scorer
-from core.scoring.sources import load_error, resolve
+from core.scoring.sources import HubFiles, load_error, resolve
 from core.scoring.tiny import tiny_qwen_vl
 
 VQA_REPO = "Qwen/Qwen2.5-VL-7B-Instruct"
@@ -74,7 +74,7 @@ class VqaScorer(Scorer):
     metric = "vqascore"
     hub_id = VQA_REPO
     gpu_only = True
-    needs = ((VQA_REPO, VQA_FILES),)
+    needs = (HubFiles(VQA_REPO, "config.json", VQA_FILES, folder="vqascore", purpose="Qwen2.5-VL-7B-Instruct"),)
     model: Qwen2_5_VLForConditionalGeneration
     images: Qwen2VLImageProcessorPil
     tokenizer: PreTrainedTokenizerBase

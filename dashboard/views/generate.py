@@ -12,6 +12,7 @@ from core.recipes import RECIPES
 from core.registry import all_specs, get_spec
 from core.request import MAX_SEED, GenerationRequest
 from core.runner import Planned, PlanError, Progress, Runner, plan
+from core.scoring.metrics import DEFAULT_METRICS, METRIC_INFO
 from core.scoring.scorers import METRICS, SCORER_WEIGHTS
 from dashboard import data, scores
 
@@ -240,10 +241,10 @@ def _score_panel(results: list[dict]) -> None:
         return
     with st.container(border=True):
         c_metrics, c_weights, c_go = st.columns([3, 2, 1.3], vertical_alignment="bottom")
-        metrics = c_metrics.multiselect("Metrics", METRICS, default=list(METRICS), key="gen_score_metrics",
+        metrics = c_metrics.multiselect("Metrics", METRICS, default=list(DEFAULT_METRICS), key="gen_score_metrics",
                                         format_func=lambda m: scores.METRIC_LABELS.get(m, m),
-                                        help="CLIPScore: prompt alignment; PickScore: human preference; "
-                                             "LAION aesthetic: looks alone (README, Quality scores)")
+                                        help="; ".join(f"{i.label}: {i.judges}" for i in METRIC_INFO.values())
+                                             + " (README, Quality scores)")
         if st.session_state.get("gen_score_weights_for") != weights:  # the default follows the weights mode
             st.session_state["gen_score_weights"] = scores.default_scorer_weights(weights)
             st.session_state["gen_score_weights_for"] = weights
