@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import socket
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -99,11 +100,20 @@ def hub_reachable(timeout: float = HUB_PROBE_S) -> bool:
         return False
     url = urlsplit(hub_constants.ENDPOINT)
     port = url.port or (443 if url.scheme == "https" else 80)
-    try:
-        with socket.create_connection((url.hostname, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
+    answered, done = threading.Event(), threading.Event()
+
+    def connect() -> None:  # in a thread: a name lookup with no DNS server can outlast any socket timeout
+        try:
+            with socket.create_connection((url.hostname, port), timeout=timeout):
+                answered.set()
+        except OSError:
+            pass
+        finally:
+            done.set()
+
+    threading.Thread(target=connect, daemon=True, name="hub-probe").start()
+    done.wait(timeout)
+    return answered.is_set()
 
 
 def cached_file(repo_id: str, filename: str) -> Path | None:
