@@ -1,4 +1,4 @@
-"""Parity of our HPSv2.1 and ImageReward scorers with their authors' packages, on tiny twins, within 1e-4.
+"""Parity of our HPSv2.1, ImageReward and VQAScore scorers with their authors' packages, on tiny twins, within 1e-4.
 
 The authors' packages do not install beside the project's pins (hpsv2 1.2.0 pins protobuf<4 and pytest==7.2.0;
 image-reward 1.5 pins timm==0.6.13 and fairscale==0.4.13 and its BLIP code needs transformers 4.x), so the check
@@ -8,7 +8,9 @@ has two halves in two environments, exchanging files through DIR:
      size with seeded random weights (open_clip's CLIP through hpsv2's `create_model_and_transforms` with the
      arguments `hpsv2.score` uses; ImageReward's `ImageReward` with BLIP's ViT and BERT made small), scores
      images with the authors' own scoring function (`hpsv2.img_score.score(image, prompt, cp=checkpoint)`,
-     `ImageReward.score(prompt, image)`), and writes the checkpoint in the authors' format, the tokenizer files,
+     `ImageReward.score(prompt, image)`; for VQAScore a Qwen2.5-VL of transformers 4.49 at toy size handed to
+     t2v_metrics' `Qwen2VLModel.forward`, whose package __init__ is skipped for its ffmpeg check), and writes the
+     checkpoint in the authors' format (VQAScore: save_pretrained of model and processor), the tokenizer files,
      the images, the prompts and the scores.
   2. `ours`, in the project's venv: reads that checkpoint through core.scoring.convert into our scorer (the code
      path of pretrained weights), scores the same image files, prints each difference, exits 1 above 1e-4.
@@ -34,6 +36,12 @@ compiled ops cannot load without CUDA: its two op-registration imports are remov
     /tmp/venv-ir/bin/python scripts/parity_scorers.py authors imagereward /tmp/parity
     PYTHONPATH=. .venv/bin/python scripts/parity_scorers.py ours hps /tmp/parity
     PYTHONPATH=. .venv/bin/python scripts/parity_scorers.py ours imagereward /tmp/parity
+
+    python3 -m venv /tmp/venv-vqa && /tmp/venv-vqa/bin/pip install torch==2.13.0 torchvision==0.28.0 \
+        transformers==4.49.0 qwen-vl-utils decord accelerate && /tmp/venv-vqa/bin/pip install --no-deps t2v-metrics
+    (the same torchvision edit in /tmp/venv-vqa)
+    /tmp/venv-vqa/bin/python scripts/parity_scorers.py authors vqascore /tmp/parity
+    PYTHONPATH=. .venv/bin/python scripts/parity_scorers.py ours vqascore /tmp/parity
 """
 from __future__ import annotations
 
@@ -58,6 +66,18 @@ IR_WORDS = ("a an the of on in with and at to by is red green blue yellow black 
             "horse car house tree flower sky sea mountain city street man woman child robot apple cup book two "
             "three left right above below photo painting style riding night ' , ! . s 3").split()
 IR_VISION = dict(image_size=32, patch_size=8, width=32, depth=2, heads=4)
+VQA_PROMPTS = PROMPTS[:5] + ['a sign that says "Yes" in red']  # "Yes" in the prompt: the repetition penalty acts
+QWEN_SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>",
+                "<|image_pad|>", "<|video_pad|>"]
+QWEN_WORDS = ("Yes No Does this image show You are a helpful assistant system user an the of on in with and at to "
+              "by is red green blue cat dog dogs bird birds horse house sky sea city man woman robot apple two "
+              "three left right photo painting style riding night sign that says").split() + list(".,?!\"'3")
+QWEN_TEMPLATE = (
+    "{% for message in messages %}{% if loop.first and message['role'] != 'system' %}<|im_start|>system\n"
+    "You are a helpful assistant.<|im_end|>\n{% endif %}<|im_start|>{{ message['role'] }}\n"
+    "{% for content in message['content'] %}{% if content['type'] == 'image' %}"
+    "<|vision_start|><|image_pad|><|vision_end|>{% elif content['type'] == 'text' %}{{ content['text'] }}"
+    "{% endif %}{% endfor %}<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
 
 
 def _images(folder: Path) -> list[Path]:
@@ -162,6 +182,73 @@ def authors_imagereward(out: Path) -> dict:
     return {"scores": scores, "med_config": med, "vision": IR_VISION, "checkpoint": "ir_checkpoint.pt"}
 
 
+def authors_vqascore(out: Path) -> dict:
+    import importlib.util
+    import types
+
+    from tokenizers import Tokenizer, pre_tokenizers
+    from transformers import (Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration, Qwen2TokenizerFast,
+                              Qwen2_5_VLProcessor, Qwen2VLImageProcessor)
+
+    root = Path(importlib.util.find_spec("t2v_metrics").origin).parent  # found, not run: its __init__ wants ffmpeg
+    for name, sub in (("t2v_metrics", "."), ("t2v_metrics.models", "models"),
+                      ("t2v_metrics.models.vqascore_models", "models/vqascore_models")):
+        module = types.ModuleType(name)
+        module.__path__ = [str(root / sub)]
+        sys.modules[name] = module
+    from t2v_metrics.models.vqascore_models.qwen2vl_model import Qwen2VLModel
+
+    # Qwen2's tokenizer layout (NFC, its split regex, byte-level BPE) with a small vocabulary trained here, so that
+    # transformers 5's Qwen2Tokenizer (which rebuilds the BPE from vocab.json + merges.txt) reads it back the same
+    from tokenizers import Regex, decoders, normalizers
+    from tokenizers.models import BPE
+    from tokenizers.trainers import BpeTrainer
+    from transformers.models.qwen2.tokenization_qwen2 import PRETOKENIZE_REGEX
+
+    tok = Tokenizer(BPE(unk_token=None, continuing_subword_prefix="", end_of_word_suffix="", fuse_unk=False,
+                        byte_fallback=False))
+    tok.normalizer = normalizers.NFC()
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(PRETOKENIZE_REGEX), behavior="isolated", invert=False),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+    tok.decoder = decoders.ByteLevel()
+    corpus = [" ".join(QWEN_WORDS), "You are a helpful assistant.", 'Does this image show "a red cat"?', "Yes", "No"]
+    tok.train_from_iterator(corpus * 20, BpeTrainer(vocab_size=400, special_tokens=QWEN_SPECIAL, show_progress=False,
+                                                    initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    vocab = tok.get_vocab()
+    tokenizer = Qwen2TokenizerFast(tokenizer_object=tok, unk_token=None, pad_token="<|endoftext|>",
+                                   eos_token="<|im_end|>", additional_special_tokens=QWEN_SPECIAL[1:],
+                                   padding_side="left")
+    images = Qwen2VLImageProcessor(min_pixels=4 * 28 * 28, max_pixels=16 * 28 * 28, patch_size=14, merge_size=2,
+                                   temporal_patch_size=2)
+    processor = Qwen2_5_VLProcessor(image_processor=images, tokenizer=tokenizer, chat_template=QWEN_TEMPLATE)
+    config = Qwen2_5_VLConfig(
+        vocab_size=len(vocab), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, max_position_embeddings=512, rope_theta=10000.0,
+        rope_scaling={"type": "mrope", "mrope_section": [2, 1, 1]}, bos_token_id=0,
+        eos_token_id=vocab["<|im_end|>"], pad_token_id=0,
+        vision_config=dict(depth=2, hidden_size=32, intermediate_size=64, num_heads=4, out_hidden_size=32,
+                           patch_size=14, spatial_merge_size=2, temporal_patch_size=2, window_size=56,
+                           fullatt_block_indexes=[1]),
+        image_token_id=vocab["<|image_pad|>"], video_token_id=vocab["<|video_pad|>"],
+        vision_start_token_id=vocab["<|vision_start|>"], vision_end_token_id=vocab["<|vision_end|>"])
+    torch.manual_seed(0)
+    model = Qwen2_5_VLForConditionalGeneration(config)
+    _spread(model, 3)
+    with torch.no_grad():  # P("Yes") away from 1/vocabulary, so that differences of 1e-4 are visible
+        yes = tokenizer.encode("Yes")[0]
+        model.lm_head.weight[yes] = model.lm_head.weight[yes] * -25
+    model.generation_config.repetition_penalty = 1.05  # as Qwen2.5-VL-7B-Instruct's generation_config.json
+    model.eval()
+    vqa = Qwen2VLModel.__new__(Qwen2VLModel)  # load_model() reads the hub; the rest of the object is the authors'
+    vqa.model, vqa.processor, vqa.device, vqa.model_name = model, processor, torch.device("cpu"), "qwen2.5-vl-7b"
+    vqa.model_info = {"fps": 8.0}
+    scores = vqa.forward([str(p) for p in _images(out)], VQA_PROMPTS).tolist()
+    model.save_pretrained(out / "vqa_model")
+    processor.save_pretrained(out / "vqa_model")
+    return {"scores": scores}
+
+
 # ---- 2. our side --------------------------------------------------------------------------------------------
 def ours_hps(out: Path, ref: dict) -> list[float]:
     from transformers import CLIPConfig, CLIPTokenizer
@@ -212,8 +299,20 @@ def ours_imagereward(out: Path, ref: dict) -> list[float]:
     return scorer.score([Image.open(p) for p in _images(out)], PROMPTS)
 
 
-AUTHORS = {"hps": authors_hps, "imagereward": authors_imagereward}
-OURS = {"hps": ours_hps, "imagereward": ours_imagereward}
+def ours_vqascore(out: Path, ref: dict) -> list[float]:
+    from core.scoring.scorers import make_scorer
+    from core.scoring.vqascore import load_folder
+
+    # VqaScorer._load_pretrained's loader, in float32 on the CPU (the scorer itself wants CUDA for real weights)
+    model, images, tokenizer = load_folder(out / "vqa_model", dtype=torch.float32)
+    scorer = make_scorer("vqascore", weights="tiny").attach(scorer_id="parity:vqascore", revision="parity",
+                                                            weights="tiny", model=model, images=images,
+                                                            tokenizer=tokenizer)
+    return scorer.score([Image.open(p) for p in _images(out)], VQA_PROMPTS, batch_size=1)
+
+
+AUTHORS = {"hps": authors_hps, "imagereward": authors_imagereward, "vqascore": authors_vqascore}
+OURS = {"hps": ours_hps, "imagereward": ours_imagereward, "vqascore": ours_vqascore}
 
 
 def main(argv=None) -> int:
@@ -232,7 +331,8 @@ def main(argv=None) -> int:
     ref = json.loads((out / "reference.json").read_text())
     ours = OURS[args.metric](out, ref)
     diffs = [abs(a - b) for a, b in zip(ours, ref["scores"])]
-    for prompt, size, a, b, d in zip(PROMPTS, SIZES, ref["scores"], ours, diffs):
+    prompts = VQA_PROMPTS if args.metric == "vqascore" else PROMPTS
+    for prompt, size, a, b, d in zip(prompts, SIZES, ref["scores"], ours, diffs):
         print(f"{args.metric:<12} {size[0]:>3}x{size[1]:<3} authors {a:+.7f}  ours {b:+.7f}  |diff| {d:.2e}  {prompt!r}")
     worst = max(diffs)
     ok = len(ours) == len(ref["scores"]) and worst <= TOLERANCE

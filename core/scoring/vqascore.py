@@ -23,12 +23,16 @@ Heavy: about 8.3B parameters (17 GB in bfloat16); pretrained weights run on a CU
 before anything loads). The tiny twin runs anywhere.
 
 Processing is done here with the tokenizer and the PIL image processor (the image placeholder expanded to one
-token per merged patch, as Qwen2_5_VLProcessor does): the processor class also wants a video processor, which
-needs torchvision.
+token per merged patch, and `mm_token_type_ids` marking the image tokens, as Qwen2_5_VLProcessor does): the
+processor class also wants a video processor, which needs torchvision. Without `mm_token_type_ids` transformers 5
+falls back to 1-D text positions for the image tokens with no warning (the parity check caught it: logits off by
+0.01 on the twin).
 """
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -67,6 +71,27 @@ def smart_resize(height: int, width: int, *, factor: int = FACTOR, min_pixels: i
     return h_bar, w_bar
 
 
+def processor_chat_template(folder: str | Path) -> str | None:
+    """The processor's chat template (chat_template.jinja, or chat_template.json as older saves write it)."""
+    folder = Path(folder)
+    if (folder / "chat_template.jinja").is_file():
+        return (folder / "chat_template.jinja").read_text()
+    if (folder / "chat_template.json").is_file():
+        return json.loads((folder / "chat_template.json").read_text()).get("chat_template")
+    return None
+
+
+def load_folder(folder: str | Path, *, dtype: torch.dtype):
+    """(model, PIL image processor, left-padding tokenizer with the processor's chat template) of a Qwen2.5-VL
+    folder (a hub snapshot or save_pretrained output); no network."""
+    tokenizer = AutoTokenizer.from_pretrained(folder, padding_side="left")
+    if not getattr(tokenizer, "chat_template", None):
+        tokenizer.chat_template = processor_chat_template(folder)
+    images = Qwen2VLImageProcessorPil.from_pretrained(folder)
+    model = Qwen2_5_VLForConditionalGeneration.from_pretrained(folder, dtype=dtype).eval()
+    return model, images, tokenizer
+
+
 class VqaScorer(Scorer):
     """`<models_dir>/vqascore/` may hold a save_pretrained copy of Qwen2.5-VL-7B-Instruct (model, tokenizer, image
     processor files)."""
@@ -94,9 +119,7 @@ class VqaScorer(Scorer):
     def _load_pretrained(self) -> tuple[str, str]:
         source = resolve(self.metric, VQA_REPO, settings=self.settings, include=VQA_FILES)
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(source.path, padding_side="left")
-            self.images = Qwen2VLImageProcessorPil.from_pretrained(source.path)
-            self.model = Qwen2_5_VLForConditionalGeneration.from_pretrained(source.path, dtype=torch.bfloat16)
+            self.model, self.images, self.tokenizer = load_folder(source.path, dtype=torch.bfloat16)
         except OSError as exc:
             raise load_error(self.metric, source, exc, VQA_FILES) from exc
         return source.scorer_id, source.revision
@@ -116,13 +139,18 @@ class VqaScorer(Scorer):
             texts.append(text.replace(IMAGE_TOKEN, IMAGE_TOKEN * int(grid.prod() // merge), 1))
         tokens = self.tokenizer(texts, padding=True, return_tensors="pt")
         answer_id = self.tokenizer.encode(ANSWER, add_special_tokens=False)[0]
+        # 1 marks image tokens, as the processor's `create_mm_token_type_ids`: without it transformers 5 gives the
+        # language model plain 1-D positions instead of M-RoPE's (t, h, w) ones for the image, silently
+        image_token_id = self.tokenizer.convert_tokens_to_ids(IMAGE_TOKEN)
         return {"input_ids": tokens["input_ids"], "attention_mask": tokens["attention_mask"],
+                "mm_token_type_ids": (tokens["input_ids"] == image_token_id).int(),
                 "pixel_values": pixels["pixel_values"], "image_grid_thw": pixels["image_grid_thw"],
                 "answer_id": torch.tensor([answer_id])}
 
     def _forward(self, inputs):
         answer_id = int(inputs.pop("answer_id")[0])
         out = self.model.generate(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"],
+                                  mm_token_type_ids=inputs["mm_token_type_ids"],
                                   pixel_values=inputs["pixel_values"].to(dtype=self.dtype),
                                   image_grid_thw=inputs["image_grid_thw"], max_new_tokens=1, do_sample=False,
                                   output_scores=True, return_dict_in_generate=True)
