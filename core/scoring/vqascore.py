@@ -49,6 +49,18 @@ QUESTION = 'Does this image show "{}"?'
 ANSWER = "Yes"
 IMAGE_TOKEN = "<|image_pad|>"
 FACTOR = 28  # qwen_vl_utils.IMAGE_FACTOR: patch 14 x merge 2
+# Qwen2.5-VL-7B-Instruct's architecture (its config.json; the same as Qwen-Image's text encoder), for random-weight
+# timing (scripts/gpu_scoring.py). Special-token ids are the real tokenizer's.
+QWEN25_VL_7B = dict(
+    text_config=dict(vocab_size=152064, hidden_size=3584, intermediate_size=18944, num_hidden_layers=28,
+                     num_attention_heads=28, num_key_value_heads=4, hidden_act="silu", rms_norm_eps=1e-6,
+                     max_position_embeddings=128000, bos_token_id=151643, eos_token_id=151645,
+                     rope_parameters=dict(rope_type="default", mrope_section=[16, 24, 24], rope_theta=1000000.0)),
+    vision_config=dict(depth=32, hidden_size=1280, intermediate_size=3420, num_heads=16, out_hidden_size=3584,
+                       patch_size=14, spatial_merge_size=2, temporal_patch_size=2, window_size=112,
+                       fullatt_block_indexes=[7, 15, 23, 31], hidden_act="silu", tokens_per_second=2),
+    image_token_id=151655, video_token_id=151656, vision_start_token_id=151652, vision_end_token_id=151653,
+    tie_word_embeddings=False)
 MIN_PIXELS, MAX_PIXELS = 4 * 28 * 28, 16384 * 28 * 28  # qwen_vl_utils' defaults for images
 
 
