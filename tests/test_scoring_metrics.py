@@ -24,7 +24,7 @@ from core.scoring.backfill import ScorerSet, score_missing
 from core.scoring.cli import main as score_main
 from core.scoring.hps import clip_from_open_clip
 from core.scoring.imagereward import IR_MEAN, IR_STD, imagereward_from_checkpoint
-from core.scoring.metrics import DEFAULT_METRICS, METRIC_LABELS, METRICS
+from core.scoring.metrics import DEFAULT_METRICS, LABELS, METRICS
 from core.scoring.scorers import SCORERS, make_scorer, parse_metrics
 from core.scoring.sources import ScorerWeightsError, fetch_command
 from core.scoring.tiny import tiny_clip, tiny_imagereward
@@ -32,6 +32,7 @@ from core.scoring.transforms import OPENAI_MEAN, OPENAI_STD, resize_crop, resize
 from core.settings import get_settings
 from core.store import Generation, Run, Score, add_generation, add_run, session_scope
 from core.weights import main as weights_main
+from dashboard.chart_scores import METRIC_LABELS as CHART_LABELS
 from tests.backends import both_backends
 
 NEW = ("hps", "imagereward", "vqascore")
@@ -70,10 +71,14 @@ def no_hub(tmp_path, monkeypatch):
 
 
 # ---- the metrics --------------------------------------------------------------------------------------------
-def test_metric_names_and_labels_live_in_one_place():
-    assert METRICS == tuple(SCORERS) and set(NEW) <= set(METRICS)
-    assert {make_scorer(m, weights="tiny").label for m in METRICS} == set(METRIC_LABELS.values())
-    assert set(DEFAULT_METRICS) == {"clip", "pick", "aesthetic"}  # a default never pulls a new multi-GB model
+def test_new_metrics_are_named_labelled_and_opt_in():
+    assert set(NEW) <= set(SCORERS) and set(NEW) <= set(METRICS)
+    assert {m: LABELS[m] for m in NEW} == {"hps": "HPSv2.1", "imagereward": "ImageReward v1.0",
+                                          "vqascore": "VQAScore (Qwen2.5-VL-7B)"}
+    assert {m: CHART_LABELS[m] for m in NEW} == {"hps": "HPSv2.1", "imagereward": "ImageReward",
+                                                "vqascore": "VQAScore"}
+    # a default never pulls a new multi-GB model: the first three and the edit metrics stay the default
+    assert {"clip", "pick", "aesthetic"} <= set(DEFAULT_METRICS) and not set(NEW) & set(DEFAULT_METRICS)
     assert parse_metrics("hps,imagereward,vqascore") == list(NEW)
 
 

@@ -21,8 +21,11 @@ import torch
 from PIL import Image
 from sqlalchemy.engine import Engine
 
+from core.edits import EditIndex, EditItem
 from core.loading import resolve_device
-from core.scoring.scorers import SCORER_WEIGHTS, Scorer, make_scorer, parse_metrics
+from core.scoring.edit_scorers import EditPair, EditScorer, edit_pair
+from core.scoring.metrics import make_scorers, parse_metrics
+from core.scoring.scorers import SCORER_WEIGHTS, Scorer
 from core.settings import Settings
 from core.store import Generation, Score, add_scores, generations_missing_score, session_scope
 
@@ -40,12 +43,14 @@ def scorer_weights_for(generation_weights: str | None) -> str:
 
 @dataclass
 class MetricCounts:
-    """What one metric's pass did: scores written, rows whose image file is gone, scoring seconds, and scores
+    """What one metric's pass did: scores written, rows whose image file is gone, scoring seconds, rows the
+    metric does not apply to (an edit without captions for clip_dir, without ground truth for edit_check), and scores
     written per scorer weights mode."""
 
     scored: int = 0
     missing_file: int = 0
     seconds: float = 0.0
+    not_applicable: int = 0
     by_weights: dict[str, int] = field(default_factory=dict)
 
     def __add__(self, other: "MetricCounts") -> "MetricCounts":
@@ -53,7 +58,7 @@ class MetricCounts:
         for mode, n in other.by_weights.items():
             by[mode] = by.get(mode, 0) + n
         return MetricCounts(self.scored + other.scored, self.missing_file + other.missing_file,
-                            self.seconds + other.seconds, by)
+                            self.seconds + other.seconds, self.not_applicable + other.not_applicable, by)
 
 
 # progress(metric, done, total)
@@ -76,7 +81,7 @@ class ScorerSet:
     """The scorers of one sweep or one backfill, loaded once each."""
 
     def __init__(self, metrics: str | Sequence[str], *, device: str = "auto", dtype: str = "float32",
-                 weights: str = "pretrained", settings: Settings | None = None):
+                 weights: str = "pretrained", settings: Settings | None = None, edit_items: Sequence[EditItem] = ()):
         if dtype not in DTYPES:
             raise ValueError(f"dtype: {dtype!r} is not allowed; choose one of {', '.join(DTYPES)}")
         if weights not in WEIGHT_CHOICES:
@@ -89,10 +94,21 @@ class ScorerSet:
         # Checked now, before any model loads (a GPU-only scorer's pretrained weights on the CPU: when asked for
         # explicitly; with `auto`, when a row needs them).
         self._scorers: dict[tuple[str, str], Scorer] = {
-            (m, mode): make_scorer(m, weights=mode, settings=settings) for m in self.metrics for mode in modes}
+            (m, mode): scorer for mode in modes
+            for m, scorer in make_scorers(self.metrics, weights=mode, settings=settings).items()}
         if weights != AUTO:
             for scorer in self._scorers.values():
                 scorer.check_device(self.device)
+        # Edit metrics find a stored edit's suite item (region, captions) by source hash and instruction.
+        self._edit_items = tuple(edit_items)
+        self._edit_index: EditIndex | None = None
+
+    @property
+    def edit_index(self) -> EditIndex:
+        """The shipped suites' items and the ones handed in, read on first use."""
+        if self._edit_index is None:
+            self._edit_index = EditIndex.shipped(extra=self._edit_items)
+        return self._edit_index
 
     def scorer(self, metric: str, weights: str | None = None) -> Scorer:
         """The loaded scorer of `metric` (of `weights`; default: this set's mode, pretrained under auto), on this
@@ -114,8 +130,8 @@ class ScorerSet:
               batch_size: int = 16, progress: Progress | None = None) -> dict[str, MetricCounts]:
         """Score the ok generations (of `run_id`, or among `generation_ids`, or all) that have no score of a metric
         by a scorer of the weights mode they get (this set's, or under auto the rows' own: see the module doc;
-        pretrained scores are not blocked by tiny ones, nor the reverse). A new revision of a scorer does not
-        rescore what an older one scored."""
+        pretrained scores are not blocked by tiny ones, nor the reverse). Each metric scores the rows of its task
+        (edit metrics: edits). A new revision of a scorer does not rescore what an older one scored."""
         if batch_size < 1:
             raise ValueError(f"batch_size: {batch_size!r} is not allowed; use 1 or more")
         counts: dict[str, MetricCounts] = {}
@@ -126,7 +142,7 @@ class ScorerSet:
                     continue
                 with session_scope(store_engine, read_only=True) as s:
                     rows = generations_missing_score(session=s, metric=metric, scorer_weights=mode, run_id=run_id,
-                                                     generation_ids=generation_ids)
+                                                     generation_ids=generation_ids, task=scorer.task)
                 if self.weights == AUTO:
                     rows = [row for row in rows if scorer_weights_for(row.weights) == mode]
                 if not rows:  # the scorer is loaded only when something lacks its metric
@@ -139,25 +155,28 @@ class ScorerSet:
                     progress: Progress | None) -> MetricCounts:
         counts = MetricCounts()
         for i in range(0, len(rows), batch_size):
-            batch, images = [], []
+            batch, images, pairs = [], [], []
             for row in rows[i:i + batch_size]:
                 image = _open(row.image_path)
-                if image is None:
+                pair = edit_pair(row, image, self.edit_index) if image is not None and scorer.task == "edit" else None
+                if image is None or (scorer.task == "edit" and pair is None):
                     counts.missing_file += 1
-                    log.warning("generation %s: image %s is gone; not scored", row.id, row.image_path)
+                    log.warning("generation %s: image %s or its source is gone; not scored", row.id, row.image_path)
                     continue
                 batch.append(row)
                 images.append(image)
+                pairs.append(pair)
             if batch:
                 _sync(self.device)
                 t0 = time.perf_counter()
-                values = scorer.score(images, [row.prompt for row in batch])
+                values = self._values(scorer, batch, images, pairs)
                 _sync(self.device)
                 seconds = time.perf_counter() - t0
                 scores = [Score(generation_id=row.id, metric=scorer.metric, value=value, scorer_id=scorer.scorer_id,
                                 scorer_revision=scorer.revision, weights=scorer.weights, seconds=seconds / len(batch),
                                 batch_size=len(batch), device=self.device)
-                          for row, value in zip(batch, values)]
+                          for row, value in zip(batch, values) if value is not None]
+                counts.not_applicable += len(batch) - len(scores)
                 with session_scope(store_engine) as s:
                     added = add_scores(session=s, scores=scores)
                 counts.scored += added
@@ -167,6 +186,13 @@ class ScorerSet:
                 label = scorer.metric if self.weights != AUTO else f"{scorer.metric} ({scorer.weights})"
                 progress(label, min(i + batch_size, len(rows)), len(rows))
         return counts
+
+    @staticmethod
+    def _values(scorer: Scorer, rows: list[Generation], images: list[Image.Image],
+                pairs: list[EditPair | None]) -> list[float | None]:
+        if isinstance(scorer, EditScorer):
+            return scorer.score_edits(pairs)
+        return scorer.score(images, [row.prompt for row in rows])
 
     def offload(self) -> None:
         """Move every loaded scorer to the CPU (kept loaded): a generator can have the GPU."""
@@ -193,9 +219,11 @@ class ScorerSet:
 def score_missing(*, store_engine: Engine, metrics: str | Sequence[str], run_id: int | None = None,
                   generation_ids: Sequence[int] | None = None, batch_size: int = 16, device: str = "auto",
                   dtype: str = "float32", weights: str = "pretrained", settings: Settings | None = None,
-                  progress: Progress | None = None) -> dict[str, MetricCounts]:
-    """Score every ok generation (of one run, or all) lacking a metric; each scorer loads once. A rerun adds none.
+                  progress: Progress | None = None, edit_items: Sequence[EditItem] = ()) -> dict[str, MetricCounts]:
+    """Score every ok generation (of one run, or all) lacking a metric; each scorer loads once. A rerun adds none
+    (an edit metric that does not apply to a row, e.g. clip_dir without captions, writes nothing for it).
     `weights`: pretrained, tiny, or auto (each row by the scorers of its own weights mode)."""
-    with ScorerSet(metrics, device=device, dtype=dtype, weights=weights, settings=settings) as scorers:
+    with ScorerSet(metrics, device=device, dtype=dtype, weights=weights, settings=settings,
+                   edit_items=edit_items) as scorers:
         return scorers.score(store_engine=store_engine, run_id=run_id, generation_ids=generation_ids,
                              batch_size=batch_size, progress=progress)

@@ -13,7 +13,6 @@ from PIL import Image
 from torch import nn
 
 from core.errors import CaseStudyError
-from core.scoring.metrics import METRIC_INFO
 from core.scoring.sources import HubFiles
 from core.settings import Settings, get_settings
 
@@ -55,9 +54,12 @@ def rgb(image: Image.Image) -> Image.Image:
 class Scorer(ABC):
     """One quality metric. `load(device, dtype)` once, then `score(images, prompts)` as often as needed."""
 
-    metric: ClassVar[str]  # a name of core.scoring.metrics, where its label lives
+    metric: ClassVar[str]
+    label: ClassVar[str]
     hub_id: ClassVar[str]
     needs: ClassVar[tuple[HubFiles, ...]] = ()  # what its pretrained weights download (`python -m core.bench weights`)
+    task: ClassVar[str] = "text-to-image"  # the rows it scores (edit scorers: "edit", core.scoring.edit_scorers)
+    in_defaults: ClassVar[bool] = True  # False: opt-in (a multi-GB download), never in a default metric list
     gpu_only: ClassVar[bool] = False  # pretrained weights refused on the CPU (VQAScore's 8B VLM); tiny twins run anywhere
 
     def __init__(self, *, weights: str = "pretrained", settings: Settings | None = None):
@@ -70,10 +72,6 @@ class Scorer(ABC):
         self.weights_revision: str | None = None
         self.device = "cpu"
         self.dtype = torch.float32
-
-    @property
-    def label(self) -> str:
-        return METRIC_INFO[self.metric].label
 
     # 1. loading
     @property

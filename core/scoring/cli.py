@@ -1,9 +1,11 @@
 """`python -m core.bench score`: fill in the quality scores the store lacks (resumable; a rerun adds none).
 
-    python -m core.bench score --all                       (clip, pick, aesthetic; scorers follow each row's weights)
+    python -m core.bench score --all             (every metric but the opt-in hps, imagereward, vqascore; scorers follow each row's weights)
     python -m core.bench score --all --metrics hps,imagereward
     python -m core.bench score --run 12 --metrics vqascore --device cuda --batch-size 8   (VQAScore: GPU only)
     python -m core.bench score --all --metrics clip --scorer-weights tiny   (offline demo: noise scores, labelled)
+    python -m core.bench score --all --metrics edit_l1,clip_dir --edit-items my_pairs.jsonl   (edits: regions and
+        captions of your own pairs; the shipped suites' are found by source hash and instruction)
 
 Scorer weights default to `auto`: rows generated with tiny weights are scored by the tiny scorers (built in code,
 offline), every other row by the pretrained ones; the output says which scored what. Missing pretrained weights
@@ -18,10 +20,11 @@ from typing import Sequence
 
 from tqdm import tqdm
 
+from core.edits import EditItem, load_edit_items
 from core.errors import CaseStudyError
 from core.scoring.backfill import AUTO, DTYPES, WEIGHT_CHOICES, MetricCounts, score_missing
-from core.scoring.metrics import DEFAULT_METRICS, METRIC_INFO, METRICS
-from core.scoring.scorers import parse_metrics
+from core.scoring.metrics import DEFAULT_METRICS, METRICS, parse_metrics
+from core.scoring.scorers import SCORERS
 from core.settings import get_settings
 from core.store import get_run, make_engine, session_scope
 
@@ -33,6 +36,13 @@ def _db_url(text: str) -> str:
 def _metrics(text: str) -> list[str]:
     try:
         return parse_metrics(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def _edit_items(text: str) -> list[EditItem]:
+    try:
+        return load_edit_items(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from exc
 
@@ -51,8 +61,13 @@ def parser() -> argparse.ArgumentParser:
     which.add_argument("--run", type=int, help="score the images of this run id")
     which.add_argument("--all", action="store_true", help="score every ok image in the store")
     p.add_argument("--metrics", type=_metrics, default=list(DEFAULT_METRICS),
-                   help=f"comma-separated, from {', '.join(METRICS)} (default: {','.join(DEFAULT_METRICS)}; "
-                        f"{', '.join(m for m, i in METRIC_INFO.items() if i.heavy)}: GPU only)")
+                   help=f"comma-separated, from {', '.join(METRICS)} (default: all but "
+                        f"{', '.join(m for m in METRICS if m not in DEFAULT_METRICS)}, which are opt-in; "
+                        f"{', '.join(m for m, c in SCORERS.items() if c.gpu_only)}: GPU only; edit metrics score "
+                        f"edits only)")
+    p.add_argument("--edit-items", type=_edit_items, default=[], metavar="FILE",
+                   help="a JSONL or folder of edit items (regions, captions) besides the shipped suites, for the "
+                        "edit metrics")
     p.add_argument("--batch-size", type=_positive, default=16, help="images per scorer call (default: 16)")
     p.add_argument("--device", default=None, help="cuda, cuda:1, cpu or auto (default: IGCS_DEVICE)")
     p.add_argument("--dtype", choices=tuple(DTYPES), default="float32",
@@ -70,11 +85,12 @@ def _scorers(c: MetricCounts) -> str:
 
 
 def table(counts: dict[str, MetricCounts]) -> str:
-    head = f"{'metric':<12} {'scored':>7} {'no file':>8} {'seconds':>8} {'img/s':>7}  scorer weights"
+    head = f"{'metric':<12} {'scored':>7} {'no file':>8} {'n/a':>5} {'seconds':>8} {'img/s':>7}  scorer weights"
     lines = [head, "-" * len(head)]
     for metric, c in counts.items():
-        rate = f"{c.scored / c.seconds:.1f}" if c.seconds else "-"
-        lines.append(f"{metric:<12} {c.scored:>7} {c.missing_file:>8} {c.seconds:>8.2f} {rate:>7}  {_scorers(c)}")
+        rate = f"{c.scored / c.seconds:.1f}" if c.seconds and c.scored else "-"
+        lines.append(f"{metric:<12} {c.scored:>7} {c.missing_file:>8} {c.not_applicable:>5} {c.seconds:>8.2f} "
+                     f"{rate:>7}  {_scorers(c)}")
     return "\n".join(lines)
 
 
@@ -109,7 +125,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             counts = score_missing(store_engine=engine, metrics=args.metrics, run_id=args.run,
                                    batch_size=args.batch_size, device=args.device or settings.device, dtype=args.dtype,
-                                   weights=args.scorer_weights, settings=settings, progress=progress)
+                                   weights=args.scorer_weights, settings=settings, progress=progress,
+                                   edit_items=args.edit_items)
         except (CaseStudyError, ValueError, RuntimeError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1

@@ -66,6 +66,8 @@ class HpsScorer(Scorer):
     """`<models_dir>/hps/` may hold HPS_v2.1_compressed.pt (and the tokenizer files; else they come from the hub)."""
 
     metric = "hps"
+    label = "HPSv2.1"
+    in_defaults = False
     hub_id = HPS_REPO
     model: CLIPModel
     tokenizer: PreTrainedTokenizerBase

@@ -74,6 +74,8 @@ class ImageRewardScorer(Scorer):
     from the hub)."""
 
     metric = "imagereward"
+    label = "ImageReward v1.0"
+    in_defaults = False
     hub_id = IR_REPO
     vision: BlipVisionModel
     text: BlipTextModel

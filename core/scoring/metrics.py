@@ -1,35 +1,56 @@
-"""The quality metrics by name: labels, what each judges, and which are heavy. The one place labels live.
+"""Every metric by name: the text-to-image scorers (core.scoring.scorers) and the edit scorers
+(core.scoring.edit_scorers). `--score`, `score --metrics` and the ScorerSet read names here.
 
-No torch here: the dashboard's labels and the CLI's choices read this without loading a scorer. Each metric's
-scorer (its preprocessing and formula) is in core.scoring.scorers (CLIPScore, PickScore, LAION aesthetic),
-core.scoring.hps, core.scoring.imagereward and core.scoring.vqascore.
+`make_scorers` builds one scorer per metric, with one CLIP model for `clip` and the CLIP edit metrics (clip_i,
+clip_t, clip_dir), so a sweep that asks for several loads it once.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Sequence
+
+from core.scoring import scorers
+from core.scoring.edit_scorers import EDIT_METRICS, EDIT_SCORERS, ClipEditScorer
+from core.scoring.scorers import SCORERS, ClipScorer, Scorer, UnknownMetricError, make_scorer
+from core.settings import Settings
+
+TEXT_METRICS: tuple[str, ...] = scorers.METRICS
+METRICS: tuple[str, ...] = tuple(dict.fromkeys((*SCORERS, *EDIT_SCORERS)))
+LABELS: dict[str, str] = {name: cls.label for name, cls in {**SCORERS, **EDIT_SCORERS}.items()}
+# What `score` and the pages pick when no metric is named: every metric but the opt-in ones (HPSv2.1, ImageReward,
+# VQAScore: multi-GB downloads, VQAScore GPU-only), which a default never pulls in behind a user's back.
+DEFAULT_METRICS: tuple[str, ...] = tuple(m for m in METRICS if {**SCORERS, **EDIT_SCORERS}[m].in_defaults)
+__all__ = ["DEFAULT_METRICS", "EDIT_METRICS", "LABELS", "METRICS", "TEXT_METRICS", "make_scorers", "parse_metrics",
+           "task_of"]
 
 
-@dataclass(frozen=True)
-class Metric:
-    name: str  # the key in the store and on the command line
-    label: str  # charts, tables, menus
-    short: str  # narrow table columns
-    judges: str  # one line: what it says about an image
-    heavy: bool = False  # GPU-only, several GB: never in a default list
+def parse_metrics(text: str | Sequence[str]) -> list[str]:
+    """"clip,clip_i" or ["clip", "edit_psnr"] -> checked names (unknown ones fail with every known metric)."""
+    return scorers.parse_metrics(text, known=METRICS)
 
 
-METRIC_INFO: dict[str, Metric] = {m.name: m for m in (
-    Metric("clip", "CLIPScore", "CLIP", "prompt alignment (CLIP ViT-L/14 cosine)"),
-    Metric("pick", "PickScore", "Pick", "human preference (PickScore v1)"),
-    Metric("aesthetic", "LAION aesthetic", "aesthetic", "looks alone, prompt unused (LAION aesthetic v2)"),
-    Metric("hps", "HPSv2.1", "HPS", "human preference (HPSv2.1, cosine of its fine-tuned CLIP ViT-H/14)"),
-    Metric("imagereward", "ImageReward", "IR", "human preference (ImageReward v1.0, BLIP reward model)"),
-    Metric("vqascore", "VQAScore", "VQA", "prompt alignment: P(\"Yes\") of a VLM asked if the image shows the "
-           "prompt (Qwen2.5-VL-7B)", heavy=True),
-)}
-METRICS: tuple[str, ...] = tuple(METRIC_INFO)
-# What `score` and the pages pick when no metric is named: the light ones of the first release (a default never
-# downloads a new multi-GB model behind a user's back; name hps, imagereward or vqascore to add them).
-DEFAULT_METRICS: tuple[str, ...] = ("clip", "pick", "aesthetic")
-METRIC_LABELS: dict[str, str] = {m.name: m.label for m in METRIC_INFO.values()}
-METRIC_SHORT: dict[str, str] = {m.name: m.short for m in METRIC_INFO.values()}
+def task_of(metric: str) -> str:
+    """The task of the rows a metric scores: "text-to-image" or "edit"."""
+    if metric in EDIT_SCORERS:
+        return EDIT_SCORERS[metric].task
+    if metric in SCORERS:
+        return SCORERS[metric].task
+    raise UnknownMetricError(metric, METRICS)
+
+
+def make_scorers(metrics: str | Sequence[str], *, weights: str = "pretrained",
+                 settings: Settings | None = None) -> dict[str, Scorer]:
+    """{metric: scorer} for the checked names, the CLIP edit metrics sharing the `clip` scorer's model."""
+    names = parse_metrics(metrics)
+    made: dict[str, Scorer] = {m: make_scorer(m, weights=weights, settings=settings) for m in names if m in SCORERS}
+    clip = made.get("clip")
+    for name in names:
+        cls = EDIT_SCORERS.get(name)
+        if cls is None:
+            continue
+        if issubclass(cls, ClipEditScorer):
+            if clip is None:
+                clip = ClipScorer(weights=weights, settings=settings)
+            made[name] = cls(weights=weights, settings=settings, clip=clip)
+        else:
+            made[name] = cls(weights=weights, settings=settings)
+    return {name: made[name] for name in names}

@@ -31,14 +31,13 @@ from core.scoring.base import (SCORER_WEIGHTS, Scorer, UnknownMetricError, l2_no
                                rgb)
 from core.scoring.hps import HpsScorer
 from core.scoring.imagereward import ImageRewardScorer
-from core.scoring.metrics import DEFAULT_METRICS, METRIC_LABELS, METRICS
 from core.scoring.sources import HubFiles, folder_revision, hub_file, load_error, local_folder, resolve
 from core.scoring.tiny import PilImageProcessor, tiny_aesthetic_mlp, tiny_clip
 from core.scoring.vqascore import VqaScorer
 from core.settings import Settings
 
-__all__ = ["SCORER_WEIGHTS", "Scorer", "UnknownMetricError", "METRICS", "DEFAULT_METRICS", "METRIC_LABELS",
-           "SCORERS", "make_scorer", "parse_metrics", "param_hash"]
+__all__ = ["SCORER_WEIGHTS", "Scorer", "UnknownMetricError", "METRICS", "SCORERS", "make_scorer", "parse_metrics",
+           "param_hash"]
 
 CLIP_L14 = "openai/clip-vit-large-patch14"
 PICKSCORE = "yuvalkirstain/PickScore_v1"
@@ -93,9 +92,28 @@ class _ClipPair(Scorer):
             pixels = self.processor(images=[rgb(im) for im in images], return_tensors="pt")["pixel_values"]
             return l2_normalized(projected(self.model.get_image_features(pixel_values=pixels.to(self.device, self.dtype))))
 
+    def text_embeddings(self, texts: Sequence[str]) -> torch.Tensor:
+        """L2-normalised text embeddings (float32), texts cut at CLIP's 77 tokens with the end-of-text token kept."""
+        with torch.inference_mode():
+            tokens = self.processor(text=list(texts), padding=True, truncation=True,
+                                    max_length=self.model.config.text_config.max_position_embeddings,
+                                    return_tensors="pt")
+            ids, mask = tokens["input_ids"].to(self.device), tokens["attention_mask"].to(self.device)
+            return l2_normalized(projected(self.model.get_text_features(input_ids=ids, attention_mask=mask)))
+
+    def text_embeddings(self, texts: Sequence[str]) -> torch.Tensor:
+        """L2-normalised text embeddings (float32), texts cut at CLIP's 77 tokens with the end-of-text token kept."""
+        with torch.inference_mode():
+            tokens = self.processor(text=list(texts), padding=True, truncation=True,
+                                    max_length=self.model.config.text_config.max_position_embeddings,
+                                    return_tensors="pt")
+            ids, mask = tokens["input_ids"].to(self.device), tokens["attention_mask"].to(self.device)
+            return _normalized(_embeds(self.model.get_text_features(input_ids=ids, attention_mask=mask)))
+
 
 class ClipScorer(_ClipPair):
     metric = "clip"
+    label = "CLIPScore (ViT-L/14)"
     hub_id = CLIP_L14
     needs = (HubFiles(CLIP_L14, "config.json", MODEL_FILES, folder="clip"),)
 
@@ -108,6 +126,7 @@ class ClipScorer(_ClipPair):
 
 class PickScorer(_ClipPair):
     metric = "pick"
+    label = "PickScore v1"
     hub_id = PICKSCORE
     processor_id = PICKSCORE_PROCESSOR
     needs = (HubFiles(PICKSCORE, "config.json", MODEL_FILES, folder="pick"),
@@ -127,6 +146,7 @@ class AestheticScorer(Scorer):
     they come from `<models_dir>/clip` or openai/clip-vit-large-patch14)."""
 
     metric = "aesthetic"
+    label = "LAION aesthetic v2"
     hub_id = AESTHETIC_REPO
     needs = (HubFiles(AESTHETIC_REPO, WEIGHTS_FILE, (WEIGHTS_FILE,), folder="aesthetic", purpose="MLP head"),
              HubFiles(CLIP_L14, "config.json", MODEL_FILES, folder="clip", purpose="CLIP ViT-L/14 image tower"))
@@ -178,17 +198,18 @@ class AestheticScorer(Scorer):
 
 SCORERS: dict[str, type[Scorer]] = {cls.metric: cls for cls in (ClipScorer, PickScorer, AestheticScorer, HpsScorer,
                                                                  ImageRewardScorer, VqaScorer)}
-assert tuple(SCORERS) == METRICS, "core.scoring.metrics lists every scorer, in this order"
+METRICS: tuple[str, ...] = tuple(SCORERS)  # text-to-image metrics; every metric: core.scoring.metrics
 
 
-def parse_metrics(text: str | Sequence[str]) -> list[str]:
-    """"clip,pick" or ["clip", "pick"] -> checked metric names (unknown ones fail with the known list)."""
+def parse_metrics(text: str | Sequence[str], known: Sequence[str] = METRICS) -> list[str]:
+    """"clip,pick" or ["clip", "pick"] -> checked metric names (unknown ones fail with the `known` list; every
+    metric, edit ones included: core.scoring.metrics.parse_metrics)."""
     names = [n.strip() for n in (text.split(",") if isinstance(text, str) else text) if n.strip()]
     if not names:
-        raise ValueError(f"metrics: none given; choose from {', '.join(METRICS)}")
+        raise ValueError(f"metrics: none given; choose from {', '.join(known)}")
     for name in names:
-        if name not in SCORERS:
-            raise UnknownMetricError(name, METRICS)
+        if name not in known:
+            raise UnknownMetricError(name, tuple(known))
     return list(dict.fromkeys(names))
 
 

@@ -14,10 +14,11 @@ import torch
 from tokenizers import Tokenizer, normalizers, pre_tokenizers, processors
 from tokenizers.models import WordLevel, WordPiece
 from transformers import (BertTokenizerFast, BlipTextConfig, BlipVisionConfig, CLIPConfig, CLIPModel, CLIPProcessor,
-                          PreTrainedTokenizerFast, Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration)
+                          PreTrainedTokenizerFast, Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration, ViTConfig,
+                          ViTModel)
 from transformers.models.blip.modeling_blip import BlipVisionModel
-from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
 from transformers.models.blip.modeling_blip_text import BlipTextModel
+from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
 
 try:
     from transformers import CLIPImageProcessorPil as PilImageProcessor  # transformers >= 5: the PIL backend
@@ -76,6 +77,14 @@ def tiny_aesthetic_mlp(seed: int = 0, input_size: int = TINY_PROJECTION) -> Aest
         for p in mlp.parameters():
             p.mul_(3.0)
     return mlp.eval()
+
+
+def tiny_dino(seed: int = 0) -> ViTModel:
+    """A DINO-style ViT (CLS token after the final LayerNorm, no pooler) of toy size, on TINY_IMAGE px inputs."""
+    torch.manual_seed(seed)
+    config = ViTConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+                       image_size=TINY_IMAGE, patch_size=8, qkv_bias=True)
+    return ViTModel(config, add_pooling_layer=False).eval()
 
 
 def tiny_bert_tokenizer(model_max_length: int = 512) -> PreTrainedTokenizerFast:

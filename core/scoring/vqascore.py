@@ -109,6 +109,8 @@ class VqaScorer(Scorer):
     processor files)."""
 
     metric = "vqascore"
+    label = "VQAScore (Qwen2.5-VL-7B)"
+    in_defaults = False
     hub_id = VQA_REPO
     gpu_only = True
     needs = (HubFiles(VQA_REPO, "config.json", VQA_FILES, folder="vqascore", purpose="Qwen2.5-VL-7B-Instruct"),)
