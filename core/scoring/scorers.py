@@ -101,15 +101,6 @@ class _ClipPair(Scorer):
             ids, mask = tokens["input_ids"].to(self.device), tokens["attention_mask"].to(self.device)
             return l2_normalized(projected(self.model.get_text_features(input_ids=ids, attention_mask=mask)))
 
-    def text_embeddings(self, texts: Sequence[str]) -> torch.Tensor:
-        """L2-normalised text embeddings (float32), texts cut at CLIP's 77 tokens with the end-of-text token kept."""
-        with torch.inference_mode():
-            tokens = self.processor(text=list(texts), padding=True, truncation=True,
-                                    max_length=self.model.config.text_config.max_position_embeddings,
-                                    return_tensors="pt")
-            ids, mask = tokens["input_ids"].to(self.device), tokens["attention_mask"].to(self.device)
-            return _normalized(_embeds(self.model.get_text_features(input_ids=ids, attention_mask=mask)))
-
 
 class ClipScorer(_ClipPair):
     metric = "clip"
