@@ -110,7 +110,8 @@ def _line(d: Download) -> list[str]:
 
 def report(downloads: list[Download], settings: Settings) -> str:
     models_dir = settings.models_dir or "(IGCS_MODELS_DIR not set)"
-    head = [f"HF cache: {hub_constants.HF_HUB_CACHE}" + ("  (HF_HUB_OFFLINE=1)" if hub_constants.HF_HUB_OFFLINE else ""),
+    offline = "  (HF_HUB_OFFLINE=1)" if hub_constants.HF_HUB_OFFLINE else ""
+    head = [f"HF cache: {hub_constants.HF_HUB_CACHE}{offline}",
             f"local folders: {models_dir}/<model key or scorer folder>, used instead of the hub when present", ""]
     body = []
     for kind, title in (("model", "Open models (pretrained weights)"), ("scorer", "Scorers (pretrained weights)")):

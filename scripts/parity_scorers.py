@@ -286,7 +286,8 @@ def ours_imagereward(out: Path, ref: dict) -> list[float]:
     text_config = BlipTextConfig(vocab_size=med["vocab_size"], hidden_size=med["hidden_size"],
                                  intermediate_size=med["intermediate_size"],
                                  num_hidden_layers=med["num_hidden_layers"],
-                                 num_attention_heads=med["num_attention_heads"], encoder_hidden_size=med["encoder_width"],
+                                 num_attention_heads=med["num_attention_heads"],
+                                 encoder_hidden_size=med["encoder_width"],
                                  max_position_embeddings=med["max_position_embeddings"],
                                  layer_norm_eps=med["layer_norm_eps"], pad_token_id=0, is_decoder=True,
                                  bos_token_id=med["vocab_size"] - 2, sep_token_id=3, eos_token_id=3)
@@ -333,7 +334,8 @@ def main(argv=None) -> int:
     diffs = [abs(a - b) for a, b in zip(ours, ref["scores"])]
     prompts = VQA_PROMPTS if args.metric == "vqascore" else PROMPTS
     for prompt, size, a, b, d in zip(prompts, SIZES, ref["scores"], ours, diffs):
-        print(f"{args.metric:<12} {size[0]:>3}x{size[1]:<3} authors {a:+.7f}  ours {b:+.7f}  |diff| {d:.2e}  {prompt!r}")
+        print(f"{args.metric:<12} {size[0]:>3}x{size[1]:<3} authors {a:+.7f}  ours {b:+.7f}  |diff| {d:.2e}  "
+              f"{prompt!r}")
     worst = max(diffs)
     ok = len(ours) == len(ref["scores"]) and worst <= TOLERANCE
     print(f"{args.metric}: max |diff| {worst:.2e} over {len(diffs)} images ({'ok' if ok else 'FAIL'}, "

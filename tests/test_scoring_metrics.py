@@ -152,7 +152,8 @@ def test_transforms_keep_the_whole_image_for_hps_and_centre_crop_for_imagereward
 def _as_open_clip(model: CLIPModel) -> dict[str, torch.Tensor]:
     """A transformers CLIP state dict written back in open_clip's names (the layout of HPS_v2.1_compressed.pt)."""
     sd, out = model.state_dict(), {}
-    out.update({"logit_scale": sd["logit_scale"], "token_embedding.weight": sd["text_model.embeddings.token_embedding.weight"],
+    out.update({"logit_scale": sd["logit_scale"],
+                "token_embedding.weight": sd["text_model.embeddings.token_embedding.weight"],
                 "positional_embedding": sd["text_model.embeddings.position_embedding.weight"],
                 "ln_final.weight": sd["text_model.final_layer_norm.weight"],
                 "ln_final.bias": sd["text_model.final_layer_norm.bias"],

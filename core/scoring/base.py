@@ -60,7 +60,7 @@ class Scorer(ABC):
     needs: ClassVar[tuple[HubFiles, ...]] = ()  # what its pretrained weights download (`python -m core.bench weights`)
     task: ClassVar[str] = "text-to-image"  # the rows it scores (edit scorers: "edit", core.scoring.edit_scorers)
     in_defaults: ClassVar[bool] = True  # False: opt-in (a multi-GB download), never in a default metric list
-    gpu_only: ClassVar[bool] = False  # pretrained weights refused on the CPU (VQAScore's 8B VLM); tiny twins run anywhere
+    gpu_only: ClassVar[bool] = False  # pretrained weights refused on the CPU (VQAScore's 8B VLM); tiny: anywhere
 
     def __init__(self, *, weights: str = "pretrained", settings: Settings | None = None):
         if weights not in SCORER_WEIGHTS:

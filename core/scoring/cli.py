@@ -1,6 +1,7 @@
 """`python -m core.bench score`: fill in the quality scores the store lacks (resumable; a rerun adds none).
 
-    python -m core.bench score --all             (every metric but the opt-in hps, imagereward, vqascore; scorers follow each row's weights)
+    python -m core.bench score --all     (every metric but the opt-in hps, imagereward and vqascore; scorer
+                                          weights follow each row's)
     python -m core.bench score --all --metrics hps,imagereward
     python -m core.bench score --run 12 --metrics vqascore --device cuda --batch-size 8   (VQAScore: GPU only)
     python -m core.bench score --all --metrics clip --scorer-weights tiny   (offline demo: noise scores, labelled)

@@ -91,7 +91,8 @@ class HpsScorer(Scorer):
         else:
             path, rev = hub_file(HPS_REPO, HPS_FILE, scorer=self.metric, settings=self.settings)
             scorer_id = f"{HPS_REPO}/{HPS_FILE}"
-        tok_folder = self.metric if local is not None and (local / "tokenizer_config.json").is_file() else "hps-tokenizer"
+        has_tokenizer = local is not None and (local / "tokenizer_config.json").is_file()
+        tok_folder = self.metric if has_tokenizer else "hps-tokenizer"
         tok = resolve(tok_folder, HPS_TOKENIZER, settings=self.settings, probe="tokenizer_config.json",
                       include=TOKENIZER_FILES)
         try:

@@ -90,7 +90,8 @@ class _ClipPair(Scorer):
         """L2-normalised image embeddings (float32), for image-against-image cosine."""
         with torch.inference_mode():
             pixels = self.processor(images=[rgb(im) for im in images], return_tensors="pt")["pixel_values"]
-            return l2_normalized(projected(self.model.get_image_features(pixel_values=pixels.to(self.device, self.dtype))))
+            features = self.model.get_image_features(pixel_values=pixels.to(self.device, self.dtype))
+            return l2_normalized(projected(features))
 
     def text_embeddings(self, texts: Sequence[str]) -> torch.Tensor:
         """L2-normalised text embeddings (float32), texts cut at CLIP's 77 tokens with the end-of-text token kept."""

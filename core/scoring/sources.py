@@ -198,7 +198,8 @@ def resolve(scorer: str, repo_id: str, *, settings: Settings, probe: str = "conf
     return WeightsSource(path=str(folder), scorer_id=repo_id, revision=folder.name, hub_commit=folder.name)
 
 
-def load_error(scorer: str, source: WeightsSource, exc: BaseException, include: Sequence[str] = ()) -> ScorerWeightsError:
+def load_error(scorer: str, source: WeightsSource, exc: BaseException,
+               include: Sequence[str] = ()) -> ScorerWeightsError:
     """A from_pretrained failure on a resolved folder (a snapshot missing its weight files): the fetch command."""
     fix = (f"download them with `{fetch_command(source.scorer_id, include)}`" if source.hub_commit
            else "that folder must hold what save_pretrained writes")
