@@ -107,7 +107,7 @@ class ClipScorer(_ClipPair):
     metric = "clip"
     label = "CLIPScore (ViT-L/14)"
     hub_id = CLIP_L14
-    needs = (HubFiles(CLIP_L14, "config.json", MODEL_FILES, folder="clip"),)
+    needs = (HubFiles(CLIP_L14, "config.json", MODEL_FILES, folder="clip", purpose="CLIP ViT-L/14"),)
 
     def _build_tiny(self) -> None:
         self.model, self.processor = tiny_clip(seed=0)
@@ -121,7 +121,7 @@ class PickScorer(_ClipPair):
     label = "PickScore v1"
     hub_id = PICKSCORE
     processor_id = PICKSCORE_PROCESSOR
-    needs = (HubFiles(PICKSCORE, "config.json", MODEL_FILES, folder="pick"),
+    needs = (HubFiles(PICKSCORE, "config.json", MODEL_FILES, folder="pick", purpose="PickScore model"),
              HubFiles(PICKSCORE_PROCESSOR, "preprocessor_config.json", TOKENIZER_FILES, folder="pick-processor",
                       purpose="processor and tokenizer", weights=False))
 
