@@ -333,3 +333,17 @@ def test_weights_lists_what_is_present_where_it_looks_and_the_command(tmp_path, 
     assert "fetch:   hf download black-forest-labs/FLUX.1-dev" in text and "gated" in text
     assert "openai/clip-vit-large-patch14" not in text.split("Scorers")[1].split("\n  aesthetic")[0]
     assert str(cache / "models--xswu--HPSv2") not in text and str(cache / "models--THUDM--ImageReward") in text
+
+
+# ---- on a CUDA machine ----------------------------------------------------------------------------------------
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("metric", NEW)
+def test_new_metrics_give_the_cpu_scores_on_the_gpu_in_float32_and_close_in_bfloat16(metric):
+    images, prompts = _images(), PROMPTS
+    cpu = make_scorer(metric, weights="tiny").load("cpu").score(images, prompts)
+    gpu = make_scorer(metric, weights="tiny").load("cuda").score(images, prompts)
+    np.testing.assert_allclose(gpu, cpu, rtol=1e-4, atol=1e-4)
+    half = make_scorer(metric, weights="tiny").load("cuda", torch.bfloat16)
+    assert half.revision.endswith("@bfloat16")
+    np.testing.assert_allclose(half.score(images, prompts), cpu, rtol=0.05, atol=0.05)
