@@ -4,8 +4,8 @@ Arena page shows. The statistics are core.arena's; this module only gathers rows
 The leaderboard puts beside each model's Bradley–Terry rating its automatic scores (mean per metric over its ok
 images in the chosen weights mode; per image the pretrained scorer's score is preferred, and `scorer_weights`
 says which kind of scorer made the means: "tiny" scores are noise) and its cost (mean steady-state seconds per
-call, first calls after a load left out; mean USD per image: the API list price, or for open models the
-GPU-time estimate of core.pricing).
+call, first calls after a load left out; mean TFLOP per call; mean USD per image: the API list price, or for
+open models the GPU-time estimate of core.pricing).
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from core.settings import get_settings
 
 VOTE_FRAME_COLUMNS = ("id", "created_at", "voter", "generation_a_id", "generation_b_id", "outcome", "model_a",
                       "model_b", "weights_a", "weights_b", "prompt", "seed", "category")
-_GEN_COLUMNS = ("id", "run_id", "model_key", "weights", "first_call", "total_s", "cost_usd")
+_GEN_COLUMNS = ("id", "run_id", "model_key", "weights", "first_call", "total_s", "flops_total", "cost_usd")
 
 
 def votes_frame(engine, *, voter: str | None = None, model_keys: Sequence[str] | None = None,
@@ -53,8 +53,9 @@ def model_scores(engine, *, model_keys: Sequence[str], weights: str | None = Non
 
 
 def model_costs(engine, *, model_keys: Sequence[str], weights: str | None = None) -> pd.DataFrame:
-    """Per model: mean steady-state seconds per call and mean USD per image (list price or GPU-time estimate)."""
-    columns = ["model_key", "mean_s", "usd_per_image"]
+    """Per model: mean steady-state seconds per call, mean TFLOP per call and mean USD per image (list price or
+    GPU-time estimate)."""
+    columns = ["model_key", "mean_s", "mean_tflop", "usd_per_image"]
     if not model_keys:
         return pd.DataFrame(columns=columns)
     with store.session_scope(engine, read_only=True) as s:
@@ -70,8 +71,9 @@ def model_costs(engine, *, model_keys: Sequence[str], weights: str | None = None
     rate = frame["run_id"].map(lambda r: pricing.rate_for(gpus.get(int(r)), override)).astype(float)
     estimate = (seconds * rate / 3600).where(frame["weights"] != "api")
     usd = pd.to_numeric(frame["cost_usd"], errors="coerce").astype(float).fillna(estimate)
-    out = pd.DataFrame({"model_key": frame["model_key"], "mean_s": steady, "usd_per_image": usd})
-    return out.groupby("model_key", as_index=False)[["mean_s", "usd_per_image"]].mean()[columns]
+    tflop = pd.to_numeric(frame["flops_total"], errors="coerce").astype(float) / 1e12
+    out = pd.DataFrame({"model_key": frame["model_key"], "mean_s": steady, "mean_tflop": tflop, "usd_per_image": usd})
+    return out.groupby("model_key", as_index=False)[columns[1:]].mean()[columns]
 
 
 def leaderboard(votes: pd.DataFrame, scores: pd.DataFrame, costs: pd.DataFrame, *, bootstrap: int = 1000,
