@@ -22,7 +22,7 @@ from typing import Any, Sequence
 import pandas as pd
 import streamlit as st
 
-from core import config_stats, export, families, outputs, pricing, processes, providers, store
+from core import export, stats, families, outputs, pricing, processes, providers, store
 from core.providers import listing
 from core.availability import available
 from core.generation import Engine
@@ -39,11 +39,9 @@ LOCAL_ADDRESSES = ("localhost", "127.0.0.1", "::1")
 WEIGHT_MODES = (*WEIGHTS, "api")
 
 # Columns charts read (JSON columns never leave the database for charts).
-CHART_COLUMNS = ("run_id", "model_key", "status", "weights", "first_call", "steps", "width", "height",
-                 "total_s", "text_encode_s", "denoise_s", "decode_s", "prior_s", "decoder_s", "peak_mem_gb",
-                 "flops_total", "mfu", "cost_usd") + tuple(
-    # configuration columns, where this version of the store has them
-    c for c in ("dtype", "batch_size", "recipe", "compile_s", "psnr_db", "ssim") if c in store.Generation.__table__.columns)
+CHART_COLUMNS = tuple(dict.fromkeys(stats.CONFIG_COLUMNS + (
+    "run_id", "status", "first_call", "total_s", "text_encode_s", "denoise_s", "decode_s", "prior_s", "decoder_s",
+    "peak_mem_gb", "flops_total", "mfu", "cost_usd", "compile_s", "psnr_db", "ssim")))
 # Read only when some job was repeated: the spread over repeats needs the job (prompt and seed).
 REPEAT_COLUMNS = tuple(c for c in ("repeat", "prompt", "seed") if "repeat" in store.Generation.__table__.columns)
 # Columns of the History table, in the order shown.
@@ -455,13 +453,15 @@ def chart_frames(url: str, weights: str, run_ids: tuple[int, ...] = (), models: 
 
 
 def config_summary(frame: pd.DataFrame) -> pd.DataFrame:
-    """p50/p90 seconds per model × configuration (steady state), with mean USD per image, for a table."""
-    table = config_stats.config_table(frame)
+    """p50/p90 seconds per model × configuration (core.stats: steady state, first calls apart), with mean USD per
+    image, for a table."""
+    table = stats.config_table(frame)
     if table.empty:
         return table
-    table = table.drop(columns=[c for c in config_stats.CONFIG_COLUMNS if c in table.columns])
-    return table.rename(columns={"model_key": "model", "config": "configuration", "usd_list": "USD/image (list)",
-                                 "usd_estimate": "USD/image (estimate)"})
+    keep = ["model_key", "config", "n", "p50_s", "p90_s", "first_n", "first_s", "failed", "images_per_s",
+            *(c for c in ("repeats", "repeat_spread_s", "usd_list", "usd_estimate") if c in table.columns)]
+    return table[keep].rename(columns={"model_key": "model", "config": "configuration", "usd_list": "USD/image (list)",
+                                       "usd_estimate": "USD/image (estimate)"})
 
 
 def _frame_from_tuples(rows: list[tuple], columns: Sequence[str]) -> pd.DataFrame:
