@@ -96,8 +96,11 @@ board = arena_data.board(url, weights)
 if board.empty:
     st.info(f"No votes on {weights} images yet.")
     st.stop()
+top = board.iloc[0]
+interval = f" (95 % CI {top['low']:.0f}–{top['high']:.0f})" if pd.notna(top["low"]) else ""
 st.markdown(f"**{len(votes)}** vote(s) by **{votes['voter'].nunique()}** voter(s) · "
-            f"{int((votes['outcome'] == 'both_bad').sum())} both bad")
+            f"{int((votes['outcome'] == 'both_bad').sum())} both bad · top rated: **{top['model_key']}** at "
+            f"{top['rating']:.0f}{interval}")
 metrics = [c.removeprefix("mean_") for c in board.columns if c.startswith("mean_") and c not in ("mean_s", "mean_tflop")]
 shown = pd.DataFrame({
     "rank": board["rank"], "model": board["model_key"], "rating": board["rating"],

@@ -49,13 +49,22 @@ def test_arena_votes_reveal_names_and_fill_the_leaderboard(page, db, seeded):
     assert len({frozenset((v.generation_a_id, v.generation_b_id)) for v in stored}) == 6
     # six pairs in the seeded store (5 in the bench run, 1 in the generate run), all judged by ann: none left
     assert "No pair left to judge among the tiny images" in _texts(at, "info")
-    assert "**6** vote(s) by **1** voter(s) · 1 both bad" in _texts(at)
+    assert "**6** vote(s) by **1** voter(s) · 1 both bad · top rated: **" in _texts(at)
     board = at.dataframe[0].value
     assert set(board["model"]) == {"sd21", "flux-dev"} and list(board["rank"]) == [1, 2]
     assert board["votes"].tolist() == [6, 6] and "CLIPScore" in board.columns
     agreement = at.dataframe[1].value.set_index("metric")
     assert agreement.loc["CLIPScore (tiny scorer)", "votes scored"] == 5  # both-bad left out
     assert len(at.get("plotly_chart")) == 2
+    # Charts: the arena rating is one more quality axis
+    charts = page("charts", timeout=120).run()
+    charts.selectbox(key="charts_weights").set_value("tiny").run()
+    charts.toggle(key="charts_tiny_scores").set_value(True).run()
+    assert "arena" in charts.selectbox(key="charts_metric").options[-1].lower()
+    charts.selectbox(key="charts_metric").set_value("arena").run()
+    _no_exception(charts)
+    titles = [c.proto.spec for c in charts.get("plotly_chart")]
+    assert any("Arena rating against seconds" in t for t in titles) and any("win rate per model" in t for t in titles)
     # another voter gets pairs again
     at.text_input(key="arena_voter").input("bob").run()
     at.button(key="arena_b").click().run()
