@@ -123,6 +123,19 @@ def paired_table(pairs: pd.DataFrame, metrics: tuple[str, ...], labels: dict[str
     return pd.DataFrame(rows, columns=TABLE_COLUMNS)
 
 
+def compact_table(table: pd.DataFrame) -> pd.DataFrame:
+    """paired_table for a narrow page: means, delta and "B better" each with its interval in one text column."""
+    def num(v, spec=".4g"):
+        return "–" if pd.isna(v) else format(v, spec)
+
+    return pd.DataFrame({
+        "measure": table["measure"], "pairs": table["pairs"],
+        "A → B (means)": [f"{num(a)} → {num(b)}" for a, b in zip(table["mean A"], table["mean B"])],
+        "Δ (B − A) [95% CI]": [f"{num(d, '+.3g')} {ci}" for d, ci in zip(table["mean Δ (B − A)"], table["Δ 95% CI"])],
+        "B better [95% CI]": [f"{num(w, '.0%')} {ci}" for w, ci in zip(table["B better"], table["B better 95% CI"])],
+        "Wilcoxon p": table["Wilcoxon p"]})
+
+
 def sort_pairs(pairs: pd.DataFrame, by: str | None) -> pd.DataFrame:
     """Pairs by |`by`| (a delta column such as d_clip), largest disagreement first, unscored pairs last; as
     paired (prompt order) when `by` is None."""

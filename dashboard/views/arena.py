@@ -109,7 +109,8 @@ shown = pd.DataFrame({
                                                                                    board["ties"])],
     "both bad": board["both_bad"], "win rate": board["win_rate"],
     **{METRIC_LABELS.get(m, m): board[f"mean_{m}"] for m in metrics},
-    "mean s": board.get("mean_s"), "TFLOP": board.get("mean_tflop"), "USD / image": board.get("usd_per_image")})
+    **{label: pd.to_numeric(board[column], errors="coerce") if column in board.columns else float("nan")
+       for label, column in (("mean s", "mean_s"), ("TFLOP", "mean_tflop"), ("USD / image", "usd_per_image"))}})
 tiny = "tiny" in set(board.get("scorer_weights", pd.Series(dtype=object)).dropna().str.split(",").explode())
 st.dataframe(shown, hide_index=True, width="stretch", column_config={
     "rating": st.column_config.NumberColumn(format="%.0f"), "win rate": st.column_config.NumberColumn(format="percent"),

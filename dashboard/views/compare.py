@@ -155,11 +155,9 @@ if chosen is not None:
         tiny = any(matched.get(f"{m}_weights_{s}", pd.Series(dtype=object)).eq("tiny").any()
                    for m in METRICS for s in "ab")
         st.markdown("**Paired statistics** (B − A over the pairs)" + (" · tiny scorer (noise scores)" if tiny else ""))
-        st.dataframe(table, hide_index=True, width="stretch",
-                     column_config={**{c: st.column_config.NumberColumn(format="%.4g")
-                                       for c in ("mean A", "mean B", "mean Δ (B − A)")},
-                                    "B better": st.column_config.NumberColumn(format="percent"),
-                                    "Wilcoxon p": st.column_config.NumberColumn(format="%.3g")})
+        st.dataframe(pairs.compact_table(table), hide_index=True, width="stretch",
+                     column_config={"pairs": st.column_config.NumberColumn(width="small"),
+                                    "Wilcoxon p": st.column_config.NumberColumn(format="%.2g", width="small")})
         st.caption("Intervals: percentile bootstrap over pairs (2,000 resamples). B better: B scored higher, or cost "
                    "less; a tie counts half. Wilcoxon p: Wilcoxon signed-rank test of the deltas (two-sided; zero "
                    "deltas dropped). Seconds leave out first calls after a load; USD: list price, or the open "
