@@ -32,8 +32,8 @@ def rating_vs_cost(board: pd.DataFrame, cost: str = "seconds", *, log: bool = Fa
     for _, p in points.iterrows():
         err = dict(type="data", symmetric=False, array=[p["high"] - p["rating"]], arrayminus=[p["rating"] - p["low"]],
                    color=colors[p["model_key"]], thickness=1.5) if pd.notna(p["low"]) else None
-        traces.append(trace("scatter", x=[p["cost"]], y=[p["rating"]], mode="markers+text", name=p["model_key"],
-                            text=[p["model_key"]], textposition="top right", error_y=err,
+        traces.append(trace("scatter", x=[p["cost"]], y=[p["rating"]], mode="markers", name=p["model_key"],
+                            text=[p["model_key"]], error_y=err,
                             customdata=[[p["low"], p["high"], p["votes"]]],
                             marker=dict(size=12, color=colors[p["model_key"]]),
                             hovertemplate="%{text}<br>cost %{x:.4g}<br>rating %{y:.0f} "

@@ -81,7 +81,7 @@ def delta_summary(pairs: pd.DataFrame, metrics: tuple[str, ...]) -> pd.DataFrame
 # change the image". Between two models (or two step counts) they measure little, so they are not offered by default.
 JOB_FIELDS = ("model_key", "prompt", "seed", "width", "height", "steps", "guidance")
 # cost measures beside the quality ones: (column of each side, label); lower is better
-COSTS = {"seconds": "seconds per call (steady state)", "tflop": "TFLOP per call", "usd": "USD per image"}
+COSTS = {"seconds": "seconds (steady)", "tflop": "TFLOP", "usd": "USD / image"}
 TABLE_COLUMNS = ["measure", "pairs", "mean A", "mean B", "mean Δ (B − A)", "Δ 95% CI", "B better", "B better 95% CI",
                  "Wilcoxon p"]
 
@@ -124,16 +124,18 @@ def paired_table(pairs: pd.DataFrame, metrics: tuple[str, ...], labels: dict[str
 
 
 def compact_table(table: pd.DataFrame) -> pd.DataFrame:
-    """paired_table for a narrow page: means, delta and "B better" each with its interval in one text column."""
+    """paired_table for a narrow page: the measure with its pairs, the means, the delta and "B better" each with its
+    interval in one text column, the Wilcoxon p."""
     def num(v, spec=".4g"):
         return "–" if pd.isna(v) else format(v, spec)
 
     return pd.DataFrame({
-        "measure": table["measure"], "pairs": table["pairs"],
-        "A → B (means)": [f"{num(a)} → {num(b)}" for a, b in zip(table["mean A"], table["mean B"])],
-        "Δ (B − A) [95% CI]": [f"{num(d, '+.3g')} {ci}" for d, ci in zip(table["mean Δ (B − A)"], table["Δ 95% CI"])],
-        "B better [95% CI]": [f"{num(w, '.0%')} {ci}" for w, ci in zip(table["B better"], table["B better 95% CI"])],
-        "Wilcoxon p": table["Wilcoxon p"]})
+        "measure": [f"{m} · {n}" for m, n in zip(table["measure"], table["pairs"])],
+        "A → B": [f"{num(a, '.3g')} → {num(b, '.3g')}" for a, b in zip(table["mean A"], table["mean B"])],
+        "Δ [95% CI]": [f"{num(d, '+.3g')} {ci}" for d, ci in zip(table["mean Δ (B − A)"], table["Δ 95% CI"])],
+        "B better [CI]": [f"{num(w, '.0%')} {ci.replace('%', '')}" for w, ci in zip(table["B better"],
+                                                                                  table["B better 95% CI"])],
+        "p": table["Wilcoxon p"]})
 
 
 def sort_pairs(pairs: pd.DataFrame, by: str | None) -> pd.DataFrame:

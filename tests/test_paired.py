@@ -58,10 +58,13 @@ def test_pairs_share_a_job_only_when_model_size_steps_and_guidance_agree():
     more_steps = pairs.pair_rows(eager, _side("sd21", [7, 8], [20.0, 22.0], steps=4), pairs.RUN_KEYS).pairs
     assert not any(pairs.shares_job(r) for _, r in more_steps.iterrows())
     table = pairs.paired_table(found, ("clip",), {"clip": "CLIPScore"}).set_index("measure")
-    assert list(table.index) == ["CLIPScore", "seconds per call (steady state)", "TFLOP per call"]  # no USD pairs
+    assert list(table.index) == ["CLIPScore", "seconds (steady)", "TFLOP"]  # no USD pairs
     assert table.loc["CLIPScore", "mean Δ (B − A)"] == pytest.approx(-0.25)
-    assert table.loc["seconds per call (steady state)", "B better"] == 1.0  # compiled is faster on both
-    assert table.loc["TFLOP per call", "B better"] == 0.5  # equal: ties count half
+    assert table.loc["seconds (steady)", "B better"] == 1.0  # compiled is faster on both
+    assert table.loc["TFLOP", "B better"] == 0.5  # equal: ties count half
+    compact = pairs.compact_table(pairs.paired_table(found, ("clip",), {"clip": "CLIPScore"}))
+    assert compact["measure"].iloc[0] == "CLIPScore · 2" and compact["A → B"].iloc[0] == "21 → 20.8"
+    assert compact["Δ [95% CI]"].iloc[0].startswith("-0.25 [")
     ordered = pairs.sort_pairs(other, "d_clip")
     assert list(ordered["prompt"]) == ["cat", "dog"] and abs(ordered["d_clip"].iloc[0]) == 5.0
     assert list(pairs.sort_pairs(other, None)["prompt"]) == list(other["prompt"])

@@ -24,11 +24,17 @@ def _next_pair(weights: str, voter: str) -> tuple[int, int] | None:
                            rng=np.random.default_rng())
 
 
-def _vote(outcome: str, weights: str, voter: str) -> None:
+def _voter() -> str:
+    """The login's user, else the name typed (read when the vote is cast: a name typed just before counts)."""
+    return current_user() or str(st.session_state.get("arena_voter") or "").strip() or "anonymous"
+
+
+def _vote(outcome: str, weights: str) -> None:
     """Button callback: store the vote, reveal the names, draw the next pair."""
     pair = st.session_state.get("arena_pair")
     if not pair:
         return
+    voter = _voter()
     left, right, _ = pair
     arena_data.record_vote(voter=voter, generation_a_id=left, generation_b_id=right, outcome=outcome)
     a, b = arena_data.generation(left), arena_data.generation(right)
@@ -87,7 +93,7 @@ else:
         _image_side(c_b, right, "B")
         for col, (outcome, label) in zip(st.columns(4), BUTTONS):
             col.button(label, key=f"arena_{outcome}", width="stretch", type="primary" if outcome in "ab" else "secondary",
-                       on_click=_vote, args=(outcome, weights, voter))
+                       on_click=_vote, args=(outcome, weights))
 
 # ---- leaderboard ---------------------------------------------------------------------------------------------
 st.header("Leaderboard")
@@ -105,12 +111,12 @@ metrics = [c.removeprefix("mean_") for c in board.columns if c.startswith("mean_
 shown = pd.DataFrame({
     "rank": board["rank"], "model": board["model_key"], "rating": board["rating"],
     "95% CI": [f"{lo:.0f} – {hi:.0f}" if pd.notna(lo) else "–" for lo, hi in zip(board["low"], board["high"])],
-    "votes": board["votes"], "W / L / T": [f"{w} / {lo} / {t}" for w, lo, t in zip(board["wins"], board["losses"],
-                                                                                   board["ties"])],
-    "both bad": board["both_bad"], "win rate": board["win_rate"],
     **{METRIC_LABELS.get(m, m): board[f"mean_{m}"] for m in metrics},
     **{label: pd.to_numeric(board[column], errors="coerce") if column in board.columns else float("nan")
-       for label, column in (("mean s", "mean_s"), ("TFLOP", "mean_tflop"), ("USD / image", "usd_per_image"))}})
+       for label, column in (("mean s", "mean_s"), ("TFLOP", "mean_tflop"), ("USD / image", "usd_per_image"))},
+    "votes": board["votes"], "W / L / T": [f"{w} / {lo} / {t}" for w, lo, t in zip(board["wins"], board["losses"],
+                                                                                   board["ties"])],
+    "both bad": board["both_bad"], "win rate": board["win_rate"]})
 tiny = "tiny" in set(board.get("scorer_weights", pd.Series(dtype=object)).dropna().str.split(",").explode())
 st.dataframe(shown, hide_index=True, width="stretch", column_config={
     "rating": st.column_config.NumberColumn(format="%.0f"), "win rate": st.column_config.NumberColumn(format="percent"),
@@ -131,15 +137,15 @@ else:
     st.dataframe(agree.assign(metric=[METRIC_LABELS.get(m, m) + (" (tiny scorer)" if w == "tiny" else "")
                                       for m, w in zip(agree["metric"], agree["scorer_weights"])])
                  .drop(columns="scorer_weights")
-                 .rename(columns={"votes": "votes scored", "decisive": "decisive", "accuracy": "pairwise accuracy",
-                                  "kendall_tau": "Kendall τ (votes)", "rank_tau": "Kendall τ (model ranking)"}),
+                 .rename(columns={"votes": "votes scored", "decisive": "decisive", "accuracy": "accuracy",
+                                  "kendall_tau": "τ (votes)", "rank_tau": "τ (ranking)"}),
                  hide_index=True, width="stretch",
                  column_config={c: st.column_config.NumberColumn(format="%.3f")
-                                for c in ("pairwise accuracy", "Kendall τ (votes)", "Kendall τ (model ranking)")})
-    st.caption("Pairwise accuracy: of the decisive votes whose two images the metric scored, the share where the "
-               "voted-for image scored higher (a metric tie counts half). Kendall τ (votes): τ-b between the score "
-               "difference (B − A) and the vote (+1, 0 tie, −1). Kendall τ (model ranking): models' mean score "
-               "against their arena rating.")
+                                for c in ("accuracy", "τ (votes)", "τ (ranking)")})
+    st.caption("Accuracy (pairwise): of the decisive votes whose two images the metric scored, the share where the "
+               "voted-for image scored higher (a metric tie counts half). τ (votes): Kendall τ-b between the score "
+               "difference (B − A) and the vote (+1, 0 tie, −1). τ (ranking): Kendall τ between the models' mean "
+               "score and their arena rating.")
 
 st.subheader("Charts")
 c_cost, c_log = st.columns([3, 1], vertical_alignment="bottom")

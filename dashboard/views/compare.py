@@ -156,10 +156,10 @@ if chosen is not None:
                    for m in METRICS for s in "ab")
         st.markdown("**Paired statistics** (B − A over the pairs)" + (" · tiny scorer (noise scores)" if tiny else ""))
         st.dataframe(pairs.compact_table(table), hide_index=True, width="stretch",
-                     column_config={"pairs": st.column_config.NumberColumn(width="small"),
-                                    "Wilcoxon p": st.column_config.NumberColumn(format="%.2g", width="small")})
-        st.caption("Intervals: percentile bootstrap over pairs (2,000 resamples). B better: B scored higher, or cost "
-                   "less; a tie counts half. Wilcoxon p: Wilcoxon signed-rank test of the deltas (two-sided; zero "
+                     column_config={"measure": "measure · pairs",
+                                    "p": st.column_config.NumberColumn("Wilcoxon p", format="%.2g", width="small")})
+        st.caption("Intervals: percentile bootstrap over pairs (2,000 resamples), 95 %. B better: B scored higher, or "
+                   "cost less; a tie counts half. Wilcoxon p: Wilcoxon signed-rank test of the deltas (two-sided; zero "
                    "deltas dropped). Seconds leave out first calls after a load; USD: list price, or the open "
                    "models' GPU-time estimate.")
     elif not matched.empty:
@@ -173,7 +173,8 @@ if chosen is not None:
         st.info("No prompt and seed appears on both sides.")
     else:
         shared = int(sum(pairs.shares_job(r) for _, r in matched.iterrows()))
-        c_sort, c_pix, c_any, c_clip, c_page = st.columns([1.8, 1.1, 1.4, 1.3, 0.9], vertical_alignment="bottom")
+        c_sort, c_clip, c_page = st.columns([1.8, 1.3, 0.9], vertical_alignment="bottom")
+        c_pix, c_any = st.columns(2)
         sorts = {None: "as paired (prompt)"}
         sorts.update({f"d_{m}": f"largest |Δ {scores.SHORT[m]}| first" for m in METRICS
                       if matched.get(f"d_{m}", pd.Series(dtype=float)).notna().any()})

@@ -54,6 +54,7 @@ def test_arena_votes_reveal_names_and_fill_the_leaderboard(page, db, seeded):
     assert set(board["model"]) == {"sd21", "flux-dev"} and list(board["rank"]) == [1, 2]
     assert board["votes"].tolist() == [6, 6] and "CLIPScore" in board.columns
     agreement = at.dataframe[1].value.set_index("metric")
+    assert {"accuracy", "τ (votes)", "τ (ranking)"} <= set(agreement.columns)
     assert agreement.loc["CLIPScore (tiny scorer)", "votes scored"] == 5  # both-bad left out
     assert len(at.get("plotly_chart")) == 2
     # Charts: the arena rating is one more quality axis
