@@ -83,7 +83,7 @@ JOB_FIELDS = ("model_key", "prompt", "seed", "width", "height", "steps", "guidan
 # cost measures beside the quality ones: (column of each side, label); lower is better
 COSTS = {"seconds": "seconds (steady)", "tflop": "TFLOP", "usd": "USD / image"}
 TABLE_COLUMNS = ["measure", "pairs", "mean A", "mean B", "mean Δ (B − A)", "Δ 95% CI", "B better", "B better 95% CI",
-                 "Wilcoxon p"]
+                 "Wilcoxon p", "Δ low", "Δ high"]
 
 
 def shares_job(row: pd.Series | dict) -> bool:
@@ -119,7 +119,7 @@ def paired_table(pairs: pd.DataFrame, metrics: tuple[str, ...], labels: dict[str
                      "Δ 95% CI": interval_text(found["delta_low"], found["delta_high"]),
                      "B better": found["b_better"],
                      "B better 95% CI": interval_text(found["better_low"], found["better_high"], ".0%"),
-                     "Wilcoxon p": found["p_value"]})
+                     "Wilcoxon p": found["p_value"], "Δ low": found["delta_low"], "Δ high": found["delta_high"]})
     return pd.DataFrame(rows, columns=TABLE_COLUMNS)
 
 
@@ -129,13 +129,15 @@ def compact_table(table: pd.DataFrame) -> pd.DataFrame:
     def num(v, spec=".4g"):
         return "–" if pd.isna(v) else format(v, spec)
 
+    short = [interval_text(lo, hi, ".2g") for lo, hi in zip(table["Δ low"], table["Δ high"])]
+
     return pd.DataFrame({
         "measure": [f"{m} · {n}" for m, n in zip(table["measure"], table["pairs"])],
         "A → B": [f"{num(a, '.3g')} → {num(b, '.3g')}" for a, b in zip(table["mean A"], table["mean B"])],
-        "Δ [95% CI]": [f"{num(d, '+.3g')} {ci}" for d, ci in zip(table["mean Δ (B − A)"], table["Δ 95% CI"])],
+        "Δ [95% CI]": [f"{num(d, '+.3g')} {ci}" for d, ci in zip(table["mean Δ (B − A)"], short)],
+        "p": table["Wilcoxon p"],
         "B better [CI]": [f"{num(w, '.0%')} {ci.replace('%', '')}" for w, ci in zip(table["B better"],
-                                                                                  table["B better 95% CI"])],
-        "p": table["Wilcoxon p"]})
+                                                                                  table["B better 95% CI"])]})
 
 
 def sort_pairs(pairs: pd.DataFrame, by: str | None) -> pd.DataFrame:
