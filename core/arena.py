@@ -18,7 +18,7 @@ DataFrames (no store, no Streamlit): the Arena page, `python -m core.bench expor
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd

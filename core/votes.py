@@ -9,8 +9,8 @@ open models the GPU-time estimate of core.pricing).
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Sequence
 
 import numpy as np
 import pandas as pd

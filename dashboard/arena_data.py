@@ -15,7 +15,7 @@ BOOTSTRAP = 1000
 @st.cache_data(ttl=data.QUERY_TTL_S, show_spinner=False)
 def candidates(url: str, weights: str) -> pd.DataFrame:
     """Ok rows with an image of one weights mode: what the arena pairs (one prompt and seed, two models)."""
-    with store.session_scope(data._db_engine(url), read_only=True) as s:  # noqa: SLF001 - the one engine per URL
+    with store.session_scope(data._db_engine(url), read_only=True) as s:  # the one engine per URL
         rows = store.generation_columns(session=s, columns=CANDIDATE_COLUMNS, weights=weights, status="ok")
     frame = pd.DataFrame(rows, columns=list(CANDIDATE_COLUMNS))
     return frame[frame["image_path"].notna()].reset_index(drop=True)
@@ -23,13 +23,13 @@ def candidates(url: str, weights: str) -> pd.DataFrame:
 
 @st.cache_data(ttl=data.QUERY_TTL_S, show_spinner=False)
 def vote_frame(url: str, weights: str) -> pd.DataFrame:
-    return votes.votes_frame(data._db_engine(url), weights=weights)  # noqa: SLF001
+    return votes.votes_frame(data._db_engine(url), weights=weights)
 
 
 @st.cache_data(ttl=data.QUERY_TTL_S, show_spinner=False)
 def board(url: str, weights: str) -> pd.DataFrame:
     """The leaderboard of this weights mode's votes (bootstrap 95 % intervals) with mean scores and cost."""
-    engine = data._db_engine(url)  # noqa: SLF001
+    engine = data._db_engine(url)
     found = vote_frame(url, weights)
     models = sorted(set(found["model_a"]) | set(found["model_b"]))
     return votes.leaderboard(found, votes.model_scores(engine, model_keys=models, weights=weights),
@@ -38,7 +38,7 @@ def board(url: str, weights: str) -> pd.DataFrame:
 
 @st.cache_data(ttl=data.QUERY_TTL_S, show_spinner=False)
 def agreement(url: str, weights: str) -> pd.DataFrame:
-    return votes.agreement_frame(data._db_engine(url), vote_frame(url, weights), board(url, weights),  # noqa: SLF001
+    return votes.agreement_frame(data._db_engine(url), vote_frame(url, weights), board(url, weights),
                                  weights=weights)
 
 

@@ -6,8 +6,18 @@ import pandas as pd
 import pytest
 
 from core import export, votes
-from core.store import Run, Score, Vote, add_run, add_scores, add_vote, bulk_add_generations, delete_run, \
-    session_scope, vote_rows
+from core.store import (
+    Run,
+    Score,
+    Vote,
+    add_run,
+    add_scores,
+    add_vote,
+    bulk_add_generations,
+    delete_run,
+    session_scope,
+    vote_rows,
+)
 from tests.backends import both_backends
 
 
