@@ -45,12 +45,13 @@ def sweep_requests(specs: Sequence[ModelSpec], prompts: Sequence[Prompt], seeds:
                    steps: int | None = None, guidance: float | None = None, width: int | None = None,
                    height: int | None = None, negative_prompt: str | None = None, repeats: int = 1,
                    num_images: int = 1, params: dict[str, dict] | None = None,
-                   recipes: Sequence[str] = (EAGER,)) -> list[Planned]:
+                   recipes: Sequence[str] = (EAGER,), per_model: dict[str, dict] | None = None) -> list[Planned]:
     """models × recipes × repeats × prompts × seeds, in that order (a model's jobs stay together, eager first;
     each recipe runs the very same requests).
 
     A prompt file's own negative prompt wins over `negative_prompt`; models that take none get none.
-    `params` holds per-model extra options ({model key: {name: value}}), e.g. an API's quality.
+    `params` holds per-model extra options ({model key: {name: value}}), e.g. an API's quality; `per_model` per-model
+    settings ({model key: {"steps", "guidance", "width", "height"}}) over the sweep-wide ones (the Generate page's).
     """
     if repeats < 1:
         raise RequestError("repeats", repeats, "1 or more")
@@ -58,6 +59,8 @@ def sweep_requests(specs: Sequence[ModelSpec], prompts: Sequence[Prompt], seeds:
     ordered = sorted(dict.fromkeys(recipes), key=lambda r: r != EAGER)
     for spec in specs:
         extra = dict((params or {}).get(spec.key, {}))
+        own = {"steps": steps, "guidance": guidance, "width": width, "height": height,
+               **(per_model or {}).get(spec.key, {})}
         requests: list[Planned] = []
         for repeat in range(repeats):
             for p in prompts:
@@ -66,8 +69,8 @@ def sweep_requests(specs: Sequence[ModelSpec], prompts: Sequence[Prompt], seeds:
                     negative = None
                 for seed in seeds:
                     requests.append(Planned(GenerationRequest(
-                        model=spec.key, prompt=p.prompt, negative_prompt=negative, seed=seed, steps=steps,
-                        guidance=guidance, width=width, height=height, num_images=num_images, extra=extra),
+                        model=spec.key, prompt=p.prompt, negative_prompt=negative, seed=seed, num_images=num_images,
+                        extra=extra, **own),
                         category=p.category, repeat=repeat))
         out += [replace(item, recipe=recipe) for recipe in ordered for item in requests]
     return out

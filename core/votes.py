@@ -65,13 +65,12 @@ def model_costs(engine, *, model_keys: Sequence[str], weights: str | None = None
         gpus = store.run_gpu_names(session=s, run_ids=frame["run_id"].dropna().astype(int).unique().tolist())
     if frame.empty:
         return pd.DataFrame(columns=columns)
-    seconds = pd.to_numeric(frame["total_s"], errors="coerce").astype(float)
-    steady = seconds.where(~frame["first_call"].fillna(False).astype(bool))
-    override = get_settings().gpu_hour_usd
-    rate = frame["run_id"].map(lambda r: pricing.rate_for(gpus.get(int(r)), override)).astype(float)
-    estimate = (seconds * rate / 3600).where(frame["weights"] != "api")
-    usd = pd.to_numeric(frame["cost_usd"], errors="coerce").astype(float).fillna(estimate)
-    tflop = pd.to_numeric(frame["flops_total"], errors="coerce").astype(float) / 1e12
+    frame = frame.assign(**{c: pd.to_numeric(frame[c], errors="coerce").astype(float)
+                            for c in ("total_s", "flops_total", "cost_usd")})
+    frame = pricing.with_cost_estimate(frame, gpus, get_settings().gpu_hour_usd)
+    steady = frame["total_s"].where(~frame["first_call"].fillna(False).astype(bool))
+    usd = frame["cost_usd"].fillna(frame["cost_est_usd"])
+    tflop = frame["flops_total"] / 1e12
     out = pd.DataFrame({"model_key": frame["model_key"], "mean_s": steady, "mean_tflop": tflop, "usd_per_image": usd})
     return out.groupby("model_key", as_index=False)[columns[1:]].mean()[columns]
 

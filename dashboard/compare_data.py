@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from core import stats, store
+from core import pricing, stats, store
 from core.scoring.compare import compare
 from core.scoring.scorers import METRICS
 from dashboard import data, scores
@@ -47,7 +47,7 @@ def with_costs(frame: pd.DataFrame, gpus: dict[int, str | None]) -> pd.DataFrame
     and `usd` (list price, or the open models' GPU-time estimate) on each row."""
     frame = frame.assign(**{c: pd.to_numeric(frame[c], errors="coerce").astype(float)
                             for c in ("total_s", "flops_total", "cost_usd")})
-    frame = data.with_cost_estimate(frame, gpus, data.settings().gpu_hour_usd)
+    frame = pricing.with_cost_estimate(frame, gpus, data.settings().gpu_hour_usd)
     first = frame["first_call"].fillna(False).astype(bool)
     return frame.assign(seconds=frame["total_s"].where(~first), tflop=frame["flops_total"] / 1e12,
                         usd=frame["cost_usd"].fillna(frame["cost_est_usd"]))

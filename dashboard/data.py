@@ -46,7 +46,8 @@ CHART_COLUMNS = tuple(dict.fromkeys(stats.CONFIG_COLUMNS + (
 REPEAT_COLUMNS = tuple(c for c in ("repeat", "prompt", "seed") if "repeat" in store.Generation.__table__.columns)
 # Columns of the History table, in the order shown.
 TABLE_COLUMNS = ("id", "created_at", "run_id", "model_key", "status", "prompt", "seed", "steps", "guidance",
-                 "width", "height", "total_s", "denoise_s", "peak_mem_gb", "flops_total", "cost_usd", "error")
+                 "width", "height", "total_s", "denoise_s", "peak_mem_gb", "flops_total", "cost_usd", "error",
+                 "recipe", "first_call", "compile_s", "psnr_db", "ssim", "batch_size")
 
 
 def settings() -> Settings:
@@ -109,7 +110,7 @@ def dev_engine(weights: str):
                 if resident:
                     slot["unloads"].append((len(slot["unloads"]) + 1, _session_id(),
                                             f"{resident} ({engine.weights} weights; {weights} weights were chosen)"))
-            engine = Engine(weights=weights, settings=settings(), db=db())
+            engine = Engine(weights=weights, settings=settings(), **Engine.caches_for(db()))
             slot["engine"] = engine
         return engine
 
@@ -269,7 +270,7 @@ def generations_page(url: str, filters: Filters, limit: int, offset: int,
         frame = _frame(rows, TABLE_COLUMNS + ("image_path", "weights"))
         gpus = store.run_gpu_names(session=s, run_ids=frame["run_id"].dropna().astype(int).unique().tolist()) \
             if not frame.empty else {}
-    return with_cost_estimate(frame, gpus, settings().gpu_hour_usd)
+    return pricing.with_cost_estimate(frame, gpus, settings().gpu_hour_usd)
 
 
 def export_generations(url: str, filters: Filters, fmt: str) -> bytes:
@@ -393,8 +394,16 @@ def run_seeds(url: str, run_id: int) -> list[int]:
 
 @st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
 def run_matrix(url: str, run_id: int, prompts: tuple[str, ...], seed: int | None) -> pd.DataFrame:
+    """The matrix's cells: one per prompt × column, a column being a model, or model · configuration where the model
+    ran several configurations (recipes, sizes ...) in the run (never pooled); a steady call preferred to a first call."""
     with store.session_scope(_db_engine(url), read_only=True) as s:
-        return pd.DataFrame(store.run_matrix_rows(session=s, run_id=run_id, prompts=list(prompts), seed=seed))
+        rows = pd.DataFrame(store.run_matrix_rows(session=s, run_id=run_id, prompts=list(prompts), seed=seed))
+    if rows.empty:
+        return rows
+    rows = stats.with_config(rows)
+    several = rows.groupby("model_key")["config"].transform("nunique") > 1
+    rows["column"] = [f"{m} · {c}" if many else m for m, c, many in zip(rows["model_key"], rows["config"], several)]
+    return rows.sort_values(["first_call", "repeat", "image_index", "id"]).drop_duplicates(["prompt", "column"])
 
 
 def latest_generations(run_id: int, limit: int = 8) -> pd.DataFrame:
@@ -413,7 +422,7 @@ def _chart_rows(engine, weights: str | None, run_ids: tuple[int, ...], models: t
                                        run_ids=list(run_ids) or None, model_keys=list(models) or None, status="ok")
         frame = _frame_from_tuples(rows, columns)
         gpus = store.run_gpu_names(session=s, run_ids=frame["run_id"].dropna().astype(int).unique().tolist())
-    return with_cost_estimate(frame, gpus, settings().gpu_hour_usd)
+    return pricing.with_cost_estimate(frame, gpus, settings().gpu_hour_usd)
 
 
 def _api_prices(engine, run_ids: tuple[int, ...], models: tuple[str, ...]) -> pd.DataFrame:
@@ -470,21 +479,6 @@ def _frame_from_tuples(rows: list[tuple], columns: Sequence[str]) -> pd.DataFram
         if column in frame.columns:
             frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
     return frame
-
-
-def with_cost_estimate(frame: pd.DataFrame, gpu_by_run: dict[int, str | None], override: float | None) -> pd.DataFrame:
-    """Add `cost_est_usd` (open models: total_s x USD per GPU-hour / 3600, from IGCS_GPU_HOUR_USD or the run's
-    GPU default; None on CPU, for unknown GPUs and for API rows, which carry their list price)."""
-    if frame.empty or "total_s" not in frame.columns:
-        return frame.assign(cost_est_usd=pd.Series(dtype=float))
-    rates = {run: pricing.rate_for(gpu, override) for run, gpu in gpu_by_run.items()}  # one lookup per run
-    rate = pd.to_numeric(frame["run_id"].map(rates), errors="coerce")
-    estimate = frame["total_s"] * rate / 3600
-    if "cost_usd" in frame.columns:
-        estimate = estimate.where(frame["cost_usd"].isna())
-    if "weights" in frame.columns:
-        estimate = estimate.where(frame["weights"] != "api")
-    return frame.assign(cost_est_usd=estimate.astype(float))
 
 
 @st.cache_data(ttl=60, show_spinner=False)
@@ -622,7 +616,7 @@ def check_sweep(sweep: Sweep) -> SweepCheck:
     """Check a batch as the CLI will (every request, keys, cost cap, slow tiny sizes) before launching it."""
     try:
         prepared = prepare(sweep, settings=settings(), engine=Engine(weights=sweep.weights, settings=settings(),
-                                                                      db=db()))
+                                                                      **Engine.caches_for(db())))
     except (CaseStudyError, ValueError, FileNotFoundError, RuntimeError) as exc:
         return SweepCheck(error=str(exc))
     warnings = [f"{k} is skipped: {why}" for k, why in prepared.skipped_models.items()] + prepared.warnings

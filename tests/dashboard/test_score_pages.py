@@ -151,6 +151,8 @@ def test_compare_two_tiny_runs_and_two_models(page, db, db_url, tmp_path, monkey
     at.multiselect(key="cmp_runs").set_value([1]).run()
     _no_exception(at)
     assert "**2** pair(s) · **0** only in A (flux-dev) · **0** only in B (sd21)" in _texts(at)
+    timing = at.dataframe[0].value  # each side's n and p50 per configuration (core.stats), above the pairs
+    assert list(timing["side"]) == ["A", "B"] and (timing["n"] + timing["first_n"] == 2).all()
     summary = next(d.value for d in at.dataframe if "measure" in d.value.columns).set_index("measure")
     assert {"CLIPScore · 2", "PickScore · 2", "TFLOP · 2"} <= set(summary.index)  # measure · pairs
     assert {"A → B", "Δ [95% CI]", "B better [CI]", "p"} <= set(summary.columns)
@@ -175,13 +177,10 @@ def test_compare_two_tiny_runs_and_two_models(page, db, db_url, tmp_path, monkey
     at.radio(key="cmp_mode").set_value("two runs").run()
     _no_exception(at)
     assert at.selectbox(key="cmp_run_a").value == 1 and at.selectbox(key="cmp_run_b").value == 2
-    # run 1 has two configurations (sd21's cfg 7.5, flux-dev's cfg 3.5): pair sd21's
-    sd21 = next(o for o in at.selectbox(key="cmp_config_a").options if "cfg 7.5" in o)
-    at.selectbox(key="cmp_config_a").set_value(sd21.split(" (")[0]).run()
-    _no_exception(at)
-    # run 2's third prompt has no partner in run 1
-    assert "**2** pair(s) · **0** only in A (run 1) · **1** only in B (run 2)" in _texts(at)
+    # run 1's flux-dev images have no partner in run 2, nor has run 2's third prompt in run 1
+    assert "**2** pair(s) · **2** only in A (run 1) · **1** only in B (run 2)" in _texts(at)
     only = {e.label: e for e in at.expander}
+    assert "Only in A (run 1): 2 image(s) without a partner" in only
     assert "Only in B (run 2): 1 image(s) without a partner" in only
     captions = _texts(at, "caption")
     assert "PSNR " not in captions and "Δ CLIP" in captions and captions.count("not one job") == 2
@@ -194,7 +193,6 @@ def test_compare_two_tiny_runs_and_two_models(page, db, db_url, tmp_path, monkey
     at.radio(key="cmp_mode").set_value("two runs").run()
     at.selectbox(key="cmp_run_a").set_value(1)
     at.selectbox(key="cmp_run_b").set_value(3).run()
-    at.selectbox(key="cmp_config_a").set_value(sd21.split(" (")[0]).run()
     _no_exception(at)
     captions = _texts(at, "caption")
     assert "2 of 2 pair(s) are one job" in captions
