@@ -117,6 +117,8 @@ shown = pd.DataFrame({
     "votes": board["votes"], "W / L / T": [f"{w} / {lo} / {t}" for w, lo, t in zip(board["wins"], board["losses"],
                                                                                    board["ties"])],
     "both bad": board["both_bad"], "win rate": board["win_rate"]})
+unpriced = [c for c in ("mean s", "TFLOP", "USD / image") if shown[c].isna().all()]
+shown = shown.drop(columns=unpriced)  # a column of blanks says nothing: the caption names what is missing
 tiny = "tiny" in set(board.get("scorer_weights", pd.Series(dtype=object)).dropna().str.split(",").explode())
 st.dataframe(shown, hide_index=True, width="stretch", column_config={
     "rating": st.column_config.NumberColumn(format="%.0f"), "win rate": st.column_config.NumberColumn(format="percent"),
@@ -127,7 +129,7 @@ st.caption(f"Bradley–Terry ratings (1000 + 400·θ/ln 10: 400 points are 10:1 
            f"votes left out of the fit; 95 % CI: percentile bootstrap over the votes ({arena_data.BOOTSTRAP:,} "
            f"resamples). Scores: mean over each model's {weights} images"
            + (" (tiny scorer: noise scores)" if tiny else "") + "; seconds: steady state; USD: list price or "
-           "GPU-time estimate.")
+           "GPU-time estimate" + (f"; no {', '.join(unpriced)} stored for these models" if unpriced else "") + ".")
 
 st.subheader("Automatic metrics against the votes")
 agree = arena_data.agreement(url, weights)

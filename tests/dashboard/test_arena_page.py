@@ -53,6 +53,7 @@ def test_arena_votes_reveal_names_and_fill_the_leaderboard(page, db, seeded):
     board = at.dataframe[0].value
     assert set(board["model"]) == {"sd21", "flux-dev"} and list(board["rank"]) == [1, 2]
     assert board["votes"].tolist() == [6, 6] and "CLIPScore" in board.columns
+    assert "USD / image" not in board.columns and "no USD / image stored" in _texts(at, "caption")  # CPU rows: no price
     agreement = at.dataframe[1].value.set_index("metric")
     assert {"accuracy", "τ (votes)", "τ (ranking)"} <= set(agreement.columns)
     assert agreement.loc["CLIPScore (tiny scorer)", "votes scored"] == 5  # both-bad left out
