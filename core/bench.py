@@ -42,7 +42,8 @@ from core.sweep import Sweep, prepare
 log = logging.getLogger("core.bench")
 
 # Subcommands: each module parses its own flags in `main(argv)`.
-SUBCOMMANDS = {"atlas": "core.atlas", "score": "core.scoring.cli", "export": "core.export", "db": "core.db"}
+SUBCOMMANDS = {"atlas": "core.atlas", "score": "core.scoring.cli", "export": "core.export", "db": "core.db",
+               "weights": "core.weights"}
 
 
 def _size(text: str) -> tuple[int, int]:
