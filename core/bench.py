@@ -34,7 +34,7 @@ from core.registry import all_specs
 from core.jobs import parse_size
 from core.jobs import Job
 from core.runner import Cancelled, Progress
-from core.scoring.scorers import parse_metrics
+from core.scoring.metrics import parse_metrics
 from core.settings import get_settings
 from core.store import Generation, db_url, open_store, query_runs, run_counts, session_scope
 from core.sweep import Sweep, prepare
@@ -42,7 +42,8 @@ from core.sweep import Sweep, prepare
 log = logging.getLogger("core.bench")
 
 # Subcommands: each module parses its own flags in `main(argv)`.
-SUBCOMMANDS = {"atlas": "core.atlas", "score": "core.scoring.cli", "export": "core.export", "db": "core.db"}
+SUBCOMMANDS = {"atlas": "core.atlas", "score": "core.scoring.cli", "export": "core.export", "db": "core.db",
+               "weights": "core.weights"}
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -112,13 +113,18 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--max-cost", type=float, metavar="USD", help="refuse a sweep whose API cost estimate exceeds this")
     p.add_argument("--allow-slow", action="store_true", help="run tiny twins at sizes far above their own")
     p.add_argument("--score", type=_metrics, default=(), metavar="METRICS",
-                   help="quality scores after each model's jobs: comma-separated clip, pick, aesthetic")
+                   help="quality scores after each model's jobs: comma-separated clip, pick, aesthetic; edits: "
+                        "edit_psnr, edit_ssim, edit_l1, clip_i, clip_t, clip_dir, dino, edit_check")
     p.add_argument("--scorer-weights", choices=("pretrained", "tiny"),
                    help="the scorers' weights (default: tiny with --weights tiny, else pretrained)")
     p.add_argument("--recipe", type=_recipes, default=("eager",), metavar="RECIPES",
                    help=f"speed recipes, comma-separated ({', '.join(RECIPES)}); each model runs each, eager first "
                         "(default: eager)")
-    p.add_argument("--name", help="a name for this run")
+    p.add_argument("--name", help="a name for this run (rename it later in History → Runs)")
+    p.add_argument("--tag", action="append", default=[], metavar="T",
+                   help="a tag for this run (repeatable; letters, digits and - _ . : / + =); with --list-runs: only "
+                        "runs carrying it")
+    p.add_argument("--note", metavar="TEXT", help="notes for this run (what it was for; editable in History → Runs)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--list", action="store_true", help="list the models (defaults, availability, price) and exit")
     p.add_argument("--list-runs", action="store_true", help="list the latest runs with their status and exit")
@@ -131,8 +137,8 @@ def sweep_from_args(args: argparse.Namespace) -> Sweep:
                  weights=args.weights, batch_size=args.batch_size, repeats=args.repeats, warmup=args.warmup,
                  force=args.force, images=args.images, params=tuple(args.param), mode=args.mode,
                  max_cost=args.max_cost, allow_slow=args.allow_slow, score=args.score,
-                 scorer_weights=args.scorer_weights, recipes=args.recipe, name=args.name, db=args.db, out=args.out,
-                 device=args.device, executor=args.executor, ray_address=args.ray_address)
+                 scorer_weights=args.scorer_weights, recipes=args.recipe, name=args.name, tags=tuple(args.tag),
+                 note=args.note, db=args.db, out=args.out, device=args.device, executor=args.executor, ray_address=args.ray_address)
 
 
 # ---- listings ------------------------------------------------------------------------------------
@@ -153,17 +159,26 @@ def list_models(weights: str = "pretrained") -> str:
     return text + ("\n\nWhat your keys can use (the providers' own model lists)\n" + keys if keys else "")
 
 
-def list_runs(url: str, limit: int = 20) -> str:
+def list_runs(url: str, limit: int = 20, tag: str | None = None) -> str:
+    """The newest runs (those carrying `tag` when given) with their counts, tags and name; notes on a line below."""
     db = open_store(url)
     processes.reconcile(db)
     with session_scope(db, read_only=True) as session:
-        runs = query_runs(session=session, limit=limit)
+        runs = query_runs(session=session, limit=limit, tag=tag)
         counts = run_counts(session=session, run_ids=[r.id for r in runs])
-    rows = [f"{'run':>5} {'status':<11} {'kind':<8} {'weights':<10} {'ok':>5} {'failed':>6} {'created (UTC)':<19}  name"]
+    tags = {r.id: ",".join(r.tags or []) for r in runs}
+    width = max([4, *(len(t) for t in tags.values())])
+    rows = [f"{'run':>5} {'status':<11} {'kind':<8} {'weights':<10} {'ok':>5} {'failed':>6} {'created (UTC)':<19}  "
+            f"{'tags':<{width}}  name"]
     for r in runs:
         c = counts.get(r.id, {})
         rows.append(f"{r.id:>5} {r.status:<11} {r.kind:<8} {r.weights:<10} {c.get('ok', 0):>5} {c.get('failed', 0):>6} "
-                    f"{r.created_at:%Y-%m-%d %H:%M:%S}  {r.name or ''}")
+                    f"{r.created_at:%Y-%m-%d %H:%M:%S}  {tags[r.id]:<{width}}  {r.name or ''}".rstrip())
+        if r.notes:
+            note = " ".join(r.notes.split())
+            rows.append(f"{'':>5} note: {note if len(note) <= 100 else note[:99] + '…'}")
+    if not runs:
+        rows.append(f"(no runs{f' tagged {tag}' if tag else ''})")
     return "\n".join(rows)
 
 
@@ -211,7 +226,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(list_models(args.weights))
         return 0
     if args.list_runs:
-        print(list_runs(url))
+        if len(args.tag) > 1:
+            print("error: tag: --list-runs takes one --tag", file=sys.stderr)
+            return 2
+        try:
+            print(list_runs(url, tag=args.tag[0] if args.tag else None))
+        except CaseStudyError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
         return 0
     try:
         prepared = prepare(sweep_from_args(args), settings=settings)

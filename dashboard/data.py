@@ -22,7 +22,7 @@ from typing import Any, Sequence
 import pandas as pd
 import streamlit as st
 
-from core import export, stats, families, outputs, pricing, processes, providers, store
+from core import export, stats, families, outputs, pricing, processes, providers, run_notes, store
 from core.providers import listing
 from core.availability import available
 from core.environment import cuda_present
@@ -210,10 +210,13 @@ class Filters:
     score_weights: str | None = None
     score_min: float | None = None  # ... within [score_min, score_max]
     score_max: float | None = None
+    tag: str | None = None  # generations of runs carrying this tag
 
     def kwargs(self) -> dict[str, Any]:
         out = export.filters(models=self.models, status=self.status, prompt=self.prompt, run=self.run_id,
                              since=self.since, until=self.until, weights=self.weights)
+        if self.tag:
+            out["tag"] = self.tag
         if self.score_metric:
             out.update(score_metric=self.score_metric, score_weights=self.score_weights, score_min=self.score_min,
                        score_max=self.score_max)
@@ -267,7 +270,7 @@ def generations_page(url: str, filters: Filters, limit: int, offset: int,
         frame = _frame(rows, TABLE_COLUMNS + ("image_path", "weights"))
         gpus = store.run_gpu_names(session=s, run_ids=frame["run_id"].dropna().astype(int).unique().tolist()) \
             if not frame.empty else {}
-    return with_cost_estimate(frame, gpus, settings().gpu_hour_usd)
+    return pricing.with_cost_estimate(frame, gpus, settings().gpu_hour_usd)
 
 
 def export_generations(url: str, filters: Filters, fmt: str) -> bytes:
@@ -292,31 +295,35 @@ def generation_detail(url: str, generation_id: int) -> dict[str, Any] | None:
 
 
 @st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
-def count_runs(url: str, kind: str | None = None, status: str | None = None) -> int:
+def count_runs(url: str, kind: str | None = None, status: str | None = None, tag: str | None = None) -> int:
     with store.session_scope(_db_engine(url), read_only=True) as s:
-        return store.count_runs(session=s, kind=kind, status=status)
+        return store.count_runs(session=s, kind=kind, status=status, tag=tag)
 
 
 @st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
 def runs_frame(url: str, limit: int = 50, offset: int = 0, kind: str | None = None,
-               status: str | None = None) -> pd.DataFrame:
-    """One page of runs with their generation counts (ok, failed) and progress."""
+               status: str | None = None, tag: str | None = None) -> pd.DataFrame:
+    """One page of runs with their generation counts (ok, failed), progress and annotations (tags, notes)."""
     columns = ["id", "created_at", "name", "kind", "status", "weights", "mode", "models", "ok", "failed",
-               "jobs_total", "device", "gpu_name", "finished_at", "seconds", "output_dir", "pid", "hostname"]
+               "jobs_total", "device", "gpu_name", "finished_at", "seconds", "output_dir", "pid", "hostname",
+               "tags", "notes", "prompt", "label"]
     with store.session_scope(_db_engine(url), read_only=True) as s:
-        runs = store.query_runs(session=s, limit=limit, offset=offset, kind=kind, status=status)
+        runs = store.query_runs(session=s, limit=limit, offset=offset, kind=kind, status=status, tag=tag)
         counts = store.run_counts(session=s, run_ids=[r.id for r in runs])
     rows = []
     for r in runs:
         c = counts.get(r.id, {})
         models = (r.params or {}).get("models") if isinstance(r.params, dict) else None
+        prompt = (r.params or {}).get("prompt") if isinstance(r.params, dict) else None  # a Generate run's
         rows.append({"id": r.id, "created_at": r.created_at, "name": r.name, "kind": r.kind, "status": r.status,
                      "weights": r.weights, "mode": r.mode, "models": ", ".join(models) if models else None,
                      "ok": c.get("ok", 0), "failed": c.get("failed", 0) + c.get("skipped", 0),
                      "jobs_total": r.jobs_total, "device": r.device, "gpu_name": r.gpu_name,
                      "finished_at": r.finished_at,
                      "seconds": (r.finished_at - r.created_at).total_seconds() if r.finished_at else None,
-                     "output_dir": r.output_dir, "pid": r.pid, "hostname": r.hostname})
+                     "output_dir": r.output_dir, "pid": r.pid, "hostname": r.hostname, "tags": list(r.tags or []),
+                     "notes": r.notes, "prompt": prompt,
+                     "label": run_notes.run_label(name=r.name, kind=r.kind, weights=r.weights, prompt=prompt)})
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -376,33 +383,6 @@ def running_runs():
         return store.query_runs(session=s, status="running", limit=50)
 
 
-@st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
-def run_prompts(url: str, run_id: int, limit: int, offset: int) -> tuple[list[str], int]:
-    with store.session_scope(_db_engine(url), read_only=True) as s:
-        return (store.run_prompts(session=s, run_id=run_id, limit=limit, offset=offset),
-                store.count_run_prompts(session=s, run_id=run_id))
-
-
-@st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
-def run_seeds(url: str, run_id: int) -> list[int]:
-    with store.session_scope(_db_engine(url), read_only=True) as s:
-        return store.run_seeds(session=s, run_id=run_id)
-
-
-@st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
-def run_matrix(url: str, run_id: int, prompts: tuple[str, ...], seed: int | None) -> pd.DataFrame:
-    """The matrix's cells: one per prompt × column, a column being a model, or model · configuration where the model
-    ran several configurations (recipes, sizes ...) in the run (never pooled); a steady call preferred to a first call."""
-    with store.session_scope(_db_engine(url), read_only=True) as s:
-        rows = pd.DataFrame(store.run_matrix_rows(session=s, run_id=run_id, prompts=list(prompts), seed=seed))
-    if rows.empty:
-        return rows
-    rows = stats.with_config(rows)
-    several = rows.groupby("model_key")["config"].transform("nunique") > 1
-    rows["column"] = [f"{m} · {c}" if many else m for m, c, many in zip(rows["model_key"], rows["config"], several)]
-    return rows.sort_values(["first_call", "repeat", "image_index", "id"]).drop_duplicates(["prompt", "column"])
-
-
 def latest_generations(run_id: int, limit: int = 8) -> pd.DataFrame:
     """Uncached: the newest generations of a run (results arriving)."""
     with store.session_scope(db(), read_only=True) as s:
@@ -419,7 +399,7 @@ def _chart_rows(engine, weights: str | None, run_ids: tuple[int, ...], models: t
                                        run_ids=list(run_ids) or None, model_keys=list(models) or None, status="ok")
         frame = _frame_from_tuples(rows, columns)
         gpus = store.run_gpu_names(session=s, run_ids=frame["run_id"].dropna().astype(int).unique().tolist())
-    return with_cost_estimate(frame, gpus, settings().gpu_hour_usd)
+    return pricing.with_cost_estimate(frame, gpus, settings().gpu_hour_usd)
 
 
 def _api_prices(engine, run_ids: tuple[int, ...], models: tuple[str, ...]) -> pd.DataFrame:
@@ -476,21 +456,6 @@ def _frame_from_tuples(rows: list[tuple], columns: Sequence[str]) -> pd.DataFram
         if column in frame.columns:
             frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
     return frame
-
-
-def with_cost_estimate(frame: pd.DataFrame, gpu_by_run: dict[int, str | None], override: float | None) -> pd.DataFrame:
-    """Add `cost_est_usd` (open models: total_s x USD per GPU-hour / 3600, from IGCS_GPU_HOUR_USD or the run's
-    GPU default; None on CPU, for unknown GPUs and for API rows, which carry their list price)."""
-    if frame.empty or "total_s" not in frame.columns:
-        return frame.assign(cost_est_usd=pd.Series(dtype=float))
-    rates = {run: pricing.rate_for(gpu, override) for run, gpu in gpu_by_run.items()}  # one lookup per run
-    rate = pd.to_numeric(frame["run_id"].map(rates), errors="coerce")
-    estimate = frame["total_s"] * rate / 3600
-    if "cost_usd" in frame.columns:
-        estimate = estimate.where(frame["cost_usd"].isna())
-    if "weights" in frame.columns:
-        estimate = estimate.where(frame["weights"] != "api")
-    return frame.assign(cost_est_usd=estimate.astype(float))
 
 
 @st.cache_data(ttl=60, show_spinner=False)

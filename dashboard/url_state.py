@@ -1,34 +1,56 @@
-"""Filters kept in the page's URL, so a link reopens the same view.
+"""Page state in the URL, for the values Streamlit's own binding (`bind="query-params"`) cannot carry well:
+a picker whose options are ids shown with long labels (a run, a generation), or a list of ids.
 
-Most widgets bind themselves (`bind="query-params"`: the widget's key is the parameter). Run pickers show
-"run 3 · name" but keep the run id in the URL (`?charts_runs=3&charts_runs=5`): a renamed run keeps its links.
-`seed` puts the URL's ids into the widget's state before it draws; `keep` (its `on_change`) writes them back.
+`take(param, key, parse)` before the widget: a URL value the page did not write itself (a shared link, a
+reload) goes into the widget's session state. `put(param, text)` after the widget: its value into the URL
+(removed when empty). Widgets with plain options bind themselves (`bind="query-params"`, key = parameter).
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Callable
 
 import streamlit as st
 
+_SEEN = "_url_seen"  # {param: the text this page last read or wrote}
 
-def seed(key: str, options: Sequence[int], *, multi: bool) -> None:
-    """The ids in `?key=` that are among `options` become the widget's value, on the page's first draw only."""
-    if key in st.session_state or key not in st.query_params:
+
+def take(param: str, key: str, parse: Callable[[str], Any]) -> bool:
+    """Put the URL's `param` (parsed) into `st.session_state[key]` when it is new to this session; a value that
+    does not parse is left out of the URL. Returns True when the state was set."""
+    raw = st.query_params.get(param)
+    seen = st.session_state.setdefault(_SEEN, {})
+    if raw is None or seen.get(param) == raw:
+        return False
+    seen[param] = raw
+    try:
+        st.session_state[key] = parse(raw)
+    except (ValueError, TypeError):
+        st.query_params.pop(param, None)
+        seen.pop(param, None)
+        return False
+    return True
+
+
+def put(param: str, text: str | None) -> None:
+    """Write a widget's value into the URL (None or "" removes the parameter)."""
+    seen = st.session_state.setdefault(_SEEN, {})
+    if text is None or text == "":
+        if param in st.query_params:
+            st.query_params.pop(param)
+        seen.pop(param, None)
         return
-    wanted = st.query_params.get_all(key)
-    chosen = [o for o in options if str(o) in wanted]
-    if multi:
-        st.session_state[key] = chosen
-    elif chosen:
-        st.session_state[key] = chosen[0]
+    if st.query_params.get(param) != text:
+        st.query_params[param] = text
+    seen[param] = text
 
 
-def keep(key: str, default=None) -> None:
-    """`on_change` of a run picker: the chosen ids into the URL (none, or the default: the parameter goes)."""
-    value = st.session_state.get(key)
-    if value is None or value == [] or value == default:
-        st.query_params.pop(key, None)
-    elif isinstance(value, (list, tuple)):
-        st.query_params[key] = [str(v) for v in value]
-    else:
-        st.query_params[key] = str(value)
+def ints(text: str) -> tuple[int, ...]:
+    """`3,7` → (3, 7) (ValueError for anything else)."""
+    values = tuple(int(v) for v in text.split(",") if v.strip())
+    if any(v < 0 for v in values):
+        raise ValueError(text)
+    return values
+
+
+def joined(values) -> str:
+    return ",".join(str(v) for v in values)

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import chart_scores, chart_view, charts, data, scores, url_state
+from core import arena
+from dashboard import arena_data, chart_arena, chart_scores, chart_view, charts, data, scores, url_state
 
 SECTIONS = ("Speed", "Memory and compute", "Cost", "Quality", "Recipes", "Atlas")
 URL = "query-params"
@@ -59,10 +60,19 @@ def _quality(weights: str, run_ids: list[int], models: list[str], sizes: list[st
                 + (" (switch “Tiny-scorer scores” on to see the tiny scorers' ones)." if "tiny" in stored and not tiny
                    else "."))
         return
-    metric = c_metric.selectbox("Metric", present, key="charts_metric", format_func=chart_scores.metric_label,
-                                bind=URL)
+    board = arena_data.board(url, weights)  # the arena rating: one more quality axis, once there are votes
+    labels = {"arena": "Arena rating (votes)"}
+    metric = c_metric.selectbox("Metric", present + (["arena"] if not board.empty else []), key="charts_metric",
+                                format_func=lambda m: labels.get(m) or chart_scores.metric_label(m), bind=URL)
     cost = c_cost.radio("Cost", list(chart_scores.COSTS), horizontal=True, key="charts_cost", bind=URL,
                         format_func={"seconds": "seconds", "tflop": "FLOPs", "usd": "USD per image"}.get)
+    if metric == "arena":
+        st.caption(f"{int(board['votes'].sum()) // 2:,} vote(s) on {weights} images · per model (votes judge models, "
+                   "not configurations); the Arena page has the leaderboard.")
+        chart_view.show(chart_arena.rating_vs_cost(board, cost, log=log), "arena_vs_cost")
+        chart_view.show(chart_arena.category_win_rates(arena.category_win_rates(arena_data.vote_frame(url, weights))),
+                        "arena_categories")
+        return
     shown = frame[frame["metric"] == metric]
     st.caption(f"{shown['id'].nunique():,} scored image(s) · {shown['model_key'].nunique()} model(s) · "
                f"{scorer} scorer{' (noise scores)' if tiny else ''}; per model × configuration, never pooled.")
@@ -101,10 +111,11 @@ def _filters(stored_weights: list[str]):
                                 bind=URL, help="timings of tiny, random and pretrained weights are not comparable; "
                                                "charts show one kind at a time")
         run_options = [int(i) for i in runs["id"]]
-        url_state.seed("charts_runs", run_options, multi=True)
-        run_ids = c_runs.multiselect(
-            "Runs", run_options, key="charts_runs", placeholder="all runs",
-            format_func=lambda r: _run_label(runs, r), on_change=url_state.keep, args=("charts_runs",))
+        # runs by id in the URL (`?charts_runs=3,7`): a renamed run keeps its links
+        url_state.take("charts_runs", "charts_runs", lambda t: [i for i in url_state.ints(t) if i in run_options])
+        run_ids = c_runs.multiselect("Runs", run_options, key="charts_runs", placeholder="all runs",
+                                     format_func=lambda r: _run_label(runs, r))
+        url_state.put("charts_runs", url_state.joined(run_ids))
         models = c_models.multiselect("Models", data.model_keys(url), key="charts_models", placeholder="all models",
                                       bind=URL)
     # list prices of the API models beside the open models' estimates, read alongside

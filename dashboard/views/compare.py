@@ -1,6 +1,8 @@
-"""Compare: two models, or two runs, over the same prompts (and seeds), side by side, with score deltas (B − A);
-PSNR, SSIM and CLIP image cosine of pairs of the same job shape (core.scoring.compare). Every choice lives in the
-URL (runs by id), so a link reopens the same comparison."""
+"""Compare: two models, or two runs, over the same prompts (and seeds), side by side, with paired statistics per
+metric and per cost (B − A: mean delta and how often B is better, bootstrap 95 % intervals, Wilcoxon signed-rank
+test; core.paired), pairs sortable by disagreement, and PSNR, SSIM and CLIP image cosine where the two rows are
+one job differing only by recipe, weights or dtype (core.scoring.compare). Every choice lives in the URL (runs by
+id), so a link reopens the same comparison."""
 from __future__ import annotations
 
 import math
@@ -27,6 +29,14 @@ def _run_label(runs: pd.DataFrame, run_id: int) -> str:
     return f"run {run_id} · {name}"
 
 
+def _known_run(text: str, ids: list[int]) -> int:
+    """A run id from the URL, if it is one of `ids` (else ValueError: the parameter is dropped)."""
+    run_id = int(text)
+    if run_id not in ids:
+        raise ValueError(text)
+    return run_id
+
+
 def _choose():
     """The two sides: (label A, rows A, label B, rows B, pairing keys), or None when there is nothing to choose."""
     mode = st.radio("Compare", ["two models", "two runs"], horizontal=True, key="cmp_mode", bind=URL)
@@ -43,10 +53,10 @@ def _choose():
             model_a = c_a.selectbox("Model A", models, index=0, key="cmp_model_a", bind=URL)
             model_b = c_b.selectbox("Model B", models, index=1, key="cmp_model_b", bind=URL)
             run_options = [int(i) for i in runs["id"]]
-            url_state.seed("cmp_runs", run_options, multi=True)
+            url_state.take("cmp_runs", "cmp_runs", lambda t: [i for i in url_state.ints(t) if i in run_options])
             run_ids = c_runs.multiselect("Runs", run_options, key="cmp_runs", placeholder="all runs",
-                                         format_func=lambda r: _run_label(runs, r), on_change=url_state.keep,
-                                         args=("cmp_runs",))
+                                         format_func=lambda r: _run_label(runs, r))
+            url_state.put("cmp_runs", url_state.joined(run_ids))
             a = compare_data.side_rows(url, weights=weights, models=(model_a,), run_ids=tuple(run_ids))
             b = compare_data.side_rows(url, weights=weights, models=(model_b,), run_ids=tuple(run_ids))
             return model_a, a, model_b, b, pairs.MODEL_KEYS
@@ -55,12 +65,12 @@ def _choose():
             st.info("Fewer than two runs stored; nothing to compare.")
             return None
         c_a, c_b, c_m = st.columns([2, 2, 1.6], vertical_alignment="bottom")
-        url_state.seed("cmp_run_a", ids, multi=False)
-        url_state.seed("cmp_run_b", ids, multi=False)
-        run_a = c_a.selectbox("Run A", ids, index=1, key="cmp_run_a", format_func=lambda r: _run_label(runs, r),
-                              on_change=url_state.keep, args=("cmp_run_a",))
-        run_b = c_b.selectbox("Run B", ids, index=0, key="cmp_run_b", format_func=lambda r: _run_label(runs, r),
-                              on_change=url_state.keep, args=("cmp_run_b",))
+        for side in ("cmp_run_a", "cmp_run_b"):  # runs by id in the URL: a renamed run keeps its links
+            url_state.take(side, side, lambda t: _known_run(t, ids))
+        run_a = c_a.selectbox("Run A", ids, index=1, key="cmp_run_a", format_func=lambda r: _run_label(runs, r))
+        run_b = c_b.selectbox("Run B", ids, index=0, key="cmp_run_b", format_func=lambda r: _run_label(runs, r))
+        url_state.put("cmp_run_a", str(run_a))
+        url_state.put("cmp_run_b", str(run_b))
         models = c_m.multiselect("Models", data.model_keys(url), key="cmp_run_models", placeholder="every model",
                                  bind=URL)
         a = compare_data.side_rows(url, run_ids=(run_a,), models=tuple(models))
@@ -89,40 +99,54 @@ def _side(where, row: pd.Series, side: str, label: str) -> str:
             f"{int(row[f'steps_{side}'])} steps  \n{line or 'not scored'}")
 
 
-def _pair(row: pd.Series, label_a: str, label_b: str, with_pixels: bool, clip_weights: str | None) -> None:
+def _pair(row: pd.Series, label_a: str, label_b: str, with_pixels: bool, any_job: bool,
+          clip_weights: str | None) -> None:
     with st.container(border=True):
         st.markdown(f"**{row['prompt']}** · seed {int(row['seed'])}")
         left, right, text = st.columns([1, 1, 1.1])
         lines = [_side(left, row, "a", label_a), _side(right, row, "b", label_b)]
         parts = [f"Δ {scores.SHORT[m]} {_fmt(row.get(f'd_{m}'), signed=True)}" for m in METRICS
                  if pd.notna(row.get(f"d_{m}"))]
-        if pairs.same_job(row) and (with_pixels or clip_weights):
+        costs = [f"Δ {name} {_fmt(row.get(f'd_{c}'), spec, signed=True)}"
+                 for c, name, spec in (("seconds", "s", ".3f"), ("tflop", "TFLOP", ".3g"), ("usd", "USD", ".4f"))
+                 if pd.notna(row.get(f"d_{c}"))]
+        shared = pairs.shares_job(row)
+        if (shared or (any_job and pairs.same_job(row))) and (with_pixels or clip_weights):
             try:
                 found = compare_data.image_comparison(int(row["id_a"]), int(row["id_b"]), clip_weights)
             except Exception as exc:  # noqa: BLE001 - a file gone, a scorer missing: said on the pair
                 parts.append(f"not compared: {exc}")
             else:
                 psnr = "identical" if found["psnr_db"] is None else f"{found['psnr_db']:.1f} dB"
-                parts += [f"PSNR {psnr}", f"SSIM {found['ssim']:.3f}"]
+                if with_pixels:
+                    parts += [f"PSNR {psnr}", f"SSIM {found['ssim']:.3f}"]
                 if found.get("clip_cosine") is not None:
                     parts.append(f"CLIP image cosine {found['clip_cosine']:.3f}"
                                  + (" (tiny scorer)" if clip_weights == "tiny" else ""))
-        elif not pairs.same_job(row):
-            parts.append("not the same job shape (prompt, seed, size): no PSNR/SSIM")
+                if not shared:
+                    parts.append("different jobs: read PSNR/SSIM with care")
+        elif not shared:
+            parts.append("not one job (model, size, steps or guidance differ): no PSNR/SSIM")
         text.markdown("\n\n".join(lines))
-        text.caption(" · ".join(parts) or "no scores on both sides")
+        text.caption(" · ".join(parts + costs) or "no scores on both sides")
 
 
 def _one_configuration(rows: pd.DataFrame, side: str, where) -> pd.DataFrame:
-    """A side with several configurations (core.jobs.Configuration) pairs one of them: the user picks which."""
-    configs = compare_data.configurations(rows)
-    if len(configs) <= 1:
+    """A model that ran several configurations (core.jobs.Configuration) on this side pairs one of them: the user
+    picks which (the one with most images first); a model with one configuration needs no choice."""
+    if rows.empty:
         return rows
-    counts = rows["config"].value_counts()
-    chosen = where.selectbox(f"Configuration {side}", configs, key=f"cmp_config_{side.lower()}",
-                             format_func=lambda c: f"{c} ({counts[c]} images)",
-                             help="pairs never mix configurations (size, steps, guidance, recipe, weights ...)")
-    return rows[rows["config"] == chosen]
+    keep = []
+    for model, own in rows.groupby("model_key", sort=True):
+        configs = compare_data.configurations(own)
+        if len(configs) > 1:
+            counts = own["config"].value_counts()
+            chosen = where.selectbox(f"{model} on {side}", configs, key=f"cmp_config_{side.lower()}_{model}",
+                                     format_func=lambda c, counts=counts: f"{c} ({counts[c]} images)",
+                                     help="pairs never mix configurations (size, steps, guidance, recipe, weights ...)")
+            own = own[own["config"] == chosen]
+        keep.append(own)
+    return pd.concat(keep)
 
 
 chosen = _choose()
@@ -150,14 +174,18 @@ if chosen is not None:
         if repeated:
             st.caption(f"{side} has {repeated} more image(s) of the same {' and '.join(found.keys[:-1])} (another "
                        f"run or a repeat): the newest of each is paired.")
-    summary = pairs.delta_summary(matched, METRICS)
-    if not summary.empty:
+    table = pairs.paired_table(matched, METRICS, scores.METRIC_LABELS)
+    if not table.empty:
         tiny = any(matched.get(f"{m}_weights_{s}", pd.Series(dtype=object)).eq("tiny").any()
                    for m in METRICS for s in "ab")
-        st.markdown("**Mean score deltas**" + (" · tiny scorer (noise scores)" if tiny else ""))
-        st.dataframe(summary.assign(metric=[scores.METRIC_LABELS[m] for m in summary["metric"]]), hide_index=True,
-                     width="stretch", column_config={c: st.column_config.NumberColumn(format="%.3f")
-                                                     for c in ("mean A", "mean B", "mean Δ (B − A)")})
+        st.markdown("**Paired statistics** (B − A over the pairs)" + (" · tiny scorer (noise scores)" if tiny else ""))
+        st.dataframe(pairs.compact_table(table), hide_index=True, width="stretch",
+                     column_config={"measure": "measure · pairs",
+                                    "p": st.column_config.NumberColumn("Wilcoxon p", format="%.2g", width="small")})
+        st.caption("Intervals: percentile bootstrap over pairs (2,000 resamples), 95 %. B better: B scored higher, or "
+                   "cost less; a tie counts half. Wilcoxon p: Wilcoxon signed-rank test of the deltas (two-sided; zero "
+                   "deltas dropped). Seconds leave out first calls after a load; USD: list price, or the open "
+                   "models' GPU-time estimate.")
     elif not matched.empty:
         st.caption("No pair is scored on both sides: score them (`python -m core.bench score --all`).")
     for side, rest, label in (("A", found.only_a, label_a), ("B", found.only_b, label_b)):
@@ -168,14 +196,30 @@ if chosen is not None:
     if matched.empty:
         st.info("No prompt and seed appears on both sides.")
     else:
-        c_pix, c_clip, c_page = st.columns([1.3, 1.6, 1], vertical_alignment="bottom")
-        with_pixels = c_pix.toggle("PSNR and SSIM", value=True, key="cmp_pixels", bind=URL,
-                                   help="pixel comparison of pairs of the same job shape (same prompt, seed, size)")
+        shared = int(sum(pairs.shares_job(r) for _, r in matched.iterrows()))
+        c_sort, c_clip, c_page = st.columns([1.8, 1.3, 0.9], vertical_alignment="bottom")
+        c_pix, c_any = st.columns(2)
+        sorts = {None: "as paired (prompt)"}
+        sorts.update({f"d_{m}": f"largest |Δ {scores.SHORT[m]}| first" for m in METRICS
+                      if matched.get(f"d_{m}", pd.Series(dtype=float)).notna().any()})
+        sorts.update({f"d_{c}": f"largest |Δ {name}| first" for c, name in (("seconds", "seconds"), ("usd", "USD"))
+                      if matched.get(f"d_{c}", pd.Series(dtype=float)).notna().any()})
+        order = c_sort.selectbox("Order pairs", list(sorts), format_func=sorts.get, key="cmp_sort", bind=URL,
+                                 help="by disagreement: the pairs whose scores (or costs) differ most first")
+        any_job = c_any.toggle("Also across jobs", value=False, key="cmp_pixels_any", bind=URL,
+                               help="PSNR/SSIM between different models or settings of the same prompt, seed and "
+                                    "size: they measure little there, so this is off by default")
+        with_pixels = c_pix.toggle("PSNR and SSIM", value=True, key="cmp_pixels", bind=URL, disabled=not (shared or any_job),
+                                   help=f"{shared} pair(s) are one job (same model, prompt, seed, size, steps and "
+                                        "guidance; recipe, weights or dtype differ): pixels compared there")
         clip = c_clip.selectbox("CLIP image cosine", ["off", "tiny", "pretrained"], key="cmp_clip", bind=URL,
                                 help="loads the CLIP scorer (tiny: built in code, noise)")
         pages = max(1, math.ceil(len(matched) / PAIRS_PER_PAGE))
         page = c_page.number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1, key="cmp_page",
                                    bind=URL)
+        st.caption(f"{shared} of {len(matched)} pair(s) are one job: PSNR/SSIM there"
+                   + ("" if shared else "; none here (two models, or other steps or guidance)"))
         start = (int(page) - 1) * PAIRS_PER_PAGE
-        for _, row in matched.iloc[start:start + PAIRS_PER_PAGE].iterrows():
-            _pair(row, label_a, label_b, with_pixels, None if clip == "off" else clip)
+        for _, row in pairs.sort_pairs(matched, order).iloc[start:start + PAIRS_PER_PAGE].iterrows():
+            _pair(row, label_a, label_b, with_pixels and (shared > 0 or any_job), any_job,
+                  None if clip == "off" else clip)
