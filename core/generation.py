@@ -27,7 +27,7 @@ from core.environment import physical_gpu_ids
 from core.profiling import StageTimer, flop_profile, held_peak_tflops
 from core.spec import ModelSpec
 from core.registry import get_spec
-from core.request import GenerationRequest
+from core.jobs import GenerationRequest, request_shape
 from core.settings import Settings, get_settings
 from core.store import open_store
 
@@ -192,8 +192,8 @@ class Engine:
         spec = self.spec_for(requests[0].model)
         if spec.is_api or not get_family_of(spec).supports_batch:
             return False
-        shape = replace(requests[0], prompt="", seed=0)
-        return all(replace(r, prompt="", seed=0) == shape for r in requests[1:])
+        shape = request_shape(requests[0])
+        return all(request_shape(r) == shape for r in requests[1:])
 
     def _generate_open(self, spec: ModelSpec, request: GenerationRequest, outcome: Outcome,
                        seeds: list[int] | None = None, warmup: bool = False) -> None:

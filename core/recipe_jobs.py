@@ -16,40 +16,31 @@ from __future__ import annotations
 
 import logging
 import statistics
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Sequence
+from dataclasses import dataclass
+from typing import Any, Sequence
 
 from sqlalchemy.engine import Engine as SqlEngine
 
 from core.errors import CaseStudyError
 from core.generation import Outcome
+from core.jobs import EAGER, GenerationRequest, Job, request_shape
 from core.scoring.compare import compare
 from core.scoring.scorers import Scorer
 from core.store import Generation, generations_by_job_keys, session_scope
 
-if TYPE_CHECKING:  # annotations only: the runner imports this module
-    from core.request import GenerationRequest
-    from core.runner import Job
 
 log = logging.getLogger(__name__)
 
-EAGER = "eager"
-
-
-def recipe_key(base: str, recipe: str) -> str:
-    return base if recipe == EAGER else f"{base}~{recipe}"
-
-
-def configuration(request: "GenerationRequest") -> str:
+def configuration(request: GenerationRequest) -> str:
     """Everything but prompt and seed: jobs of one configuration share a first call and a steady state."""
-    return repr(replace(request, prompt="", seed=0))
+    return repr(request_shape(request))
 
 
 @dataclass
 class Done:
     """One job of the group as it was recorded."""
 
-    job: "Job"
+    job: Job
     outcome: Outcome
     rows: list[Generation]
 
@@ -73,7 +64,7 @@ def compile_seconds(done: Sequence[Done], warm_first_s: dict[str, float]) -> dic
     return updates
 
 
-def eager_keys(job: "Job", run_id: int | None) -> list[str]:
+def eager_keys(job: Job, run_id: int | None) -> list[str]:
     """Keys of the eager job of `job`, most specific first: this run's (--force), the same repeat, repeat 0."""
     key = job.key.replace(f"~{job.recipe}", "", 1)
     keys = [key, key.removesuffix(f"@{run_id}")]

@@ -28,10 +28,10 @@ from core.executors.base import Executor, JobDone, ModelDone, ModelStarted, Mode
 from core.executors.local import LocalExecutor
 from core.generation import Engine, Outcome
 from core.prompts import Prompt
-from core.recipe_jobs import EAGER, Done, compile_seconds, merge, quality_deltas, recipe_key
+from core.recipe_jobs import Done, compile_seconds, merge, quality_deltas
 from core.recipes import check_recipe
 from core.recording import Recorder
-from core.request import GenerationRequest
+from core.jobs import EAGER, GenerationRequest, Job, Planned, job_key
 from core.scoring.backfill import ScorerSet
 from core.spec import ModelSpec
 from core.store import Generation, done_job_keys, session_scope
@@ -40,37 +40,7 @@ from core.summary import Summary
 log = logging.getLogger(__name__)
 
 
-# ---- jobs and their keys -------------------------------------------------------------------------
-def job_key(request: GenerationRequest, *, weights: str, repeat: int = 0, recipe: str = EAGER) -> str:
-    """The stable key of a job: model, weights, prompt, seed, every parameter, the speed recipe and the repeat.
-
-    Eager, repeat 0 has the bare request key (what stores written before repeats and recipes existed hold);
-    another recipe adds ``~<recipe>``, repeat r > 0 ``#r<r>``. Resume skips keys already stored ok.
-    """
-    base = recipe_key(request.job_key(weights), recipe)
-    return base if repeat == 0 else f"{base}#r{repeat}"
-
-
-@dataclass(frozen=True)
-class Job:
-    spec: ModelSpec
-    request: GenerationRequest  # resolved and checked
-    key: str
-    category: str | None = None
-    repeat: int = 0
-    recipe: str = EAGER  # speed recipe (core.recipes)
-
-
-@dataclass(frozen=True)
-class Planned:
-    """One request to plan, before checking: what a page or the CLI asks for."""
-
-    request: GenerationRequest
-    category: str | None = None
-    repeat: int = 0
-    recipe: str = EAGER
-
-
+# ---- planning --------------------------------------------------------------------------------------
 def sweep_requests(specs: Sequence[ModelSpec], prompts: Sequence[Prompt], seeds: Sequence[int], *,
                    steps: int | None = None, guidance: float | None = None, width: int | None = None,
                    height: int | None = None, negative_prompt: str | None = None, repeats: int = 1,
@@ -305,9 +275,9 @@ class Runner:
         """Consecutive jobs that differ only in prompt and seed (same repeat), `batch_size` at a time."""
         out: list[list[Job]] = []
         for job in jobs:
-            shape = (replace(job.request, prompt="", seed=0), job.repeat)
+            shape = (job.shape, job.repeat)
             last = out[-1] if out else None
-            if last and len(last) < self.batch_size and (replace(last[0].request, prompt="", seed=0),
+            if last and len(last) < self.batch_size and (last[0].shape,
                                                           last[0].repeat) == shape:
                 last.append(job)
             else:

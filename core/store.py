@@ -100,6 +100,12 @@ class Generation(SQLModel, table=True):
     image_index: int = 0
     repeat: int = 0  # timed repeat of the same job (0 = the first); resume keys carry it
     extra: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    # the task, and an edit's source images (copies beside the output) with their sha256 (migration 0007)
+    task: str = Field(default="text-to-image", index=True)
+    input_images: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON))
+    mask_image: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    batch_size: int = 1  # requests that shared the pipeline call (time and FLOPs shared out evenly)
+    images_per_call: int | None = None  # images the request asked of one call (num_images); None before 0007
     # what produced it (reproducibility)
     dtype: str | None = None
     scheduler: str | None = None

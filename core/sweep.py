@@ -26,7 +26,8 @@ from core.processes import BATCH_LOG_ENV
 from core.prompts import Prompt, load_prompts
 from core.recipes import RECIPES
 from core.registry import resolve_models
-from core.runner import Job, Runner, plan, sweep_requests
+from core.jobs import Job
+from core.runner import Runner, plan, sweep_requests
 from core.scoring.backfill import ScorerSet
 from core.settings import Settings, get_settings
 from core.store import db_url, open_store, safe_url

@@ -33,7 +33,7 @@ def _fmt(v, digits=3):
 def bench_model(engine, key: str, pairs: int, warmup: int = 1) -> dict:
     import torch
 
-    from core.request import GenerationRequest
+    from core.jobs import GenerationRequest
 
     request = engine.prepare(GenerationRequest(model=key, prompt=PROMPT, seed=0))
     t0 = time.perf_counter()

@@ -196,7 +196,7 @@ def main(argv=None) -> int:
     from core.generation import Engine
     from core.profiling import device_peak_tflops
     from core.recipes import check_recipe
-    from core.request import GenerationRequest
+    from core.jobs import GenerationRequest
     from core.settings import get_settings
 
     get_settings.cache_clear()

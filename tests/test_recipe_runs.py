@@ -18,8 +18,9 @@ from core.prompts import Prompt
 from core.recipe_jobs import Done, compile_seconds, configuration, eager_keys
 from core.recipes import apply_recipe
 from core.registry import get_spec
-from core.request import GenerationRequest
-from core.runner import Job, Planned, PlanError, Runner, job_key, plan, sweep_requests
+from core.jobs import GenerationRequest
+from core.jobs import Job, Planned, job_key
+from core.runner import PlanError, Runner, plan, sweep_requests
 from core.scoring.compare import pixel_delta
 from core.settings import Settings
 from core.store import Generation, session_scope

@@ -8,8 +8,9 @@ import torch
 from core.bench import parser, sweep_from_args
 from core.prompts import Prompt
 from core.registry import get_spec
-from core.runner import Planned, Runner, plan, sweep_requests
-from core.request import GenerationRequest
+from core.jobs import Planned
+from core.runner import Runner, plan, sweep_requests
+from core.jobs import GenerationRequest
 from core.store import Generation, Run, session_scope
 from core.sweep import Sweep, prepare
 from sqlmodel import select

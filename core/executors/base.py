@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import traceback
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 import threading
 from typing import Iterator, Protocol, Sequence, Union
 
@@ -13,9 +13,9 @@ import torch
 
 from core.errors import RequestError
 from core.generation import Engine, Outcome
-from core.recipe_jobs import EAGER, configuration
+from core.jobs import EAGER, GenerationRequest, Job, request_shape
+from core.recipe_jobs import configuration
 from core.recipes import apply_recipe, needs_reload
-from core.request import GenerationRequest
 from core.spec import ModelSpec
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ class ModelWork:
     """One model's jobs, in chunks (each chunk one pipeline call where the model batches)."""
 
     spec: ModelSpec
-    chunks: list[list]  # list[list[core.runner.Job]]
+    chunks: list[list[Job]]
     warmup: int = 0
     recipe: str = EAGER  # the speed recipe these jobs run under (core.recipes)
 
@@ -68,7 +68,7 @@ class ModelStarted:
 
 @dataclass(frozen=True)
 class JobDone:
-    job: object  # core.runner.Job
+    job: Job
     outcome: Outcome
 
 
@@ -135,7 +135,7 @@ class WarmUp:
         if not self.count or spec.is_api:
             return
         for request in requests:
-            shape = replace(request, prompt="", seed=0)
+            shape = request_shape(request)
             if shape in self.seen:
                 continue
             self.seen.append(shape)

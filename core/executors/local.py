@@ -9,7 +9,7 @@ import torch
 
 from core.executors.base import Event, JobDone, ModelDone, ModelStarted, ModelWork, WarmUp, failed, load_error, run_chunk
 from core.generation import Engine
-from core.recipe_jobs import EAGER
+from core.jobs import EAGER
 
 
 class LocalExecutor:

@@ -34,7 +34,7 @@ from core.executors.base import (Event, JobDone, ModelDone, ModelStarted, ModelW
                                  run_chunk)
 from core.executors.placement import Candidate, choose_model, needs_by_model
 from core.generation import Engine, Outcome
-from core.request import GenerationRequest
+from core.jobs import GenerationRequest
 from core.settings import Settings
 from core.store import open_store
 

@@ -10,8 +10,9 @@ from core.environment import gpus
 from core.loading import WEIGHTS
 from core.recipes import RECIPES
 from core.registry import all_specs, get_spec
-from core.request import MAX_SEED, GenerationRequest
-from core.runner import Planned, PlanError, Progress, Runner, plan
+from core.jobs import MAX_SEED, GenerationRequest
+from core.jobs import Planned
+from core.runner import PlanError, Progress, Runner, plan
 from core.scoring.scorers import METRICS, SCORER_WEIGHTS
 from dashboard import data, scores
 
