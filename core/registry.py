@@ -152,8 +152,11 @@ def get_spec(key: str) -> ModelSpec:
     raise UnknownModelError(key, known, close[0] if close else None)
 
 
-def resolve_models(selection: str | list[str]) -> list[ModelSpec]:
-    """``"all"``, ``"open"``, ``"api"`` or a comma list of keys → specs, in registry order for groups."""
+def resolve_models(selection: str | list[str], *, task: str | None = None) -> list[ModelSpec]:
+    """``"all"``, ``"open"``, ``"api"`` or a comma list of keys → specs, in registry order for groups.
+
+    With `task`, groups hold only the models that take it (`--models open --task edit`: the editors); a model
+    named alone stays, for its request check to refuse it naming the task."""
     items = selection.split(",") if isinstance(selection, str) else list(selection)
     out: list[ModelSpec] = []
     for item in (i.strip() for i in items):
@@ -161,7 +164,8 @@ def resolve_models(selection: str | list[str]) -> list[ModelSpec]:
             continue
         group = {"all": None, "open": "open", "api": "api"}
         # groups leave out retired API models (named alone, one is refused with its replacement)
-        specs = ([s for s in all_specs(group[item]) if not s.is_api or catalog.is_available(s.key)]
+        specs = ([s for s in all_specs(group[item]) if (not s.is_api or catalog.is_available(s.key))
+                  and (task is None or task in s.tasks)]
                  if item in group else [get_spec(item)])
         out.extend(s for s in specs if s not in out)
     return out

@@ -204,7 +204,7 @@ def prepare(sweep: Sweep, *, settings: Settings | None = None, engine: Engine | 
     errors = _check_numbers(sweep)
     if errors:
         raise CaseStudyError("\n".join(str(e) for e in errors))
-    specs = resolve_models(sweep.models)
+    specs = resolve_models(sweep.models, task=sweep.task)
     for spec in specs:  # a retired API model is refused first, naming its replacement (keys or not)
         if spec.is_api:
             catalog.refuse_retired(spec)
