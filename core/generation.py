@@ -97,8 +97,14 @@ def edit_default_size(spec: ModelSpec, request: GenerationRequest) -> Generation
             size = im.size
     except (OSError, UnidentifiedImageError) as exc:
         raise RequestError("inputs", request.inputs[0].path, f"a readable image file ({exc})") from None
-    width, height = get_family(spec.family).edit_size(spec, size)
+    width, height = (_within(spec, side) for side in get_family(spec.family).edit_size(spec, size))
     return replace(request, width=width, height=height)
+
+
+def _within(spec: ModelSpec, side: int) -> int:
+    """A side the spec allows: a very wide or tall source at a small area would fall under the minimum."""
+    m = spec.size_multiple
+    return min(max(side, -(-spec.min_size // m) * m), spec.max_size // m * m)
 
 
 def make_generator(seed: int, count: int) -> list[torch.Generator]:
