@@ -3,7 +3,7 @@ the first-call cost (`compile_s`) and the image delta against eager (`psnr_db`, 
 
 - Key: a recipe other than eager adds ``~<recipe>`` to the job's key (eager keys are the keys stored before
   recipes existed), so the eager job of a recipe job is its key without that part.
-- `compile_s`, per model × recipe × configuration in one run: the first call after the recipe was applied (the
+- `compile_s`, per model × recipe (not eager) × configuration in one run: the first call after the recipe was applied (the
   first warm-up call with ``--warmup``, else the first timed job, which is stored with `first_call`) minus the
   median of that configuration's steady calls; the same value on each of those rows. None without a first call
   (the model was already warm) or without a steady call to subtract (one job and no warm-up).
@@ -49,7 +49,7 @@ def compile_seconds(done: Sequence[Done], warm_first_s: dict[str, float]) -> dic
     """{row id: {"compile_s": seconds}} for the group's ok rows (see the module's docstring)."""
     configs: dict[str, list[Done]] = {}
     for d in done:
-        if d.outcome.ok:
+        if d.outcome.ok and d.job.recipe != EAGER:  # eager compiles nothing: its first call is load and warm-up
             configs.setdefault(configuration(d.job.request), []).append(d)
     updates: dict[int, dict[str, Any]] = {}
     for config, items in configs.items():

@@ -45,12 +45,14 @@ def sweep_requests(specs: Sequence[ModelSpec], prompts: Sequence[Prompt], seeds:
                    steps: int | None = None, guidance: float | None = None, width: int | None = None,
                    height: int | None = None, negative_prompt: str | None = None, repeats: int = 1,
                    num_images: int = 1, params: dict[str, dict] | None = None,
-                   recipes: Sequence[str] = (EAGER,), task: str = TEXT_TO_IMAGE) -> list[Planned]:
+                   recipes: Sequence[str] = (EAGER,), per_model: dict[str, dict] | None = None,
+                   task: str = TEXT_TO_IMAGE) -> list[Planned]:
     """models × recipes × repeats × prompts × seeds, in that order (a model's jobs stay together, eager first;
     each recipe runs the very same requests).
 
     A prompt file's own negative prompt wins over `negative_prompt`; models that take none get none.
-    `params` holds per-model extra options ({model key: {name: value}}), e.g. an API's quality.
+    `params` holds per-model extra options ({model key: {name: value}}), e.g. an API's quality; `per_model` per-model
+    settings ({model key: {"steps", "guidance", "width", "height"}}) over the sweep-wide ones (the Generate page's).
     A prompt with inputs is an edit of them (its text the instruction); `task` is the task of the others.
     """
     if repeats < 1:
@@ -59,6 +61,8 @@ def sweep_requests(specs: Sequence[ModelSpec], prompts: Sequence[Prompt], seeds:
     ordered = sorted(dict.fromkeys(recipes), key=lambda r: r != EAGER)
     for spec in specs:
         extra = dict((params or {}).get(spec.key, {}))
+        own = {"steps": steps, "guidance": guidance, "width": width, "height": height,
+               **(per_model or {}).get(spec.key, {})}
         requests: list[Planned] = []
         for repeat in range(repeats):
             for p in prompts:
@@ -67,9 +71,8 @@ def sweep_requests(specs: Sequence[ModelSpec], prompts: Sequence[Prompt], seeds:
                     negative = None
                 for seed in seeds:
                     requests.append(Planned(GenerationRequest(
-                        model=spec.key, prompt=p.prompt, negative_prompt=negative, seed=seed, steps=steps,
-                        guidance=guidance, width=width, height=height, num_images=num_images, extra=extra,
-                        task=EDIT if p.inputs else task, inputs=tuple(p.inputs)),
+                        model=spec.key, prompt=p.prompt, negative_prompt=negative, seed=seed, num_images=num_images,
+                        extra=extra, **own, task=EDIT if p.inputs else task, inputs=tuple(p.inputs)),
                         category=p.category, repeat=repeat))
         out += [replace(item, recipe=recipe) for recipe in ordered for item in requests]
     return out
@@ -291,5 +294,5 @@ class Runner:
                                     recipe=job.recipe)
         self._groups.setdefault((job.spec.key, job.recipe), []).append(Done(job, outcome, rows))
         self._scored_ids.setdefault(job.spec.key, []).extend(r.id for r in rows if r.status == "ok")
-        summary.add(job, outcome)
+        summary.add(rows)
         progress.job_done(job, outcome, rows)

@@ -578,8 +578,10 @@ def run_matrix_rows(*, session: Session, run_id: int, prompts: Sequence[str], se
     if not prompts:
         return []
     cols = [Generation.id, Generation.model_key, Generation.prompt, Generation.seed, Generation.status,
-            Generation.error, Generation.image_path, Generation.image_index, Generation.total_s,
-            Generation.width, Generation.height, Generation.steps]
+            Generation.error, Generation.image_path, Generation.image_index, Generation.total_s, Generation.first_call,
+            Generation.repeat, Generation.weights, Generation.task, Generation.width, Generation.height,
+            Generation.steps, Generation.guidance, Generation.scheduler, Generation.dtype, Generation.recipe,
+            Generation.batch_size, Generation.images_per_call, Generation.extra, Generation.input_images]
     stmt = select(*cols).where(Generation.run_id == run_id, Generation.prompt.in_(list(prompts)))
     if seed is not None:
         stmt = stmt.where(Generation.seed == seed)

@@ -119,8 +119,9 @@ def _stored_argv(argv: list[str]) -> list[str]:
 
 
 def reproduce(row: dict) -> Sweep:
-    """The sweep that makes this stored generation again: same model, weights, prompt, seed and every parameter
-    (a repeat of a job is the same job; API options from `extra` become --param)."""
+    """The sweep that makes this stored generation again: same model, weights, prompt, seed, every parameter, speed
+    recipe, batch size and images per call (a repeat of a job is the same job; API options from `extra` become
+    --param)."""
     api = row.get("weights") == "api"
     extra = row.get("extra") or {}
     params = tuple(f"{row['model_key']}.{k}={json.dumps(v) if not isinstance(v, str) else v}"
@@ -131,7 +132,9 @@ def reproduce(row: dict) -> Sweep:
     return Sweep(**edit, models=row["model_key"], prompts=(row["prompt"],), seeds=(row["seed"],) if row.get("seed") is not None
                  else (0,), steps=None if api else row.get("steps"), guidance=None if api else row.get("guidance"),
                  size=size if all(size) else None, negative_prompt=row.get("negative_prompt"),
-                 weights="pretrained" if api else row.get("weights", "pretrained"), params=params)
+                 weights="pretrained" if api else row.get("weights", "pretrained"), params=params,
+                 recipes=(row.get("recipe") or "eager",), batch_size=int(row.get("batch_size") or 1),
+                 images=int(row.get("images_per_call") or 1))
 
 
 def reproduce_command(row: dict) -> str:
@@ -198,8 +201,11 @@ def _check_numbers(s: Sweep) -> list[RequestError]:
     return errors
 
 
-def prepare(sweep: Sweep, *, settings: Settings | None = None, engine: Engine | None = None) -> Prepared:
-    """Check a sweep completely before anything loads or is sent. Raises CaseStudyError (every problem)."""
+def prepare(sweep: Sweep, *, settings: Settings | None = None, engine: Engine | None = None,
+            per_model: dict[str, dict] | None = None) -> Prepared:
+    """Check a sweep completely before anything loads or is sent. Raises CaseStudyError (every problem).
+    `per_model` ({model key: {steps, guidance, width, height}}) overrides the sweep's settings for one model (the
+    Generate page sets each model's own)."""
     settings = settings or get_settings()
     errors = _check_numbers(sweep)
     if errors:
@@ -238,12 +244,12 @@ def prepare(sweep: Sweep, *, settings: Settings | None = None, engine: Engine | 
     if not runnable:
         raise CaseStudyError("models: nothing can run: " + "; ".join(f"{k}: {v}" for k, v in skipped.items()))
     db = open_store(db_url(sweep.db) if sweep.db else settings.database_url)
-    engine = engine or Engine(weights=sweep.weights, device=sweep.device, settings=settings, db=db)
+    engine = engine or Engine(weights=sweep.weights, device=sweep.device, settings=settings, **Engine.caches_for(db))
     width, height = sweep.size if sweep.size else (None, None)
     jobs = plan(engine, sweep_requests(runnable, prompts, sweep.seeds, steps=sweep.steps, guidance=sweep.guidance,
                                        width=width, height=height, negative_prompt=sweep.negative_prompt,
                                        repeats=sweep.repeats, num_images=sweep.images, params=params,
-                                       recipes=sweep.recipes, task=sweep.task))
+                                       recipes=sweep.recipes, per_model=per_model, task=sweep.task))
     prepared = Prepared(sweep=sweep, settings=settings, engine=engine, db=db, jobs=jobs, prompts=prompts,
                         skipped_models=skipped)
     todo = Runner(engine, db=db, output_dir=".", force=sweep.force).pending(jobs)

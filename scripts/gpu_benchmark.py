@@ -132,7 +132,7 @@ def main(argv=None) -> int:
 
     engine = Engine(weights="random", device="cuda")
     t = time.perf_counter()
-    peak = device_peak_tflops("cuda", db=engine.flop_cache.engine())
+    peak = device_peak_tflops("cuda", db=engine.peaks.db)
     print(f"device: {torch.cuda.get_device_name(0)}; bf16 dense peak (8192^3 matmul, measured once): "
           f"{peak:.0f} TFLOP/s ({time.perf_counter() - t:.1f} s); torch {torch.__version__}", flush=True)
     results = []

@@ -201,7 +201,7 @@ def main(argv=None) -> int:
 
     get_settings.cache_clear()
     engine = Engine(weights=weights, device=device)
-    peak = device_peak_tflops(device, db=engine.flop_cache.engine())
+    peak = device_peak_tflops(device, db=engine.peaks.db)
     cache_dir = os.environ.get("TORCHINDUCTOR_CACHE_DIR") or str(Path(get_settings().compile_cache_dir) / "inductor")
     gpu = torch.cuda.get_device_name(0) if device == "cuda" else "cpu (smoke test)"
     print(f"device: {gpu}; bf16 dense peak {_fmt(peak, 0)} TFLOP/s (measured); torch "
