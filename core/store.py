@@ -422,7 +422,9 @@ def _scored_ids(metric: str, scorer_weights: str | None, low: float | None = Non
 def _filtered(stmt, *, model_keys=None, status=None, prompt_contains=None, run_id=None,
               since: datetime | None = None, until: datetime | None = None, weights: str | None = None,
               score_metric: str | None = None, score_weights: str | None = None, score_min: float | None = None,
-              score_max: float | None = None):
+              score_max: float | None = None, task: str | None = None):
+    if task:  # text-to-image or edit
+        stmt = stmt.where(Generation.task == task)
     if score_metric:  # a score of this metric (by scorers of score_weights) within [score_min, score_max]
         stmt = stmt.where(Generation.id.in_(_scored_ids(score_metric, score_weights, score_min, score_max)))
     if weights:

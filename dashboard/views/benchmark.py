@@ -44,7 +44,9 @@ with st.container(border=True):
     weights = c_w.radio("Weights", WEIGHTS, index=WEIGHTS.index(data.default_weights()), horizontal=True,
                         key="bench_weights")
     label = c_name.text_input("Run name (optional)", key="bench_label", placeholder="e.g. sdxl-vs-flux")
-    open_specs, api_specs = all_specs("open"), all_specs("api")
+    # text-to-image batches (an edit batch: `python -m core.bench --task edit --inputs SUITE`, README)
+    open_specs = [s for s in all_specs("open") if "text-to-image" in s.tasks]
+    api_specs = [s for s in all_specs("api") if "text-to-image" in s.tasks]
     labels = {s.key: data.model_label(s, weights) for s in open_specs + api_specs}
     default_api = [s.key for s in api_specs if data.weights_here(s.key, "api")[0]]
     everything = [s.key for s in open_specs] + default_api

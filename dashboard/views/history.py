@@ -18,6 +18,7 @@ VIEWS = ["Generations", "Runs", "Image matrix"]
 STATUSES = ["any", "ok", "failed", "skipped"]
 RUN_STATUSES = ["any", "running", "finished", "cancelled", "interrupted", "failed"]
 WEIGHTS = ["any", "pretrained", "random", "tiny", "api"]
+TASK_FILTER = ["any", "text-to-image", "edit"]
 
 
 def _run_label(runs: pd.DataFrame, run_id: int | None) -> str:
@@ -86,9 +87,10 @@ def _generation_filters(recent_runs: pd.DataFrame) -> tuple[data.Filters, tuple[
         c_model, c_prompt = st.columns(2)
         models = c_model.multiselect("Models", data.model_keys(url), key="hist_models", placeholder="all models")
         prompt = c_prompt.text_input("Prompt contains", key="hist_prompt", placeholder="any prompt")
-        c_status, c_weights, c_dates = st.columns([1, 1.2, 2])
+        c_status, c_weights, c_task, c_dates = st.columns([1, 1.1, 1.1, 2])
         status = c_status.selectbox("Status", STATUSES, key="hist_status")
         weights = c_weights.selectbox("Weights", WEIGHTS, key="hist_weights")
+        task = c_task.selectbox("Task", TASK_FILTER, key="hist_task", help="text-to-image, or edits of a source")
         dates = c_dates.date_input("Dates (UTC)", value=(), key="hist_dates", format="YYYY-MM-DD")
         run_options = [None] + [int(i) for i in recent_runs["id"]]
         if st.session_state.get("hist_run") not in run_options:  # a run chosen elsewhere (deleted, or older)
@@ -102,7 +104,8 @@ def _generation_filters(recent_runs: pd.DataFrame) -> tuple[data.Filters, tuple[
     until = dates[1] if len(dates) == 2 else since
     return data.Filters(models=tuple(models), status=None if status == "any" else status,
                         prompt=prompt.strip() or None, run_id=run_id, since=since, until=until,
-                        weights=None if weights == "any" else weights, **score_filter), sort
+                        weights=None if weights == "any" else weights, task=None if task == "any" else task,
+                        **score_filter), sort
 
 
 def _downloads(filters: data.Filters, total: int) -> None:
@@ -131,7 +134,7 @@ def _generations(recent_runs: pd.DataFrame) -> None:
     _downloads(filters, total)
     frame = data.generations_page(url, filters, int(size), (int(page) - 1) * int(size), sort)
     frame = scores.with_score_columns(frame, scores.scores_for(url, tuple(int(i) for i in frame["id"])))
-    table = frame.drop(columns=["image_path"]).assign(
+    table = frame.drop(columns=["image_path", "input_images"], errors="ignore").assign(
         size=lambda f: f["width"].astype("Int64").astype(str) + "×" + f["height"].astype("Int64").astype(str),
         flops=lambda f: [None if pd.isna(v) else data.fmt_flops(v) for v in f["flops_total"]],
         error=lambda f: [None if not isinstance(v, str) else explain_error(v)[0] for v in f["error"]],
@@ -144,7 +147,7 @@ def _generations(recent_runs: pd.DataFrame) -> None:
     # Measurements no row of this page has (GPU memory on a CPU, cost of open models ...) are not shown.
     empty = [c for c in ("denoise_s", "peak_mem_gb", "flops", "usd", "priced", "error", *METRICS, "scorer", "compile_s",
                          "psnr_db", "ssim") if table[c].isna().all()]
-    order = ["model_key", "prompt", "status", *METRICS, "scorer", "total_s", "call", "recipe", "compile_s", "psnr_db",
+    order = ["model_key", "task", "prompt", "status", *METRICS, "scorer", "total_s", "call", "recipe", "compile_s", "psnr_db",
              "ssim", "denoise_s", "usd", "priced", "peak_mem_gb", "flops", "size", "steps", "seed", "guidance", "error",
              "run_id", "id", "created_at"]
     event = st.dataframe(
@@ -152,6 +155,8 @@ def _generations(recent_runs: pd.DataFrame) -> None:
         column_order=[c for c in order if c not in empty],
         column_config={
             "model_key": st.column_config.TextColumn("model", width=125),
+            "task": st.column_config.TextColumn("task", width=70, help="text-to-image, or edit (its source beside "
+                                                                         "the image below and in the details)"),
             "prompt": st.column_config.TextColumn("prompt", width=210),
             "status": st.column_config.TextColumn("status", width=60),
             **{m: st.column_config.NumberColumn(scores.SHORT[m], format="%.2f", width=65,
@@ -198,10 +203,14 @@ def _generations(recent_runs: pd.DataFrame) -> None:
         for i, (_, row) in enumerate(with_images.iterrows()):
             image = data.image_file(row["image_path"])
             caption = f"#{row['id']} · {row['model_key']} · {data.fmt_seconds(row['total_s'])}"
+            cell = cols[i % 6]
+            source = detail.source_thumbnail(row.get("input_images"))
+            if source:  # an edit: its source above the result
+                cell.image(source, width="stretch", caption=f"#{row['id']} source")
             if image:
-                cols[i % 6].image(image, width="stretch", caption=caption)
+                cell.image(image, width="stretch", caption=caption)
             else:
-                cols[i % 6].caption(f"{caption}: image missing or outside the output folder")
+                cell.caption(f"{caption}: image missing or outside the output folder")
     st.divider()
     chosen = st.selectbox("Details of", ids, key="hist_detail", format_func=lambda i: _option_label(frame, i))
     detail.show_generation(url, int(chosen))
