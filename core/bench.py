@@ -34,7 +34,7 @@ from core.registry import all_specs
 from core.jobs import EDIT, TASKS, TEXT_TO_IMAGE, parse_size
 from core.jobs import Job
 from core.runner import Cancelled, Progress
-from core.scoring.scorers import parse_metrics
+from core.scoring.metrics import parse_metrics
 from core.settings import get_settings
 from core.store import Generation, db_url, open_store, query_runs, run_counts, session_scope
 from core.sweep import Sweep, prepare
@@ -117,7 +117,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--max-cost", type=float, metavar="USD", help="refuse a sweep whose API cost estimate exceeds this")
     p.add_argument("--allow-slow", action="store_true", help="run tiny twins at sizes far above their own")
     p.add_argument("--score", type=_metrics, default=(), metavar="METRICS",
-                   help="quality scores after each model's jobs: comma-separated clip, pick, aesthetic")
+                   help="quality scores after each model's jobs: comma-separated clip, pick, aesthetic; edits: "
+                        "edit_psnr, edit_ssim, edit_l1, clip_i, clip_t, clip_dir, dino, edit_check")
     p.add_argument("--scorer-weights", choices=("pretrained", "tiny"),
                    help="the scorers' weights (default: tiny with --weights tiny, else pretrained)")
     p.add_argument("--recipe", type=_recipes, default=("eager",), metavar="RECIPES",

@@ -6,6 +6,7 @@ from types import MappingProxyType
 from typing import Literal, Mapping
 
 CfgStyle = Literal["classic", "distilled", "true_cfg", "none"]
+VRAM_HEADROOM = 0.95  # a model is placed where its VRAM need is under 95 % of the free memory
 
 
 @dataclass(frozen=True)
@@ -51,3 +52,8 @@ class ModelSpec:
     @property
     def is_api(self) -> bool:
         return self.kind == "api"
+
+    def fits(self, free_gb: float | None, gpus: int = 1) -> bool:
+        """Whether the VRAM need fits `gpus` GPUs with `free_gb` free each, with headroom (unknown: it fits). What
+        loading (split over GPUs or not) and Ray's placement both ask."""
+        return self.vram_gb is None or free_gb is None or self.vram_gb <= free_gb * VRAM_HEADROOM * gpus
