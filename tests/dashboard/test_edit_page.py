@@ -67,3 +67,31 @@ def test_an_edit_only_model_is_not_offered_on_generate(page):
     options = at.multiselect(key="gen_open_models").options
     assert "flux2-klein-4b · " in " ".join(options) or any(o.startswith("flux2-klein-4b") for o in options)
     assert not any(o.startswith(("flux-kontext-dev", "qwen-image-edit", "instruct-pix2pix")) for o in options)
+
+
+def test_benchmark_starts_an_edit_batch(page, db, tmp_path):
+    """Task edit: the editors only, the edits from a JSONL, launched as `core.bench --task edit --inputs FILE`."""
+    from dashboard import data
+
+    Image.new("RGB", (96, 96), (40, 40, 200)).save(tmp_path / "blue.png")
+    edits = tmp_path / "edits.jsonl"
+    edits.write_text('{"image": "blue.png", "instruction": "make it red"}\n')
+    at = page("benchmark").run()
+    at.radio(key="bench_weights").set_value("tiny").run()
+    at.radio(key="bench_task").set_value("edit").run()
+    assert sorted(at.multiselect(key="bench_models").value) == sorted(EDITORS)  # "all" follows the task
+    assert not any(o.startswith(("sd21", "flux-dev")) for o in at.multiselect(key="bench_models").options)
+    at.multiselect(key="bench_models").set_value(["instruct-pix2pix", "flux-kontext-dev"])
+    at.text_input(key="bench_edits_path").input(str(edits)).run()
+    assert not at.exception, [e.value for e in at.exception]
+    at.button(key="bench_start").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    (name,) = at.session_state["bench_started"]
+    proc = data.launched_batches()[name]["process"]
+    argv = data.launched_batches()[name]["argv"]
+    assert argv[argv.index("--task") + 1] == "edit" and argv[argv.index("--inputs") + 1] == str(edits)
+    assert proc.wait(timeout=240) == 0
+    with session_scope(db) as s:
+        rows = s.exec(select(Generation).where(Generation.task == "edit")).all()
+    assert sorted(r.model_key for r in rows) == ["flux-kontext-dev", "instruct-pix2pix"]
+    assert all(r.status == "ok" and r.prompt == "make it red" for r in rows)
