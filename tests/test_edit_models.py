@@ -210,3 +210,20 @@ def test_edit_flops_agree_with_flop_counter_mode(tiny_engine, tmp_path, key):
         model.family.run(model.pipe, spec, request, make_generator(request.seed, 1), images=images)
     reference = int(counter.get_total_flops())
     assert outcome.flops_total == pytest.approx(reference, rel=0.01)
+
+
+def test_qwen_edit_processor_loads_without_torchvision(tmp_path):
+    """The published layout (processor/: tokenizer + image processor) read into an image-only processor: what
+    `load_pretrained` hands the pipeline where transformers' own loader would need torchvision."""
+    from core.families.tokenizers import qwen2_vl_processor, qwen2_vl_processor_from_pretrained
+
+    built = qwen2_vl_processor()
+    (tmp_path / "processor").mkdir()
+    built.tokenizer.save_pretrained(tmp_path / "processor")
+    built.image_processor.save_pretrained(tmp_path / "processor")
+    processor = qwen2_vl_processor_from_pretrained(str(tmp_path))
+    out = processor(text=["Picture 1: <|vision_start|><|image_pad|><|vision_end|>make it red"],
+                    images=[Image.new("RGB", (56, 56))], padding=True, return_tensors="pt")
+    assert out["image_grid_thw"].tolist() == [[1, 4, 4]]  # 14-pixel patches of a 56x56 image
+    pad = processor.tokenizer.convert_tokens_to_ids("<|image_pad|>")
+    assert int((out["input_ids"] == pad).sum()) == 4  # 16 patches merged 2x2

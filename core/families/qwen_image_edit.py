@@ -15,6 +15,9 @@ Quirks (diffusers 0.42's pipeline and the Qwen/Qwen-Image-Edit-2511 model card):
     1024x1024 area, multiples of 32 (the pipeline's ``calculate_dimensions``).
   - The tiny twin scales those two areas down with it (56x56 and its own output area, set on the module
     for the call: the pipeline reads them as module constants); full-size pipelines keep the real ones.
+  - Without torchvision, transformers cannot load the repo's Qwen2VLProcessor (its video processor needs
+    torchvision, the pipeline never uses it): `load_pretrained` then builds the processor from the repo's
+    tokenizer and image processor (PIL) and hands it to ``from_pretrained``.
   - One prompt per call (the pipeline refuses batch_size > 1): no batching.
   - The VL template drops its first 64 tokens (``prompt_template_encode_start_idx``); the stand-in
     tokenizer (tokenizers.qwen2_vl_tokenizer) counts that prefix as 64 too.
@@ -22,6 +25,7 @@ Quirks (diffusers 0.42's pipeline and the Qwen/Qwen-Image-Edit-2511 model card):
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 from unittest import mock
 
 from diffusers import (AutoencoderKLQwenImage, FlowMatchEulerDiscreteScheduler, QwenImageEditPlusPipeline,
@@ -29,9 +33,9 @@ from diffusers import (AutoencoderKLQwenImage, FlowMatchEulerDiscreteScheduler, 
 import torch
 from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
 
-from core.families import EditFamily, extra_kwargs, register
+from core.families import EditFamily, diffusers_class, dtype_kwargs, extra_kwargs, register
 from core.families.qwen_image import SCHEDULER_CONFIG
-from core.families.tokenizers import qwen2_vl_processor
+from core.families.tokenizers import qwen2_vl_processor, qwen2_vl_processor_from_pretrained
 from diffusers.pipelines.qwenimage import pipeline_qwenimage_edit_plus as plus_module
 
 TINY_AREAS = "_igcs_tiny_source_areas"  # attribute of a tiny twin: (VL area, VAE area) of each source
@@ -86,6 +90,14 @@ class QwenImageEditFamily(EditFamily):
         size = max(self.tiny_size, spec.width if spec is not None else 0)
         object.__setattr__(pipe, TINY_AREAS, (56 * 56, size * size))  # not a pipeline component or config
         return pipe
+
+    def load_pretrained(self, spec, *, source, torch_dtype, token, device_map):
+        kwargs = {**dtype_kwargs(torch_dtype), "token": token}
+        if device_map:
+            kwargs["device_map"] = device_map
+        if importlib.util.find_spec("torchvision") is None:
+            kwargs["processor"] = qwen2_vl_processor_from_pretrained(source, token=token)
+        return diffusers_class(spec.pipeline_class).from_pretrained(source, **kwargs)
 
     def call_kwargs(self, spec, req, images=None):
         kwargs = {

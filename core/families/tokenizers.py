@@ -162,15 +162,35 @@ def qwen2_vl_processor(vocab_size: int = 1000, model_max_length: int = 32768):
     """A Qwen2-VL processor (image processor + `qwen2_vl_tokenizer`) with Qwen2.5-VL-7B-Instruct's
     preprocessor_config.json values: 14-pixel patches, 2x2 merge, 2 frames per temporal patch, 3136 to
     12845056 pixels. The PIL image processor where torchvision is absent (the same numbers)."""
+    image_processor = _qwen2_vl_image_processor_class()(
+        patch_size=14, temporal_patch_size=2, merge_size=2, min_pixels=3136, max_pixels=12845056,
+        image_mean=[0.48145466, 0.4578275, 0.40821073], image_std=[0.26862954, 0.26130258, 0.27577711])
+    return _image_only_processor(image_processor,
+                                 qwen2_vl_tokenizer(vocab_size=vocab_size, model_max_length=model_max_length))
+
+
+def qwen2_vl_processor_from_pretrained(source: str, *, subfolder: str = "processor", token: str | None = None):
+    """A published Qwen2-VL processor (tokenizer and image processor of `source`'s `subfolder`) without its video
+    processor: `Qwen2VLProcessor.from_pretrained` needs torchvision for that one, which the edit pipelines never
+    use (they send images only)."""
+    from transformers import AutoTokenizer
+
+    image_processor = _qwen2_vl_image_processor_class().from_pretrained(source, subfolder=subfolder, token=token)
+    tokenizer = AutoTokenizer.from_pretrained(source, subfolder=subfolder, token=token)
+    return _image_only_processor(image_processor, tokenizer)
+
+
+def _qwen2_vl_image_processor_class():
     import importlib.util
 
     import transformers
-    from transformers import Qwen2VLProcessor
 
     name = "Qwen2VLImageProcessor" if importlib.util.find_spec("torchvision") else "Qwen2VLImageProcessorPil"
-    image_processor = getattr(transformers, name)(
-        patch_size=14, temporal_patch_size=2, merge_size=2, min_pixels=3136, max_pixels=12845056,
-        image_mean=[0.48145466, 0.4578275, 0.40821073], image_std=[0.26862954, 0.26130258, 0.27577711])
+    return getattr(transformers, name)
+
+
+def _image_only_processor(image_processor, tokenizer):
+    from transformers import Qwen2VLProcessor
 
     class ImageOnlyProcessor(Qwen2VLProcessor):
         """transformers checks the class of an absent video processor too, and that class needs torchvision;
@@ -179,8 +199,7 @@ def qwen2_vl_processor(vocab_size: int = 1000, model_max_length: int = 32768):
         def check_argument_for_proper_class(self, argument_name, argument):
             return None if argument is None else super().check_argument_for_proper_class(argument_name, argument)
 
-    return ImageOnlyProcessor(image_processor=image_processor, video_processor=None,
-                              tokenizer=qwen2_vl_tokenizer(vocab_size=vocab_size, model_max_length=model_max_length))
+    return ImageOnlyProcessor(image_processor=image_processor, video_processor=None, tokenizer=tokenizer)
 
 
 def qwen3_tokenizer(vocab_size: int = 1000, model_max_length: int = 40960) -> PreTrainedTokenizerFast:
