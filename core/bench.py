@@ -42,7 +42,8 @@ from core.sweep import Sweep, prepare
 log = logging.getLogger("core.bench")
 
 # Subcommands: each module parses its own flags in `main(argv)`.
-SUBCOMMANDS = {"atlas": "core.atlas", "score": "core.scoring.cli", "export": "core.export", "db": "core.db"}
+SUBCOMMANDS = {"atlas": "core.atlas", "score": "core.scoring.cli", "export": "core.export", "db": "core.db",
+               "weights": "core.weights"}
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -124,7 +125,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--recipe", type=_recipes, default=("eager",), metavar="RECIPES",
                    help=f"speed recipes, comma-separated ({', '.join(RECIPES)}); each model runs each, eager first "
                         "(default: eager)")
-    p.add_argument("--name", help="a name for this run")
+    p.add_argument("--name", help="a name for this run (rename it later in History → Runs)")
+    p.add_argument("--tag", action="append", default=[], metavar="T",
+                   help="a tag for this run (repeatable; letters, digits and - _ . : / + =); with --list-runs: only "
+                        "runs carrying it")
+    p.add_argument("--note", metavar="TEXT", help="notes for this run (what it was for; editable in History → Runs)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--list", action="store_true", help="list the models (defaults, availability, price) and exit")
     p.add_argument("--list-runs", action="store_true", help="list the latest runs with their status and exit")
@@ -138,8 +143,8 @@ def sweep_from_args(args: argparse.Namespace) -> Sweep:
                  weights=args.weights, batch_size=args.batch_size, repeats=args.repeats, warmup=args.warmup,
                  force=args.force, images=args.images, params=tuple(args.param), mode=args.mode,
                  max_cost=args.max_cost, allow_slow=args.allow_slow, score=args.score,
-                 scorer_weights=args.scorer_weights, recipes=args.recipe, name=args.name, db=args.db, out=args.out,
-                 device=args.device, executor=args.executor, ray_address=args.ray_address)
+                 scorer_weights=args.scorer_weights, recipes=args.recipe, name=args.name, tags=tuple(args.tag),
+                 note=args.note, db=args.db, out=args.out, device=args.device, executor=args.executor, ray_address=args.ray_address)
 
 
 # ---- listings ------------------------------------------------------------------------------------
@@ -160,17 +165,26 @@ def list_models(weights: str = "pretrained") -> str:
     return text + ("\n\nWhat your keys can use (the providers' own model lists)\n" + keys if keys else "")
 
 
-def list_runs(url: str, limit: int = 20) -> str:
+def list_runs(url: str, limit: int = 20, tag: str | None = None) -> str:
+    """The newest runs (those carrying `tag` when given) with their counts, tags and name; notes on a line below."""
     db = open_store(url)
     processes.reconcile(db)
     with session_scope(db, read_only=True) as session:
-        runs = query_runs(session=session, limit=limit)
+        runs = query_runs(session=session, limit=limit, tag=tag)
         counts = run_counts(session=session, run_ids=[r.id for r in runs])
-    rows = [f"{'run':>5} {'status':<11} {'kind':<8} {'weights':<10} {'ok':>5} {'failed':>6} {'created (UTC)':<19}  name"]
+    tags = {r.id: ",".join(r.tags or []) for r in runs}
+    width = max([4, *(len(t) for t in tags.values())])
+    rows = [f"{'run':>5} {'status':<11} {'kind':<8} {'weights':<10} {'ok':>5} {'failed':>6} {'created (UTC)':<19}  "
+            f"{'tags':<{width}}  name"]
     for r in runs:
         c = counts.get(r.id, {})
         rows.append(f"{r.id:>5} {r.status:<11} {r.kind:<8} {r.weights:<10} {c.get('ok', 0):>5} {c.get('failed', 0):>6} "
-                    f"{r.created_at:%Y-%m-%d %H:%M:%S}  {r.name or ''}")
+                    f"{r.created_at:%Y-%m-%d %H:%M:%S}  {tags[r.id]:<{width}}  {r.name or ''}".rstrip())
+        if r.notes:
+            note = " ".join(r.notes.split())
+            rows.append(f"{'':>5} note: {note if len(note) <= 100 else note[:99] + '…'}")
+    if not runs:
+        rows.append(f"(no runs{f' tagged {tag}' if tag else ''})")
     return "\n".join(rows)
 
 
@@ -218,7 +232,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(list_models(args.weights))
         return 0
     if args.list_runs:
-        print(list_runs(url))
+        if len(args.tag) > 1:
+            print("error: tag: --list-runs takes one --tag", file=sys.stderr)
+            return 2
+        try:
+            print(list_runs(url, tag=args.tag[0] if args.tag else None))
+        except CaseStudyError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
         return 0
     try:
         prepared = prepare(sweep_from_args(args), settings=settings)

@@ -18,13 +18,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
-from sqlalchemy import BigInteger, Column, Index, MetaData, Table, UniqueConstraint, event, func, insert, inspect, text
+from sqlalchemy import (BigInteger, Column, Index, MetaData, String, Table, Text, UniqueConstraint, cast, event, func,
+                        insert, inspect, text)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.types import JSON
 from sqlmodel import Field, Session, SQLModel, create_engine, delete, select
 
-from core import migrate
+from core import migrate, run_notes
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -50,6 +51,9 @@ class Run(SQLModel, table=True):
     name: str | None = None
     output_dir: str | None = None
     params: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))  # shared parameters
+    # the user's annotations (migration 0008): free notes, and tags (core.run_notes: a sorted list of short words)
+    notes: str | None = Field(default=None, sa_type=Text)
+    tags: list[str] = Field(default_factory=list, sa_column=Column(JSON))
     jobs_total: int = 0
     pid: int | None = None
     # environment fingerprint
@@ -422,9 +426,16 @@ def _scored_ids(metric: str, scorer_weights: str | None, low: float | None = Non
 def _filtered(stmt, *, model_keys=None, status=None, prompt_contains=None, run_id=None,
               since: datetime | None = None, until: datetime | None = None, weights: str | None = None,
               score_metric: str | None = None, score_weights: str | None = None, score_min: float | None = None,
-              score_max: float | None = None, task: str | None = None):
+              score_max: float | None = None, tag: str | None = None, category: Sequence[str] | None = None,
+              task: str | None = None):
     if task:  # text-to-image or edit
         stmt = stmt.where(Generation.task == task)
+    if tag:  # generations of runs carrying this tag
+        stmt = stmt.where(Generation.run_id.in_(_run_filtered(select(Run.id), tag=tag)))
+    if category:  # prompt categories ("" or None: prompts without one)
+        named = [c for c in category if c]
+        found = Generation.category.in_(named)
+        stmt = stmt.where(found | Generation.category.is_(None) if len(named) < len(category) else found)
     if score_metric:  # a score of this metric (by scorers of score_weights) within [score_min, score_max]
         stmt = stmt.where(Generation.id.in_(_scored_ids(score_metric, score_weights, score_min, score_max)))
     if weights:
@@ -504,7 +515,16 @@ def to_json(obj: Any) -> str:
 
 
 # ---- dashboard queries (paged runs, one run's matrix and summary, chart columns, bulk insert) ------
-def _run_filtered(stmt, *, kind: str | None = None, status: str | None = None, name: str | None = None):
+def _tagged(tag: str):
+    """Runs whose tag list holds `tag`: the JSON text holds it quoted. Tags have no quotes or backslashes
+    (core.run_notes), so `"tag"` is how every JSON encoder writes it, on SQLite and PostgreSQL alike."""
+    return cast(Run.tags, String).contains(f'"{run_notes.check_tag(tag)}"', autoescape=True)
+
+
+def _run_filtered(stmt, *, kind: str | None = None, status: str | None = None, name: str | None = None,
+                  tag: str | None = None):
+    if tag:
+        stmt = stmt.where(_tagged(tag))
     if kind:
         stmt = stmt.where(Run.kind == kind)
     if status:
@@ -515,16 +535,43 @@ def _run_filtered(stmt, *, kind: str | None = None, status: str | None = None, n
 
 
 def query_runs(*, session: Session, limit: int = 50, offset: int = 0, kind: str | None = None,
-               status: str | None = None, name: str | None = None) -> list[Run]:
-    """One page of runs, newest first, filtered by kind, status and exact name."""
-    stmt = _run_filtered(select(Run), kind=kind, status=status, name=name)
+               status: str | None = None, name: str | None = None, tag: str | None = None) -> list[Run]:
+    """One page of runs, newest first, filtered by kind, status, exact name and tag."""
+    stmt = _run_filtered(select(Run), kind=kind, status=status, name=name, tag=tag)
     return list(session.exec(stmt.order_by(Run.id.desc()).offset(offset).limit(limit)))
 
 
 def count_runs(*, session: Session, kind: str | None = None, status: str | None = None,
-               name: str | None = None) -> int:
-    stmt = _run_filtered(select(func.count()).select_from(Run), kind=kind, status=status, name=name)
+               name: str | None = None, tag: str | None = None) -> int:
+    stmt = _run_filtered(select(func.count()).select_from(Run), kind=kind, status=status, name=name, tag=tag)
     return session.exec(stmt).one()
+
+
+def annotate_run(*, session: Session, run_id: int, name: str | None = None, notes: str | None = None,
+                 tags: Sequence[str] | None = None) -> Run | None:
+    """Rename a run, set its notes or its tags (checked by core.run_notes); None leaves a field as it is, ""
+    (or no tags) clears it. Returns the run, or None when there is no such run."""
+    run = session.get(Run, run_id)
+    if run is None:
+        return None
+    if name is not None:
+        run.name = run_notes.clean_name(name)
+    if notes is not None:
+        run.notes = run_notes.clean_notes(notes)
+    if tags is not None:
+        run.tags = run_notes.clean_tags(tags)
+    session.add(run)
+    session.commit()
+    session.refresh(run)
+    return run
+
+
+def run_tags(*, session: Session) -> list[str]:
+    """Every tag some run carries, sorted (for tag pickers)."""
+    found: set[str] = set()
+    for tags in session.exec(select(Run.tags).where(Run.tags.is_not(None))):
+        found.update(tags or [])
+    return sorted(found)
 
 
 def find_run(*, session: Session, name: str) -> Run | None:

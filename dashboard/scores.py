@@ -18,7 +18,8 @@ from core.scoring.scorers import METRICS, SCORER_WEIGHTS
 from dashboard import data
 from dashboard.chart_scores import METRIC_LABELS
 
-SHORT = {"clip": "CLIP", "pick": "Pick", "aesthetic": "aesthetic"}
+SHORT = {"clip": "CLIP", "pick": "Pick", "aesthetic": "aesthetic", "hps": "HPS", "imagereward": "IR",
+         "vqascore": "VQA"}
 # Generation columns the quality charts and the Compare page read beside the scores.
 FRAME_COLUMNS = tuple(dict.fromkeys(("id",) + data.CHART_COLUMNS + ("prompt", "seed", "category")))
 
