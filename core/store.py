@@ -22,6 +22,7 @@ from sqlalchemy import (BigInteger, Column, Index, MetaData, String, Table, Text
                         insert, inspect, text)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import aliased
 from sqlalchemy.types import JSON
 from sqlmodel import Field, Session, SQLModel, create_engine, delete, select
 
@@ -175,6 +176,21 @@ class Score(SQLModel, table=True):
     batch_size: int | None = None
     device: str | None = None
     created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class Vote(SQLModel, table=True):
+    """One blind A/B judgement on the Arena page (core.arena): two generations of one prompt and seed from two
+    models, A shown on the left. `outcome`: a | b | tie | both_bad. `voter`: the login's email or name when
+    IGCS_REQUIRE_LOGIN is on, else what the voter typed ("anonymous" when nothing)."""
+
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    voter: str = Field(default="anonymous", index=True)
+    generation_a_id: int = Field(foreign_key="generation.id", index=True, ondelete="CASCADE")
+    generation_b_id: int = Field(foreign_key="generation.id", index=True, ondelete="CASCADE")
+    outcome: str  # a | b | tie | both_bad
 
 
 class FlopCount(SQLModel, table=True):
@@ -878,3 +894,51 @@ def scores_by_generation(*, session: Session, generation_ids: Sequence[int],
             if kept is None or (kept["weights"] != "pretrained" and row["weights"] == "pretrained"):
                 per_metric[row["metric"]] = {k: row[k] for k in ("value", "weights", "scorer_revision")}
     return out
+
+
+# ---- arena votes (core.arena) ------------------------------------------------------------------------------
+VOTE_OUTCOMES = ("a", "b", "tie", "both_bad")
+
+
+def add_vote(*, session: Session, vote: Vote) -> Vote:
+    """Store one vote; an unknown outcome or an empty voter is refused naming the field."""
+    if vote.outcome not in VOTE_OUTCOMES:
+        raise ValueError(f"outcome: {vote.outcome!r} is not allowed; one of {', '.join(VOTE_OUTCOMES)}")
+    if not (vote.voter or "").strip():
+        raise ValueError("voter: empty; a name, an email or 'anonymous'")
+    if vote.generation_a_id == vote.generation_b_id:
+        raise ValueError(f"generation_b_id: {vote.generation_b_id} is generation_a_id too; a vote compares two images")
+    session.add(vote)
+    session.commit()
+    session.refresh(vote)
+    return vote
+
+
+def vote_rows(*, session: Session, voter: str | None = None, model_keys: Sequence[str] | None = None,
+              weights: str | None = None, since: datetime | None = None, until: datetime | None = None,
+              limit: int = 1_000_000) -> list[dict[str, Any]]:
+    """Votes with both generations' model, weights, prompt, seed and category (from A's row), oldest first:
+    id, created_at, voter, generation_a_id, generation_b_id, outcome, model_a, model_b, weights_a, weights_b,
+    prompt, seed, category. `model_keys`: both models among them; `weights`: both rows of that weights mode."""
+    gen_a, gen_b = aliased(Generation), aliased(Generation)
+    stmt = (select(Vote.id, Vote.created_at, Vote.voter, Vote.generation_a_id, Vote.generation_b_id, Vote.outcome,
+                   gen_a.model_key.label("model_a"), gen_b.model_key.label("model_b"),
+                   gen_a.weights.label("weights_a"), gen_b.weights.label("weights_b"), gen_a.prompt, gen_a.seed,
+                   gen_a.category)
+            .join(gen_a, gen_a.id == Vote.generation_a_id).join(gen_b, gen_b.id == Vote.generation_b_id))
+    if voter is not None:
+        stmt = stmt.where(Vote.voter == voter)
+    if model_keys:
+        stmt = stmt.where(gen_a.model_key.in_(list(model_keys)), gen_b.model_key.in_(list(model_keys)))
+    if weights:
+        stmt = stmt.where(gen_a.weights == weights, gen_b.weights == weights)
+    if since is not None:
+        stmt = stmt.where(Vote.created_at >= since)
+    if until is not None:
+        stmt = stmt.where(Vote.created_at < until)
+    stmt = stmt.order_by(Vote.id).limit(limit)
+    return [dict(row._mapping) for row in session.exec(stmt)]
+
+
+def count_votes(*, session: Session) -> int:
+    return session.exec(select(func.count()).select_from(Vote)).one()
