@@ -27,7 +27,7 @@ from core.processes import BATCH_LOG_ENV
 from core.prompts import Prompt, load_prompts
 from core.recipes import RECIPES
 from core.registry import resolve_models
-from core.edit_items import load_edit_items
+from core.edits import load_edit_items
 from core.jobs import EDIT, TEXT_TO_IMAGE, InputImage, Job
 from core.run_notes import clean_name, clean_notes, clean_tags
 from core.runner import Runner, plan, sweep_requests
@@ -268,7 +268,10 @@ def prepare(sweep: Sweep, *, settings: Settings | None = None, engine: Engine | 
         raise CaseStudyError(f"max-cost: the estimate {prepared.cost_estimate_usd:.3f} USD exceeds "
                              f"--max-cost {sweep.max_cost:.3f} USD; nothing was sent")
     if sweep.score:  # metrics, weights and device checked now; the scorers load after the first model's jobs
-        prepared.scorers = ScorerSet(sweep.score, device=engine.device, settings=settings,
+        # an edit sweep's own pairs (a user's file) give the edit metrics their regions and captions inline
+        own_items = (load_edit_items(sweep.inputs_file) if sweep.task != TEXT_TO_IMAGE and sweep.inputs_file
+                     and Path(sweep.inputs_file).suffix.lower() not in IMAGE_SUFFIXES else [])
+        prepared.scorers = ScorerSet(sweep.score, device=engine.device, settings=settings, edit_items=own_items,
                                      weights=sweep.scorer_weights or ("tiny" if sweep.weights == "tiny" else "pretrained"))
     slow = _slow_tiny(todo, engine)
     if slow:

@@ -11,7 +11,7 @@ from PIL import Image, ImageDraw
 from sqlmodel import select
 
 from core.bench import main
-from core.edit_items import EditItemsError, load_edit_items
+from core.edits import EditItemsError, load_edit_items
 from core.errors import CaseStudyError, RequestError
 from core.families import get_family
 from core.jobs import EDIT, GenerationRequest, InputImage

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 import streamlit as st
 
-from core.edit_items import EDITS_DIR, load_edit_items
+from core.edits import EDITS_DIR, load_edit_items
 from core.errors import CaseStudyError
 from core.executors.base import EXECUTORS
 from core.jobs import EDIT, TASKS

@@ -10,7 +10,7 @@ from pathlib import Path
 import streamlit as st
 from PIL import Image
 
-from core.edit_items import EDITS_DIR, EditItemsError, load_edit_items
+from core.edits import EDITS_DIR, EditItemsError, load_edit_items
 from core.errors import CaseStudyError, RequestError
 from core.jobs import EDIT, MAX_SEED
 from core.loading import WEIGHTS
