@@ -166,7 +166,7 @@ def test_edit_items_from_jsonl_folder_and_single_image(edits, tmp_path):
     (item,) = load_edit_items(folder)
     assert item.image == str((folder / "x.png").resolve()) and item.instruction == "turn it into a watercolor"
     (tmp_path / "bad.jsonl").write_text('{"image": "missing.png", "instruction": "x"}\n')
-    with pytest.raises(EditItemsError, match=r"bad.jsonl:1: image 'missing.png' not found"):
+    with pytest.raises(EditItemsError, match=r"bad.jsonl:1: 'image' 'missing.png': no file"):
         load_edit_items(tmp_path / "bad.jsonl")
     prepared = prepare(Sweep(models="instruct-pix2pix", weights="tiny", task=EDIT,
                              inputs_file=str(tmp_path / "red.png"), prompts=("make it green", "make it round"),
