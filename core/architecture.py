@@ -27,7 +27,7 @@ from core.families import tokenizers as tk
 torch = lazy_module("torch")
 
 ARCHITECTURES_DIR = Path(__file__).resolve().parent.parent / "data" / "architectures"
-STAGES = ("text_encode", "denoise", "decode")
+STAGES = ("text_encode", "image_encode", "denoise", "decode")  # image_encode: an edit's source through the VAE
 
 
 class ArchitectureUnavailable(RuntimeError):
@@ -59,9 +59,13 @@ class Architecture:
     def schedulers(self) -> dict[str, dict]:
         return self.data.get("schedulers", {})
 
-    def stage_of(self, component: str) -> str | None:
+    def stage_of(self, component: str, method: str | None = None) -> str | None:
+        """The stage a component's calls belong to; `method_stages` can name another for one method (an editing
+        model's VAE: ``encode`` of the source is ``image_encode``, ``decode`` is ``decode``)."""
         comp = self.components.get(component)
-        return comp.get("stage") if comp else None
+        if not comp:
+            return None
+        return comp.get("method_stages", {}).get(method) or comp.get("stage")
 
     def require(self) -> "Architecture":
         if not self.available:
@@ -141,10 +145,12 @@ def component_params(spec: dict) -> int | None:
 
 
 def build_tokenizer(spec: dict) -> Any:
-    """A tokenizer built in code (core.families.tokenizers) with the spec's layout, vocabulary size and length."""
+    """A tokenizer (or a Qwen2-VL processor around one) built in code (core.families.tokenizers) with the spec's
+    layout, vocabulary size and length."""
     builders = {"clip": tk.clip_tokenizer, "t5": tk.t5_tokenizer, "gemma": tk.gemma_tokenizer,
                 "decoder_lm": tk.decoder_lm_tokenizer, "qwen2": tk.qwen2_tokenizer, "glm": tk.glm_tokenizer,
-                "bert": tk.bert_tokenizer, "gpt2": tk.gpt2_tokenizer}
+                "bert": tk.bert_tokenizer, "gpt2": tk.gpt2_tokenizer, "qwen2_vl": tk.qwen2_vl_tokenizer,
+                "qwen2_vl_processor": tk.qwen2_vl_processor, "qwen3": tk.qwen3_tokenizer}
     kind = spec["kind"]
     if kind not in builders:
         raise ArchitectureUnavailable(f"tokenizer kind {kind!r} has no builder; known: {', '.join(builders)}")

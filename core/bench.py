@@ -31,7 +31,7 @@ from core.generation import Outcome
 from core.loading import WEIGHTS
 from core.recipes import RECIPES, get_recipe
 from core.registry import all_specs
-from core.jobs import parse_size
+from core.jobs import EDIT, TASKS, TEXT_TO_IMAGE, parse_size
 from core.jobs import Job
 from core.runner import Cancelled, Progress
 from core.scoring.metrics import parse_metrics
@@ -80,6 +80,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--prompts", metavar="FILE", help="prompt file: one prompt a line, or JSONL "
                    "(prompt, negative_prompt, category); e.g. data/prompts/suite.jsonl")
     p.add_argument("--prompt", action="append", default=[], metavar="TEXT", help="a prompt (repeatable)")
+    p.add_argument("--task", choices=TASKS, default=None,
+                   help="text-to-image (default) or edit: each edit is a source image and an instruction (--inputs)")
+    p.add_argument("--inputs", metavar="FILE", help="edits: a JSONL of {image, instruction}, a folder of images with "
+                                                    "instructions.jsonl/.txt, or a suite name in data/edits (implies "
+                                                    "--task edit)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0], metavar="N", help="seeds (default: 0)")
     p.add_argument("--steps", type=int, help="denoising steps (default: each model's own)")
     p.add_argument("--guidance", type=float, help="guidance scale (default: each model's own)")
@@ -133,6 +138,7 @@ def parser() -> argparse.ArgumentParser:
 
 def sweep_from_args(args: argparse.Namespace) -> Sweep:
     return Sweep(models=args.models, prompts_file=args.prompts, prompts=tuple(args.prompt), seeds=tuple(args.seeds),
+                 task=args.task or (EDIT if args.inputs else TEXT_TO_IMAGE), inputs_file=args.inputs,
                  steps=args.steps, guidance=args.guidance, size=args.size, negative_prompt=args.negative_prompt,
                  weights=args.weights, batch_size=args.batch_size, repeats=args.repeats, warmup=args.warmup,
                  force=args.force, images=args.images, params=tuple(args.param), mode=args.mode,
