@@ -63,6 +63,7 @@ TINY_DEFAULTS: Mapping[str, tuple[int, int]] = MappingProxyType({
     "cascade": (128, 2),  # the real size multiple
     "kandinsky3": (64, 2),
     "lumina2": (32, 4),  # with cfg_trunc_ratio 0.25, step 1 of 4 runs CFG and the rest do not
+    "flux2_klein": (64, 2),  # the pipeline refuses sources under 64 pixels a side
 })
 
 
