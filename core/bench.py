@@ -25,7 +25,7 @@ from tqdm import tqdm
 from core import processes
 from core.providers import listing
 from core.availability import available
-from core.errors import CaseStudyError, RequestError
+from core.errors import CaseStudyError, RequestError, StoreError
 from core.executors.base import EXECUTORS
 from core.generation import Outcome
 from core.loading import WEIGHTS
@@ -243,6 +243,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     previous = signal.signal(signal.SIGTERM, _on_term) if threading.current_thread() is threading.main_thread() else None
     try:
         summary = runner.run(prepared.jobs, progress=bars)
+    except StoreError as exc:  # a row the store refused: the run stopped (its status: failed)
+        bars.close()
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     finally:
         bars.close()
         if previous is not None:

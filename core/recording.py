@@ -9,10 +9,13 @@ import os
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
 from core.environment import fingerprint
+from core.errors import StoreError
 from core.generation import Outcome
 from core.outputs import image_filename, make_run_dir, save_image, write_generation_config
-from core.store import Generation, Run, add_run, finish_run, session_scope, update_generations
+from core.store import Generation, Run, add_run, done_job_keys, finish_run, session_scope, update_generations
 
 
 class Recorder:
@@ -34,7 +37,10 @@ class Recorder:
 
     def record(self, outcome: Outcome, *, job_key: str, category: str | None = None, repeat: int = 0,
                recipe: str = "eager") -> list[Generation]:
-        """One row per image (or one failed row), written in one transaction after the image files."""
+        """One row per image (or one failed row), written in one transaction after the image files.
+
+        [] when another process stored this job (ok) meanwhile: two copies of one batch race on its keys; the
+        loser's images are removed. A row the store refuses otherwise raises StoreError (its images removed)."""
         req, spec = outcome.request, outcome.spec
         base = dict(
             run_id=self.run.id, job_key=job_key, repeat=repeat, recipe=recipe, model_key=spec.key, provider=spec.provider,
@@ -80,16 +86,34 @@ class Recorder:
                                    error=outcome.error or "the pipeline returned no image",
                                    error_detail=outcome.error_detail,
                                    cost_usd=outcome.cost_usd))
-        with session_scope(self.db) as session:
-            for row in rows:
-                session.add(row)
-            session.commit()
-            for row in rows:
-                session.refresh(row)
+        try:
+            with session_scope(self.db) as session:
+                for row in rows:
+                    session.add(row)
+                session.commit()
+                for row in rows:
+                    session.refresh(row)
+        except SQLAlchemyError as exc:
+            _remove_images(rows)  # no image without its row
+            if isinstance(exc, IntegrityError) and outcome.ok and self._stored_elsewhere(job_key):
+                return []  # another process (a second copy of this batch) stored this job meanwhile: a skip
+            raise StoreError(f"store: the row of {spec.key} (job {job_key[:12]}) could not be written to "
+                             f"{self._store_name()}: {_first_line(exc)}; the run stops here, rerun the same "
+                             "command to resume once the store takes it") from exc
         self._entries.extend(r.model_dump(mode="json") for r in rows)
         if len(self._entries) <= 200 or not outcome.ok:
             self._write_config()
         return rows
+
+    def _stored_elsewhere(self, job_key: str) -> bool:
+        try:
+            with session_scope(self.db, read_only=True) as session:
+                return job_key in done_job_keys(session=session, keys=[job_key])
+        except SQLAlchemyError:
+            return False
+
+    def _store_name(self) -> str:
+        return self.db.url.render_as_string(hide_password=True)
 
     def update(self, updates: dict[int, dict[str, Any]]) -> None:
         """Set columns of rows this run wrote ({id: {column: value}}), in the store and generation_config.json."""
@@ -115,6 +139,19 @@ class Recorder:
         if run is not None:
             self.run = run
         self._write_config()
+
+
+def _remove_images(rows: list[Generation]) -> None:
+    for row in rows:
+        if row.image_path:
+            Path(row.image_path).unlink(missing_ok=True)
+
+
+def _first_line(exc: BaseException) -> str:
+    """The database's own message, first line (SQLAlchemy appends the statement and its parameters)."""
+    inner = getattr(exc, "orig", None) or exc
+    text = str(inner).strip().splitlines()
+    return f"{type(inner).__name__}: {text[0] if text else ''}"
 
 
 def _denoise_flops(flops: dict[str, float]) -> float | None:

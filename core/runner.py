@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from sqlalchemy.engine import Engine as SqlEngine
+from sqlalchemy.exc import SQLAlchemyError
 
 from core.errors import CaseStudyError, InvalidRequest, RequestError
 from core.executors.base import Executor, JobDone, ModelDone, ModelStarted, ModelWork
@@ -240,7 +241,11 @@ class Runner:
                 self.scorers.close()
             if status == "finished" and summary.ok == 0 and summary.failed:
                 status = "failed"  # every job failed: the run did not produce anything
-            self.recorder.finish(status)
+            try:
+                self.recorder.finish(status)
+            except SQLAlchemyError as exc:  # the store went away: the run's status stays as it was
+                log.warning("run %s: its status (%s) could not be stored: %s", self.recorder.run.id, status,
+                            str(exc).splitlines()[0])
             summary.status = status
             summary.seconds = time.perf_counter() - t0
         return summary
@@ -317,6 +322,10 @@ class Runner:
     def _record(self, job: Job, outcome: Outcome, summary: Summary, progress: Progress) -> None:
         rows = self.recorder.record(outcome, job_key=job.key, category=job.category, repeat=job.repeat,
                                     recipe=job.recipe)
+        if outcome.ok and not rows:  # another process stored this job meanwhile (a second copy of the batch)
+            summary.skipped[job.spec.key] = summary.skipped.get(job.spec.key, 0) + 1
+            progress.job_done(job, outcome, rows)
+            return
         self._groups.setdefault((job.spec.key, job.recipe), []).append(Done(job, outcome, rows))
         self._scored_ids.setdefault(job.spec.key, []).extend(r.id for r in rows if r.status == "ok")
         summary.add(job, outcome)

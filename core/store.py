@@ -21,10 +21,10 @@ from typing import Any, Iterable, Iterator, Sequence
 from sqlalchemy import BigInteger, Column, Index, MetaData, Table, UniqueConstraint, event, func, insert, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.types import JSON
 from sqlmodel import Field, Session, SQLModel, create_engine, delete, select
 
 from core import migrate
+from core.json_column import StoreJSON, is_json
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -49,7 +49,7 @@ class Run(SQLModel, table=True):
     status: str = Field(default="running", index=True)
     name: str | None = None
     output_dir: str | None = None
-    params: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))  # shared parameters
+    params: dict[str, Any] = Field(default_factory=dict, sa_column=Column(StoreJSON))  # shared parameters
     jobs_total: int = 0
     pid: int | None = None
     # environment fingerprint
@@ -99,11 +99,11 @@ class Generation(SQLModel, table=True):
     height: int | None = None
     image_index: int = 0
     repeat: int = 0  # timed repeat of the same job (0 = the first); resume keys carry it
-    extra: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    extra: dict[str, Any] = Field(default_factory=dict, sa_column=Column(StoreJSON))
     # what produced it (reproducibility)
     dtype: str | None = None
     scheduler: str | None = None
-    scheduler_config: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    scheduler_config: dict[str, Any] = Field(default_factory=dict, sa_column=Column(StoreJSON))
     weights_revision: str | None = None  # hub commit, local folder hash, architecture hash or code revision
     attention_backend: str | None = None
     # what came out
@@ -138,11 +138,11 @@ class Generation(SQLModel, table=True):
     macs_total: float | None = None
     tflops_per_s: float | None = None
     mfu: float | None = None
-    profile: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))  # per-component detail
+    profile: dict[str, Any] = Field(default_factory=dict, sa_column=Column(StoreJSON))  # per-component detail
     # APIs
     request_id: str | None = None
     cost_usd: float | None = None
-    api_params: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    api_params: dict[str, Any] = Field(default_factory=dict, sa_column=Column(StoreJSON))
 
 
 class Score(SQLModel, table=True):
@@ -214,7 +214,7 @@ class AtlasEntry(SQLModel, table=True):
     macs_per_image: float | None = None
     denoise_calls: int | None = None
     flops_per_denoise_call: float | None = None  # the largest denoiser pass (FLUX: one pass per step)
-    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))  # per component: calls, shapes
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(StoreJSON))  # per component: calls, shapes
     count_s: float | None = None
     created_at: datetime = Field(default_factory=utcnow)
 
@@ -449,7 +449,7 @@ def count_generations(*, session: Session, **filters) -> int:
 
 def generation_frame_rows(*, session: Session, limit: int = 200_000, **filters) -> list[dict[str, Any]]:
     """Flat dicts of generations for charts (JSON columns left out)."""
-    cols = [c for c in Generation.__table__.columns if not isinstance(c.type, JSON)]
+    cols = [c for c in Generation.__table__.columns if not is_json(c)]
     stmt = _filtered(select(*cols), **filters).order_by(Generation.id.desc()).limit(limit)
     return [dict(row._mapping) for row in session.exec(stmt)]
 
