@@ -199,6 +199,15 @@ class Bars(Progress):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The command line; a store that cannot be opened (any subcommand) is one line and exit code 2."""
+    try:
+        return _main(argv)
+    except StoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _main(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in SUBCOMMANDS:
         return importlib.import_module(SUBCOMMANDS[argv[0]]).main(argv[1:])

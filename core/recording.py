@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from core import store_url
 from core.environment import fingerprint
 from core.errors import StoreError
 from core.generation import Outcome
@@ -98,7 +99,7 @@ class Recorder:
             if isinstance(exc, IntegrityError) and outcome.ok and self._stored_elsewhere(job_key):
                 return []  # another process (a second copy of this batch) stored this job meanwhile: a skip
             raise StoreError(f"store: the row of {spec.key} (job {job_key[:12]}) could not be written to "
-                             f"{self._store_name()}: {_first_line(exc)}; the run stops here, rerun the same "
+                             f"{store_url.shown(str(self.db.url))}: {store_url.first_line(exc)}; the run stops here, rerun the same "
                              "command to resume once the store takes it") from exc
         self._entries.extend(r.model_dump(mode="json") for r in rows)
         if len(self._entries) <= 200 or not outcome.ok:
@@ -111,9 +112,6 @@ class Recorder:
                 return job_key in done_job_keys(session=session, keys=[job_key])
         except SQLAlchemyError:
             return False
-
-    def _store_name(self) -> str:
-        return self.db.url.render_as_string(hide_password=True)
 
     def update(self, updates: dict[int, dict[str, Any]]) -> None:
         """Set columns of rows this run wrote ({id: {column: value}}), in the store and generation_config.json."""
@@ -145,13 +143,6 @@ def _remove_images(rows: list[Generation]) -> None:
     for row in rows:
         if row.image_path:
             Path(row.image_path).unlink(missing_ok=True)
-
-
-def _first_line(exc: BaseException) -> str:
-    """The database's own message, first line (SQLAlchemy appends the statement and its parameters)."""
-    inner = getattr(exc, "orig", None) or exc
-    text = str(inner).strip().splitlines()
-    return f"{type(inner).__name__}: {text[0] if text else ''}"
 
 
 def _denoise_flops(flops: dict[str, float]) -> float | None:

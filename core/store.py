@@ -1,7 +1,8 @@
 """SQLModel tables and the only code that talks to the database.
 
 SQLite by default (`sqlite:///data/results.db`); PostgreSQL (`postgresql+psycopg://...`) for a store
-shared by several machines; any SQLAlchemy URL through `IGCS_DATABASE_URL`. `make_engine` migrates
+shared by several machines, through `IGCS_DATABASE_URL` or `--db`; another backend, or a store that cannot be
+opened, is one StoreError line (core.store_url). `make_engine` migrates
 the schema to the newest revision (core.migrate, Alembic) on every start.
 SQLite runs with WAL, foreign keys on and a busy timeout, and every transaction starts with
 `BEGIN IMMEDIATE`, so the dashboard and a batch run (two processes) can write at once without
@@ -20,10 +21,11 @@ from typing import Any, Iterable, Iterator, Sequence
 
 from sqlalchemy import BigInteger, Column, Index, MetaData, Table, UniqueConstraint, event, func, insert, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, NoSuchModuleError
 from sqlmodel import Field, Session, SQLModel, create_engine, delete, select
 
-from core import migrate
+from core import migrate, store_url
 from core.json_column import StoreJSON, is_json
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -223,15 +225,23 @@ class AtlasEntry(SQLModel, table=True):
 def make_engine(url: str) -> Engine:
     """An engine for `url`, its schema migrated to head. SQLite files get WAL, foreign keys and a busy
     timeout; PostgreSQL connections are checked before use (a restarted server is reconnected)."""
+    store_url.check(url)  # sqlite or postgresql, else StoreError (one line, the password hidden)
     is_sqlite = url.startswith("sqlite")
-    if is_sqlite and ":///" in url and not url.endswith(":memory:"):
-        path = url.split(":///", 1)[1]
-        if path:
-            Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    if is_sqlite:
-        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False})
-    else:
-        engine = create_engine(url, pool_pre_ping=True)
+    try:
+        if is_sqlite and ":///" in url and not url.endswith(":memory:"):
+            path = url.split(":///", 1)[1]
+            if path:
+                Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        if is_sqlite:
+            engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000,
+                                                      "check_same_thread": False})
+        else:  # a host that does not answer fails in seconds, not after the system's TCP timeout
+            connect_args = {} if "connect_timeout" in url else {"connect_timeout": 10}
+            engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+    except (ImportError, NoSuchModuleError) as exc:
+        raise store_url.driver_error(url, exc) from exc
+    except OSError as exc:
+        raise store_url.unreachable(url, exc) from exc
     if is_sqlite:
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_conn, _record):  # pragma: no cover - exercised by every test
@@ -253,7 +263,11 @@ def make_engine(url: str) -> Engine:
             else:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
 
-    migrate.upgrade(engine)
+    try:
+        migrate.upgrade(engine)
+    except DBAPIError as exc:  # the server is down, refuses us, or the database does not exist
+        engine.dispose()
+        raise store_url.unreachable(url, exc) from exc
     return engine
 
 
@@ -275,7 +289,7 @@ def db_url(text: str) -> str:
 
 def safe_url(text: str) -> str:
     """The URL with its password masked (`***`): what logs, summaries and stored run parameters show."""
-    return make_url(db_url(text)).render_as_string(hide_password=True)
+    return store_url.shown(db_url(text))
 
 
 @contextmanager

@@ -29,7 +29,7 @@ from core.generation import Engine
 from core.loading import WEIGHTS
 from core.registry import all_specs, get_spec
 from core.spec import ModelSpec
-from core.errors import CaseStudyError
+from core.errors import CaseStudyError, StoreError
 from core.sweep import Sweep, prepare
 from core.settings import Settings, get_settings
 
@@ -61,8 +61,18 @@ def db_url() -> str:
 
 # ---- resources ---------------------------------------------------------------------------------------
 @st.cache_resource(show_spinner=False)
-def _db_engine(url: str):
+def _open_store(url: str):
     return store.make_engine(url)
+
+
+def _db_engine(url: str):
+    """The one place pages open the store: one that cannot be opened stops the page with one error line (the URL,
+    password hidden, what failed, what to check), never a traceback."""
+    try:
+        return _open_store(url)
+    except StoreError as exc:
+        st.error(str(exc), icon=":material/error:")
+        st.stop()
 
 
 def db():
