@@ -36,6 +36,7 @@ from core.registry import get_spec, model_keys, resolve_models
 from core.request import GenerationRequest, parse_size
 from core.settings import get_settings
 from core.store import AtlasEntry, db_url, make_engine, put_atlas_entries, session_scope
+from core.units import fmt_flops
 
 log = logging.getLogger(__name__)
 
@@ -302,8 +303,8 @@ def _fmt(v: float | None, scale: float, digits: int = 2) -> str:
 
 
 def table(results: Sequence[AtlasResult]) -> str:
-    head = (f"{'model':<15} {'size':>9} {'steps':>5} {'params B':>8} {'text TF':>8} {'denoise TF':>10} "
-            f"{'decode TF':>9} {'TFLOP/img':>9} {'calls':>5} {'TF/pass':>8} {'s':>5}")
+    head = (f"{'model':<15} {'size':>9} {'steps':>5} {'params B':>8} {'text':>10} {'denoise':>10} "
+            f"{'decode':>10} {'FLOP/img':>10} {'calls':>5} {'FLOP/pass':>10} {'s':>5}")
     lines = [head, "-" * len(head)]
     for r in results:
         size = f"{r.width}x{r.height}" if r.width else "-"
@@ -314,11 +315,11 @@ def table(results: Sequence[AtlasResult]) -> str:
         fl = r.flops_by_stage
         lines.append(
             f"{r.model_key:<15} {size:>9} {r.steps:>5} {_fmt(sum(r.params.values()), 1e9):>8} "
-            f"{_fmt(fl.get('text_encode'), 1e12):>8} {_fmt(fl.get('denoise'), 1e12, 1):>10} "
-            f"{_fmt(fl.get('decode'), 1e12):>9} {_fmt(r.flops_total, 1e12, 1):>9} {r.denoise_calls:>5} "
-            f"{_fmt(r.flops_per_denoise_call, 1e12):>8} {r.count_s:>5.1f}")
-    lines.append("TF = TFLOP (10^12 FLOPs; FLOPs = 2 x MACs, attention included), per image; calls = denoiser "
-                 "passes; TF/pass = the largest pass")
+            f"{fmt_flops(fl.get('text_encode')):>10} {fmt_flops(fl.get('denoise')):>10} "
+            f"{fmt_flops(fl.get('decode')):>10} {fmt_flops(r.flops_total):>10} {r.denoise_calls:>5} "
+            f"{fmt_flops(r.flops_per_denoise_call):>10} {r.count_s:>5.1f}")
+    lines.append("FLOPs = 2 x MACs, attention included, per image; calls = denoiser passes; FLOP/pass = the largest "
+                 "pass")
     return "\n".join(lines)
 
 

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
+from core.units import fmt_flops
+
 if TYPE_CHECKING:  # annotations only: the runner imports this module
     from core.generation import Outcome
     from core.runner import Job
@@ -87,17 +89,17 @@ class Summary:
     def table(self) -> str:
         width = max([30, *(len(config) for _, config in self.configs)])
         head = (f"{'model':<16} {'configuration':<{width}} {'ok':>4} {'fail':>4} {'p50 s':>8} {'p90 s':>8} {'first s':>8} "
-                f"{'img/s':>7} {'TFLOP':>8} {'peak GB':>8} {'USD':>7}")
+                f"{'img/s':>7} {'FLOPs':>10} {'peak GB':>8} {'USD':>7}")
         lines = [head, "-" * len(head)]
         fmt = lambda v, d=2: "-" if v is None else f"{v:.{d}f}"  # noqa: E731
         for (model, config), s in self.configs.items():
             p50 = percentile(s.total_s, 50)
             times = s.total_s or s.first_s
             rate = len(times) / sum(times) if times and sum(times) > 0 else None
-            flops = float(np.mean(s.flops)) / 1e12 if s.flops else None
+            flops = float(np.mean(s.flops)) if s.flops else None
             lines.append(f"{model:<16} {config:<{width}} {s.ok:>4} {s.failed:>4} {fmt(p50, 3):>8} "
                          f"{fmt(percentile(s.total_s, 90), 3):>8} {fmt(s.first_s[0] if s.first_s else None, 3):>8} "
-                         f"{fmt(rate, 3):>7} {'-' if flops is None else f'{flops:.3g}':>8} {fmt(s.peak_mem_gb):>8} {fmt(s.cost_usd or None, 3):>7}")
+                         f"{fmt(rate, 3):>7} {fmt_flops(flops):>10} {fmt(s.peak_mem_gb):>8} {fmt(s.cost_usd or None, 3):>7}")
         skipped = sum(self.skipped.values())
         run = f"run {self.run_id}" if self.run_id is not None else "no new run"
         lines.append(f"{run}: {self.ok} generated, {self.failed} failed, {skipped} already stored; "

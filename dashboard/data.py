@@ -22,7 +22,7 @@ from typing import Any, Sequence
 import pandas as pd
 import streamlit as st
 
-from core import config_stats, export, families, outputs, pricing, processes, providers, store
+from core import config_stats, export, families, outputs, pricing, processes, providers, store, units
 from core.providers import listing
 from core.availability import available
 from core.generation import Engine
@@ -708,10 +708,7 @@ def fmt_seconds(value: float | None) -> str:
 def fmt_flops(value: float | None) -> str:
     if value is None or pd.isna(value):
         return "FLOPs n/a"
-    for unit, scale in (("PFLOP", 1e15), ("TFLOP", 1e12), ("GFLOP", 1e9), ("MFLOP", 1e6)):
-        if value >= scale:
-            return f"{value / scale:.3g} {unit}"
-    return f"{value:.3g} FLOP"
+    return units.fmt_flops(value)
 
 
 def fmt_params(value: int | None) -> str:

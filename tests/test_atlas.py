@@ -119,7 +119,7 @@ def test_cli_prints_the_table_once_into_a_file(db_url, tmp_path):
                               env={**__import__("os").environ, "PYTHONPATH": str(root)}, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     text = out.read_text()
-    assert text.count("TFLOP/img") == 1
+    assert text.count("FLOP/img") == 1
     assert [line.split()[0] for line in text.splitlines() if line.startswith(("sd21 ", "pixart-alpha "))] == \
         ["sd21", "pixart-alpha"]
 
