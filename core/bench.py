@@ -264,6 +264,9 @@ def _main(argv: Sequence[str] | None) -> int:
     print(summary.table())
     if summary.status == "cancelled":
         return 130
+    if runner.interrupted:
+        print(f"interrupted: {runner.interrupted}", file=sys.stderr)
+        return 1
     return 1 if summary.failed else 0
 
 

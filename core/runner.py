@@ -10,6 +10,9 @@ what a job is; this module is the one place that knows what a job is and what it
 Failure policy: a model that cannot load fails its own jobs (each one a failed row) and the run goes
 on with the next model; a job that fails (an API refusal, a timeout, out of memory at one size) fails
 that job only, and the model's other jobs still run. Out of memory frees the CUDA cache first.
+A job key another process stored meanwhile (two copies of one batch) is a skip. The run stops when the store
+refuses a row (StoreError, status failed) or the executor loses every worker (a Ray node or cluster went down:
+status interrupted, nothing recorded for the jobs that did not run, the same command resumes them).
 """
 from __future__ import annotations
 
@@ -25,7 +28,7 @@ from sqlalchemy.engine import Engine as SqlEngine
 from sqlalchemy.exc import SQLAlchemyError
 
 from core.errors import CaseStudyError, InvalidRequest, RequestError
-from core.executors.base import Executor, JobDone, ModelDone, ModelStarted, ModelWork
+from core.executors.base import Executor, ExecutorLost, JobDone, ModelDone, ModelStarted, ModelWork
 from core.executors.local import LocalExecutor
 from core.generation import Engine, Outcome
 from core.prompts import Prompt
@@ -188,6 +191,7 @@ class Runner:
         # Where the jobs run: this process by default (core.executors.local), or Ray workers.
         self.executor = executor
         self.recorder: Recorder | None = None
+        self.interrupted: str | None = None  # why the run stopped as interrupted (its executor was lost)
 
     def pending(self, jobs: Sequence[Job]) -> list[Job]:
         """The jobs not stored yet (all of them with `force`)."""
@@ -231,6 +235,9 @@ class Runner:
                 status = "cancelled"
         except (KeyboardInterrupt, Cancelled):
             status = "cancelled"
+        except ExecutorLost as exc:  # a Ray node or cluster went down: what ran is stored, the rest resumes
+            status = "interrupted"
+            self.interrupted = str(exc)
         except BaseException:
             status = "failed"
             raise
@@ -266,7 +273,8 @@ class Runner:
                 elif isinstance(event, JobDone):
                     self._record(event.job, event.outcome, summary, progress)
                 elif isinstance(event, ModelDone):
-                    open_models.remove(event.key)
+                    if event.key in open_models:
+                        open_models.remove(event.key)
                     self._recipe_columns(event.key, event.recipe, event.warm_first_s)
                     self._score(event.key)
                     progress.model_done(event.key)

@@ -11,7 +11,7 @@ from typing import Iterator, Protocol, Sequence, Union
 
 import torch
 
-from core.errors import RequestError
+from core.errors import CaseStudyError, RequestError
 from core.generation import Engine, Outcome
 from core.recipe_jobs import EAGER, configuration
 from core.recipes import apply_recipe, needs_reload
@@ -80,6 +80,11 @@ class ModelDone:
 
 
 Event = Union[ModelStarted, JobDone, ModelDone]
+
+
+class ExecutorLost(CaseStudyError):
+    """The executor lost every place jobs run (a Ray node or cluster went down) with work left: the run stops as
+    `interrupted`; the jobs that did not run are not recorded, so the same command resumes them."""
 
 
 class Executor(Protocol):

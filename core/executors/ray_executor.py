@@ -13,6 +13,9 @@ by core.loading). Each worker runs two chunks deep (the next one queued), so it 
 
 Faults: a worker that dies (kill -9, out of memory) is restarted by Ray; the chunks it had run again, once,
 on any worker; a chunk whose worker dies twice is recorded as failed. The driver yields every job once.
+Every worker gone for good (its node or the cluster went down; a restart not back within RESTART_TIMEOUT_S)
+or the cluster unreachable raises ExecutorLost: the run stops as `interrupted`, and the jobs that did not run
+are not recorded (no failed rows are made up for them), so the same command resumes them.
 Cancel: no new chunk is sent, queued ones are cancelled, the chunk each worker is running finishes.
 """
 from __future__ import annotations
@@ -30,8 +33,8 @@ from typing import Iterator, Sequence
 
 from core.errors import CaseStudyError
 from core.environment import physical_gpu_ids
-from core.executors.base import (Event, JobDone, ModelDone, ModelStarted, ModelWork, WarmUp, failed, load_error,
-                                 run_chunk)
+from core.executors.base import (Event, ExecutorLost, JobDone, ModelDone, ModelStarted, ModelWork, WarmUp, failed,
+                                 load_error, run_chunk)
 from core.executors.placement import Candidate, choose_model, needs_by_model
 from core.generation import Engine, Outcome
 from core.request import GenerationRequest
@@ -46,6 +49,7 @@ UPLOAD_EXCLUDES = [".git", ".venv", "**/__pycache__", "data/outputs", "data/*.db
                    "docs", "tests"]
 DEPTH = 2  # chunks queued on a worker at once: the running one and the next
 MAX_RESTARTS = 3
+RESTART_TIMEOUT_S = 120.0  # a worker Ray has not brought back by then is taken as lost (its node is gone)
 
 
 # ---- joining or starting Ray ---------------------------------------------------------------------
@@ -155,7 +159,8 @@ class Slot:
     model: str | None = None
     inflight: deque = field(default_factory=deque)  # refs, oldest (running) first
     restarting: object = None  # after a death: the ref of an info() call that answers once Ray restarted it
-    dead: bool = False  # restarted MAX_RESTARTS times already
+    restarting_since: float = 0.0  # time.monotonic() of the death
+    dead: bool = False  # restarted MAX_RESTARTS times already, or not back within RESTART_TIMEOUT_S
 
 
 class RayExecutor:
@@ -254,9 +259,17 @@ class RayExecutor:
                     if any(s.restarting is not None for s in self.slots):
                         time.sleep(0.2)  # work waits for a worker Ray is restarting
                         continue
-                    yield from self._unrunnable(queues, left, needs)
+                    if self.slots and all(s.dead for s in self.slots) and any(
+                            queue and not queue[0].jobs[0].spec.is_api for queue in queues.values()):
+                        raise ExecutorLost(self._lost_message(left, "every Ray worker is gone for good (its node or "
+                                                                    "the cluster went down)"))
+                    yield from self._unrunnable(queues, left, needs, started)
                     continue
-                done, _ = ray.wait(list(pending), num_returns=1, timeout=0.5)
+                try:
+                    done, _ = ray.wait(list(pending), num_returns=1, timeout=0.5)
+                except (ray.exceptions.RaySystemError, ConnectionError) as exc:  # the driver lost the cluster
+                    raise ExecutorLost(self._lost_message(left, f"the Ray cluster cannot be reached "
+                                                                f"({type(exc).__name__})")) from exc
                 for ref in done:
                     owner, chunk = pending.pop(ref)
                     if isinstance(owner, Slot):
@@ -279,6 +292,7 @@ class RayExecutor:
                                 owner.model = None  # it restarts empty: it takes work as a fresh worker
                                 if owner.restarting is None and not owner.dead:
                                     owner.restarting = owner.handle.info.remote()
+                                    owner.restarting_since = time.monotonic()
                             continue
                         outcomes = [failed(j.spec, j.request, f"worker died: {type(exc).__name__}: {exc}")
                                     for j in chunk.jobs]
@@ -342,6 +356,8 @@ class RayExecutor:
             return True
         done, _ = ray.wait([slot.restarting], timeout=0)
         if not done:
+            if time.monotonic() - slot.restarting_since > RESTART_TIMEOUT_S:  # its node is gone: no place to restart
+                slot.dead, slot.restarting = True, None
             return False
         try:
             slot.info = ray.get(slot.restarting)
@@ -370,9 +386,16 @@ class RayExecutor:
             while len(slot.inflight) > 1:
                 ray.cancel(slot.inflight.pop())
 
-    def _unrunnable(self, queues, left, needs) -> Iterator[Event]:
-        """Chunks no worker can take (a model needing more GPUs than any node has free): failed rows."""
+    def _lost_message(self, left: dict[str, int], why: str) -> str:
+        return (f"{why}, with {sum(left.values())} job(s) not run (nothing is recorded for them); resume with the "
+                "same command once Ray is back (stored jobs are skipped)")
+
+    def _unrunnable(self, queues, left, needs, started) -> Iterator[Event]:
+        """Chunks no live worker can take (a model needing more GPUs than any node has free): failed rows."""
         for key, queue in queues.items():
+            if queue and key not in started:  # every ModelDone follows its ModelStarted
+                started.add(key)
+                yield ModelStarted(key, sum(len(c.jobs) for c in queue))
             while queue:
                 chunk = queue.popleft()
                 for job in chunk.jobs:
