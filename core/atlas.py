@@ -33,7 +33,7 @@ from core.families import get_family
 from core.flops import CallCount, ValuedMeta, count_call, signature
 from core.random_weights import build_random_pipeline
 from core.registry import get_spec, model_keys, resolve_models
-from core.request import GenerationRequest, parse_size
+from core.jobs import GenerationRequest, parse_size
 from core.settings import get_settings
 from core.store import AtlasEntry, db_url, make_engine, put_atlas_entries, session_scope
 from core.units import fmt_flops

@@ -31,8 +31,9 @@ from core.generation import Outcome
 from core.loading import WEIGHTS
 from core.recipes import RECIPES, get_recipe
 from core.registry import all_specs
-from core.request import parse_size
-from core.runner import Cancelled, Job, Progress
+from core.jobs import parse_size
+from core.jobs import Job
+from core.runner import Cancelled, Progress
 from core.scoring.scorers import parse_metrics
 from core.settings import get_settings
 from core.store import Generation, db_url, open_store, query_runs, run_counts, session_scope

@@ -20,7 +20,7 @@ from typing import Any, Iterable
 
 import pandas as pd
 
-from core import config_stats, pricing, store
+from core import pricing, stats, store
 from core.json_column import is_json
 from core.settings import get_settings
 
@@ -54,19 +54,19 @@ def generations_frame(engine, **store_filters) -> pd.DataFrame:
 
 
 def summary_frame(engine, **store_filters) -> pd.DataFrame:
-    """p50/p90 per model × configuration of the filtered ok rows, with USD per image (list or estimate)."""
-    columns = ("run_id", "model_key", "status", "weights", "first_call", "width", "height", "steps", "prompt",
-               "seed", "total_s", "cost_usd") + tuple(c for c in ("dtype", "batch_size", "repeat") if c in COLUMNS)
+    """core.stats.config_table of the filtered rows: p50/p90 per model × configuration (first calls apart, failures
+    counted), with USD per image (list price, or the open models' GPU-time estimate)."""
+    columns = tuple(dict.fromkeys(("id",) + stats.CONFIG_COLUMNS + stats.STAT_COLUMNS))
     with store.session_scope(engine, read_only=True) as s:
-        rows = store.generation_tuples(session=s, columns=columns, **{**store_filters, "status": "ok"})
+        rows = store.generation_tuples(session=s, columns=columns, **store_filters)
         frame = pd.DataFrame.from_records(rows, columns=list(columns))
         gpus = store.run_gpu_names(session=s, run_ids=frame["run_id"].dropna().astype(int).unique().tolist())
     if frame.empty:
-        return config_stats.config_table(frame)
+        return stats.config_table(frame)
     override = get_settings().gpu_hour_usd
     rate = frame["run_id"].map(lambda r: pricing.rate_for(gpus.get(int(r)), override)).astype(float)
     frame["cost_est_usd"] = (frame["total_s"].astype(float) * rate / 3600).where(frame["weights"] != "api")
-    return config_stats.config_table(frame)
+    return stats.config_table(frame)
 
 
 def to_bytes(frame: pd.DataFrame, fmt: str) -> bytes:

@@ -24,12 +24,11 @@ from core.flops import FlopCache
 from core.families import effective_spec, get_family
 from core.loading import LoadedModel, load_model, resolve_device, unload
 from core.environment import physical_gpu_ids
-from core.profiling import StageTimer, flop_profile, held_peak_tflops
+from core.profiling import PeakCache, StageTimer, flop_profile, held_peak_tflops
 from core.spec import ModelSpec
 from core.registry import get_spec
-from core.request import GenerationRequest
+from core.jobs import GenerationRequest, request_shape
 from core.settings import Settings, get_settings
-from core.store import open_store
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +82,8 @@ def make_generator(seed: int, count: int) -> list[torch.Generator]:
 
 class Engine:
     def __init__(self, *, weights: str = "pretrained", device: str | None = None, settings: Settings | None = None,
-                 profile_flops: bool = True, profile_stages: bool = True, db: SqlEngine | None = None):
+                 profile_flops: bool = True, profile_stages: bool = True, flop_cache: FlopCache | None = None,
+                 peaks: PeakCache | None = None):
         self.settings = settings or get_settings()
         self.weights = weights
         self.device = resolve_device(device or self.settings.device)
@@ -92,13 +92,19 @@ class Engine:
         self.profile_flops = profile_flops
         # Per-stage timing hooks (CUDA events); off, only the whole call is timed (the overhead baseline).
         self.profile_stages = profile_stages
-        # The store the results go to also keeps the FLOP counts and the device's measured peak: one handle.
-        self.db = db if db is not None else open_store(self.settings.database_url)
-        self.flop_cache = FlopCache(db=self.db)
+        # The FLOP counts and the devices' measured peaks are cached by whoever made the engine (the CLI and the pages
+        # hand in caches backed by their store: `Engine.caches_for(db)`); by default in memory: the engine opens no store.
+        self.flop_cache = flop_cache if flop_cache is not None else FlopCache()
+        self.peaks = peaks if peaks is not None else PeakCache()
         self._meta_twins: dict[str, dict[str, torch.nn.Module]] = {}  # model key -> meta twins of its components
         self.resident: dict[str, LoadedModel] = {}
         self._load_unreported: set[str] = set()  # loaded, and no generation has carried the load time yet
         self._lock = threading.RLock()  # one pipeline call at a time per engine
+
+    @staticmethod
+    def caches_for(db: SqlEngine | None) -> dict:
+        """The engine's caches kept in the store `db` (FlopCount and DevicePeak tables): `Engine(**Engine.caches_for(db))`."""
+        return {"flop_cache": FlopCache(db=db), "peaks": PeakCache(db=db)}
 
     # ---- requests ----------------------------------------------------------------------------
     def spec_for(self, key: str) -> ModelSpec:
@@ -192,8 +198,8 @@ class Engine:
         spec = self.spec_for(requests[0].model)
         if spec.is_api or not get_family_of(spec).supports_batch:
             return False
-        shape = replace(requests[0], prompt="", seed=0)
-        return all(replace(r, prompt="", seed=0) == shape for r in requests[1:])
+        shape = request_shape(requests[0])
+        return all(request_shape(r) == shape for r in requests[1:])
 
     def _generate_open(self, spec: ModelSpec, request: GenerationRequest, outcome: Outcome,
                        seeds: list[int] | None = None, warmup: bool = False) -> None:
@@ -246,7 +252,7 @@ class Engine:
             profile["tflops_per_s_by_stage"] = {
                 stage: flops / outcome.stage_s[stage] / 1e12
                 for stage, flops in prof.flops_by_stage.items() if outcome.stage_s.get(stage)}
-            peak = held_peak_tflops(model.held_devices(), db=self.db)
+            peak = held_peak_tflops(model.held_devices(), peak_of=self.peaks.tflops)
             if peak:  # against every GPU the model held: a model split over two GPUs has twice the peak
                 outcome.mfu = outcome.tflops_per_s / peak
                 profile["peak_tflops"] = peak

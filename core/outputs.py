@@ -4,11 +4,14 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from PIL import Image, PngImagePlugin
+
+from core.jobs import InputImage
 
 PNG_KEY = "generation"  # PNG text chunk holding the generation parameters as JSON
 
@@ -32,6 +35,19 @@ def image_filename(*, model_key: str, seed: int | None, index: int, job_key: str
     tail = "" if recipe == "eager" else "_" + "".join(c if c.isalnum() else "-" for c in recipe)
     tail += f"_r{repeat}" if repeat else ""
     return f"{safe}_s{seed}_{index}_{job_key[:8]}{tail}.png"
+
+
+def keep_input(image: InputImage, run_dir: Path) -> dict[str, str]:
+    """Copy an edit's source image into the run folder (`inputs/<sha256[:16]><ext>`, once per run): the row points at
+    the copy, so browsing and reproducing it need nothing outside the run folder."""
+    source = Path(image.path)
+    target = run_dir / "inputs" / f"{image.sha256[:16]}{source.suffix.lower() or '.png'}"
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(target.name + ".tmp")
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, target)
+    return {"path": str(target), "sha256": image.sha256, "source": str(source)}
 
 
 def save_image(image: Image.Image, path: Path, params: dict[str, Any]) -> Path:

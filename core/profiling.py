@@ -322,6 +322,16 @@ def device_peak_tflops(device: str, *, db=None) -> float | None:
     return peak
 
 
+class PeakCache:
+    """The devices' measured bf16 peaks (MFU's denominator): in memory, and in the store when one is handed in."""
+
+    def __init__(self, db=None):
+        self.db = db  # the process's store handle; None: measured and kept in memory only
+
+    def tflops(self, device: str) -> float | None:
+        return device_peak_tflops(device, db=self.db)
+
+
 def held_peak_tflops(devices: list[str], *, db=None, peak_of=None) -> float | None:
     """The summed bf16 dense peak of every device a model held (what its MFU is measured against): a model
     split over k GPUs could at best run k times as fast as on one. None when any device has no peak (CPU)."""

@@ -3,7 +3,7 @@ the first-call cost (`compile_s`) and the image delta against eager (`psnr_db`, 
 
 - Key: a recipe other than eager adds ``~<recipe>`` to the job's key (eager keys are the keys stored before
   recipes existed), so the eager job of a recipe job is its key without that part.
-- `compile_s`, per model × recipe × configuration in one run: the first call after the recipe was applied (the
+- `compile_s`, per model × recipe (not eager) × configuration in one run: the first call after the recipe was applied (the
   first warm-up call with ``--warmup``, else the first timed job, which is stored with `first_call`) minus the
   median of that configuration's steady calls; the same value on each of those rows. None without a first call
   (the model was already warm) or without a steady call to subtract (one job and no warm-up).
@@ -16,40 +16,31 @@ from __future__ import annotations
 
 import logging
 import statistics
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Sequence
+from dataclasses import dataclass
+from typing import Any, Sequence
 
 from sqlalchemy.engine import Engine as SqlEngine
 
 from core.errors import CaseStudyError
 from core.generation import Outcome
+from core.jobs import EAGER, GenerationRequest, Job, request_shape
 from core.scoring.compare import compare
 from core.scoring.scorers import Scorer
 from core.store import Generation, generations_by_job_keys, session_scope
 
-if TYPE_CHECKING:  # annotations only: the runner imports this module
-    from core.request import GenerationRequest
-    from core.runner import Job
 
 log = logging.getLogger(__name__)
 
-EAGER = "eager"
-
-
-def recipe_key(base: str, recipe: str) -> str:
-    return base if recipe == EAGER else f"{base}~{recipe}"
-
-
-def configuration(request: "GenerationRequest") -> str:
+def configuration(request: GenerationRequest) -> str:
     """Everything but prompt and seed: jobs of one configuration share a first call and a steady state."""
-    return repr(replace(request, prompt="", seed=0))
+    return repr(request_shape(request))
 
 
 @dataclass
 class Done:
     """One job of the group as it was recorded."""
 
-    job: "Job"
+    job: Job
     outcome: Outcome
     rows: list[Generation]
 
@@ -58,7 +49,7 @@ def compile_seconds(done: Sequence[Done], warm_first_s: dict[str, float]) -> dic
     """{row id: {"compile_s": seconds}} for the group's ok rows (see the module's docstring)."""
     configs: dict[str, list[Done]] = {}
     for d in done:
-        if d.outcome.ok:
+        if d.outcome.ok and d.job.recipe != EAGER:  # eager compiles nothing: its first call is load and warm-up
             configs.setdefault(configuration(d.job.request), []).append(d)
     updates: dict[int, dict[str, Any]] = {}
     for config, items in configs.items():
@@ -73,7 +64,7 @@ def compile_seconds(done: Sequence[Done], warm_first_s: dict[str, float]) -> dic
     return updates
 
 
-def eager_keys(job: "Job", run_id: int | None) -> list[str]:
+def eager_keys(job: Job, run_id: int | None) -> list[str]:
     """Keys of the eager job of `job`, most specific first: this run's (--force), the same repeat, repeat 0."""
     key = job.key.replace(f"~{job.recipe}", "", 1)
     keys = [key, key.removesuffix(f"@{run_id}")]

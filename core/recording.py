@@ -15,7 +15,7 @@ from core import store_url
 from core.environment import fingerprint
 from core.errors import StoreError
 from core.generation import Outcome
-from core.outputs import image_filename, make_run_dir, save_image, write_generation_config
+from core.outputs import image_filename, keep_input, make_run_dir, save_image, write_generation_config
 from core.store import Generation, Run, add_run, done_job_keys, finish_run, session_scope, update_generations
 
 
@@ -62,6 +62,9 @@ class Recorder:
             scheduler_config=outcome.provenance.get("scheduler_config") or {},
             weights_revision=outcome.provenance.get("weights_revision"),
             attention_backend=outcome.provenance.get("attention_backend"),
+            task=req.task, batch_size=int(outcome.profile.get("batch_size") or 1), images_per_call=req.num_images,
+            input_images=[keep_input(i, self.run_dir) for i in req.inputs] or None,
+            mask_image=keep_input(req.mask, self.run_dir) if req.mask is not None else None,
         )
         rows: list[Generation] = []
         if outcome.ok and outcome.images:
@@ -127,8 +130,9 @@ class Recorder:
 
     @staticmethod
     def _png_params(row: Generation) -> dict[str, Any]:
-        keep = ("model_key", "provider", "weights", "prompt", "negative_prompt", "seed", "steps", "guidance",
-                "width", "height", "extra", "recipe", "job_key", "run_id", "request_id", "api_params")
+        keep = ("model_key", "provider", "weights", "task", "prompt", "negative_prompt", "seed", "steps", "guidance",
+                "width", "height", "extra", "recipe", "batch_size", "input_images", "job_key", "run_id", "request_id",
+                "api_params")
         return {k: getattr(row, k) for k in keep}
 
     def finish(self, status: str) -> None:

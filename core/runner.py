@@ -32,10 +32,10 @@ from core.executors.base import Executor, ExecutorLost, JobDone, ModelDone, Mode
 from core.executors.local import LocalExecutor
 from core.generation import Engine, Outcome
 from core.prompts import Prompt
-from core.recipe_jobs import EAGER, Done, compile_seconds, merge, quality_deltas, recipe_key
+from core.recipe_jobs import Done, compile_seconds, merge, quality_deltas
 from core.recipes import check_recipe
 from core.recording import Recorder
-from core.request import GenerationRequest
+from core.jobs import EAGER, GenerationRequest, Job, Planned, job_key
 from core.scoring.backfill import ScorerSet
 from core.spec import ModelSpec
 from core.store import Generation, done_job_keys, session_scope
@@ -44,47 +44,18 @@ from core.summary import Summary
 log = logging.getLogger(__name__)
 
 
-# ---- jobs and their keys -------------------------------------------------------------------------
-def job_key(request: GenerationRequest, *, weights: str, repeat: int = 0, recipe: str = EAGER) -> str:
-    """The stable key of a job: model, weights, prompt, seed, every parameter, the speed recipe and the repeat.
-
-    Eager, repeat 0 has the bare request key (what stores written before repeats and recipes existed hold);
-    another recipe adds ``~<recipe>``, repeat r > 0 ``#r<r>``. Resume skips keys already stored ok.
-    """
-    base = recipe_key(request.job_key(weights), recipe)
-    return base if repeat == 0 else f"{base}#r{repeat}"
-
-
-@dataclass(frozen=True)
-class Job:
-    spec: ModelSpec
-    request: GenerationRequest  # resolved and checked
-    key: str
-    category: str | None = None
-    repeat: int = 0
-    recipe: str = EAGER  # speed recipe (core.recipes)
-
-
-@dataclass(frozen=True)
-class Planned:
-    """One request to plan, before checking: what a page or the CLI asks for."""
-
-    request: GenerationRequest
-    category: str | None = None
-    repeat: int = 0
-    recipe: str = EAGER
-
-
+# ---- planning --------------------------------------------------------------------------------------
 def sweep_requests(specs: Sequence[ModelSpec], prompts: Sequence[Prompt], seeds: Sequence[int], *,
                    steps: int | None = None, guidance: float | None = None, width: int | None = None,
                    height: int | None = None, negative_prompt: str | None = None, repeats: int = 1,
                    num_images: int = 1, params: dict[str, dict] | None = None,
-                   recipes: Sequence[str] = (EAGER,)) -> list[Planned]:
+                   recipes: Sequence[str] = (EAGER,), per_model: dict[str, dict] | None = None) -> list[Planned]:
     """models × recipes × repeats × prompts × seeds, in that order (a model's jobs stay together, eager first;
     each recipe runs the very same requests).
 
     A prompt file's own negative prompt wins over `negative_prompt`; models that take none get none.
-    `params` holds per-model extra options ({model key: {name: value}}), e.g. an API's quality.
+    `params` holds per-model extra options ({model key: {name: value}}), e.g. an API's quality; `per_model` per-model
+    settings ({model key: {"steps", "guidance", "width", "height"}}) over the sweep-wide ones (the Generate page's).
     """
     if repeats < 1:
         raise RequestError("repeats", repeats, "1 or more")
@@ -92,6 +63,8 @@ def sweep_requests(specs: Sequence[ModelSpec], prompts: Sequence[Prompt], seeds:
     ordered = sorted(dict.fromkeys(recipes), key=lambda r: r != EAGER)
     for spec in specs:
         extra = dict((params or {}).get(spec.key, {}))
+        own = {"steps": steps, "guidance": guidance, "width": width, "height": height,
+               **(per_model or {}).get(spec.key, {})}
         requests: list[Planned] = []
         for repeat in range(repeats):
             for p in prompts:
@@ -100,8 +73,8 @@ def sweep_requests(specs: Sequence[ModelSpec], prompts: Sequence[Prompt], seeds:
                     negative = None
                 for seed in seeds:
                     requests.append(Planned(GenerationRequest(
-                        model=spec.key, prompt=p.prompt, negative_prompt=negative, seed=seed, steps=steps,
-                        guidance=guidance, width=width, height=height, num_images=num_images, extra=extra),
+                        model=spec.key, prompt=p.prompt, negative_prompt=negative, seed=seed, num_images=num_images,
+                        extra=extra, **own),
                         category=p.category, repeat=repeat))
         out += [replace(item, recipe=recipe) for recipe in ordered for item in requests]
     return out
@@ -318,9 +291,9 @@ class Runner:
         """Consecutive jobs that differ only in prompt and seed (same repeat), `batch_size` at a time."""
         out: list[list[Job]] = []
         for job in jobs:
-            shape = (replace(job.request, prompt="", seed=0), job.repeat)
+            shape = (job.shape, job.repeat)
             last = out[-1] if out else None
-            if last and len(last) < self.batch_size and (replace(last[0].request, prompt="", seed=0),
+            if last and len(last) < self.batch_size and (last[0].shape,
                                                           last[0].repeat) == shape:
                 last.append(job)
             else:
@@ -336,5 +309,5 @@ class Runner:
             return
         self._groups.setdefault((job.spec.key, job.recipe), []).append(Done(job, outcome, rows))
         self._scored_ids.setdefault(job.spec.key, []).extend(r.id for r in rows if r.status == "ok")
-        summary.add(job, outcome)
+        summary.add(rows)
         progress.job_done(job, outcome, rows)

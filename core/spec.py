@@ -41,6 +41,10 @@ class ModelSpec:
     gated: bool = False
     license: str = ""
     notes: str = ""
+    # tasks it takes: "text-to-image", "edit" (core.jobs checks requests against them)
+    tasks: tuple[str, ...] = ("text-to-image",)
+    max_input_images: int = 0  # source images an edit takes
+    takes_mask: bool = False  # an edit mask (e.g. OpenAI images.edit)
     # API models
     provider: str | None = None
 

@@ -102,6 +102,12 @@ class Generation(SQLModel, table=True):
     image_index: int = 0
     repeat: int = 0  # timed repeat of the same job (0 = the first); resume keys carry it
     extra: dict[str, Any] = Field(default_factory=dict, sa_column=Column(StoreJSON))
+    # the task, and an edit's source images (copies beside the output) with their sha256 (migration 0007)
+    task: str = Field(default="text-to-image", index=True)
+    input_images: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(StoreJSON))
+    mask_image: dict[str, Any] | None = Field(default=None, sa_column=Column(StoreJSON))
+    batch_size: int = 1  # requests that shared the pipeline call (time and FLOPs shared out evenly)
+    images_per_call: int | None = None  # images the request asked of one call (num_images); None before 0007
     # what produced it (reproducibility)
     dtype: str | None = None
     scheduler: str | None = None
@@ -586,8 +592,10 @@ def run_matrix_rows(*, session: Session, run_id: int, prompts: Sequence[str], se
     if not prompts:
         return []
     cols = [Generation.id, Generation.model_key, Generation.prompt, Generation.seed, Generation.status,
-            Generation.error, Generation.image_path, Generation.image_index, Generation.total_s,
-            Generation.width, Generation.height, Generation.steps]
+            Generation.error, Generation.image_path, Generation.image_index, Generation.total_s, Generation.first_call,
+            Generation.repeat, Generation.weights, Generation.task, Generation.width, Generation.height,
+            Generation.steps, Generation.guidance, Generation.scheduler, Generation.dtype, Generation.recipe,
+            Generation.batch_size, Generation.images_per_call, Generation.extra, Generation.input_images]
     stmt = select(*cols).where(Generation.run_id == run_id, Generation.prompt.in_(list(prompts)))
     if seed is not None:
         stmt = stmt.where(Generation.seed == seed)

@@ -1,44 +1,27 @@
-"""What a run did, per model and per configuration: counts, p50/p90 seconds, FLOPs, images per second.
+"""What a run did, per model and per configuration: the CLI's table at the end of a sweep.
 
-Statistics never pool configurations: each (model, size, steps, guidance, speed recipe) is its own line, and first
-calls after a load (warm-up included) are left out of the steady-state percentiles.
+The numbers come from `core.stats.config_table` over the rows the run recorded: the same function over the same rows
+as `export summary`, Charts and Compare, so every view gives one number for one configuration (first calls apart,
+never pooled across configurations).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Sequence
+from typing import Any, Sequence
 
-import numpy as np
+import pandas as pd
 
+from core import stats
+from core.jobs import Job
 from core.units import fmt_flops
 
-if TYPE_CHECKING:  # annotations only: the runner imports this module
-    from core.generation import Outcome
-    from core.runner import Job
-
-
-def percentile(values: Sequence[float], q: float) -> float | None:
-    return float(np.percentile(values, q)) if values else None
-
-
-@dataclass
-class ConfigStats:
-    """One model at one configuration."""
-
-    ok: int = 0
-    failed: int = 0
-    total_s: list[float] = field(default_factory=list)  # steady-state calls (first calls left out)
-    first_s: list[float] = field(default_factory=list)
-    flops: list[float] = field(default_factory=list)
-    peak_mem_gb: float | None = None
-    cost_usd: float = 0.0
-    error: str | None = None
+ROW_COLUMNS = stats.CONFIG_COLUMNS + stats.STAT_COLUMNS + ("error",)
 
 
 @dataclass
 class Summary:
     run_id: int | None = None
-    configs: dict[tuple[str, str], ConfigStats] = field(default_factory=dict)  # (model, "WxH, N steps") -> stats
+    rows: list[dict[str, Any]] = field(default_factory=list)  # what the run recorded (the statistics' input)
     skipped: dict[str, int] = field(default_factory=dict)  # model -> jobs already stored
     seconds: float = 0.0
     status: str = "finished"
@@ -46,7 +29,7 @@ class Summary:
     database: str | None = None
 
     @classmethod
-    def planned(cls, jobs: Sequence["Job"], todo: Sequence["Job"]) -> "Summary":
+    def planned(cls, jobs: Sequence[Job], todo: Sequence[Job]) -> "Summary":
         summary = cls()
         pending = {j.key for j in todo}
         for job in jobs:
@@ -54,52 +37,41 @@ class Summary:
                 summary.skipped[job.spec.key] = summary.skipped.get(job.spec.key, 0) + 1
         return summary
 
-    @staticmethod
-    def config_label(job: "Job") -> str:
-        r = job.request
-        if job.spec.is_api:
-            return f"{r.width}x{r.height}"
-        label = f"{r.width}x{r.height}, {r.steps} steps, cfg {r.guidance:g}"
-        recipe = getattr(job, "recipe", "eager")
-        return label if recipe == "eager" else f"{label}, {recipe}"
+    def add(self, rows: Sequence[Any]) -> None:
+        """The rows one job recorded (store rows or dicts of their columns)."""
+        for row in rows:
+            record = row if isinstance(row, dict) else row.model_dump()
+            self.rows.append({c: record.get(c) for c in ROW_COLUMNS})
 
-    def add(self, job: "Job", outcome: "Outcome") -> None:
-        stats = self.configs.setdefault((job.spec.key, self.config_label(job)), ConfigStats())
-        if not outcome.ok:
-            stats.failed += 1
-            stats.error = stats.error or outcome.error
-            return
-        stats.ok += len(outcome.images)
-        stats.cost_usd += outcome.cost_usd or 0.0
-        if outcome.total_s is not None:
-            (stats.first_s if outcome.first_call else stats.total_s).append(outcome.total_s)
-        if outcome.flops_total:
-            stats.flops.append(outcome.flops_total)
-        if outcome.peak_mem_gb is not None:
-            stats.peak_mem_gb = max(stats.peak_mem_gb or 0.0, outcome.peak_mem_gb)
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame.from_records(self.rows, columns=list(ROW_COLUMNS))
+
+    def table_frame(self) -> pd.DataFrame:
+        return stats.config_table(self.frame())
 
     @property
     def ok(self) -> int:
-        return sum(s.ok for s in self.configs.values())
+        return sum(1 for r in self.rows if r["status"] == "ok")
 
     @property
     def failed(self) -> int:
-        return sum(s.failed for s in self.configs.values())
+        return sum(1 for r in self.rows if r["status"] != "ok")
 
     def table(self) -> str:
-        width = max([30, *(len(config) for _, config in self.configs)])
+        table = self.table_frame()
+        frame = stats.with_config(self.frame()) if self.rows else None
+        width = max([30, *(len(c) for c in table["config"])])
         head = (f"{'model':<16} {'configuration':<{width}} {'ok':>4} {'fail':>4} {'p50 s':>8} {'p90 s':>8} {'first s':>8} "
                 f"{'img/s':>7} {'FLOPs':>10} {'peak GB':>8} {'USD':>7}")
         lines = [head, "-" * len(head)]
-        fmt = lambda v, d=2: "-" if v is None else f"{v:.{d}f}"  # noqa: E731
-        for (model, config), s in self.configs.items():
-            p50 = percentile(s.total_s, 50)
-            times = s.total_s or s.first_s
-            rate = len(times) / sum(times) if times and sum(times) > 0 else None
-            flops = float(np.mean(s.flops)) if s.flops else None
-            lines.append(f"{model:<16} {config:<{width}} {s.ok:>4} {s.failed:>4} {fmt(p50, 3):>8} "
-                         f"{fmt(percentile(s.total_s, 90), 3):>8} {fmt(s.first_s[0] if s.first_s else None, 3):>8} "
-                         f"{fmt(rate, 3):>7} {fmt_flops(flops):>10} {fmt(s.peak_mem_gb):>8} {fmt(s.cost_usd or None, 3):>7}")
+        fmt = lambda v, d=2: "-" if v is None or pd.isna(v) else f"{v:.{d}f}"  # noqa: E731
+        for r in table.to_dict("records"):
+            ok = int(r["n"] + r["first_n"])
+            flops = None if pd.isna(r["tflop"]) else r["tflop"] * 1e12
+            usd = r.get("usd_list")
+            lines.append(f"{r['model_key']:<16} {r['config']:<{width}} {ok:>4} {int(r['failed']):>4} {fmt(r['p50_s'], 3):>8} "
+                         f"{fmt(r['p90_s'], 3):>8} {fmt(r['first_s'], 3):>8} {fmt(r['images_per_s'], 3):>7} "
+                         f"{fmt_flops(flops):>10} {fmt(r['peak_mem_gb']):>8} {fmt(usd if usd else None, 3):>7}")
         skipped = sum(self.skipped.values())
         run = f"run {self.run_id}" if self.run_id is not None else "no new run"
         lines.append(f"{run}: {self.ok} generated, {self.failed} failed, {skipped} already stored; "
@@ -108,7 +80,9 @@ class Summary:
             lines.append(f"images: {self.output_dir}")
         if self.database:
             lines.append(f"store: {self.database}")
-        errors = [f"  {m} ({c}): {s.error}" for (m, c), s in self.configs.items() if s.error]
-        if errors:
-            lines += ["errors:", *errors]
+        if frame is not None and "status" in frame.columns:
+            failed = frame[frame["status"] != "ok"]
+            errors = failed.groupby(["model_key", "config"], sort=False)["error"].first()
+            if len(errors):
+                lines += ["errors:", *(f"  {m} ({c}): {e}" for (m, c), e in errors.items())]
         return "\n".join(lines)

@@ -26,7 +26,8 @@ from core.processes import BATCH_LOG_ENV
 from core.prompts import Prompt, load_prompts
 from core.recipes import RECIPES
 from core.registry import resolve_models
-from core.runner import Job, Runner, plan, sweep_requests
+from core.jobs import Job
+from core.runner import Runner, plan, sweep_requests
 from core.scoring.backfill import ScorerSet
 from core.settings import Settings, get_settings
 from core.store import db_url, open_store, safe_url
@@ -108,8 +109,9 @@ def _stored_argv(argv: list[str]) -> list[str]:
 
 
 def reproduce(row: dict) -> Sweep:
-    """The sweep that makes this stored generation again: same model, weights, prompt, seed and every parameter
-    (a repeat of a job is the same job; API options from `extra` become --param)."""
+    """The sweep that makes this stored generation again: same model, weights, prompt, seed, every parameter, speed
+    recipe, batch size and images per call (a repeat of a job is the same job; API options from `extra` become
+    --param)."""
     api = row.get("weights") == "api"
     extra = row.get("extra") or {}
     params = tuple(f"{row['model_key']}.{k}={json.dumps(v) if not isinstance(v, str) else v}"
@@ -118,7 +120,9 @@ def reproduce(row: dict) -> Sweep:
     return Sweep(models=row["model_key"], prompts=(row["prompt"],), seeds=(row["seed"],) if row.get("seed") is not None
                  else (0,), steps=None if api else row.get("steps"), guidance=None if api else row.get("guidance"),
                  size=size if all(size) else None, negative_prompt=row.get("negative_prompt"),
-                 weights="pretrained" if api else row.get("weights", "pretrained"), params=params)
+                 weights="pretrained" if api else row.get("weights", "pretrained"), params=params,
+                 recipes=(row.get("recipe") or "eager",), batch_size=int(row.get("batch_size") or 1),
+                 images=int(row.get("images_per_call") or 1))
 
 
 def reproduce_command(row: dict) -> str:
@@ -184,8 +188,11 @@ def _check_numbers(s: Sweep) -> list[RequestError]:
     return errors
 
 
-def prepare(sweep: Sweep, *, settings: Settings | None = None, engine: Engine | None = None) -> Prepared:
-    """Check a sweep completely before anything loads or is sent. Raises CaseStudyError (every problem)."""
+def prepare(sweep: Sweep, *, settings: Settings | None = None, engine: Engine | None = None,
+            per_model: dict[str, dict] | None = None) -> Prepared:
+    """Check a sweep completely before anything loads or is sent. Raises CaseStudyError (every problem).
+    `per_model` ({model key: {steps, guidance, width, height}}) overrides the sweep's settings for one model (the
+    Generate page sets each model's own)."""
     settings = settings or get_settings()
     errors = _check_numbers(sweep)
     if errors:
@@ -221,12 +228,12 @@ def prepare(sweep: Sweep, *, settings: Settings | None = None, engine: Engine | 
     if not runnable:
         raise CaseStudyError("models: nothing can run: " + "; ".join(f"{k}: {v}" for k, v in skipped.items()))
     db = open_store(db_url(sweep.db) if sweep.db else settings.database_url)
-    engine = engine or Engine(weights=sweep.weights, device=sweep.device, settings=settings, db=db)
+    engine = engine or Engine(weights=sweep.weights, device=sweep.device, settings=settings, **Engine.caches_for(db))
     width, height = sweep.size if sweep.size else (None, None)
     jobs = plan(engine, sweep_requests(runnable, prompts, sweep.seeds, steps=sweep.steps, guidance=sweep.guidance,
                                        width=width, height=height, negative_prompt=sweep.negative_prompt,
                                        repeats=sweep.repeats, num_images=sweep.images, params=params,
-                                       recipes=sweep.recipes))
+                                       recipes=sweep.recipes, per_model=per_model))
     prepared = Prepared(sweep=sweep, settings=settings, engine=engine, db=db, jobs=jobs, prompts=prompts,
                         skipped_models=skipped)
     todo = Runner(engine, db=db, output_dir=".", force=sweep.force).pending(jobs)

@@ -1,9 +1,10 @@
 """Speed-recipe figures: speedup per recipe, and quality delta against speedup (plain DataFrame -> Figure).
 
-A speedup is a recipe's p50 seconds per call against eager's p50 at the same model × configuration (steady calls:
-first calls left out), never across configurations. A lossy recipe (core.recipes: fp8, cache ...) is shown only
-with its quality delta against eager (median PSNR and SSIM of its rows): one without a stored delta is left out,
-and the chart's note says how many were.
+A speedup is eager's p50 seconds per call over the recipe's p50 for the same model × configuration in the same run
+(core.stats.speedups: steady calls, first calls left out), never across runs or configurations; a recipe whose run has
+no eager row of its configuration gets no bar, and the chart says how many and why. A lossy recipe (core.recipes:
+fp8, cache ...) is shown only with its quality delta against eager (median PSNR and SSIM of its rows): one without a
+stored delta is left out, and the chart's note says how many were.
 """
 from __future__ import annotations
 
@@ -12,13 +13,12 @@ import math
 import pandas as pd
 import plotly.graph_objects as go
 
-from core.config_stats import config_label, steady
+from core.stats import speedups
 from core.recipes import RECIPES
 from dashboard.chart_style import empty_figure, layout, model_colors, trace
 
 IDENTICAL_DB = 100.0  # where an identical image (PSNR inf) is drawn
 SYMBOLS = ("circle", "square", "diamond", "triangle-up", "cross", "x", "star", "hexagon")
-_KEYS = ("model_key", "weights", "width", "height", "steps", "dtype", "batch_size")
 
 
 def lossless(recipe: str) -> bool:
@@ -27,42 +27,26 @@ def lossless(recipe: str) -> bool:
 
 
 def recipe_speedups(df: pd.DataFrame | None) -> pd.DataFrame:
-    """One row per model × configuration × recipe other than eager, where eager ran the same configuration:
-    p50 seconds of both, `speedup`, median `psnr_db` / `ssim` (NaN when no delta is stored), median `compile_s`,
-    `lossless`, `n` and a `config` label."""
-    columns = ["model_key", "config", "recipe", "p50_s", "eager_p50_s", "speedup", "psnr_db", "ssim", "compile_s",
-               "lossless", "n"]
-    if df is None or df.empty or "recipe" not in df.columns:
-        return pd.DataFrame(columns=columns)
-    data = steady(df).copy()
-    if data.empty:
-        return pd.DataFrame(columns=columns)
-    data["recipe"] = data["recipe"].fillna("eager")
-    for column in ("psnr_db", "ssim", "compile_s"):
-        if column not in data.columns:
-            data[column] = float("nan")
-    keys = [k for k in _KEYS if k in data.columns and data[k].notna().any()]
-    # NaN keys would never match in a merge: a stand-in value per column
-    data[keys] = data[keys].astype(object).where(data[keys].notna(), "-")
-    grouped = data.groupby(keys + ["recipe"], dropna=False)
-    stats = grouped.agg(p50_s=("total_s", "median"), n=("total_s", "size"), compile_s=("compile_s", "median"),
-                        ssim=("ssim", "median")).reset_index()
-    stats["psnr_db"] = grouped["psnr_db"].median().to_numpy()  # inf (identical images) survives a median
-    eager = stats[stats["recipe"] == "eager"][keys + ["p50_s"]].rename(columns={"p50_s": "eager_p50_s"})
-    out = stats[stats["recipe"] != "eager"].merge(eager, on=keys, how="inner")
-    if out.empty:
-        return pd.DataFrame(columns=columns)
-    out["speedup"] = out["eager_p50_s"] / out["p50_s"]
-    out["lossless"] = out["recipe"].map(lossless)
-    records = out.replace("-", float("nan")).to_dict("records")
-    out["config"] = [config_label({**r, "recipe": None}) for r in records]
-    return out[columns].sort_values(["model_key", "config", "speedup"], ascending=[True, True, False]).reset_index(drop=True)
+    """core.stats.speedups with `lossless` and a `label` (model · configuration, and the run where several runs show)."""
+    out = speedups(df)
+    out["lossless"] = out["recipe"].map(lossless).astype(bool)
+    several = out["run_id"].nunique() > 1
+    out["label"] = [f"{m} · {c}" + (f" · run {int(r)}" if several else "")
+                    for m, c, r in zip(out["model_key"], out["config"], out["run_id"])]
+    return out
 
 
-def _shown(speedups: pd.DataFrame) -> tuple[pd.DataFrame, int]:
-    """The rows the dashboard may show: lossless ones, and lossy ones with their PSNR; and how many were hidden."""
-    keep = speedups["lossless"].astype(bool) | speedups["psnr_db"].notna()
-    return speedups[keep], int((~keep).sum())
+def _shown(table: pd.DataFrame) -> tuple[pd.DataFrame, int, int]:
+    """The rows the dashboard may show: with a same-run eager p50, lossless or with their PSNR; and how many were
+    left out for want of a delta, and for want of eager in their run."""
+    measured = table["speedup"].notna()
+    keep = measured & (table["lossless"].astype(bool) | table["psnr_db"].notna())
+    return table[keep], int((measured & ~keep).sum()), int((~measured).sum())
+
+
+def _no_eager_note(count: int) -> str:
+    return (f"; {count} recipe result(s) without a bar: their run has no steady eager row of the same configuration "
+            "(a speedup compares within one run: run eager and the recipe in one sweep)" if count else "")
 
 
 def _psnr_text(value: float) -> str:
@@ -80,12 +64,11 @@ def speedup_by_recipe(df: pd.DataFrame | None, log: bool = False) -> go.Figure:
     """Bars of speedup against eager (p50), one row per model × configuration, one bar per recipe; lossy bars
     carry their median PSNR against eager."""
     title = "Speedup per recipe against eager"
-    speedups, hidden = _shown(recipe_speedups(df))
+    speedups, hidden, no_eager = _shown(recipe_speedups(df))
     if speedups.empty:
-        return empty_figure(title, "No recipe other than eager at a configuration where eager ran too"
+        return empty_figure(title, "No recipe other than eager at a configuration where eager ran in the same run"
                             + (f" ({hidden} lossy result(s) without a quality delta left out)." if hidden else ". "
-                               "Run e.g. `python -m core.bench --recipe eager,compile`."))
-    speedups = speedups.assign(label=speedups["model_key"] + " · " + speedups["config"])
+                               "Run e.g. `python -m core.bench --recipe eager,compile`.") + _no_eager_note(no_eager))
     traces = []
     order = {name: i for i, name in enumerate(RECIPES)}  # the registry's order: compile before the lossy ones
     for recipe, g in sorted(speedups.groupby("recipe"), key=lambda item: order.get(item[0], len(order))):
@@ -100,8 +83,9 @@ def speedup_by_recipe(df: pd.DataFrame | None, log: bool = False) -> go.Figure:
                            "%{customdata[1]:.3f} s<br>PSNR %{customdata[3]} · SSIM %{customdata[4]:.4f}"
                            "<br>n=%{customdata[2]}<extra></extra>")))
     rows = speedups["label"].nunique()
-    note = ("eager's p50 seconds per call over the recipe's, same model × configuration (first calls left out); "
-            "lossy recipes hatched, with their median PSNR against eager" + _hidden_note(hidden))
+    note = ("eager's p50 seconds per call over the recipe's, same model × configuration, same run (first calls left "
+            "out); lossy recipes hatched, with their median PSNR against eager" + _hidden_note(hidden)
+            + _no_eager_note(no_eager))
     fig = layout(traces, title, "speedup against eager (×)", "", note=note, barmode="group",
                  height=max(340, 26 * rows * max(1, speedups["recipe"].nunique()) + 170), margin=dict(l=10))
     fig.update_yaxes(autorange="reversed", automargin=True)
@@ -115,7 +99,7 @@ def quality_vs_speedup(df: pd.DataFrame | None, log: bool = False) -> go.Figure:
     """PSNR against eager (median) over speedup, one point per model × configuration × recipe; identical images
     sit on a line at the top."""
     title = "Quality against speed: PSNR against eager over speedup"
-    speedups, hidden = _shown(recipe_speedups(df))
+    speedups, hidden, no_eager = _shown(recipe_speedups(df))
     speedups = speedups[speedups["psnr_db"].notna()]
     if speedups.empty:
         return empty_figure(title, "No recipe row with a quality delta against eager yet"
@@ -132,7 +116,8 @@ def quality_vs_speedup(df: pd.DataFrame | None, log: bool = False) -> go.Figure:
             hovertemplate=(f"{model} · {recipe}<br>%{{customdata[0]}}<br>×%{{x:.2f}} · PSNR %{{customdata[1]}} · "
                            "SSIM %{customdata[2]:.4f}<extra></extra>")))
     note = (f"median PSNR of the recipe's images against eager's (same job) over eager p50 / recipe p50; identical "
-            f"images drawn at {IDENTICAL_DB:.0f} dB; higher and further right is better" + _hidden_note(hidden))
+            f"images drawn at {IDENTICAL_DB:.0f} dB; higher and further right is better" + _hidden_note(hidden)
+            + _no_eager_note(no_eager))
     fig = layout(traces, title, "speedup against eager (×)", "PSNR against eager (dB)", note=note)
     fig.add_vline(x=1.0, line=dict(color="#888", dash="dot"))
     if log:

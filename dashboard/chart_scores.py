@@ -1,7 +1,7 @@
 """Quality charts: plain functions from a long frame of scores (one row per generation and metric, with the
 generation's model, configuration, cost and prompt category; dashboard.scores.score_frame builds it) to a figure.
 
-Every statistic is per model × configuration (core.config_stats), never pooled; each chart holds one metric, by one
+Every statistic is per model × configuration (core.stats, as every view groups), never pooled; each chart holds one metric, by one
 kind of scorer weights: `tiny=True` puts "tiny scorer" in the title (tiny scorers are built in code: their scores are
 noise, there to try the workbench). Colours are the models' fixed ones (dashboard.chart_style).
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from core.config_stats import config_columns, config_label
+from core import stats
 from dashboard.chart_style import NOTE_WIDTH, TITLE_WIDTH, empty_figure, flop_unit, layout, model_colors, trace, wrap
 
 METRIC_LABELS = {"clip": "CLIPScore", "pick": "PickScore", "aesthetic": "LAION aesthetic"}
@@ -41,11 +41,9 @@ def _metric_rows(df: pd.DataFrame | None, metric: str) -> pd.DataFrame:
 
 
 def _with_config(frame: pd.DataFrame) -> pd.DataFrame:
-    """A `config` label and a `label` (model · configuration) on each row."""
-    columns = config_columns(frame)
-    config = [config_label(r, columns) for r in frame[columns].to_dict("records")] if columns else \
-        ["default settings"] * len(frame)
-    return frame.assign(config=config, label=[f"{m} · {c}" for m, c in zip(frame["model_key"], config)])
+    """A `config` label (core.stats) and a `label` (model · configuration) on each row."""
+    out = stats.with_config(frame)
+    return out.assign(label=[f"{m} · {c}" for m, c in zip(out["model_key"], out["config"])])
 
 
 def _cost(frame: pd.DataFrame, cost: str) -> pd.Series:
@@ -124,8 +122,9 @@ def quality_vs_cost(df: pd.DataFrame, metric: str, cost: str = "seconds", *, log
         hovertemplate="on the front: %{text}<extra></extra>"))
     note = (f"one point per model × configuration (colour: model, symbol: configuration): p50 "
             f"{metric_label(metric)} of its scored images (higher is better) against p50 "
-            f"{'seconds (first calls left out)' if cost == 'seconds' else 'cost'}; circled: the front, where "
-            f"nothing is both cheaper and better")
+            f"{'seconds (first calls left out)' if cost == 'seconds' else 'cost'} of the same scored images only "
+            f"(n={int(points['n'].sum()):,} scored images; the latency chart's p50 is over every timed call); "
+            f"circled: the front, where nothing is both cheaper and better")
     fig = layout(traces, title, x_title, f"p50 {metric_label(metric, tiny)}", note=note,
                  margin=dict(t=_top(title, note)), legend="model · configuration",
                  height=540 + 22 * (len(traces) // 3), legend_orientation="h", legend_yanchor="top", legend_y=-0.15,

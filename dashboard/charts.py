@@ -1,8 +1,8 @@
 """Figure builders: plain functions from a DataFrame of generation rows to a Plotly figure.
 
-Nothing is pooled over configurations: every statistic is per model × configuration (weights, size, steps,
-and dtype and batch size where the rows carry them; core.config_stats says which), and each chart's note says what it
-holds. Times are steady state: rows flagged `first_call` (warm-up after a load) are left out. Each builder takes
+Nothing is pooled over configurations: every statistic is per model × configuration (core.jobs.Configuration:
+weights, size, steps, guidance, dtype, recipe, batch size ...), computed by core.stats as for the CLI summary and
+export, and each chart's note says what it holds. Times are steady state: rows flagged `first_call` (warm-up after a load) are left out. Each builder takes
 the store's column names, never imports Streamlit, takes `log` (value axis on a log scale), and returns a figure
 with a title and labelled axes; a frame with nothing to plot gives an empty figure that says why.
 """
@@ -11,7 +11,8 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from core.config_stats import config_columns, config_label, has_repeats, latency_summary, steady
+from core import stats
+from core.stats import has_repeats, steady
 from dashboard.chart_atlas import atlas_figure  # noqa: F401 - one import place for every figure
 from dashboard.chart_recipes import quality_vs_speedup, speedup_by_recipe  # noqa: F401
 from dashboard.chart_style import empty_figure, flop_unit, layout, model_colors, trace
@@ -58,16 +59,8 @@ def _row_labels(frame: pd.DataFrame) -> list[str]:
 
 
 def _per_config(data: pd.DataFrame, agg: dict, p90: str | None = None) -> pd.DataFrame:
-    """Aggregate per model × configuration (named aggregations, and `p90` of that column when given), with a
-    `config` label."""
-    keys = ["model_key"] + config_columns(data)
-    grouped = data.groupby(keys, dropna=False)
-    out = grouped.agg(**agg)
-    if p90:
-        out["p90"] = grouped[p90].quantile(0.9)
-    out = out.reset_index()
-    out["config"] = [config_label(r) for r in out.to_dict("records")]
-    return out
+    """Aggregate per model × configuration (core.stats), with a `config` label."""
+    return stats.aggregate(data, agg, p90=p90)
 
 
 def _horizontal(traces: list[dict], rows: int, title: str, value_axis: str, note: str, log: bool) -> go.Figure:
@@ -88,7 +81,8 @@ def latency_by_model(df: pd.DataFrame, log: bool = False) -> go.Figure:
     if data.empty:
         return empty_figure(title, "No successful generations with a measured time yet"
                             + (" (only first calls after load, which are left out)." if dropped else "."))
-    summary = latency_summary(data)
+    summary = stats.config_table(data)
+    summary = summary[summary["n"] > 0]
     order = list(summary.groupby("model_key")["p50_s"].min().sort_values().index)
     summary = summary.assign(_o=summary["model_key"].map(order.index)).sort_values(["_o", "p50_s"])
     summary["label"] = _row_labels(summary)
@@ -122,18 +116,18 @@ def stage_breakdown(df: pd.DataFrame, log: bool = False) -> go.Figure:
         data = data.copy()
         data.loc[data[split].notna().any(axis=1), "denoise_s"] = None
     columns = [c for c, _ in stages]
-    med = _per_config(data, {c: (c, "median") for c in columns + ["total_s"]})
+    med = stats.medians(data, columns + ["total_s", "other_s"])
     med = med.sort_values(["model_key", "total_s"])
     med["label"] = _row_labels(med)
     traces: list[dict] = []
     for column, label in stages:
         traces.append(trace("bar", y=med["label"], x=med[column], name=label, orientation="h",
                              hovertemplate=f"%{{y}}<br>{label}: %{{x:.3f}} s<extra></extra>"))
-    other = (med["total_s"] - med[columns].fillna(0).sum(axis=1)).clip(lower=0)
-    traces.append(trace("bar", y=med["label"], x=other, name="Other", orientation="h", marker=dict(color="#BBBBBB"),
+    traces.append(trace("bar", y=med["label"], x=med["other_s"], name="Other", orientation="h", marker=dict(color="#BBBBBB"),
                          hovertemplate="%{y}<br>other (scheduler, Python, copies): %{x:.3f} s<extra></extra>"))
     fig = _horizontal(traces, len(med), title, "median seconds per call",
-                      "median of each stage per model × configuration" + _first_note(dropped), log)
+                      "median of each stage per model × configuration; other = median over calls of (total − its stages)"
+                      + _first_note(dropped), log)
     fig.update_layout(dict(barmode="stack", showlegend=True, legend=dict(title=dict(text="stage"))))
     return fig
 
@@ -279,8 +273,10 @@ def _scaling(df: pd.DataFrame, x: str, title: str, x_title: str, empty: str, log
     data, dropped = _steady(df, x)
     if data.empty:
         return empty_figure(title, empty)
-    fixed = [c for c in config_columns(data) if c != x and not (x == "megapixels" and c in ("width", "height"))]
-    keys = ["model_key"] + fixed
+    # One line per model × every other axis of the configuration (the axis on x left out of its label).
+    held_out = ("width", "height") if x == "megapixels" else (x,)
+    data = data.assign(_line=stats.with_config(data.assign(**{c: None for c in held_out}))["config"].to_numpy())
+    keys = ["model_key", "_line"]
     grouped = data.groupby(keys + [x], dropna=False)["total_s"]
     points = grouped.agg(p50="median", n="size")
     points["p90"] = grouped.quantile(0.9)
@@ -295,7 +291,7 @@ def _scaling(df: pd.DataFrame, x: str, title: str, x_title: str, empty: str, log
     for line_key in sorted(lines, key=lambda k: tuple(str(v) for v in k)):
         rows = lines[line_key]
         model = rows[0]["model_key"]
-        rest = config_label({c: rows[0][c] for c in fixed}) if fixed else ""
+        rest = rows[0]["_line"]
         rest = "" if rest == "default settings" else rest
         symbol = symbol_of.setdefault(rest, SYMBOLS[len(symbol_of) % len(SYMBOLS)])
         name = f"{model} · {rest}" if rest else str(model)
@@ -309,7 +305,7 @@ def _scaling(df: pd.DataFrame, x: str, title: str, x_title: str, empty: str, log
             hovertemplate=f"{name}<br>%{{x}}<br>p50 %{{y:.3f}} s · p90 %{{customdata[0]:.3f}} s"
                           f"<br>n=%{{customdata[1]}}<extra></extra>"))
     held = "size" if x == "steps" else "steps"
-    note = (f"one line per model × {held} (and dtype, batch size when stored): p50, whisker to p90; "
+    note = (f"one line per model × configuration ({held}, guidance, dtype, recipe ... held fixed): p50, whisker to p90; "
             f"{_spread_note(data)}{_first_note(dropped)}")
     return layout(traces, title, x_title, "p50 seconds per call", note=note, legend="model · held fixed",
                   log_y=log, height=460 + 22 * (len(traces) // 4), legend_orientation="h",

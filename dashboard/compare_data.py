@@ -7,13 +7,13 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from core import store
+from core import stats, store
 from core.scoring.compare import compare
 from core.scoring.scorers import METRICS
 from dashboard import data, scores
 
-SIDE_COLUMNS = ("id", "run_id", "model_key", "weights", "prompt", "seed", "width", "height", "steps", "image_index",
-                "image_path")
+SIDE_COLUMNS = tuple(dict.fromkeys(("id", "run_id", "prompt", "seed", "image_index", "image_path", "status", "first_call",
+                                    "total_s", "flops_total", "cost_usd") + stats.CONFIG_COLUMNS))
 
 
 @st.cache_data(ttl=data.QUERY_TTL_S, show_spinner=False)
@@ -30,7 +30,7 @@ def side_rows(url: str, *, weights: str | None = None, models: tuple[str, ...] =
     with store.session_scope(scores._engine(url), read_only=True) as s:  # noqa: SLF001
         rows = store.generation_columns(session=s, columns=SIDE_COLUMNS, weights=weights, status="ok",
                                         model_keys=list(models) or None, run_ids=list(run_ids) or None)
-    frame = pd.DataFrame(rows, columns=list(SIDE_COLUMNS))
+    frame = stats.with_config(pd.DataFrame(rows, columns=list(SIDE_COLUMNS)))
     found = scores.scores_for(url, tuple(int(i) for i in frame["id"]))
     for metric in METRICS:
         got = [found.get(int(i), {}).get(metric) for i in frame["id"]]
@@ -57,3 +57,16 @@ def image_comparison(id_a: int, id_b: int, clip_weights: str | None = None) -> d
     result = compare(found[0], found[1], clip=clip)
     psnr = None if result.psnr_db == float("inf") else result.psnr_db
     return {"psnr_db": psnr, "ssim": result.ssim, "clip_cosine": result.clip_cosine}
+
+
+def configurations(frame: pd.DataFrame) -> list[str]:
+    """A side's configurations (core.stats labels), the one with most images first."""
+    if frame.empty:
+        return []
+    return list(frame["config"].value_counts(sort=True).index)
+
+
+def side_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """n, p50 and p90 seconds per model × configuration of a side: core.stats.config_table, as every view."""
+    table = stats.config_table(frame)
+    return table[["model_key", "config", "n", "p50_s", "p90_s", "first_n", "first_s"]]

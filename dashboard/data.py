@@ -22,7 +22,7 @@ from typing import Any, Sequence
 import pandas as pd
 import streamlit as st
 
-from core import config_stats, export, families, outputs, pricing, processes, providers, store, units
+from core import export, stats, families, outputs, pricing, processes, providers, store, units
 from core.providers import listing
 from core.availability import available
 from core.generation import Engine
@@ -39,16 +39,15 @@ LOCAL_ADDRESSES = ("localhost", "127.0.0.1", "::1")
 WEIGHT_MODES = (*WEIGHTS, "api")
 
 # Columns charts read (JSON columns never leave the database for charts).
-CHART_COLUMNS = ("run_id", "model_key", "status", "weights", "first_call", "steps", "width", "height",
-                 "total_s", "text_encode_s", "denoise_s", "decode_s", "prior_s", "decoder_s", "peak_mem_gb",
-                 "flops_total", "mfu", "cost_usd") + tuple(
-    # configuration columns, where this version of the store has them
-    c for c in ("dtype", "batch_size", "recipe", "compile_s", "psnr_db", "ssim") if c in store.Generation.__table__.columns)
+CHART_COLUMNS = tuple(dict.fromkeys(stats.CONFIG_COLUMNS + (
+    "run_id", "status", "first_call", "total_s", "text_encode_s", "denoise_s", "decode_s", "prior_s", "decoder_s",
+    "peak_mem_gb", "flops_total", "mfu", "cost_usd", "compile_s", "psnr_db", "ssim")))
 # Read only when some job was repeated: the spread over repeats needs the job (prompt and seed).
 REPEAT_COLUMNS = tuple(c for c in ("repeat", "prompt", "seed") if "repeat" in store.Generation.__table__.columns)
 # Columns of the History table, in the order shown.
 TABLE_COLUMNS = ("id", "created_at", "run_id", "model_key", "status", "prompt", "seed", "steps", "guidance",
-                 "width", "height", "total_s", "denoise_s", "peak_mem_gb", "flops_total", "cost_usd", "error")
+                 "width", "height", "total_s", "denoise_s", "peak_mem_gb", "flops_total", "cost_usd", "error",
+                 "recipe", "first_call", "compile_s", "psnr_db", "ssim", "batch_size")
 
 
 def settings() -> Settings:
@@ -121,7 +120,7 @@ def dev_engine(weights: str):
                 if resident:
                     slot["unloads"].append((len(slot["unloads"]) + 1, _session_id(),
                                             f"{resident} ({engine.weights} weights; {weights} weights were chosen)"))
-            engine = Engine(weights=weights, settings=settings(), db=db())
+            engine = Engine(weights=weights, settings=settings(), **Engine.caches_for(db()))
             slot["engine"] = engine
         return engine
 
@@ -405,8 +404,16 @@ def run_seeds(url: str, run_id: int) -> list[int]:
 
 @st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
 def run_matrix(url: str, run_id: int, prompts: tuple[str, ...], seed: int | None) -> pd.DataFrame:
+    """The matrix's cells: one per prompt × column, a column being a model, or model · configuration where the model
+    ran several configurations (recipes, sizes ...) in the run (never pooled); a steady call preferred to a first call."""
     with store.session_scope(_db_engine(url), read_only=True) as s:
-        return pd.DataFrame(store.run_matrix_rows(session=s, run_id=run_id, prompts=list(prompts), seed=seed))
+        rows = pd.DataFrame(store.run_matrix_rows(session=s, run_id=run_id, prompts=list(prompts), seed=seed))
+    if rows.empty:
+        return rows
+    rows = stats.with_config(rows)
+    several = rows.groupby("model_key")["config"].transform("nunique") > 1
+    rows["column"] = [f"{m} · {c}" if many else m for m, c, many in zip(rows["model_key"], rows["config"], several)]
+    return rows.sort_values(["first_call", "repeat", "image_index", "id"]).drop_duplicates(["prompt", "column"])
 
 
 def latest_generations(run_id: int, limit: int = 8) -> pd.DataFrame:
@@ -465,13 +472,15 @@ def chart_frames(url: str, weights: str, run_ids: tuple[int, ...] = (), models: 
 
 
 def config_summary(frame: pd.DataFrame) -> pd.DataFrame:
-    """p50/p90 seconds per model × configuration (steady state), with mean USD per image, for a table."""
-    table = config_stats.config_table(frame)
+    """p50/p90 seconds per model × configuration (core.stats: steady state, first calls apart), with mean USD per
+    image, for a table."""
+    table = stats.config_table(frame)
     if table.empty:
         return table
-    table = table.drop(columns=[c for c in config_stats.CONFIG_COLUMNS if c in table.columns])
-    return table.rename(columns={"model_key": "model", "config": "configuration", "usd_list": "USD/image (list)",
-                                 "usd_estimate": "USD/image (estimate)"})
+    keep = ["model_key", "config", "n", "p50_s", "p90_s", "first_n", "first_s", "failed", "images_per_s",
+            *(c for c in ("repeats", "repeat_spread_s", "usd_list", "usd_estimate") if c in table.columns)]
+    return table[keep].rename(columns={"model_key": "model", "config": "configuration", "usd_list": "USD/image (list)",
+                                       "usd_estimate": "USD/image (estimate)"})
 
 
 def _frame_from_tuples(rows: list[tuple], columns: Sequence[str]) -> pd.DataFrame:
@@ -632,7 +641,7 @@ def check_sweep(sweep: Sweep) -> SweepCheck:
     """Check a batch as the CLI will (every request, keys, cost cap, slow tiny sizes) before launching it."""
     try:
         prepared = prepare(sweep, settings=settings(), engine=Engine(weights=sweep.weights, settings=settings(),
-                                                                      db=db()))
+                                                                      **Engine.caches_for(db())))
     except (CaseStudyError, ValueError, FileNotFoundError, RuntimeError) as exc:
         return SweepCheck(error=str(exc))
     warnings = [f"{k} is skipped: {why}" for k, why in prepared.skipped_models.items()] + prepared.warnings

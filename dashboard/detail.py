@@ -48,11 +48,14 @@ def show_generation(url: str, generation_id: int) -> None:
             "seed": g["seed"], "steps": g["steps"], "guidance": g["guidance"],
             "size": f"{g['width']}×{g['height']}" if g.get("width") else None, "image index": g["image_index"],
             "device": g["device"], "created (UTC)": str(g["created_at"])[:19].replace("T", " "), "run": g["run_id"],
-            "job key": g["job_key"], "category": g.get("category"),
+            "job key": g["job_key"], "category": g.get("category"), "task": g.get("task"),
+            "speed recipe": g.get("recipe") or "eager", "batch size": g.get("batch_size"),
+            "images per call": g.get("images_per_call"), "repeat": g.get("repeat"),
         }
         params.update({f"extra · {k}": v for k, v in tables.flatten(g.get("extra")).items()})
+        first = " (first call after load: warm-up included)" if g.get("first_call") else ""
         timing = {
-            "load": g["load_s"], "whole call": g["total_s"], "text encoding": g["text_encode_s"],
+            "load": g["load_s"], f"whole call{first}": g["total_s"], "compile (first call − steady median)": g.get("compile_s"), "text encoding": g["text_encode_s"],
             "denoising": g["denoise_s"], "VAE decode": g["decode_s"], "prior (Cascade)": g["prior_s"],
             "decoder (Cascade)": g["decoder_s"],
         }
@@ -86,6 +89,14 @@ def show_generation(url: str, generation_id: int) -> None:
     with c2:
         st.markdown("**Memory and compute** (FLOPs = 2 × MACs)")
         table(st, tables.key_values(compute))
+    if (g.get("recipe") or "eager") != "eager":
+        delta = (g.get("profile") or {}).get("recipe_delta") or {}
+        psnr = g.get("psnr_db")
+        st.markdown(f"**Against eager** (the eager image of the same job, row {delta.get('against', '?')})")
+        table(st, tables.key_values({
+            "PSNR": None if psnr is None else ("identical" if psnr == float("inf") else f"{psnr:.2f} dB"),
+            "SSIM": None if g.get("ssim") is None else f"{g['ssim']:.4f}",
+            "CLIP image cosine": delta.get("clip_cosine")}))
     _money(g, run)
     found = scores.generation_scores(url, generation_id)
     if not found.empty:

@@ -33,7 +33,7 @@ def _fmt(v, digits=3):
 def bench_model(engine, key: str, pairs: int, warmup: int = 1) -> dict:
     import torch
 
-    from core.request import GenerationRequest
+    from core.jobs import GenerationRequest
 
     request = engine.prepare(GenerationRequest(model=key, prompt=PROMPT, seed=0))
     t0 = time.perf_counter()
@@ -132,7 +132,7 @@ def main(argv=None) -> int:
 
     engine = Engine(weights="random", device="cuda")
     t = time.perf_counter()
-    peak = device_peak_tflops("cuda", db=engine.flop_cache.engine())
+    peak = device_peak_tflops("cuda", db=engine.peaks.db)
     print(f"device: {torch.cuda.get_device_name(0)}; bf16 dense peak (8192^3 matmul, measured once): "
           f"{peak:.0f} TFLOP/s ({time.perf_counter() - t:.1f} s); torch {torch.__version__}", flush=True)
     results = []

@@ -40,7 +40,7 @@ def main() -> None:
     os.environ["IGCS_DATABASE_URL"] = f"sqlite:///{root / 'results.db'}"
 
     from core.generation import Engine
-    from core.request import GenerationRequest
+    from core.jobs import GenerationRequest
     from core.settings import get_settings
 
     images = {}

@@ -25,7 +25,7 @@ def main() -> None:
     import torch
 
     from core.generation import Engine
-    from core.request import GenerationRequest
+    from core.jobs import GenerationRequest
 
     engine = Engine(weights="random", device="cuda")
     request = engine.prepare(GenerationRequest(model=args.model, prompt="an astronaut riding a horse", seed=0))

@@ -196,12 +196,12 @@ def main(argv=None) -> int:
     from core.generation import Engine
     from core.profiling import device_peak_tflops
     from core.recipes import check_recipe
-    from core.request import GenerationRequest
+    from core.jobs import GenerationRequest
     from core.settings import get_settings
 
     get_settings.cache_clear()
     engine = Engine(weights=weights, device=device)
-    peak = device_peak_tflops(device, db=engine.flop_cache.engine())
+    peak = device_peak_tflops(device, db=engine.peaks.db)
     cache_dir = os.environ.get("TORCHINDUCTOR_CACHE_DIR") or str(Path(get_settings().compile_cache_dir) / "inductor")
     gpu = torch.cuda.get_device_name(0) if device == "cuda" else "cpu (smoke test)"
     print(f"device: {gpu}; bf16 dense peak {_fmt(peak, 0)} TFLOP/s (measured); torch "

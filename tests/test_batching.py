@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from core.bench import main
-from core.request import GenerationRequest
+from core.jobs import GenerationRequest
 
 
 def _max_diff(a, b) -> int:

@@ -6,7 +6,7 @@ import os
 import pandas as pd
 import pytest
 
-from core import config_stats, outputs, pricing
+from core import outputs, pricing, stats
 from core.errors import RequestError
 from core.explain import explain_error
 
@@ -116,10 +116,11 @@ def test_latency_summary_never_pools_and_leaves_first_calls_out():
         "model_key": "m", "status": "ok", "weights": "tiny", "steps": [2, 2, 2, 4, 4], "width": 64, "height": 64,
         "total_s": [9.0, 1.0, 3.0, 2.0, 4.0], "first_call": [True, False, False, False, False],
         "prompt": "p", "seed": 0, "repeat": [0, 1, 2, 0, 1]})
-    table = config_stats.latency_summary(rows)
+    table = stats.config_table(rows)
     assert list(table["config"]) == ["64×64 · 2 steps", "64×64 · 4 steps"]
     two = table.iloc[0]
     assert (two["n"], two["p50_s"], two["p90_s"]) == (2, 2.0, pytest.approx(2.8))
+    assert (two["first_n"], two["first_s"]) == (1, 9.0)  # the first call kept apart
     assert two["repeats"] == 2 and two["repeat_spread_s"] == 2.0
-    assert "repeat_spread_s" not in config_stats.latency_summary(rows.drop(columns="repeat")).columns
-    assert "repeat_spread_s" not in config_stats.latency_summary(rows.assign(repeat=0)).columns
+    assert "repeat_spread_s" not in stats.config_table(rows.drop(columns="repeat")).columns
+    assert "repeat_spread_s" not in stats.config_table(rows.assign(repeat=0)).columns

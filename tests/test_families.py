@@ -7,7 +7,7 @@ from PIL import Image
 from core.recording import Recorder
 from core.outputs import read_png_params
 from core.registry import OPEN_MODELS
-from core.request import GenerationRequest
+from core.jobs import GenerationRequest
 from core.store import Generation, session_scope
 from sqlmodel import select
 

@@ -146,7 +146,7 @@ def _reference_flops(engine, request) -> int:
 
 @pytest.mark.parametrize("key", model_keys("open"))
 def test_tiny_pipeline_flops_agree_with_flop_counter_mode(tiny_engine, key):
-    from core.request import GenerationRequest
+    from core.jobs import GenerationRequest
 
     request = tiny_engine.prepare(GenerationRequest(model=key, prompt="a red cat on a blue chair", seed=3))
     outcome = tiny_engine.generate(request)
@@ -163,7 +163,7 @@ def test_tiny_pipeline_flops_agree_with_flop_counter_mode(tiny_engine, key):
 
 def test_flops_are_recorded_on_the_generation_row(tiny_engine, db, out_dir):
     from core.recording import Recorder
-    from core.request import GenerationRequest
+    from core.jobs import GenerationRequest
 
     request = tiny_engine.prepare(GenerationRequest(model="sd21", prompt="a cat", seed=1))
     outcome = tiny_engine.generate(request)
@@ -176,7 +176,7 @@ def test_flops_are_recorded_on_the_generation_row(tiny_engine, db, out_dir):
 
 
 def test_counts_are_cached_once_per_shape(tiny_engine):
-    from core.request import GenerationRequest
+    from core.jobs import GenerationRequest
 
     request = tiny_engine.prepare(GenerationRequest(model="flux-dev", prompt="a cat", seed=1))
     first = tiny_engine.generate(request)
@@ -188,7 +188,7 @@ def test_counts_are_cached_once_per_shape(tiny_engine):
 
 def test_profiling_off_records_no_flops():
     from core.generation import Engine
-    from core.request import GenerationRequest
+    from core.jobs import GenerationRequest
 
     engine = Engine(weights="tiny", device="cpu", profile_flops=False, profile_stages=False)
     outcome = engine.generate(engine.prepare(GenerationRequest(model="sd21", prompt="a cat", seed=1)))
@@ -200,7 +200,7 @@ def test_profiling_off_records_no_flops():
 def _denoiser_batches(engine, key, **request_fields) -> dict[str, list[int]]:
     """Batch size of every denoiser call of one tiny generation, per component."""
     from core.profiling import StageTimer
-    from core.request import GenerationRequest
+    from core.jobs import GenerationRequest
     from core.generation import make_generator
 
     request = engine.prepare(GenerationRequest(model=key, prompt="a cat", seed=0, **request_fields))

@@ -23,7 +23,7 @@ def test_device_peak_is_measured_once_and_kept(db):
 
 def test_random_weight_generation_on_gpu_has_flops_and_mfu(monkeypatch):
     from core.generation import Engine
-    from core.request import GenerationRequest
+    from core.jobs import GenerationRequest
 
     monkeypatch.setenv("IGCS_DEVICE", "cuda")
     engine = Engine(weights="random", device="cuda")

@@ -13,7 +13,7 @@ from core.errors import RecipeError, UnknownRecipeError
 from core.recipes import RECIPES, apply_recipe, check_recipe, get_recipe
 from core.registry import all_specs, get_spec
 from core.scoring.compare import CompareError, pixel_delta
-from core.request import GenerationRequest
+from core.jobs import GenerationRequest
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@ import pytest
 
 from core.errors import RequestError
 from core.generation import Engine
-from core.request import GenerationRequest
+from core.jobs import GenerationRequest
 
 
 @pytest.fixture

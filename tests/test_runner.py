@@ -8,8 +8,9 @@ import torch
 from core.bench import parser, sweep_from_args
 from core.prompts import Prompt
 from core.registry import get_spec
-from core.runner import Planned, Runner, plan, sweep_requests
-from core.request import GenerationRequest
+from core.jobs import Planned
+from core.runner import Runner, plan, sweep_requests
+from core.jobs import GenerationRequest
 from core.store import Generation, Run, session_scope
 from core.sweep import Sweep, prepare
 from sqlmodel import select
@@ -52,7 +53,7 @@ def test_a_model_that_cannot_load_fails_its_jobs_and_the_next_model_runs(tiny_en
     from core.settings import get_settings
 
     get_settings.cache_clear()
-    engine = Engine(weights="pretrained", device="cpu", db=db)
+    engine = Engine(weights="pretrained", device="cpu", **Engine.caches_for(db))
     items = [Planned(GenerationRequest(model="sdxl", prompt=p, seed=0, width=256, height=256, steps=2))
              for p in ("a", "b")]
     jobs = plan(engine, items)

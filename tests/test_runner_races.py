@@ -6,8 +6,8 @@ import pytest
 from sqlmodel import select
 
 from core.errors import StoreError
-from core.request import GenerationRequest
-from core.runner import Planned, Runner, plan
+from core.jobs import GenerationRequest, Planned
+from core.runner import Runner, plan
 from core.store import Generation, Run, session_scope
 from tests.backends import both_backends
 

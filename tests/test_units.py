@@ -21,19 +21,14 @@ def test_macs_and_units():
 
 
 def test_every_formatter_uses_it():
-    from core.generation import Outcome  # noqa: F401 - the summary's annotations
-    from core.registry import get_spec
-    from core.request import GenerationRequest
-    from core.runner import Job
     from core.summary import Summary
     from dashboard import chart_style, data
 
     assert data.fmt_flops(999_680) == "1.00 MFLOP" and data.fmt_flops(999.7e12) == "1.00 PFLOP"
     assert chart_style.flop_unit(999.7e12) == ("PFLOP", 1e15)
-    spec = get_spec("sd21")
-    job = Job(spec=spec, request=GenerationRequest(model="sd21", prompt="a", seed=0, steps=2, guidance=7.5, width=32,
-                                                   height=32), key="k")
-    outcome = Outcome(spec=spec, request=job.request, images=[object()], total_s=1.0, flops_total=999_680)
     summary = Summary()
-    summary.add(job, outcome)
-    assert "1.00 MFLOP" in summary.table() and "e+" not in summary.table()
+    summary.add([{"model_key": "sd21", "status": "ok", "weights": "tiny", "width": 32, "height": 32, "steps": 2,
+                  "guidance": 7.5, "recipe": "eager", "first_call": first, "total_s": 1.0, "flops_total": 999_680}
+                 for first in (True, False, False)])
+    table = summary.table()
+    assert "1.00 MFLOP" in table and "e+" not in table and "e-" not in table

@@ -1,11 +1,11 @@
-"""What every executor shares: the work it is handed, the events it hands back, and the steps one engine
-takes for a model's chunks (load, warm up, generate). The local executor and each Ray worker run these same
-steps, so a job means the same thing wherever it runs."""
+"""What every executor shares: the work it is handed, the events it hands back, and the model session: the steps one
+engine takes for a model under a speed recipe (load → recipe → warm-up per configuration → jobs). The local executor
+and each Ray worker run the same `ModelSession`, so a job (and a recipe) means the same thing wherever it runs."""
 from __future__ import annotations
 
 import logging
 import traceback
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 import threading
 from typing import Iterator, Protocol, Sequence, Union
 
@@ -13,9 +13,9 @@ import torch
 
 from core.errors import CaseStudyError, RequestError
 from core.generation import Engine, Outcome
-from core.recipe_jobs import EAGER, configuration
+from core.jobs import EAGER, GenerationRequest, Job, request_shape
+from core.recipe_jobs import configuration
 from core.recipes import apply_recipe, needs_reload
-from core.request import GenerationRequest
 from core.spec import ModelSpec
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ class ModelWork:
     """One model's jobs, in chunks (each chunk one pipeline call where the model batches)."""
 
     spec: ModelSpec
-    chunks: list[list]  # list[list[core.runner.Job]]
+    chunks: list[list[Job]]
     warmup: int = 0
     recipe: str = EAGER  # the speed recipe these jobs run under (core.recipes)
 
@@ -68,7 +68,7 @@ class ModelStarted:
 
 @dataclass(frozen=True)
 class JobDone:
-    job: object  # core.runner.Job
+    job: Job
     outcome: Outcome
 
 
@@ -140,7 +140,7 @@ class WarmUp:
         if not self.count or spec.is_api:
             return
         for request in requests:
-            shape = replace(request, prompt="", seed=0)
+            shape = request_shape(request)
             if shape in self.seen:
                 continue
             self.seen.append(shape)
@@ -162,3 +162,41 @@ def run_chunk(engine: Engine, requests: Sequence[GenerationRequest]) -> list[Out
         for outcome in outcomes:
             outcome.profile = {**outcome.profile, "recipe": model.recipe_report}
     return outcomes
+
+
+class ModelSession:
+    """One model under one speed recipe on one engine: `open()` loads it and applies the recipe (a fresh load when the
+    model is resident under a recipe this one cannot follow), `run(requests)` warms up each new configuration
+    (`warmup` untimed calls) and makes one pipeline call for the requests. A model that cannot load or take its
+    recipe fails every request given to it with the reason. `first_s`: configuration -> its first warm-up call."""
+
+    def __init__(self, engine: Engine, spec: ModelSpec, recipe: str = EAGER, *, warmup: int = 0,
+                 compile_backend: str = "inductor"):
+        self.engine, self.spec, self.recipe, self.compile_backend = engine, spec, recipe, compile_backend
+        self.warm = WarmUp(warmup)
+        self.error: tuple[str, str] | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.spec.key, self.recipe
+
+    @property
+    def first_s(self) -> dict[str, float]:
+        return dict(self.warm.first_s)
+
+    def open(self) -> tuple[str, str] | None:
+        self.error = load_error(self.engine, self.spec, self.recipe, compile_backend=self.compile_backend)
+        return self.error
+
+    def run(self, requests: Sequence[GenerationRequest]) -> list[Outcome]:
+        if self.error is not None:
+            return [failed(self.spec, r, self.error) for r in requests]
+        self.warm.before(self.engine, self.spec, requests)
+        return run_chunk(self.engine, requests)
+
+    def close(self, *, unload: bool) -> None:
+        """Unload the model (bench mode, or another model comes next); compiled graphs go with it."""
+        if unload and not self.spec.is_api:
+            self.engine.unload(self.spec.key)
+            if self.recipe != EAGER:
+                torch._dynamo.reset()

@@ -1,15 +1,13 @@
-"""The local executor: this process, one model at a time on the engine's device (load → warm up →
-generate its chunks → unload in bench mode). `cancel` is honoured between chunks."""
+"""The local executor: this process, one model at a time on the engine's device, each model × recipe group through a
+`ModelSession` (load → recipe → warm-up → its chunks), unloaded after its last group in bench mode. `cancel` is
+honoured between chunks."""
 from __future__ import annotations
 
 import threading
 from typing import Iterator, Sequence
 
-import torch
-
-from core.executors.base import Event, JobDone, ModelDone, ModelStarted, ModelWork, WarmUp, failed, load_error, run_chunk
+from core.executors.base import Event, JobDone, ModelDone, ModelSession, ModelStarted, ModelWork
 from core.generation import Engine
-from core.recipe_jobs import EAGER
 
 
 class LocalExecutor:
@@ -21,28 +19,21 @@ class LocalExecutor:
             if cancel.is_set():
                 return
             yield ModelStarted(model.key, model.jobs)
-            warm = WarmUp(model.warmup)
+            session = ModelSession(self.engine, model.spec, model.recipe, warmup=model.warmup,
+                                   compile_backend=self.compile_backend)
             try:
-                yield from self._model(model, warm, cancel)
+                yield from self._model(model, session, cancel)
             finally:
                 # bench mode: unload after the model's last recipe group (its next recipe reuses the load)
                 last = i + 1 == len(work) or work[i + 1].key != model.key or cancel.is_set()
-                if self.unload_after and last:
-                    self.engine.unload(model.key)
-                    if model.recipe != EAGER:
-                        torch._dynamo.reset()  # the unloaded model's compiled graphs go too
-            yield ModelDone(model.key, model.recipe, dict(warm.first_s))
+                session.close(unload=self.unload_after and last)
+            yield ModelDone(model.key, model.recipe, session.first_s)
 
-    def _model(self, model: ModelWork, warm: WarmUp, cancel: threading.Event) -> Iterator[Event]:
-        error = load_error(self.engine, model.spec, model.recipe, compile_backend=self.compile_backend)
-        if error is not None:  # the model's jobs fail; the next model runs
-            for chunk in model.chunks:
-                for job in chunk:
-                    yield JobDone(job, failed(job.spec, job.request, error))
-            return
-        warm.before(self.engine, model.spec, [j.request for c in model.chunks for j in c])
+    @staticmethod
+    def _model(model: ModelWork, session: ModelSession, cancel: threading.Event) -> Iterator[Event]:
+        session.open()  # a model that cannot load fails its jobs with the reason; the next model runs
         for chunk in model.chunks:
             if cancel.is_set():
                 return
-            for job, outcome in zip(chunk, run_chunk(self.engine, [j.request for j in chunk])):
+            for job, outcome in zip(chunk, session.run([j.request for j in chunk])):
                 yield JobDone(job, outcome)

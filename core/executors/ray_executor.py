@@ -23,7 +23,6 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import tempfile
 import threading
 import time
 from collections import deque
@@ -37,9 +36,8 @@ from core.executors.base import (Event, ExecutorLost, JobDone, ModelDone, ModelS
                                  load_error, run_chunk)
 from core.executors.placement import Candidate, choose_model, needs_by_model
 from core.generation import Engine, Outcome
-from core.request import GenerationRequest
+from core.jobs import GenerationRequest
 from core.settings import Settings
-from core.store import open_store
 
 log = logging.getLogger(__name__)
 
@@ -90,11 +88,10 @@ def connect(address: str | None) -> None:
 
 
 # ---- what runs on the workers --------------------------------------------------------------------
-def _scratch_engine(weights: str, device: str, settings: Settings) -> Engine:
-    """An Engine whose FLOP-count cache and device peak live in a store of the worker's own (a temporary
-    SQLite file): results never go there, only to the driver."""
-    folder = tempfile.mkdtemp(prefix="igcs-worker-")
-    return Engine(weights=weights, device=device, settings=settings, db=open_store(f"sqlite:///{folder}/cache.db"))
+def _worker_engine(weights: str, device: str, settings: Settings) -> Engine:
+    """A worker's Engine: its FLOP counts and device peak cached in the worker's memory (results and caches of the
+    store stay with the driver; a worker opens no store)."""
+    return Engine(weights=weights, device=device, settings=settings)
 
 
 class Worker:
@@ -105,7 +102,7 @@ class Worker:
 
         if threads:
             torch.set_num_threads(threads)
-        self.engine = _scratch_engine(weights, device, settings)
+        self.engine = _worker_engine(weights, device, settings)
         self.model: str | None = None
         self.error: str | None = None
         self.warm = WarmUp(0)
@@ -139,7 +136,7 @@ _API_ENGINES: dict[str, Engine] = {}
 def api_chunk(weights: str, settings: Settings, requests: list[GenerationRequest]) -> list[Outcome]:
     """A Ray task: API requests (no GPU); the worker process keeps one Engine for them."""
     if weights not in _API_ENGINES:
-        _API_ENGINES[weights] = _scratch_engine(weights, "cpu", settings)
+        _API_ENGINES[weights] = _worker_engine(weights, "cpu", settings)
     return run_chunk(_API_ENGINES[weights], requests)
 
 

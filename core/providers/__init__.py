@@ -29,7 +29,7 @@ from core.spec import ModelSpec
 from core.settings import get_settings
 
 if TYPE_CHECKING:
-    from core.request import GenerationRequest
+    from core.jobs import GenerationRequest
     from core.settings import Settings
 
 __all__ = ["generate", "check_request", "estimate_cost_usd", "missing_credentials", "ApiResult", "ProviderError",

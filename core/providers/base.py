@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # keep imports light: registry._index imports this package
     import requests
     from PIL import Image
 
-    from core.request import GenerationRequest
+    from core.jobs import GenerationRequest
     from core.settings import Settings
 
 T = TypeVar("T")

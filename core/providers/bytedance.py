@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     import requests
 
     from core.spec import ModelSpec
-    from core.request import GenerationRequest
+    from core.jobs import GenerationRequest
     from core.settings import Settings
 
 PROVIDER = "bytedance"

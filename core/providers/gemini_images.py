@@ -33,7 +33,7 @@ from core.providers.base import (
 
 if TYPE_CHECKING:
     from core.spec import ModelSpec
-    from core.request import GenerationRequest
+    from core.jobs import GenerationRequest
     from core.settings import Settings
 
 ASPECT_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "9:16", "16:9", "21:9")

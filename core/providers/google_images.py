@@ -11,7 +11,7 @@ import core.providers.imagen as imagen
 
 if TYPE_CHECKING:
     from core.spec import ModelSpec
-    from core.request import GenerationRequest
+    from core.jobs import GenerationRequest
     from core.settings import Settings
 
 PROVIDER = genai_client.PROVIDER

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     import requests
 
     from core.spec import ModelSpec
-    from core.request import GenerationRequest
+    from core.jobs import GenerationRequest
     from core.settings import Settings
 
 PROVIDER = "kling"

@@ -40,7 +40,7 @@ from core.providers.catalog import refuse_retired
 
 if TYPE_CHECKING:
     from core.spec import ModelSpec
-    from core.request import GenerationRequest
+    from core.jobs import GenerationRequest
     from core.settings import Settings
 
 PROVIDER = "openai"

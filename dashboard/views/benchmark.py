@@ -241,7 +241,8 @@ def _run_card(run) -> None:
         if not latest.empty:
             cols = st.columns(6)
             for col, (_, row) in zip(cols, latest.iterrows()):
-                col.image(row["image_path"], caption=f"{row['model_key']} · {data.fmt_seconds(row['total_s'])}",
+                col.image(row["image_path"], caption=f"{row['model_key']} · {data.fmt_seconds(row['total_s'])}"
+                          + (" (first call)" if row.get("first_call") else ""),
                           width="stretch")
 
 

@@ -103,9 +103,31 @@ def _pair(row: pd.Series, label_a: str, label_b: str, with_pixels: bool, clip_we
         text.caption(" · ".join(parts) or "no scores on both sides")
 
 
+def _one_configuration(rows: pd.DataFrame, side: str, where) -> pd.DataFrame:
+    """A side with several configurations (core.jobs.Configuration) pairs one of them: the user picks which."""
+    configs = compare_data.configurations(rows)
+    if len(configs) <= 1:
+        return rows
+    counts = rows["config"].value_counts()
+    chosen = where.selectbox(f"Configuration {side}", configs, key=f"cmp_config_{side.lower()}",
+                             format_func=lambda c: f"{c} ({counts[c]} images)",
+                             help="pairs never mix configurations (size, steps, guidance, recipe, weights ...)")
+    return rows[rows["config"] == chosen]
+
+
 chosen = _choose()
 if chosen is not None:
     label_a, rows_a, label_b, rows_b, keys = chosen
+    c_cfg_a, c_cfg_b = st.columns(2)
+    rows_a = _one_configuration(rows_a, "A", c_cfg_a)
+    rows_b = _one_configuration(rows_b, "B", c_cfg_b)
+    timing = pd.concat([compare_data.side_table(rows_a).assign(side="A"),
+                        compare_data.side_table(rows_b).assign(side="B")], ignore_index=True)
+    if not timing.empty:
+        st.dataframe(timing[["side", "model_key", "config", "n", "p50_s", "p90_s", "first_n", "first_s"]],
+                     hide_index=True, width="stretch",
+                     column_config={"config": "configuration", "p50_s": "p50 s", "p90_s": "p90 s",
+                                    "first_n": "first calls", "first_s": "first call s (median)"})
     if label_a == label_b:
         st.warning("A and B are the same; choose two different ones.")
     found = pairs.pair_rows(rows_a, rows_b, keys, METRICS)
@@ -117,7 +139,7 @@ if chosen is not None:
         repeated = int(rows.duplicated(list(found.keys)).sum()) if not rows.empty else 0
         if repeated:
             st.caption(f"{side} has {repeated} more image(s) of the same {' and '.join(found.keys[:-1])} (another "
-                       f"run or configuration): the newest of each is paired. Choose runs to pair one configuration.")
+                       f"run or a repeat): the newest of each is paired.")
     summary = pairs.delta_summary(matched, METRICS)
     if not summary.empty:
         tiny = any(matched.get(f"{m}_weights_{s}", pd.Series(dtype=object)).eq("tiny").any()

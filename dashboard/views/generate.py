@@ -5,13 +5,15 @@ import random
 
 import streamlit as st
 
-from core.errors import RequestError
+from core import providers
+from core.errors import CaseStudyError, RequestError
 from core.environment import gpus
 from core.loading import WEIGHTS
 from core.recipes import RECIPES
 from core.registry import all_specs, get_spec
-from core.request import MAX_SEED, GenerationRequest
-from core.runner import Planned, PlanError, Progress, Runner, plan
+from core.jobs import MAX_SEED
+from core.runner import PlanError, Progress
+from core.sweep import Prepared, Sweep, prepare
 from core.scoring.scorers import METRICS, SCORER_WEIGHTS
 from dashboard import data, scores
 
@@ -197,21 +199,33 @@ class LiveImages(Progress):
         _show_result(self.slots[_slot(job.spec.key, job.recipe)], row)
 
 
-def _requests() -> list[Planned]:
+def _prepare(engine) -> tuple[list[Prepared], list[str]]:
+    """The request as sweeps, checked by core.sweep.prepare as the CLI and the Benchmark page check theirs (request
+    fields, recipes, the cost cap, keys, tiny twins at full size): open models with the chosen weights, API models
+    against their APIs. Returns the prepared sweeps and the models skipped (no key), with why."""
     seed = int(seed_value) if seed_mode == "fixed" else random.randint(0, MAX_SEED)
-    neg = negative.strip() or None
-    requests = [GenerationRequest(model=spec.key, prompt=prompt, negative_prompt=neg if spec.supports_negative
-                                  else None, seed=seed, **overrides.get(spec.key, {})) for spec in selected]
-    ordered = sorted(recipes, key=lambda r: r != "eager")
-    return [Planned(request, recipe=recipe) for request in requests for recipe in ordered]
+    common = dict(prompts=(prompt,), seeds=(seed,), negative_prompt=negative.strip() or None,
+                  recipes=tuple(recipes), mode="dev" if keep_loaded else "bench", force=force, device=engine.device)
+    prepared, skipped = [], []
+    for keys, mode in ((open_keys, weights), (api_keys, "pretrained")):
+        if not keys:
+            continue
+        missing = {k: why for k in keys if mode == "pretrained" and (why := providers.missing_credentials(get_spec(k),
+                                                                                                        data.settings()))}
+        if len(missing) == len(keys) and prepared:  # no key for any chosen API model: the open models still run
+            skipped += [f"{k} ({why})" for k, why in missing.items()]
+            continue
+        done = prepare(Sweep(models=",".join(keys), weights=mode, **common), settings=data.settings(),
+                       engine=engine, per_model={k: overrides.get(k, {}) for k in keys})
+        prepared.append(done)
+        skipped += [f"{k} ({why})" for k, why in done.skipped_models.items()]
+    return prepared, skipped
 
 
-def _run(engine, jobs) -> list[dict]:
+def _run(engine, prepared: list[Prepared]) -> list[dict]:
     """The jobs through the runner (the CLI's job keys); stored jobs show their stored image unless forced."""
-    runner = Runner(engine, db=data.db(), output_dir=data.settings().output_dir, kind="generate",
-                    mode="dev" if keep_loaded else "bench", force=force,
-                    params={"models": sorted({j.spec.key for j in jobs}), "prompt": prompt,
-                            "seed": jobs[0].request.seed, "recipes": sorted({j.recipe for j in jobs})})
+    jobs = [j for p in prepared for j in p.jobs]
+    runner = prepared[0].runner(kind="generate")
     stored = {} if force else {g.job_key: g.model_dump() for g in data.stored_generations([j.key for j in jobs])}
     slots = _gallery_slots([_slot(j.spec.key, j.recipe) for j in jobs])
     found = scores.scores_for(data.db_url(), tuple(int(g["id"]) for g in stored.values()))
@@ -276,14 +290,20 @@ engine = None
 if clicked:
     engine = data.dev_engine(weights)
     try:
-        jobs = plan(engine, _requests())
+        prepared, skipped = _prepare(engine)
     except PlanError as exc:
         st.error("Nothing was run; fix these first:\n\n" + "\n".join(
             f"- **{key}** · " + (f"`{e.field}` = {e.value!r}: {e.allowed}" if isinstance(e, RequestError) else str(e))
             for key, errs in exc.errors.items() for e in errs))
+    except CaseStudyError as exc:
+        st.error(f"Nothing was run: {exc}")
     else:
         st.subheader("Results")
-        results = _run(engine, jobs)
+        if skipped:
+            st.warning("Skipped: " + "; ".join(skipped))
+        for warning in (w for p in prepared for w in p.warnings):
+            st.warning(warning)
+        results = _run(engine, prepared)
         st.session_state["gen_results"] = results
         failed = [r for r in results if r.get("error")]
         reused = [r for r in results if r.get("stored")]

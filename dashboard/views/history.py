@@ -138,12 +138,15 @@ def _generations(recent_runs: pd.DataFrame) -> None:
         usd=lambda f: f["cost_usd"].fillna(f["cost_est_usd"]),
         priced=lambda f: ["list price" if pd.notna(c) else "estimate" if pd.notna(e) else None
                           for c, e in zip(f["cost_usd"], f["cost_est_usd"])],
+        call=lambda f: ["first (warm-up)" if v else "steady" for v in f["first_call"].fillna(False).astype(bool)],
+        recipe=lambda f: f["recipe"].fillna("eager"),
     ).drop(columns=["width", "height", "flops_total"])
     # Measurements no row of this page has (GPU memory on a CPU, cost of open models ...) are not shown.
-    empty = [c for c in ("denoise_s", "peak_mem_gb", "flops", "usd", "priced", "error", *METRICS, "scorer")
-             if table[c].isna().all()]
-    order = ["model_key", "prompt", "status", *METRICS, "scorer", "total_s", "denoise_s", "usd", "priced", "peak_mem_gb", "flops",
-             "size", "steps", "seed", "guidance", "error", "run_id", "id", "created_at"]
+    empty = [c for c in ("denoise_s", "peak_mem_gb", "flops", "usd", "priced", "error", *METRICS, "scorer", "compile_s",
+                         "psnr_db", "ssim") if table[c].isna().all()]
+    order = ["model_key", "prompt", "status", *METRICS, "scorer", "total_s", "call", "recipe", "compile_s", "psnr_db",
+             "ssim", "denoise_s", "usd", "priced", "peak_mem_gb", "flops", "size", "steps", "seed", "guidance", "error",
+             "run_id", "id", "created_at"]
     event = st.dataframe(
         table, hide_index=True, width="stretch", key="hist_table", on_select="rerun", selection_mode="single-row",
         column_order=[c for c in order if c not in empty],
@@ -157,6 +160,13 @@ def _generations(recent_runs: pd.DataFrame) -> None:
                for m in METRICS},
             "scorer": st.column_config.TextColumn("scored by", width=85),
             "total_s": st.column_config.NumberColumn("total s", format="%.3f", width=70),
+            "call": st.column_config.TextColumn("call", width=95, help="first call after load (warm-up, compile "
+                                                                        "included) or steady state"),
+            "recipe": st.column_config.TextColumn("recipe", width=85),
+            "compile_s": st.column_config.NumberColumn("compile s", format="%.2f", width=70,
+                                                       help="first call minus the steady median (compiled rows only)"),
+            "psnr_db": st.column_config.NumberColumn("PSNR vs eager", format="%.1f", width=80),
+            "ssim": st.column_config.NumberColumn("SSIM vs eager", format="%.4f", width=80),
             "denoise_s": st.column_config.NumberColumn("denoise s", format="%.3f", width=75),
             "usd": st.column_config.NumberColumn("USD/image", format="%.5f", width=80,
                                                  help="APIs: list price; open models: estimate from seconds × "
@@ -310,18 +320,21 @@ def _matrix(recent_runs: pd.DataFrame) -> None:
         st.info("This run has no generations." if not prompts else "Choose models to show.")
         return
     cells = data.run_matrix(url, int(chosen), tuple(prompts), seed)
-    st.caption(f"{n_prompts} prompt(s) × {len(run_models)} model(s) in run {chosen}; seed {seed}. "
-               "A cell's number opens its details.")
-    widths = [3] + [3] * max(len(shown), 4)  # at least 4 image columns: images stay thumbnail-sized
+    columns = [c for key in shown for c in (sorted(cells.loc[cells["model_key"] == key, "column"].unique())
+                                            if not cells.empty else [])] or shown
+    st.caption(f"{n_prompts} prompt(s) × {len(run_models)} model(s) in run {chosen}; seed {seed}. A model that ran "
+               "several configurations gets a column each. A cell's number opens its details; “first call” marks a "
+               "time that includes warm-up.")
+    widths = [3] + [3] * max(len(columns), 4)  # at least 4 image columns: images stay thumbnail-sized
     header = st.columns(widths)
     header[0].markdown("**prompt**")
-    for col, key in zip(header[1:], shown):
+    for col, key in zip(header[1:], columns):
         col.markdown(f"**{key}**")
     for text in prompts:
         row = st.columns(widths, vertical_alignment="top")
         row[0].markdown(text)
-        for col, key in zip(row[1:], shown):
-            found = cells[(cells["prompt"] == text) & (cells["model_key"] == key)] if not cells.empty else cells
+        for col, key in zip(row[1:], columns):
+            found = cells[(cells["prompt"] == text) & (cells["column"] == key)] if not cells.empty else cells
             if found.empty:
                 col.caption("–")
                 continue
@@ -334,7 +347,8 @@ def _matrix(recent_runs: pd.DataFrame) -> None:
                 col.caption("image missing or outside the output folder")
             else:
                 col.error(f"{cell['status']}: {explain_error(cell['error'])[0]}")
-            label = f"#{gen_id} · {data.fmt_seconds(cell['total_s'])}" if cell["status"] == "ok" else f"#{gen_id}"
+            first = " (first call)" if bool(cell.get("first_call")) else ""
+            label = f"#{gen_id} · {data.fmt_seconds(cell['total_s'])}{first}" if cell["status"] == "ok" else f"#{gen_id}"
             col.button(label, key=f"hist_cell_{gen_id}", type="tertiary", on_click=_open_detail, args=(gen_id,),
                        help="open its details")
 

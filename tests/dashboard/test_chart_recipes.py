@@ -28,12 +28,32 @@ def frame():
 
 def test_speedups_are_against_eager_of_the_same_configuration(frame):
     table = recipe_speedups(frame)
-    got = {(r.model_key, r.recipe): r for r in table.itertuples()}
+    measured = table[table["speedup"].notna()]
+    got = {(r.model_key, r.recipe): r for r in measured.itertuples()}
     assert set(got) == {("sdxl", "compile"), ("flux-dev", "cache"), ("flux-dev", "compile+fp8")}
+    # no eager of the configuration: no speedup, and the reason
+    unmeasured = table[table["speedup"].isna()]
+    assert set(zip(unmeasured["model_key"], unmeasured["recipe"])) == {("flux-dev", "compile"), ("sana15-1.6b", "compile")}
+    assert all("no steady eager row" in r for r in unmeasured["no_speedup_reason"])
     assert got["sdxl", "compile"].speedup == pytest.approx(2.2 / 1.1)  # first call (30 s) left out of eager
     assert got["sdxl", "compile"].lossless and math.isinf(got["sdxl", "compile"].psnr_db)
     assert got["flux-dev", "cache"].speedup == pytest.approx(5.1 / 2.5) and not got["flux-dev", "cache"].lossless
     assert got["flux-dev", "cache"].config == "1024×1024 · 20 steps"
+
+
+def test_the_speedup_is_the_same_run_ratio_never_eager_of_another_run():
+    """The repro of issue 17: older eager rows (another run, another day) must not make a recipe look faster or slower."""
+    old = [{**r, "run_id": 1} for r in _rows("sdxl", "eager", [0.15, 0.15, 0.15])]
+    run = ([{**r, "run_id": 2} for r in _rows("sdxl", "eager", [0.021, 0.020, 0.022])]
+           + [{**r, "run_id": 2} for r in _rows("sdxl", "eager", [3.0], first=True)]
+           + [{**r, "run_id": 2} for r in _rows("sdxl", "compile", [0.112, 0.110, 0.115], psnr=math.inf, ssim=1.0)])
+    table = recipe_speedups(pd.DataFrame(old + run))
+    assert list(table["speedup"]) == [pytest.approx(0.021 / 0.112)]  # ×0.19, as the run's own summary says
+    fig = charts.speedup_by_recipe(pd.DataFrame(old + run))
+    assert list(fig.data[0].x) == [pytest.approx(0.021 / 0.112)]
+    only_compile = pd.DataFrame([r for r in old + run if not (r["run_id"] == 2 and r["recipe"] == "eager")])
+    empty = charts.speedup_by_recipe(only_compile)
+    assert not empty.data and "has no steady eager row of the same configuration" in empty.layout.annotations[0].text
 
 
 def test_a_lossy_speedup_never_shows_without_its_delta(frame):

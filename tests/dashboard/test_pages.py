@@ -192,7 +192,9 @@ def test_generate_dev_panel_shows_each_gpu(page, db, monkeypatch):
                     "cuda:1 NVIDIA H100 80GB HBM3: 0.0 / 85.0 GB used (0.0 GB by this process)"]
 
 
-def test_generate_api_model_without_a_key_is_a_failed_row_with_the_reason(page, db, monkeypatch):
+def test_generate_api_model_without_a_key_is_skipped_before_anything_is_sent(page, db, monkeypatch):
+    """The page goes through core.sweep.prepare as the CLI does: a model without its key is skipped, with the
+    variables to set, and nothing is stored or sent."""
     from core.registry import all_specs
 
     api = all_specs("api")
@@ -209,9 +211,22 @@ def test_generate_api_model_without_a_key_is_a_failed_row_with_the_reason(page, 
     at.text_area(key="gen_prompt").input("a cat")
     at.button(key="gen_go").click().run()
     _no_exception(at)
-    (row,) = _rows(db)
-    assert row.status == "failed" and row.provider == spec.provider and row.error
-    assert any(spec.key in e.value or row.error in e.value for e in at.error)
+    assert _rows(db) == []
+    assert any(spec.key in e.value and "nothing can run" in e.value for e in at.error)
+
+
+def test_generate_refuses_tiny_twins_at_full_size_as_the_cli_does(page, db):
+    at = page("generate").run()
+    at.radio(key="gen_weights").set_value("tiny").run()
+    at.multiselect(key="gen_open_models").set_value(["sd21"]).run()
+    at.selectbox(key="gen:tiny:sd21:size").set_value("custom").run()
+    at.number_input(key="gen:tiny:sd21:w").set_value(1024).run()
+    at.number_input(key="gen:tiny:sd21:h").set_value(1024).run()
+    at.text_area(key="gen_prompt").input("a cat")
+    at.button(key="gen_go").click().run()
+    _no_exception(at)
+    assert _rows(db) == []
+    assert any("--allow-slow" in e.value for e in at.error)
 
 
 # ---- benchmark -------------------------------------------------------------------------------------

@@ -126,7 +126,7 @@ def kling_settings(kling_fake, make_settings):
 def make_request():
     """(spec, resolved request) for an API model; seed 7 and a plain prompt unless given."""
     from core.registry import get_spec
-    from core.request import GenerationRequest
+    from core.jobs import GenerationRequest
 
     def make(model: str, **kw):
         kw.setdefault("seed", 7)

@@ -14,7 +14,7 @@ from core import providers
 from core.errors import RequestError
 from core.providers import PRICES, ProviderError, base
 from core.registry import get_spec, resolve_models
-from core.request import GenerationRequest
+from core.jobs import GenerationRequest
 
 API_KEYS = ["gpt-image-1-mini", "gpt-image-1.5", "gpt-image-2", "gpt-image-2.5-sunburst", "gpt-image-2.5-flare",
             "gpt-image-2.6-sunburst", "gpt-image-2.6-flare", "dall-e-2", "dall-e-3", "gpt-image-1",
