@@ -337,13 +337,21 @@ def _regions(model: LoadedModel, speed: Speed) -> tuple[str, ...]:
     return regions
 
 
+def _on_cuda(module: torch.nn.Module) -> bool:
+    """Whether the module's weights are on a CUDA device (CUDA graphs exist only there)."""
+    return any(p.device.type == "cuda" for p in module.parameters())
+
+
 def _compile(model: LoadedModel, speed: Speed, backend: str) -> str:
     denoiser, regions = _denoiser(model), _regions(model, speed)
-    count = compile_regions(denoiser, regions, **compile_options(backend, speed.compile_mode))
+    mode = speed.compile_mode
+    if mode == CUDAGRAPHS and not _on_cuda(denoiser):
+        mode = None  # CUDA graphs need a GPU: on a CPU the default mode, and nothing said about graphs
+    count = compile_regions(denoiser, regions, **compile_options(backend, mode))
     if not count:
         raise RecipeError("compile", [f"no {', '.join(regions)} in {type(denoiser).__name__}"])
-    detail = f"{count} regions of {model.family.denoiser} ({', '.join(regions)}), mode {speed.compile_mode or 'default'}"
-    if speed.compile_mode == CUDAGRAPHS:
+    detail = f"{count} regions of {model.family.denoiser} ({', '.join(regions)}), mode {mode or 'default'}"
+    if mode == CUDAGRAPHS:
         install_step_marks(denoiser)
         detail += "; each denoiser call marks a CUDA-graph step and clones its outputs"
     return detail
