@@ -12,6 +12,7 @@ duplicates. A failed job is recorded and the run goes on. Exit codes: 0 ok, 1 so
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
 import signal
@@ -21,6 +22,7 @@ from typing import Sequence
 
 from sqlalchemy.engine import make_url
 from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 from core import processes
 from core.providers import listing
@@ -267,8 +269,11 @@ def _main(argv: Sequence[str] | None) -> int:
         print("cancel asked: stopping after the image in progress", file=sys.stderr, flush=True)
 
     previous = signal.signal(signal.SIGTERM, _on_term) if threading.current_thread() is threading.main_thread() else None
+    # While bars are drawn, log records go through tqdm.write: a scorer's INFO line prints above the bars, not in them.
+    redirect = logging_redirect_tqdm() if bars.enabled else contextlib.nullcontext()
     try:
-        summary = runner.run(prepared.jobs, progress=bars)
+        with redirect:
+            summary = runner.run(prepared.jobs, progress=bars)
     except StoreError as exc:  # a row the store refused: the run stopped (its status: failed)
         bars.close()
         print(f"error: {exc}", file=sys.stderr)
