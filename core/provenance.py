@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from core.architecture import architecture_path
+from core.architecture_spec import architecture_path
 from core.environment import git_revision
 
 _CONFIG_SUFFIXES = (".json", ".txt", ".model")  # small files hashed by content; weights by name and size

@@ -102,8 +102,8 @@ class Recorder:
             if isinstance(exc, IntegrityError) and outcome.ok and self._stored_elsewhere(job_key):
                 return []  # another process (a second copy of this batch) stored this job meanwhile: a skip
             raise StoreError(f"store: the row of {spec.key} (job {job_key[:12]}) could not be written to "
-                             f"{store_url.shown(str(self.db.url))}: {store_url.first_line(exc)}; the run stops here, rerun the same "
-                             "command to resume once the store takes it") from exc
+                             f"{store_url.shown(str(self.db.url))}: {store_url.first_line(exc)}; the run stops here, "
+                             "rerun the same command to resume once the store takes it") from exc
         self._entries.extend(r.model_dump(mode="json") for r in rows)
         if len(self._entries) <= 200 or not outcome.ok:
             self._write_config()
