@@ -195,3 +195,21 @@ def test_the_cli_says_a_lost_cluster_interrupted_the_run_in_one_line(tmp_path, r
     lines = [line for line in captured.err.splitlines() if line.startswith("interrupted:")]
     assert len(lines) == 1 and "same command" in lines[0], captured.err
     assert all(r.status == "ok" for r in _rows(tmp_path / "cli-lost.db"))
+
+
+def test_a_local_ray_says_what_token_auth_means_once_instead_of_rays_warning(tmp_path):
+    """Issue 21, start-up: Ray's per-start token-auth warning is replaced by one line of ours."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parent.parent
+    code = ("import logging; logging.basicConfig(level=logging.INFO)\n"
+            "from core.executors.ray_executor import connect; connect(None)\n"
+            "import ray; ray.shutdown()\n")
+    env = {k: v for k, v in os.environ.items() if k != "RAY_AUTH_MODE"}
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                          env={**env, "PYTHONPATH": str(repo)})
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Token authentication is enabled for this Ray cluster" not in done.stderr
+    assert done.stderr.count("Ray starts on this machine with token authentication") == 1

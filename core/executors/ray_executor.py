@@ -47,6 +47,13 @@ UPLOAD_EXCLUDES = [".git", ".venv", "**/__pycache__", "data/outputs", "data/*.db
                    "docs", "tests"]
 DEPTH = 2  # chunks queued on a worker at once: the running one and the next
 MAX_RESTARTS = 3
+RAY_AUTH_MODE = "RAY_AUTH_MODE"  # Ray's switch for token authentication (token | disabled)
+RAY_AUTH_LOGGER = "ray._private.authentication.authentication_token_setup"
+
+
+def _token_auth_notice(record: logging.LogRecord) -> bool:
+    """Drop Ray's per-start "Token authentication is enabled" warning (connect() says what it means, once)."""
+    return not record.getMessage().startswith("Token authentication is enabled for this Ray cluster")
 RESTART_TIMEOUT_S = 120.0  # a worker Ray has not brought back by then is taken as lost (its node is gone)
 
 
@@ -79,6 +86,12 @@ def connect(address: str | None) -> None:
         _reachable(address)
     if ray.is_initialized():
         return
+    if address is None and RAY_AUTH_MODE not in os.environ:
+        # Ray starts a local cluster with token authentication unless told otherwise, and warns so on every start:
+        # said here once, in words, instead of Ray's warning.
+        logging.getLogger(RAY_AUTH_LOGGER).addFilter(_token_auth_notice)
+        log.info("Ray starts on this machine with token authentication, its default: only processes holding the "
+                 "token in ~/.ray/auth_token can join or submit work; %s=disabled opts out", RAY_AUTH_MODE)
     try:
         ray.init(address=address, runtime_env=runtime_env(address), include_dashboard=False if address is None else None,
                  logging_level=logging.WARNING)
