@@ -93,7 +93,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--max-cost", type=float, metavar="USD", help="refuse a sweep whose API cost estimate exceeds this")
     p.add_argument("--allow-slow", action="store_true", help="run tiny twins at sizes far above their own")
     p.add_argument("--score", type=_metrics, default=(), metavar="METRICS",
-                   help="quality scores after each model's jobs: comma-separated clip, pick, aesthetic")
+                   help="quality scores after each model's jobs: comma-separated clip, pick, aesthetic; edits: "
+                        "edit_psnr, edit_ssim, edit_l1, clip_i, clip_t, clip_dir, dino, edit_check")
     p.add_argument("--scorer-weights", choices=("pretrained", "tiny"),
                    help="the scorers' weights (default: tiny with --weights tiny, else pretrained)")
     p.add_argument("--recipe", type=_recipes, default=("eager",), metavar="RECIPES",

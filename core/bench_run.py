@@ -20,7 +20,7 @@ from core.errors import CaseStudyError, StoreError
 from core.generation import Outcome
 from core.jobs import Job
 from core.runner import Cancelled, Progress
-from core.scoring.scorers import parse_metrics
+from core.scoring.metrics import parse_metrics
 from core.settings import get_settings
 from core.store import Generation, db_url, open_store, query_runs, run_counts, session_scope
 from core.sweep import Sweep, prepare

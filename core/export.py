@@ -63,10 +63,7 @@ def summary_frame(engine, **store_filters) -> pd.DataFrame:
         gpus = store.run_gpu_names(session=s, run_ids=frame["run_id"].dropna().astype(int).unique().tolist())
     if frame.empty:
         return stats.config_table(frame)
-    override = get_settings().gpu_hour_usd
-    rate = frame["run_id"].map(lambda r: pricing.rate_for(gpus.get(int(r)), override)).astype(float)
-    frame["cost_est_usd"] = (frame["total_s"].astype(float) * rate / 3600).where(frame["weights"] != "api")
-    return stats.config_table(frame)
+    return stats.config_table(pricing.with_cost_estimate(frame, gpus, get_settings().gpu_hour_usd))
 
 
 def to_bytes(frame: pd.DataFrame, fmt: str) -> bytes:

@@ -78,9 +78,8 @@ def _device_name(where) -> str:
 def _fits_one_gpu(spec: ModelSpec, device: str) -> bool:
     if not device.startswith("cuda") or spec.vram_gb is None:
         return True
-    index = torch.device(device).index or 0
-    free, _ = torch.cuda.mem_get_info(index)
-    return spec.vram_gb * 1e9 < free * 0.95
+    free, _ = torch.cuda.mem_get_info(torch.device(device).index or 0)
+    return spec.fits(free / 1e9)
 
 
 def _sync(device: str) -> None:

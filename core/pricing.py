@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 
+import pandas as pd
+
 # Indicative on-demand cloud prices per GPU-hour, USD, at mid-2025 levels from the pages below (one GPU of
 # the kind; NOT re-checked when written: this machine had no web access). Prices move: set IGCS_GPU_HOUR_USD.
 #   Lambda Cloud on-demand pricing  https://lambda.ai/pricing (H100 SXM, H200, A100 SXM 80 GB, A10)
@@ -49,3 +51,18 @@ def usd_per_image(total_s: float | None, rate: float | None, *, gpus: int = 1, i
     if total_s is None or rate is None or (isinstance(total_s, float) and math.isnan(total_s)):
         return None
     return total_s * rate * max(gpus, 1) / 3600 / max(images, 1)
+
+
+def with_cost_estimate(frame: pd.DataFrame, gpu_by_run: dict[int, str | None], override: float | None) -> pd.DataFrame:
+    """Add `cost_est_usd` (open models: total_s x USD per GPU-hour / 3600, from IGCS_GPU_HOUR_USD or the run's
+    GPU default; None on CPU, for unknown GPUs and for API rows, which carry their list price)."""
+    if frame.empty or "total_s" not in frame.columns:
+        return frame.assign(cost_est_usd=pd.Series(dtype=float))
+    rates = {run: rate_for(gpu, override) for run, gpu in gpu_by_run.items()}  # one lookup per run
+    rate = pd.to_numeric(frame["run_id"].map(rates), errors="coerce")
+    estimate = frame["total_s"] * rate / 3600
+    if "cost_usd" in frame.columns:
+        estimate = estimate.where(frame["cost_usd"].isna())
+    if "weights" in frame.columns:
+        estimate = estimate.where(frame["weights"] != "api")
+    return frame.assign(cost_est_usd=estimate.astype(float))

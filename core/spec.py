@@ -8,6 +8,7 @@ from typing import Literal, Mapping
 CfgStyle = Literal["classic", "distilled", "true_cfg", "none"]
 # How an open model's weights are had: from_pretrained, full-size random from its architecture, or the tiny twin
 WEIGHTS: tuple[str, ...] = ("pretrained", "random", "tiny")
+VRAM_HEADROOM = 0.95  # a model is placed where its VRAM need is under 95 % of the free memory
 
 
 @dataclass(frozen=True)
@@ -53,3 +54,8 @@ class ModelSpec:
     @property
     def is_api(self) -> bool:
         return self.kind == "api"
+
+    def fits(self, free_gb: float | None, gpus: int = 1) -> bool:
+        """Whether the VRAM need fits `gpus` GPUs with `free_gb` free each, with headroom (unknown: it fits). What
+        loading (split over GPUs or not) and Ray's placement both ask."""
+        return self.vram_gb is None or free_gb is None or self.vram_gb <= free_gb * VRAM_HEADROOM * gpus

@@ -164,7 +164,7 @@ class Score(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     generation_id: int = Field(foreign_key="generation.id", index=True, ondelete="CASCADE")
-    metric: str = Field(index=True)  # clip | pick | aesthetic
+    metric: str = Field(index=True)  # clip | pick | aesthetic | the edit metrics (core.scoring.metrics.METRICS)
     value: float
     scorer_id: str  # hub id or local folder of the weights
     scorer_revision: str  # hub commit, or a hash of the local folder (+ "@dtype" when not float32)
@@ -773,7 +773,7 @@ def add_scores(*, session: Session, scores: Sequence[Score]) -> int:
 
 
 def _unscored(stmt, *, metric: str, scorer_revision: str | None, scorer_weights: str | None, run_id: int | None,
-              generation_ids: Sequence[int] | None):
+              generation_ids: Sequence[int] | None, task: str | None = None):
     scored = select(Score.generation_id).where(Score.metric == metric)
     if scorer_revision is not None:
         scored = scored.where(Score.scorer_revision == scorer_revision)
@@ -785,17 +785,20 @@ def _unscored(stmt, *, metric: str, scorer_revision: str | None, scorer_weights:
         stmt = stmt.where(Generation.run_id == run_id)
     if generation_ids is not None:
         stmt = stmt.where(Generation.id.in_(list(generation_ids)))
+    if task is not None:
+        stmt = stmt.where(Generation.task == task)
     return stmt
 
 
 def generations_missing_score(*, session: Session, metric: str, scorer_revision: str | None = None,
                               scorer_weights: str | None = None, run_id: int | None = None,
-                              generation_ids: Sequence[int] | None = None, limit: int | None = None
-                              ) -> list[Generation]:
+                              generation_ids: Sequence[int] | None = None, limit: int | None = None,
+                              task: str | None = None) -> list[Generation]:
     """Ok generations with an image that have no `metric` score (narrowed to scores of `scorer_revision` and of
-    scorers with `scorer_weights` when given), oldest first: what a backfill still has to score."""
+    scorers with `scorer_weights` when given, and to rows of `task`), oldest first: what a backfill still has to
+    score."""
     stmt = _unscored(select(Generation), metric=metric, scorer_revision=scorer_revision, scorer_weights=scorer_weights,
-                     run_id=run_id, generation_ids=generation_ids).order_by(Generation.id)
+                     run_id=run_id, generation_ids=generation_ids, task=task).order_by(Generation.id)
     if limit is not None:
         stmt = stmt.limit(limit)
     return list(session.exec(stmt))
@@ -803,9 +806,9 @@ def generations_missing_score(*, session: Session, metric: str, scorer_revision:
 
 def count_missing_scores(*, session: Session, metric: str, scorer_revision: str | None = None,
                          scorer_weights: str | None = None, run_id: int | None = None,
-                         generation_ids: Sequence[int] | None = None) -> int:
+                         generation_ids: Sequence[int] | None = None, task: str | None = None) -> int:
     stmt = _unscored(select(func.count()).select_from(Generation), metric=metric, scorer_revision=scorer_revision,
-                     scorer_weights=scorer_weights, run_id=run_id, generation_ids=generation_ids)
+                     scorer_weights=scorer_weights, run_id=run_id, generation_ids=generation_ids, task=task)
     return session.exec(stmt).one()
 
 

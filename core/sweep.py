@@ -175,10 +175,6 @@ def _check_numbers(s: Sweep) -> list[RequestError]:
         errors.append(RequestError("mode", s.mode, "dev or bench"))
     if not s.recipes:
         errors.append(RequestError("recipe", "", "one or more of " + ", ".join(RECIPES)))
-    if s.executor == "ray" and set(s.recipes) - {"eager"}:
-        # Ray workers keep one model as loaded; a recipe's compiled model is not carried between them yet
-        errors.append(RequestError("recipe", ",".join(s.recipes), "eager only with --executor ray; run speed "
-                                   "recipes with --executor local (one GPU, eager measured in the same process)"))
     if s.max_cost is not None and s.max_cost < 0:
         errors.append(RequestError("max-cost", s.max_cost, "0 or more USD"))
     try:

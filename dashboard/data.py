@@ -280,7 +280,7 @@ def generations_page(url: str, filters: Filters, limit: int, offset: int,
         frame = _frame(rows, TABLE_COLUMNS + ("image_path", "weights"))
         gpus = store.run_gpu_names(session=s, run_ids=frame["run_id"].dropna().astype(int).unique().tolist()) \
             if not frame.empty else {}
-    return with_cost_estimate(frame, gpus, settings().gpu_hour_usd)
+    return pricing.with_cost_estimate(frame, gpus, settings().gpu_hour_usd)
 
 
 def export_generations(url: str, filters: Filters, fmt: str) -> bytes:
@@ -432,7 +432,7 @@ def _chart_rows(engine, weights: str | None, run_ids: tuple[int, ...], models: t
                                        run_ids=list(run_ids) or None, model_keys=list(models) or None, status="ok")
         frame = _frame_from_tuples(rows, columns)
         gpus = store.run_gpu_names(session=s, run_ids=frame["run_id"].dropna().astype(int).unique().tolist())
-    return with_cost_estimate(frame, gpus, settings().gpu_hour_usd)
+    return pricing.with_cost_estimate(frame, gpus, settings().gpu_hour_usd)
 
 
 def _api_prices(engine, run_ids: tuple[int, ...], models: tuple[str, ...]) -> pd.DataFrame:
@@ -489,21 +489,6 @@ def _frame_from_tuples(rows: list[tuple], columns: Sequence[str]) -> pd.DataFram
         if column in frame.columns:
             frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
     return frame
-
-
-def with_cost_estimate(frame: pd.DataFrame, gpu_by_run: dict[int, str | None], override: float | None) -> pd.DataFrame:
-    """Add `cost_est_usd` (open models: total_s x USD per GPU-hour / 3600, from IGCS_GPU_HOUR_USD or the run's
-    GPU default; None on CPU, for unknown GPUs and for API rows, which carry their list price)."""
-    if frame.empty or "total_s" not in frame.columns:
-        return frame.assign(cost_est_usd=pd.Series(dtype=float))
-    rates = {run: pricing.rate_for(gpu, override) for run, gpu in gpu_by_run.items()}  # one lookup per run
-    rate = pd.to_numeric(frame["run_id"].map(rates), errors="coerce")
-    estimate = frame["total_s"] * rate / 3600
-    if "cost_usd" in frame.columns:
-        estimate = estimate.where(frame["cost_usd"].isna())
-    if "weights" in frame.columns:
-        estimate = estimate.where(frame["weights"] != "api")
-    return frame.assign(cost_est_usd=estimate.astype(float))
 
 
 @st.cache_data(ttl=60, show_spinner=False)

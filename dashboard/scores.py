@@ -12,7 +12,7 @@ from typing import Any, Sequence
 import pandas as pd
 import streamlit as st
 
-from core import store
+from core import pricing, store
 from core.scoring.backfill import MetricCounts, ScorerSet, score_missing
 from core.scoring.scorers import METRICS, SCORER_WEIGHTS
 from dashboard import data
@@ -78,7 +78,7 @@ def score_frame(url: str, weights: str | None, scorer_weights: str, run_ids: tup
         scored = pd.DataFrame(store.score_rows(session=s, run_ids=list(run_ids) or None),
                               columns=["generation_id", "metric", "value", "weights", "created_at"])
         gpus = store.run_gpu_names(session=s, run_ids=gens["run_id"].dropna().astype(int).unique().tolist())
-    gens = data.with_cost_estimate(gens, gpus, data.settings().gpu_hour_usd)
+    gens = pricing.with_cost_estimate(gens, gpus, data.settings().gpu_hour_usd)
     scored = scored[scored["weights"] == scorer_weights].drop_duplicates(["generation_id", "metric"])  # newest first
     scored = scored.rename(columns={"generation_id": "id", "weights": "scorer_weights"}).drop(columns="created_at")
     return gens.merge(scored, on="id", how="inner")

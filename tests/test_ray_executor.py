@@ -66,6 +66,25 @@ def test_ray_gives_exactly_the_rows_of_the_local_executor(tmp_path, ray_cpus):
     assert {(r.host, r.gpu_count, r.gpu_ids) for r in ray_rows} == {(host, 0, None)}
 
 
+def test_speed_recipes_run_on_ray_as_they_do_locally(tmp_path, ray_cpus, monkeypatch):
+    """One model session for both executors: a recipe group on Ray gets its recipe, compile_s and delta against eager."""
+    monkeypatch.setenv("IGCS_COMPILE_BACKEND", "eager")  # torch.compile's eager backend: the recipe path, no codegen
+    get_settings.cache_clear()
+    sweep = lambda name, executor="local": Sweep(  # noqa: E731
+        models="sdxl", prompts=("a red cube",), seeds=(0, 1), weights="tiny", db=str(tmp_path / f"{name}.db"),
+        out=str(tmp_path / name), device="cpu", recipes=("eager", "compile"), executor=executor)
+    _, _, local = _run(sweep("local"))
+    _, _, remote = _run(sweep("ray", "ray"), _executor())
+    assert local.ok == remote.ok == 4 and remote.failed == 0
+    rows = {(r.recipe, r.seed): r for r in _rows(tmp_path / "ray.db")}
+    assert set(rows) == {("eager", 0), ("eager", 1), ("compile", 0), ("compile", 1)}
+    compiled = rows["compile", 0]
+    assert compiled.job_key == rows["eager", 0].job_key + "~compile"
+    assert "compile" in compiled.profile["recipe"]["applied"] and compiled.psnr_db is not None
+    assert rows["eager", 0].compile_s is None
+    assert _pixels(_rows(tmp_path / "ray.db")) == _pixels(_rows(tmp_path / "local.db"))
+
+
 class KillOnce(Progress):
     """After the first recorded job, SIGKILL a worker that has chunks in flight (as the OOM killer would)."""
 

@@ -8,9 +8,8 @@ import math
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
-from core.spec import ModelSpec
+from core.spec import VRAM_HEADROOM, ModelSpec
 
-HEADROOM = 0.95  # a model is placed where its VRAM need is under 95 % of the free memory
 STEAL_MIN_CHUNKS = 2  # a free worker loads a model another worker runs only when this many chunks wait
 
 
@@ -22,15 +21,10 @@ def gpus_needed(spec: ModelSpec, *, free_gb: float | None, multi_gpu: str = "aut
         return 1
     need = 1
     if spec.vram_gb is not None and free_gb:
-        need = max(1, math.ceil(spec.vram_gb / (free_gb * HEADROOM)))
+        need = max(1, math.ceil(spec.vram_gb / (free_gb * VRAM_HEADROOM)))
     if multi_gpu == "always":
         need = max(need, 2)
     return min(need, max_gpus)
-
-
-def fits(spec: ModelSpec, free_gb: float | None, gpus: int = 1) -> bool:
-    """Whether the model's VRAM need fits `gpus` GPUs with `free_gb` free each (unknown: it fits)."""
-    return spec.vram_gb is None or free_gb is None or spec.vram_gb <= free_gb * HEADROOM * gpus
 
 
 @dataclass(frozen=True)
@@ -45,7 +39,7 @@ def choose_model(candidates: Sequence[Candidate], *, gpus: int, free_gb: float |
     """The model a free worker with `gpus` GPUs (`free_gb` free each) takes next: a model no worker runs yet
     (the biggest first: most queued chunks, then most VRAM), else the one with the most chunks waiting when at
     least STEAL_MIN_CHUNKS wait (loading it a second time pays off). None: nothing for this worker."""
-    mine = [c for c in candidates if c.queued and c.gpus == gpus and fits(c.spec, free_gb, gpus)]
+    mine = [c for c in candidates if c.queued and c.gpus == gpus and c.spec.fits(free_gb, gpus)]
     fresh = [c for c in mine if c.workers == 0]
     if fresh:
         return max(fresh, key=lambda c: (c.queued, c.spec.vram_gb or 0.0)).spec.key

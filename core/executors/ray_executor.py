@@ -32,8 +32,8 @@ from typing import Iterator, Sequence
 
 from core.errors import CaseStudyError
 from core.environment import physical_gpu_ids
-from core.executors.base import (Event, ExecutorLost, JobDone, ModelDone, ModelStarted, ModelWork, WarmUp, failed,
-                                 load_error, run_chunk)
+from core.executors.base import (Event, ExecutorLost, JobDone, ModelDone, ModelSession, ModelStarted, ModelWork,
+                                 failed, run_chunk)
 from core.executors.placement import Candidate, choose_model, needs_by_model
 from core.generation import Engine, Outcome
 from core.jobs import GenerationRequest
@@ -116,9 +116,8 @@ class Worker:
         if threads:
             torch.set_num_threads(threads)
         self.engine = _worker_engine(weights, device, settings)
-        self.model: str | None = None
-        self.error: str | None = None
-        self.warm = WarmUp(0)
+        self.settings = settings
+        self.session: ModelSession | None = None  # the model × recipe this worker holds
 
     def info(self) -> dict:
         import ray
@@ -130,17 +129,18 @@ class Worker:
         return {"host": socket.gethostname(), "pid": os.getpid(), "node": ray.get_runtime_context().get_node_id(),
                 "gpu_ids": physical_gpu_ids(devices), "free_gb": min(free) if free else None}
 
-    def run(self, key: str, requests: list[GenerationRequest], warmup: int) -> list[Outcome]:
-        spec = self.engine.spec_for(key)
-        if key != self.model:  # one model at a time: the last one goes before the next one loads
-            if self.model is not None:
-                self.engine.unload(self.model)
-            self.model, self.warm = key, WarmUp(warmup)
-            self.error = load_error(self.engine, spec)
-        if self.error is not None:
-            return [failed(spec, r, self.error) for r in requests]
-        self.warm.before(self.engine, spec, requests)
-        return run_chunk(self.engine, requests)
+    def run(self, key: str, recipe: str, requests: list[GenerationRequest], warmup: int
+            ) -> tuple[list[Outcome], dict[str, float]]:
+        """One chunk of a model × recipe group through the worker's ModelSession (the local executor's steps); its
+        outcomes and the session's first warm-up call per configuration (compile_s)."""
+        if self.session is None or self.session.key != (key, recipe):
+            # one model at a time: another model (or a recipe the loaded one cannot follow) goes first
+            if self.session is not None:
+                self.session.close(unload=self.session.spec.key != key)
+            self.session = ModelSession(self.engine, self.engine.spec_for(key), recipe, warmup=warmup,
+                                        compile_backend=self.settings.compile_backend)
+            self.session.open()
+        return self.session.run(requests), self.session.first_s
 
 
 _API_ENGINES: dict[str, Engine] = {}
@@ -156,9 +156,13 @@ def api_chunk(weights: str, settings: Settings, requests: list[GenerationRequest
 # ---- the driver's side ---------------------------------------------------------------------------
 @dataclass
 class Chunk:
-    model: str
+    group: tuple[str, str]  # (model key, recipe)
     jobs: list
     attempts: int = 0
+
+    @property
+    def model(self) -> str:
+        return self.group[0]
 
 
 @dataclass
@@ -166,7 +170,7 @@ class Slot:
     handle: object
     gpus: int  # GPUs of this worker (1 for a CPU slot)
     info: dict
-    model: str | None = None
+    group: tuple[str, str] | None = None  # the model × recipe it holds
     inflight: deque = field(default_factory=deque)  # refs, oldest (running) first
     restarting: object = None  # after a death: the ref of an info() call that answers once Ray restarted it
     restarting_since: float = 0.0  # time.monotonic() of the death
@@ -240,10 +244,12 @@ class RayExecutor:
 
         self.connect()
         specs = {w.key: w.spec for w in work}
-        warmups = {w.key: w.warmup for w in work}
-        queues = {w.key: deque(Chunk(w.key, list(c)) for c in w.chunks) for w in work}
-        left = {w.key: w.jobs for w in work}
-        started: set[str] = set()
+        warmups = {(w.key, w.recipe): w.warmup for w in work}
+        # model × recipe groups, in the runner's order (a model's eager group first)
+        queues = {(w.key, w.recipe): deque(Chunk((w.key, w.recipe), list(c)) for c in w.chunks) for w in work}
+        left = {(w.key, w.recipe): w.jobs for w in work}
+        self._first_s: dict[tuple[str, str], dict[str, float]] = {}
+        started: set[tuple[str, str]] = set()
         pending: dict = {}  # ref -> (slot or provider, chunk)
         api_busy: dict[str, int] = {}
         open_specs = {k: s for k, s in specs.items() if not s.is_api}
@@ -262,7 +268,7 @@ class RayExecutor:
                 if cancel.is_set():
                     self._cancel_queued()
                 else:
-                    yield from self._dispatch(queues, pending, needs, warmups, started, api_busy)
+                    yield from self._dispatch(queues, pending, needs, warmups, started, api_busy, left)
                 if not pending:
                     if cancel.is_set():
                         return
@@ -297,9 +303,9 @@ class RayExecutor:
                                         type(exc).__name__)
                             chunk.attempts = 1
                             self.retried += 1
-                            queues[chunk.model].appendleft(chunk)
+                            queues[chunk.group].appendleft(chunk)
                             if isinstance(owner, Slot):
-                                owner.model = None  # it restarts empty: it takes work as a fresh worker
+                                owner.group = None  # it restarts empty: it takes work as a fresh worker
                                 if owner.restarting is None and not owner.dead:
                                     owner.restarting = owner.handle.info.remote()
                                     owner.restarting_since = time.monotonic()
@@ -309,11 +315,15 @@ class RayExecutor:
                     except ray.exceptions.RayTaskError as exc:  # an error outside the engine's own handling
                         outcomes = [failed(j.spec, j.request, f"{type(exc.cause).__name__}: {exc.cause}")
                                     for j in chunk.jobs]
+                    if isinstance(outcomes, tuple):  # a worker's (outcomes, first warm-up call per configuration)
+                        outcomes, first_s = outcomes
+                        for config, seconds in first_s.items():
+                            self._first_s.setdefault(chunk.group, {}).setdefault(config, seconds)
                     for job, outcome in zip(chunk.jobs, outcomes):
                         yield JobDone(job, outcome)
-                    left[chunk.model] -= len(chunk.jobs)
-                    if left[chunk.model] == 0:
-                        yield ModelDone(chunk.model)
+                    left[chunk.group] -= len(chunk.jobs)
+                    if left[chunk.group] == 0:
+                        yield ModelDone(chunk.model, chunk.group[1], self._first_s.get(chunk.group, {}))
         finally:
             for slot in self.slots:
                 try:
@@ -322,34 +332,45 @@ class RayExecutor:
                     pass
             self.slots = []
 
-    def _dispatch(self, queues, pending, needs, warmups, started, api_busy) -> Iterator[Event]:
+    @staticmethod
+    def _eligible(group: tuple[str, str], queues, left) -> bool:
+        """A recipe group runs once the model's earlier groups are in (eager first: its images are what the recipe's
+        quality delta compares with)."""
+        for other in queues:
+            if other == group:
+                return True
+            if other[0] == group[0] and left[other]:
+                return False
+        return True
+
+    def _dispatch(self, queues, pending, needs, warmups, started, api_busy, left) -> Iterator[Event]:
         import ray
 
         for slot in self.slots:
             if not self._ready(slot):
                 continue
             while len(slot.inflight) < DEPTH:
-                key = slot.model if slot.model and queues[slot.model] else self._choose(slot, queues, needs)
-                if key is None:
+                group = slot.group if slot.group and queues[slot.group] else self._choose(slot, queues, needs, left)
+                if group is None:
                     break
-                slot.model = key
-                chunk = queues[key].popleft()
-                if key not in started:
-                    started.add(key)
-                    yield ModelStarted(key, sum(len(c.jobs) for c in queues[key]) + len(chunk.jobs))
-                ref = slot.handle.run.remote(key, [j.request for j in chunk.jobs], warmups[key])
+                slot.group = group
+                chunk = queues[group].popleft()
+                if group not in started:
+                    started.add(group)
+                    yield ModelStarted(group[0], sum(len(c.jobs) for c in queues[group]) + len(chunk.jobs))
+                ref = slot.handle.run.remote(group[0], group[1], [j.request for j in chunk.jobs], warmups[group])
                 slot.inflight.append(ref)
                 pending[ref] = (slot, chunk)
         task = ray.remote(api_chunk).options(num_cpus=0, max_retries=0)
-        for key, queue in queues.items():
+        for group, queue in queues.items():
             spec = queue[0].jobs[0].spec if queue else None
             if spec is None or not spec.is_api:
                 continue
             while queue and api_busy.get(spec.provider, 0) < self.api_in_flight:
                 chunk = queue.popleft()
-                if key not in started:
-                    started.add(key)
-                    yield ModelStarted(key, sum(len(c.jobs) for c in queue) + len(chunk.jobs))
+                if group not in started:
+                    started.add(group)
+                    yield ModelStarted(group[0], sum(len(c.jobs) for c in queue) + len(chunk.jobs))
                 ref = task.remote(self.weights, self.settings, [j.request for j in chunk.jobs])
                 api_busy[spec.provider] = api_busy.get(spec.provider, 0) + 1
                 pending[ref] = (spec.provider, chunk)
@@ -379,14 +400,20 @@ class RayExecutor:
             slot.restarting = slot.handle.info.remote()
         return False
 
-    def _choose(self, slot: Slot, queues, needs) -> str | None:
-        candidates = []
-        for key, queue in queues.items():
-            if not queue or queue[0].jobs[0].spec.is_api:
+    def _choose(self, slot: Slot, queues, needs, left) -> tuple[str, str] | None:
+        """The next model × recipe group for a free worker: the placement's choice of model (core.executors.placement),
+        then that model's first group that may run."""
+        candidates, groups = [], {}
+        for group, queue in queues.items():
+            if not queue or queue[0].jobs[0].spec.is_api or not self._eligible(group, queues, left):
                 continue
-            workers = sum(1 for s in self.slots if s.model == key and s is not slot)
-            candidates.append(Candidate(queue[0].jobs[0].spec, len(queue), workers, needs.get(key, 1)))
-        return choose_model(candidates, gpus=slot.gpus, free_gb=slot.info["free_gb"])
+            if group[0] in groups:
+                continue
+            groups[group[0]] = group
+            workers = sum(1 for s in self.slots if s.group is not None and s.group[0] == group[0] and s is not slot)
+            candidates.append(Candidate(queue[0].jobs[0].spec, len(queue), workers, needs.get(group[0], 1)))
+        model = choose_model(candidates, gpus=slot.gpus, free_gb=slot.info["free_gb"])
+        return groups.get(model) if model is not None else None
 
     def _cancel_queued(self) -> None:
         """Cancel: every chunk waiting behind a running one is dropped (not recorded: it never ran)."""
@@ -396,22 +423,22 @@ class RayExecutor:
             while len(slot.inflight) > 1:
                 ray.cancel(slot.inflight.pop())
 
-    def _lost_message(self, left: dict[str, int], why: str) -> str:
+    def _lost_message(self, left: dict, why: str) -> str:
         return (f"{why}, with {sum(left.values())} job(s) not run (nothing is recorded for them); resume with the "
                 "same command once Ray is back (stored jobs are skipped)")
 
     def _unrunnable(self, queues, left, needs, started) -> Iterator[Event]:
         """Chunks no live worker can take (a model needing more GPUs than any node has free): failed rows."""
-        for key, queue in queues.items():
-            if queue and key not in started:  # every ModelDone follows its ModelStarted
-                started.add(key)
-                yield ModelStarted(key, sum(len(c.jobs) for c in queue))
+        for group, queue in queues.items():
+            if queue and group not in started:  # every ModelDone follows its ModelStarted
+                started.add(group)
+                yield ModelStarted(group[0], sum(len(c.jobs) for c in queue))
             while queue:
                 chunk = queue.popleft()
                 for job in chunk.jobs:
                     yield JobDone(job, failed(job.spec, job.request,
-                                              f"no Ray worker can run it: it needs {needs.get(key, 1)} GPU(s) "
+                                              f"no Ray worker can run it: it needs {needs.get(group[0], 1)} GPU(s) "
                                               f"with {job.spec.vram_gb} GB"))
-                left[key] -= len(chunk.jobs)
-                if left[key] == 0:
-                    yield ModelDone(key)
+                left[group] -= len(chunk.jobs)
+                if left[group] == 0:
+                    yield ModelDone(group[0], group[1])

@@ -12,7 +12,8 @@ as a side effect of an import). The engine uses four functions, all keyed by the
 
 Provider modules: ``openai_images`` (OpenAI SDK), ``google_images`` (google-genai: ``imagen`` on Vertex AI,
 ``gemini_images`` on the Gemini API or Vertex AI), ``bytedance`` (Volcano visual API with AK/SK signing, Ark
-Seedream), ``kling`` (JWT, submit and poll); shared code in ``base``; status of every model in ``catalog``
+Seedream), ``kling`` (JWT, submit and poll); shared code in ``base``; an edit's source images (read, checked
+against each provider's limits, encoded) in ``inputs``; status of every model, and which edit, in ``catalog``
 (retired models are refused before sending); ``listing.available_models`` and ``options.parse_params`` for
 the pages and the command line. Base URLs, keys, timeouts and the deadline come from ``core.settings`` (see ``.env.example``).
 """
@@ -107,7 +108,8 @@ def generate(spec: ModelSpec, req: "GenerationRequest", *, settings: "Settings |
     missing = module.missing_credentials(spec, settings)
     if missing:
         raise ProviderError("auth", missing, provider=module.PROVIDER)
-    log.info("%s %s: %d image(s) requested", module.PROVIDER, spec.key, req.num_images)
+    log.info("%s %s: %s, %d image(s) requested%s", module.PROVIDER, spec.key, req.task, req.num_images,
+             f" from {len(req.inputs)} source image(s)" if req.inputs else "")
     result = module.generate(spec, req, settings)
     log.info("%s %s: %d image(s) in %.2f s, %d attempt(s), %.4f USD, request id %s", module.PROVIDER, spec.key,
              len(result.images), result.latency_s, result.attempts, result.cost_usd, result.request_id)

@@ -406,11 +406,15 @@ def fit_size(width: int, height: int, *, min_side: int, max_side: int, multiple:
         scale = up
     w, h = w * scale, h * scale
 
+    # Scaled up to a minimum: round up, so the multiples do not fall below it (1024x768 into 1280x720 pixels
+    # gives 1120x832, not 1104x832); scaled down to a maximum: round down; otherwise to the nearest.
+    to_multiple = math.ceil if up > 1.0 else math.floor if scale < 1.0 else round
+
     def snap(v: float) -> int:
         v = max(min_side, min(max_side, v))
         lo = math.ceil(min_side / multiple) * multiple
         hi = math.floor(max_side / multiple) * multiple
-        return int(max(lo, min(hi, round(v / multiple) * multiple)))
+        return int(max(lo, min(hi, to_multiple(v / multiple) * multiple)))
 
     return snap(w), snap(h)
 
@@ -522,21 +526,29 @@ class Price:
     note: str = ""
 
 
-_OLD = "2026-11-27"  # figures of shared/reference/image-apis.md, kept for past rows of retired models
-_REF = "shared/reference/image-apis.md (2026-11)"
+_OLD = "2026-11-27"  # figures recorded before 2026-12 and not re-read since, kept for past rows of retired models
+_REF = "openai.com/api/pricing, per image (figure recorded 2026-11, before retirement; not re-read)"
 _AS_OF = "2026-12-02"
+_EDIT_AS_OF = "2026-12-04"
 _MINI = "developers.openai.com/api/docs/models/gpt-image-1-mini, per image (stored copy, read 2026-12-02)"
 _G15 = ("estimate: reseller pages quoting OpenAI's per-image figures for gpt-image-1.5 (runware.ai, docs.apiyi.com; "
         "read 2026-12-02); no OpenAI page for it was read")
 _G2 = "estimate: fal.ai/models/openai/gpt-image-2 per-image estimate as of 2026-05 (third party)"
 _G25 = "estimate: no published figure found; gpt-image-2's estimate is used for the --max-cost guard"
-_GOOGLE = "cloud.google.com/vertex-ai/generative-ai/pricing, Imagen per image (via image-apis.md, 2026-11)"
+_MINI_TOKENS = ("estimate: 2.50 USD per 1M image input tokens, OpenAI's gpt-image-1-mini rate as quoted by third "
+                "parties (eesel.ai, read 2026-12-04); the model page's token table was not read here")
+_G15_TOKENS = ("estimate: 8.00 USD per 1M image input tokens, OpenAI API rate for gpt-image-1.5 as listed by "
+               "llmreference.com (read 2026-12-04); no OpenAI page was read")
+_G2_TOKENS = "estimate: no figure found for gpt-image-2 and later; gpt-image-1.5's 8.00 USD per 1M is used"
+_GOOGLE = "cloud.google.com/vertex-ai/generative-ai/pricing, Imagen per image (figure recorded 2026-11; not re-read)"
 _GEMINI = ("estimate: per-image cost map of HeyPuter/puter (transcribing ai.google.dev pricing, 1K image; read "
            "2026-12-02)")
 _GEMINI_LITE = "estimate: no figure found; gemini-3.1-flash-image's is used"
-_ARK = "volcengine.com/docs/82379 Ark pricing, per image (via image-apis.md, 2026-11)"
+_ARK = "volcengine.com/docs/82379 Ark pricing, per output image (figure recorded 2026-11; not re-read)"
 _VOLC = "estimate: Volcano visual API list price per image, not confirmed against the current price page"
 _KLING = "reseller list (302ai apifox page: kling-v1 0.005, v1-5/v2/v2-1 0.02 per text-to-image; read 2026-12-02)"
+_KLING_EDIT = ("reseller list (302ai apifox page: image-to-image kling-v1 0.005, v1-5/v2/v2-1/v2-new 0.04 per image; "
+               "read 2026-12-04)")
 
 PRICES: dict[str, Price] = {
     # retired OpenAI models: their past rows keep these figures
@@ -568,6 +580,10 @@ PRICES: dict[str, Price] = {
     "gpt-image-2/medium/1024": Price(0.07, _AS_OF, _G2),
     "gpt-image-2/high/1024": Price(0.19, _AS_OF, _G2),
     "gpt-image-2.x/high/1024": Price(0.19, _AS_OF, _G25, "gpt-image-2.5-* and 2.6-*: every quality and size"),
+    # edits: the output priced as above, plus each input image token (usage.input_tokens_details.image_tokens)
+    "gpt-image-1-mini/input-image-token": Price(2.5e-6, _EDIT_AS_OF, _MINI_TOKENS, "USD per token"),
+    "gpt-image-1.5/input-image-token": Price(8e-6, _EDIT_AS_OF, _G15_TOKENS, "USD per token"),
+    "gpt-image-2/input-image-token": Price(8e-6, _EDIT_AS_OF, _G2_TOKENS, "USD per token; 2.5-* and 2.6-* too"),
     # Google
     "imagen-3": Price(0.03, _OLD, _GOOGLE),
     "imagen-4": Price(0.04, _OLD, _GOOGLE),
@@ -587,6 +603,11 @@ PRICES: dict[str, Price] = {
     "kling-v1-5": Price(0.020, _AS_OF, _KLING),
     "kling-v2": Price(0.020, _AS_OF, _KLING),
     "kling-v2-1": Price(0.020, _AS_OF, _KLING),
+    "kling-v1/edit": Price(0.005, _EDIT_AS_OF, _KLING_EDIT),
+    "kling-v1-5/edit": Price(0.040, _EDIT_AS_OF, _KLING_EDIT),
+    "kling-v2/edit": Price(0.040, _EDIT_AS_OF, _KLING_EDIT),
+    "kling-v2-1/edit": Price(0.040, _EDIT_AS_OF, _KLING_EDIT),
+    "kling-v2-new/edit": Price(0.040, _EDIT_AS_OF, _KLING_EDIT),
 }
 
 

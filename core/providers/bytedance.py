@@ -10,6 +10,15 @@ Answers carry ``code`` 10000 on success; 5041x/50511 are safety refusals, 50429/
 
 Ark, ``POST {ARK_BASE_URL}/images/generations`` with ``Authorization: Bearer ARK_API_KEY``, through the
 `openai` SDK (Ark speaks its protocol); ``watermark`` and ``guidance_scale`` go in ``extra_body``.
+
+Edits (Seedream 4.0 only; Seedream 3.0 t2i takes no image): the same ``images/generations`` call with the
+``image`` field (Ark SDK ``volcenginesdkarkruntime/resources/images/images.py``: ``image: str | list[str]``), one
+string for one source and a list for multi-reference (up to 10), each a data URI
+``data:image/<format>;base64,...`` with the format in lower case (Ark image API, volcengine.com/docs/82379/1541523:
+jpeg or png, at most 10 MB, aspect ratio 1:3 to 3:1, at most 6000x6000 pixels, sides over 14 px). The bytes
+go in the body and never into the row: its sent parameters keep each source's sha256, size and format.
+An input image the content filter refuses is ``InputImageRiskDetection`` (safety); a bad one a 400
+``InvalidParameter`` (bad_request). Priced per output image, like a generation.
 """
 from __future__ import annotations
 
@@ -40,6 +49,7 @@ from core.providers.base import (
     size_of,
     snippet,
 )
+from core.providers.inputs import Limits, recorded, sources
 from core.providers.openai_images import images_generate
 
 if TYPE_CHECKING:
@@ -62,14 +72,17 @@ class _Model:
     max_side: int
     min_pixels: int | None = None
     max_pixels: int | None = None
+    max_inputs: int = 0  # source images an edit takes (0: text-to-image only)
 
 
 MODELS = {
     "volc-general-2.1": _Model("volc-sync", "high_aes_general_v21_L", 256, 768),
     "jimeng-3.0": _Model("volc-async", "jimeng_t2i_v30", 512, 2048),
     "seedream-3": _Model("ark", "doubao-seedream-3-0-t2i-250415", 512, 2048),
-    "seedream-4": _Model("ark", "doubao-seedream-4-0-250828", 256, 4096, 1280 * 720, 4096 * 4096),
+    "seedream-4": _Model("ark", "doubao-seedream-4-0-250828", 256, 4096, 1280 * 720, 4096 * 4096, max_inputs=10),
 }
+ARK_INPUT_LIMITS = Limits(formats=("jpeg", "png"), max_bytes=10 * 1024 * 1024, min_side=15, max_ratio=3.0,
+                          max_pixels=6000 * 6000)
 EXTRAS: dict[str, dict[str, Any]] = {
     "volc-general-2.1": {"use_pre_llm": FLAG, "use_sr": FLAG, "return_url": FLAG},
     "jimeng-3.0": {"use_pre_llm": FLAG, "return_url": FLAG},
@@ -85,9 +98,11 @@ def specs() -> list["ModelSpec"]:
                  notes="Ark doubao-seedream-3-0-t2i-250415; sizes 512-2048 per side; guidance_scale 1-10; seed; "
                        "watermark off unless extra watermark=true"),
         api_spec("seedream-4", name="Seedream 4.0 (Ark)", provider=PROVIDER, width=2048, height=2048,
-                 max_images_per_call=1, license=_LICENSE,
+                 max_images_per_call=1, license=_LICENSE, tasks=("text-to-image", "edit"),
+                 max_input_images=MODELS["seedream-4"].max_inputs,
                  notes="Ark doubao-seedream-4-0-250828; 1280x720 to 4096x4096 pixels; no seed or guidance; "
-                       "watermark off unless extra watermark=true"),
+                       "watermark off unless extra watermark=true; edits: the image field, 1 to 10 jpeg/png "
+                       "sources up to 10 MB"),
         api_spec("volc-general-2.1", name="Volcano General 2.1", provider=PROVIDER, width=512, height=512,
                  steps=25, guidance=3.5, guidance_range=(1.0, 10.0), min_steps=1, max_steps=50,
                  max_images_per_call=1, license=_LICENSE,
@@ -171,6 +186,7 @@ def check(spec: "ModelSpec", req: "GenerationRequest", settings: "Settings | Non
         if isinstance(steps, bool) or not isinstance(steps, int) or not spec.min_steps <= steps <= spec.max_steps:
             raise RequestError("steps", req.steps, f"an integer from {spec.min_steps} to {spec.max_steps} "
                                                    f"(ddim_steps) for {spec.key}")
+    sources(spec, req, ARK_INPUT_LIMITS)
 
 
 # 2. What is sent ------------------------------------------------------------------------------------
@@ -344,6 +360,12 @@ def _ark_kind(status: int, code: Any, message: str) -> tuple[str | None, bool | 
 
 def _generate_ark(spec: "ModelSpec", req: "GenerationRequest", settings: "Settings") -> ApiResult:
     params, extra_body = _ark_params(spec, req)
+    images_in = sources(spec, req, ARK_INPUT_LIMITS)
+    recorded_body = dict(extra_body)
+    if images_in:  # one data URI, or a list of them for multi-reference
+        uris = [s.data_uri() for s in images_in]
+        extra_body["image"] = uris[0] if len(uris) == 1 else uris
+        recorded_body["image"] = recorded(images_in)
     key = secret(settings.ark_api_key)
     with Call(PROVIDER, settings, secrets=[key]) as call:
         resp, images = images_generate(call, api_key=key, base_url=settings.ark_base_url, prompt=req.prompt,
@@ -351,7 +373,7 @@ def _generate_ark(spec: "ModelSpec", req: "GenerationRequest", settings: "Settin
                                        is_safety=_ark_safety, kind_of=_ark_kind)
         request_id = getattr(resp, "_request_id", None)
         return ApiResult(images=images, request_id=request_id, cost_usd=round(price(spec.key).usd * len(images), 6),
-                         sent_params=sent(**params, **extra_body), latency_s=call.elapsed(), provider=PROVIDER,
+                         sent_params=sent(**params, **recorded_body), latency_s=call.elapsed(), provider=PROVIDER,
                          model_id=params["model"], attempts=call.attempts)
 
 

@@ -1,9 +1,11 @@
-"""Which API models exist today (2026-12-02): status, dates, replacements, and where each fact comes from.
+"""Which API models exist today (2026-12-04): status, dates, replacements, which edit, and where each fact comes from.
 
 Every API model key we ever offered stays here, so rows of a retired model stay browsable (the registry
 still knows its spec), but `refuse_retired` stops a request for it before anything is sent, naming the
 replacement. Prices live in ``base.PRICES`` (each with its own source and date); `rows()` joins both for
-``--list`` and the dashboard. docs/apis.md says the same in prose, with the sources.
+``--list`` and the dashboard. ``EDITS`` names, for each model that edits (its spec's tasks include "edit"), the
+primary source of that capability and of its wire format. docs/apis.md says the same in prose, with the sources.
+Only primary sources (the providers' own SDKs and pages) or docs/apis.md in this repository are cited.
 """
 from __future__ import annotations
 
@@ -16,16 +18,24 @@ if TYPE_CHECKING:
     from core.spec import ModelSpec
 
 State = Literal["available", "deprecated", "retired"]
-AS_OF = "2026-12-02"
+AS_OF = "2026-12-04"
 
 _OPENAI_SDK = "openai 3.57.0 types/image_model.py and resources/images.py (installed, read 2026-12-02)"
 _GENAI_SDK = "google-genai 3.6.1 models.py: generate_images is Vertex-only (read 2026-12-02)"
 _GEMINI_DEPR = "ai.google.dev/gemini-api/docs/deprecations (stored copy, read 2026-12-02)"
 _FIREBASE = ("firebase.google.com Firebase AI reference: 'All Imagen models are deprecated and will shut down as "
              "early as June 2026' (stored copy, read 2026-12-02)")
-_ARK = "Ark image API as documented in shared/reference/image-apis.md (2026-11); no newer source read"
-_VOLC = "Volcano visual API as documented in shared/reference/image-apis.md (2026-11); no newer source read"
-_KLING = "Kling image API pages (stored copies of api reference mirrors, read 2026-12-02)"
+_ARK = ("Ark image API, volcengine.com/docs/82379/1541523, and the Ark SDK (github volcengine/volcengine-python-sdk "
+        "volcenginesdkarkruntime/resources/images/images.py, read 2026-12-04); model list as in docs/apis.md")
+_VOLC = ("Volcano visual API, volcengine.com/docs (CVProcess, CVSync2AsyncSubmitTask); model list as in docs/apis.md "
+         "(2026-11)")
+_KLING = "Kling image API reference, app.klingai.com/cn/dev/document-api (read through mirrors, 2026-12-02)"
+_KLING_EDIT = ("Kling image API reference, app.klingai.com/cn/dev/document-api: image, image_reference, "
+               "image_fidelity, human_fidelity on /v1/images/generations (read through mirrors, 2026-12-04)")
+_OPENAI_EDIT = ("openai 3.63.0 resources/images.py Images.edit: image (up to 16), mask, input_fidelity (installed, "
+                "read 2026-12-04)")
+_GEMINI_EDIT = ("firebase.google.com/docs/ai-logic/generate-images-gemini: all four Gemini image models generate and "
+                "edit (stored copy, read 2026-12-04); google-genai Part.from_bytes (inline_data)")
 
 
 @dataclass(frozen=True)
@@ -74,6 +84,17 @@ STATUS: dict[str, Status] = {
     "kling-v1-5": Status("available", _KLING),
     "kling-v2": Status("available", _KLING),
     "kling-v2-1": Status("available", _KLING),
+    "kling-v2-new": Status("available", _KLING_EDIT),
+}
+
+# Models that edit (task "edit"), with the source of the capability and its wire format
+EDITS: dict[str, str] = {
+    **{key: _OPENAI_EDIT for key in ("gpt-image-1-mini", "gpt-image-1.5", "gpt-image-2", "gpt-image-2.5-sunburst",
+                                     "gpt-image-2.5-flare", "gpt-image-2.6-sunburst", "gpt-image-2.6-flare")},
+    **{key: _GEMINI_EDIT for key in ("gemini-2.5-flash-image", "gemini-3.1-flash-image", "gemini-3-pro-image",
+                                     "gemini-3.1-flash-lite-image")},
+    "seedream-4": _ARK,
+    **{key: _KLING_EDIT for key in ("kling-v1", "kling-v1-5", "kling-v2", "kling-v2-1", "kling-v2-new")},
 }
 
 
@@ -82,6 +103,11 @@ def status(key: str) -> Status:
         return STATUS[key]
     except KeyError:
         raise KeyError(f"{key!r} is not in the API catalog; known: {', '.join(sorted(STATUS))}") from None
+
+
+def edit_source(key: str) -> str | None:
+    """Where the model's edit capability is documented; None when it does not edit."""
+    return EDITS.get(key)
 
 
 def is_available(key: str) -> bool:

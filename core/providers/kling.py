@@ -1,4 +1,5 @@
-"""Kling AI image generation: kling-v1, kling-v1-5, kling-v2 and kling-v2-1, submit then poll.
+"""Kling AI image generation and image-to-image: kling-v1, kling-v1-5, kling-v2, kling-v2-1 (both tasks) and
+kling-v2-new (image-to-image only), submit then poll.
 
 Every request carries a fresh JWT (HS256, ``{"iss": KLING_ACCESS_KEY, "exp": now+1800, "nbf": now-5}``
 signed with KLING_SECRET_KEY) as ``Authorization: Bearer``; a token is never reused across requests.
@@ -12,15 +13,24 @@ request/parameters/method/no such resource; 1300 platform policy, 1301 content s
 1302 too fast, 1303 over the pack's concurrency/QPS (retried); 1304 IP allow-list (not retried: contact
 Kling support); 5000 server error, 5001 unavailable, 5002 server timeout (retried). The JWTs we make are
 kept out of every message, even when a gateway echoes the Authorization header.
+
+Image-to-image (task edit) is the same endpoint with ``image``: the source's base64 alone (Kling refuses a
+``data:`` prefix), one jpg/png of at most 10 MB, sides of at least 300 px, aspect ratio 1:2.5 to 2.5:1. With it:
+``image_fidelity`` 0-1 (how strongly the output follows the source); on kling-v1-5 ``image_reference`` (subject |
+face) is required by Kling, so "subject" is sent unless asked otherwise, and ``human_fidelity`` 0-1 goes with
+subject only. Kling takes no negative prompt with an image (refused before sending). These three options are
+refused for text-to-image. Prices per image-to-image are their own rows (``kling-v1/edit`` ...).
 """
 from __future__ import annotations
 
 import time
 from typing import TYPE_CHECKING, Any
 
+from core.errors import RequestError
 from core.providers.base import (
     ApiResult,
     Call,
+    Number,
     OneOf,
     ProviderError,
     api_spec,
@@ -34,6 +44,7 @@ from core.providers.base import (
     size_of,
     snippet,
 )
+from core.providers.inputs import Limits, is_edit, recorded, refuse_edit_options, sources
 
 if TYPE_CHECKING:
     import requests
@@ -45,11 +56,16 @@ if TYPE_CHECKING:
 PROVIDER = "kling"
 ASPECT_RATIOS = ("16:9", "9:16", "1:1", "4:3", "3:4", "3:2", "2:3", "21:9")
 V1_RATIOS = ASPECT_RATIOS[:-1]  # no 21:9 before v2
-HAS_2K = {"kling-v2", "kling-v2-1"}
+HAS_2K = {"kling-v2", "kling-v2-1", "kling-v2-new"}
 MAX_PROMPT = 2500
 JWT_TTL_S = 1800
 _LICENSE = "proprietary (Kling AI API terms)"
-_NAMES = {"kling-v1": "Kling v1", "kling-v1-5": "Kling v1.5", "kling-v2": "Kling v2", "kling-v2-1": "Kling v2.1"}
+_NAMES = {"kling-v1": "Kling v1", "kling-v1-5": "Kling v1.5", "kling-v2": "Kling v2", "kling-v2-1": "Kling v2.1",
+          "kling-v2-new": "Kling v2 New (image-to-image)"}
+EDIT_ONLY = {"kling-v2-new"}
+REFERENCE = {"kling-v1-5"}  # takes image_reference (required with an image) and human_fidelity
+INPUT_LIMITS = Limits(formats=("jpeg", "png"), max_bytes=10 * 1024 * 1024, min_side=300, max_ratio=2.5)
+EDIT_OPTIONS = ("image_fidelity", "image_reference", "human_fidelity")
 
 
 def ratios(key: str) -> tuple[str, ...]:
@@ -57,8 +73,12 @@ def ratios(key: str) -> tuple[str, ...]:
 
 
 def options(spec: "ModelSpec", settings: "Settings | None" = None) -> dict[str, Any]:
-    return {"aspect_ratio": OneOf(ratios(spec.key)), "resolution": OneOf(("1k", "2k") if spec.key in HAS_2K
-                                                                          else ("1k",))}
+    schema: dict[str, Any] = {"aspect_ratio": OneOf(ratios(spec.key)),
+                              "resolution": OneOf(("1k", "2k") if spec.key in HAS_2K else ("1k",)),
+                              "image_fidelity": Number(0, 1)}
+    if spec.key in REFERENCE:
+        schema.update(image_reference=OneOf(("subject", "face")), human_fidelity=Number(0, 1))
+    return schema
 
 
 list_model_ids = None  # Kling has no list-models call
@@ -68,8 +88,12 @@ def specs() -> list["ModelSpec"]:
     return [
         api_spec(key, name=_NAMES[key], provider=PROVIDER, width=1024, height=1024, supports_negative=True,
                  max_images_per_call=9, license=_LICENSE,
+                 tasks=("edit",) if key in EDIT_ONLY else ("text-to-image", "edit"), max_input_images=1,
                  notes=f"async task (submit, poll); aspect ratios {', '.join(ratios(key))}; resolution "
-                       + ("1k|2k" if key in HAS_2K else "1k only"))
+                       + ("1k|2k" if key in HAS_2K else "1k only")
+                       + ("; image-to-image only" if key in EDIT_ONLY else "")
+                       + "; edits: one jpg/png source (>= 300 px, <= 10 MB), image_fidelity"
+                       + (", image_reference subject|face, human_fidelity" if key in REFERENCE else ""))
         for key in _NAMES
     ]
 
@@ -95,6 +119,15 @@ def kling_token(access_key: str, secret_key: str, *, now: float | None = None, t
 def check(spec: "ModelSpec", req: "GenerationRequest", settings: "Settings | None" = None) -> None:
     check_common(spec, req, max_prompt=MAX_PROMPT, max_negative=MAX_PROMPT, max_n=9)
     check_extra(spec, req.extra, options(spec))
+    refuse_edit_options(spec, req, EDIT_OPTIONS)
+    if is_edit(req):
+        if req.negative_prompt:
+            raise RequestError("negative_prompt", req.negative_prompt,
+                               f"{spec.key} takes no negative prompt with a source image; leave it empty")
+        if "human_fidelity" in req.extra and req.extra.get("image_reference", "subject") != "subject":
+            raise RequestError("extra.human_fidelity", req.extra["human_fidelity"],
+                               "only with image_reference subject")
+    sources(spec, req, INPUT_LIMITS)
 
 
 # 2. What is sent ------------------------------------------------------------------------------------
@@ -107,11 +140,21 @@ def _body(spec: "ModelSpec", req: "GenerationRequest") -> dict[str, Any]:
                                                                                    ratios(spec.key))
     if "resolution" in req.extra:
         body["resolution"] = req.extra["resolution"]
+    if is_edit(req):
+        if spec.key in REFERENCE:
+            body["image_reference"] = req.extra.get("image_reference", "subject")
+        for name in ("image_fidelity", "human_fidelity"):
+            if name in req.extra:
+                body[name] = req.extra[name]
     return body
 
 
+def _price_key(spec: "ModelSpec", req: "GenerationRequest") -> str:
+    return f"{spec.key}/edit" if is_edit(req) or spec.key in EDIT_ONLY else spec.key
+
+
 def estimate_cost_usd(spec: "ModelSpec", req: "GenerationRequest") -> float:
-    return price(spec.key).usd * req.num_images
+    return price(_price_key(spec, req)).usd * req.num_images
 
 
 # 3. Errors ------------------------------------------------------------------------------------------
@@ -159,6 +202,9 @@ def generate(spec: "ModelSpec", req: "GenerationRequest", settings: "Settings") 
     ak, sk = secret(settings.kling_access_key) or "", secret(settings.kling_secret_key) or ""
     base = settings.kling_base_url.rstrip("/")
     body = _body(spec, req)
+    images_in = sources(spec, req, INPUT_LIMITS)
+    if images_in:
+        body["image"] = images_in[0].b64()  # bare base64: Kling refuses a data: prefix
 
     with Call(PROVIDER, settings, secrets=[ak, sk]) as call:
         def sign(_headers: Any) -> dict[str, str]:
@@ -208,8 +254,11 @@ def generate(spec: "ModelSpec", req: "GenerationRequest", settings: "Settings") 
         if not urls:
             raise call.error("malformed", f"task {task_id} succeeded without image URLs", request_id=request_id)
         images = [call.download_image(url, what=f"image {i} download") for i, url in enumerate(urls)]
-        params = {k: v for k, v in body.items() if k not in ("prompt", "negative_prompt")}
-        return ApiResult(images=images, request_id=request_id, cost_usd=round(price(spec.key).usd * len(images), 6),
+        params = {k: v for k, v in body.items() if k not in ("prompt", "negative_prompt", "image")}
+        if images_in:
+            params["image"] = recorded(images_in)
+        return ApiResult(images=images, request_id=request_id,
+                         cost_usd=round(price(_price_key(spec, req)).usd * len(images), 6),
                          sent_params=sent(**params), latency_s=call.elapsed(), provider=PROVIDER, model_id=spec.key,
                          task_id=task_id, attempts=call.attempts, filtered=max(0, req.num_images - len(images)))
 

@@ -17,8 +17,11 @@ import torch
 from PIL import Image
 from sqlalchemy.engine import Engine
 
+from core.edits import EditIndex, EditItem
 from core.loading import resolve_device
-from core.scoring.scorers import Scorer, make_scorer, parse_metrics
+from core.scoring.edit_scorers import EditPair, EditScorer, edit_pair
+from core.scoring.metrics import make_scorers, parse_metrics
+from core.scoring.scorers import Scorer
 from core.settings import Settings
 from core.store import Generation, Score, add_scores, generations_missing_score, session_scope
 
@@ -29,15 +32,17 @@ DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch
 
 @dataclass
 class MetricCounts:
-    """What one metric's pass did: scores written, rows whose image file is gone, scoring seconds."""
+    """What one metric's pass did: scores written, rows whose image file is gone, scoring seconds, and rows the
+    metric does not apply to (an edit without captions for clip_dir, without ground truth for edit_check)."""
 
     scored: int = 0
     missing_file: int = 0
     seconds: float = 0.0
+    not_applicable: int = 0
 
     def __add__(self, other: "MetricCounts") -> "MetricCounts":
         return MetricCounts(self.scored + other.scored, self.missing_file + other.missing_file,
-                            self.seconds + other.seconds)
+                            self.seconds + other.seconds, self.not_applicable + other.not_applicable)
 
 
 # progress(metric, done, total)
@@ -60,14 +65,24 @@ class ScorerSet:
     """The scorers of one sweep or one backfill, loaded once each."""
 
     def __init__(self, metrics: str | Sequence[str], *, device: str = "auto", dtype: str = "float32",
-                 weights: str = "pretrained", settings: Settings | None = None):
+                 weights: str = "pretrained", settings: Settings | None = None, edit_items: Sequence[EditItem] = ()):
         if dtype not in DTYPES:
             raise ValueError(f"dtype: {dtype!r} is not allowed; choose one of {', '.join(DTYPES)}")
         self.metrics = parse_metrics(metrics)
         self.device = resolve_device(device)
         self.dtype = DTYPES[dtype] if self.device != "cpu" else torch.float32  # half precision on CPU: slow, partial
         # Checked now, before any model loads.
-        self._scorers: dict[str, Scorer] = {m: make_scorer(m, weights=weights, settings=settings) for m in self.metrics}
+        self._scorers: dict[str, Scorer] = make_scorers(self.metrics, weights=weights, settings=settings)
+        # Edit metrics find a stored edit's suite item (region, captions) by source hash and instruction.
+        self._edit_items = tuple(edit_items)
+        self._edit_index: EditIndex | None = None
+
+    @property
+    def edit_index(self) -> EditIndex:
+        """The shipped suites' items and the ones handed in, read on first use."""
+        if self._edit_index is None:
+            self._edit_index = EditIndex.shipped(extra=self._edit_items)
+        return self._edit_index
 
     def scorer(self, metric: str) -> Scorer:
         """The loaded scorer of `metric`, on this set's device."""
@@ -87,15 +102,16 @@ class ScorerSet:
               batch_size: int = 16, progress: Progress | None = None) -> dict[str, MetricCounts]:
         """Score the ok generations (of `run_id`, or among `generation_ids`, or all) that have no score of a metric
         by a scorer of this set's weights mode (pretrained scores are not blocked by tiny ones, nor the reverse).
-        A new revision of a scorer does not rescore what an older one scored."""
+        Each metric scores the rows of its task (edit metrics: edits). A new revision of a scorer does not rescore
+        what an older one scored."""
         if batch_size < 1:
             raise ValueError(f"batch_size: {batch_size!r} is not allowed; use 1 or more")
         counts: dict[str, MetricCounts] = {}
         for metric in self.metrics:
-            weights = self._scorers[metric].weights
+            weights, task = self._scorers[metric].weights, self._scorers[metric].task
             with session_scope(store_engine, read_only=True) as s:
                 rows = generations_missing_score(session=s, metric=metric, scorer_weights=weights, run_id=run_id,
-                                                 generation_ids=generation_ids)
+                                                 generation_ids=generation_ids, task=task)
             if not rows:  # the scorer is loaded only when something lacks its metric
                 counts[metric] = MetricCounts()
                 continue
@@ -108,31 +124,41 @@ class ScorerSet:
                     progress: Progress | None) -> MetricCounts:
         counts = MetricCounts()
         for i in range(0, len(rows), batch_size):
-            batch, images = [], []
+            batch, images, pairs = [], [], []
             for row in rows[i:i + batch_size]:
                 image = _open(row.image_path)
-                if image is None:
+                pair = edit_pair(row, image, self.edit_index) if image is not None and scorer.task == "edit" else None
+                if image is None or (scorer.task == "edit" and pair is None):
                     counts.missing_file += 1
-                    log.warning("generation %s: image %s is gone; not scored", row.id, row.image_path)
+                    log.warning("generation %s: image %s or its source is gone; not scored", row.id, row.image_path)
                     continue
                 batch.append(row)
                 images.append(image)
+                pairs.append(pair)
             if batch:
                 _sync(self.device)
                 t0 = time.perf_counter()
-                values = scorer.score(images, [row.prompt for row in batch])
+                values = self._values(scorer, batch, images, pairs)
                 _sync(self.device)
                 seconds = time.perf_counter() - t0
                 scores = [Score(generation_id=row.id, metric=scorer.metric, value=value, scorer_id=scorer.scorer_id,
                                 scorer_revision=scorer.revision, weights=scorer.weights, seconds=seconds / len(batch),
                                 batch_size=len(batch), device=self.device)
-                          for row, value in zip(batch, values)]
+                          for row, value in zip(batch, values) if value is not None]
+                counts.not_applicable += len(batch) - len(scores)
                 with session_scope(store_engine) as s:
                     counts.scored += add_scores(session=s, scores=scores)
                 counts.seconds += seconds
             if progress is not None:
                 progress(scorer.metric, min(i + batch_size, len(rows)), len(rows))
         return counts
+
+    @staticmethod
+    def _values(scorer: Scorer, rows: list[Generation], images: list[Image.Image],
+                pairs: list[EditPair | None]) -> list[float | None]:
+        if isinstance(scorer, EditScorer):
+            return scorer.score_edits(pairs)
+        return scorer.score(images, [row.prompt for row in rows])
 
     def offload(self) -> None:
         """Move every loaded scorer to the CPU (kept loaded): a generator can have the GPU."""
@@ -159,8 +185,10 @@ class ScorerSet:
 def score_missing(*, store_engine: Engine, metrics: str | Sequence[str], run_id: int | None = None,
                   generation_ids: Sequence[int] | None = None, batch_size: int = 16, device: str = "auto",
                   dtype: str = "float32", weights: str = "pretrained", settings: Settings | None = None,
-                  progress: Progress | None = None) -> dict[str, MetricCounts]:
-    """Score every ok generation (of one run, or all) lacking a metric; each scorer loads once. A rerun adds none."""
-    with ScorerSet(metrics, device=device, dtype=dtype, weights=weights, settings=settings) as scorers:
+                  progress: Progress | None = None, edit_items: Sequence[EditItem] = ()) -> dict[str, MetricCounts]:
+    """Score every ok generation (of one run, or all) lacking a metric; each scorer loads once. A rerun adds none
+    (an edit metric that does not apply to a row, e.g. clip_dir without captions, writes nothing for it)."""
+    with ScorerSet(metrics, device=device, dtype=dtype, weights=weights, settings=settings,
+                   edit_items=edit_items) as scorers:
         return scorers.score(store_engine=store_engine, run_id=run_id, generation_ids=generation_ids,
                              batch_size=batch_size, progress=progress)

@@ -3,6 +3,8 @@
     python -m core.bench score --all --metrics clip,pick,aesthetic
     python -m core.bench score --run 12 --metrics clip --batch-size 32 --device cuda:1
     python -m core.bench score --all --metrics clip --scorer-weights tiny   (offline demo: noise scores, labelled)
+    python -m core.bench score --all --metrics edit_l1,clip_dir --edit-items my_pairs.jsonl   (edits: regions and
+        captions of your own pairs; the shipped suites' are found by source hash and instruction)
 """
 from __future__ import annotations
 
@@ -13,9 +15,11 @@ from typing import Sequence
 
 from tqdm import tqdm
 
+from core.edits import EditItem, load_edit_items
 from core.errors import CaseStudyError
 from core.scoring.backfill import DTYPES, MetricCounts, score_missing
-from core.scoring.scorers import METRICS, SCORER_WEIGHTS, parse_metrics
+from core.scoring.metrics import METRICS, parse_metrics
+from core.scoring.scorers import SCORER_WEIGHTS
 from core.settings import get_settings
 from core.store import get_run, make_engine, session_scope
 
@@ -27,6 +31,13 @@ def _db_url(text: str) -> str:
 def _metrics(text: str) -> list[str]:
     try:
         return parse_metrics(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def _edit_items(text: str) -> list[EditItem]:
+    try:
+        return load_edit_items(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from exc
 
@@ -45,7 +56,10 @@ def parser() -> argparse.ArgumentParser:
     which.add_argument("--run", type=int, help="score the images of this run id")
     which.add_argument("--all", action="store_true", help="score every ok image in the store")
     p.add_argument("--metrics", type=_metrics, default=list(METRICS),
-                   help=f"comma-separated, from {', '.join(METRICS)} (default: all)")
+                   help=f"comma-separated, from {', '.join(METRICS)} (default: all; edit metrics score edits only)")
+    p.add_argument("--edit-items", type=_edit_items, default=[], metavar="FILE",
+                   help="a JSONL or folder of edit items (regions, captions) besides the shipped suites, for the "
+                        "edit metrics")
     p.add_argument("--batch-size", type=_positive, default=16, help="images per scorer call (default: 16)")
     p.add_argument("--device", default=None, help="cuda, cuda:1, cpu or auto (default: IGCS_DEVICE)")
     p.add_argument("--dtype", choices=tuple(DTYPES), default="float32",
@@ -58,11 +72,12 @@ def parser() -> argparse.ArgumentParser:
 
 
 def table(counts: dict[str, MetricCounts]) -> str:
-    head = f"{'metric':<10} {'scored':>7} {'no file':>8} {'seconds':>8} {'img/s':>7}"
+    head = f"{'metric':<10} {'scored':>7} {'no file':>8} {'n/a':>5} {'seconds':>8} {'img/s':>7}"
     lines = [head, "-" * len(head)]
     for metric, c in counts.items():
-        rate = f"{c.scored / c.seconds:.1f}" if c.seconds else "-"
-        lines.append(f"{metric:<10} {c.scored:>7} {c.missing_file:>8} {c.seconds:>8.2f} {rate:>7}")
+        rate = f"{c.scored / c.seconds:.1f}" if c.seconds and c.scored else "-"
+        lines.append(f"{metric:<10} {c.scored:>7} {c.missing_file:>8} {c.not_applicable:>5} {c.seconds:>8.2f} "
+                     f"{rate:>7}")
     return "\n".join(lines)
 
 
@@ -89,7 +104,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             counts = score_missing(store_engine=engine, metrics=args.metrics, run_id=args.run,
                                    batch_size=args.batch_size, device=args.device or settings.device, dtype=args.dtype,
-                                   weights=args.scorer_weights, settings=settings, progress=progress)
+                                   weights=args.scorer_weights, settings=settings, progress=progress,
+                                   edit_items=args.edit_items)
         except (CaseStudyError, ValueError, RuntimeError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1

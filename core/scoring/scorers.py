@@ -78,6 +78,7 @@ class Scorer(ABC):
     metric: ClassVar[str]
     label: ClassVar[str]
     hub_id: ClassVar[str]
+    task: ClassVar[str] = "text-to-image"  # the rows it scores (edit scorers: "edit", core.scoring.edit_scorers)
 
     def __init__(self, *, weights: str = "pretrained", settings: Settings | None = None):
         if weights not in SCORER_WEIGHTS:
@@ -219,6 +220,15 @@ class _ClipPair(Scorer):
             pixels = self.processor(images=[_rgb(im) for im in images], return_tensors="pt")["pixel_values"]
             return _normalized(_embeds(self.model.get_image_features(pixel_values=pixels.to(self.device, self.dtype))))
 
+    def text_embeddings(self, texts: Sequence[str]) -> torch.Tensor:
+        """L2-normalised text embeddings (float32), texts cut at CLIP's 77 tokens with the end-of-text token kept."""
+        with torch.inference_mode():
+            tokens = self.processor(text=list(texts), padding=True, truncation=True,
+                                    max_length=self.model.config.text_config.max_position_embeddings,
+                                    return_tensors="pt")
+            ids, mask = tokens["input_ids"].to(self.device), tokens["attention_mask"].to(self.device)
+            return _normalized(_embeds(self.model.get_text_features(input_ids=ids, attention_mask=mask)))
+
 
 class ClipScorer(_ClipPair):
     metric = "clip"
@@ -302,14 +312,15 @@ SCORERS: dict[str, type[Scorer]] = {cls.metric: cls for cls in (ClipScorer, Pick
 METRICS: tuple[str, ...] = tuple(SCORERS)
 
 
-def parse_metrics(text: str | Sequence[str]) -> list[str]:
-    """"clip,pick" or ["clip", "pick"] -> checked metric names (unknown ones fail with the known list)."""
+def parse_metrics(text: str | Sequence[str], known: Sequence[str] = METRICS) -> list[str]:
+    """"clip,pick" or ["clip", "pick"] -> checked metric names (unknown ones fail with the `known` list; every
+    metric, edit ones included: core.scoring.metrics.parse_metrics)."""
     names = [n.strip() for n in (text.split(",") if isinstance(text, str) else text) if n.strip()]
     if not names:
-        raise ValueError(f"metrics: none given; choose from {', '.join(METRICS)}")
+        raise ValueError(f"metrics: none given; choose from {', '.join(known)}")
     for name in names:
-        if name not in SCORERS:
-            raise UnknownMetricError(name, METRICS)
+        if name not in known:
+            raise UnknownMetricError(name, tuple(known))
     return list(dict.fromkeys(names))
 
 

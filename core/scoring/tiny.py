@@ -13,7 +13,7 @@ import string
 import torch
 from tokenizers import Tokenizer, normalizers, pre_tokenizers, processors
 from tokenizers.models import WordLevel
-from transformers import CLIPConfig, CLIPModel, CLIPProcessor, PreTrainedTokenizerFast
+from transformers import CLIPConfig, CLIPModel, CLIPProcessor, PreTrainedTokenizerFast, ViTConfig, ViTModel
 
 try:
     from transformers import CLIPImageProcessorPil as PilImageProcessor  # transformers >= 5: the PIL backend
@@ -72,3 +72,11 @@ def tiny_aesthetic_mlp(seed: int = 0, input_size: int = TINY_PROJECTION) -> Aest
         for p in mlp.parameters():
             p.mul_(3.0)
     return mlp.eval()
+
+
+def tiny_dino(seed: int = 0) -> ViTModel:
+    """A DINO-style ViT (CLS token after the final LayerNorm, no pooler) of toy size, on TINY_IMAGE px inputs."""
+    torch.manual_seed(seed)
+    config = ViTConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+                       image_size=TINY_IMAGE, patch_size=8, qkv_bias=True)
+    return ViTModel(config, add_pooling_layer=False).eval()

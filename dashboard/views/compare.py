@@ -104,15 +104,21 @@ def _pair(row: pd.Series, label_a: str, label_b: str, with_pixels: bool, clip_we
 
 
 def _one_configuration(rows: pd.DataFrame, side: str, where) -> pd.DataFrame:
-    """A side with several configurations (core.jobs.Configuration) pairs one of them: the user picks which."""
-    configs = compare_data.configurations(rows)
-    if len(configs) <= 1:
+    """A model that ran several configurations (core.jobs.Configuration) on this side pairs one of them: the user
+    picks which (the one with most images first); a model with one configuration needs no choice."""
+    if rows.empty:
         return rows
-    counts = rows["config"].value_counts()
-    chosen = where.selectbox(f"Configuration {side}", configs, key=f"cmp_config_{side.lower()}",
-                             format_func=lambda c: f"{c} ({counts[c]} images)",
-                             help="pairs never mix configurations (size, steps, guidance, recipe, weights ...)")
-    return rows[rows["config"] == chosen]
+    keep = []
+    for model, own in rows.groupby("model_key", sort=True):
+        configs = compare_data.configurations(own)
+        if len(configs) > 1:
+            counts = own["config"].value_counts()
+            chosen = where.selectbox(f"{model} on {side}", configs, key=f"cmp_config_{side.lower()}_{model}",
+                                     format_func=lambda c, counts=counts: f"{c} ({counts[c]} images)",
+                                     help="pairs never mix configurations (size, steps, guidance, recipe, weights ...)")
+            own = own[own["config"] == chosen]
+        keep.append(own)
+    return pd.concat(keep)
 
 
 chosen = _choose()

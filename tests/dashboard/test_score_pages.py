@@ -151,7 +151,9 @@ def test_compare_two_tiny_runs_and_two_models(page, db, db_url, tmp_path, monkey
     at.multiselect(key="cmp_runs").set_value([1]).run()
     _no_exception(at)
     assert "**2** pair(s) · **0** only in A (flux-dev) · **0** only in B (sd21)" in _texts(at)
-    summary = at.dataframe[0].value.set_index("metric")
+    timing = at.dataframe[0].value  # each side's n and p50 per configuration (core.stats), above the pairs
+    assert list(timing["side"]) == ["A", "B"] and (timing["n"] + timing["first_n"] == 2).all()
+    summary = next(d.value for d in at.dataframe if "metric" in d.value.columns).set_index("metric")
     assert set(summary.index) == {"CLIPScore", "PickScore"} and (summary["pairs"] == 2).all()
     assert "tiny scorer" in _texts(at)
     # two runs: sd21 at 2 and 3 steps, same prompt, seed and size: PSNR and SSIM per pair

@@ -8,20 +8,29 @@ CVSync2AsyncSubmitTask / CVSync2AsyncGetResult pair (jimeng_t2i_v30). ``task_mod
 "expired". Extra scenarios: ``concurrency`` (429, code 50430), ``code_N`` (business code N).
 
 `ArkFake` serves ``POST /api/v3/images/generations`` with ``Authorization: Bearer ARK_API_KEY``; extra
-scenarios ``code_X`` (error code X, e.g. code_OutputImageRiskDetection) and ``echo_auth``.
+scenarios ``code_X`` (error code X, e.g. code_OutputImageRiskDetection) and ``echo_auth``. Seedream 4.0 takes
+``image``: one string or a list of 1-10, each a URL or a ``data:image/<format>;base64,...`` URI (lower-case
+format, jpeg or png, at most 10 MB, ratio 1:3 to 3:1); each is decoded and checked, and kept on the request's
+``notes["images"]`` as (format, bytes). Seedream 3.0 t2i refuses ``image``. Edit scenarios: ``bad_image`` (400
+InvalidParameter on ``image``), ``too_large`` (400 InvalidParameter, over 10 MB), ``safety_image`` (400
+InputImageRiskDetection).
 """
 from __future__ import annotations
 
 import base64
+import binascii
 import functools
 import hashlib
 import hmac
+import io
 import json
 import re
 import time
 import uuid
 from typing import Any
 from urllib.parse import quote
+
+from PIL import Image, UnidentifiedImageError
 
 from tests.fakes.common import FakeServer, Reply, Seen, image_bytes, json_reply
 
@@ -267,6 +276,15 @@ class ArkFake(FakeServer):
         elif scenario == "safety":
             return self._error(400, "InputTextSensitiveContentDetected", "The request failed because the input text "
                                "may contain sensitive information.", "BadRequest")
+        elif scenario == "safety_image":
+            return self._error(400, "InputImageRiskDetection", "The request failed because the input image may "
+                               "contain sensitive information.", "BadRequest")
+        elif scenario == "bad_image":
+            return self._error(400, "InvalidParameter", "The parameter `image` specified in the request is not valid: "
+                               "the image cannot be decoded.", "BadRequest", "image")
+        elif scenario == "too_large":
+            return self._error(400, "InvalidParameter", "The parameter `image` specified in the request is not valid: "
+                               "image size exceeds the limit of 10 MB.", "BadRequest", "image")
         elif scenario.startswith("code_"):  # any Ark error code, e.g. code_OutputImageRiskDetection
             return self._error(400, scenario[5:], "The request failed the provider's check.", "BadRequest")
         elif scenario == "echo_auth":
@@ -276,7 +294,7 @@ class ArkFake(FakeServer):
         body = seen.json
         if not isinstance(body, dict):
             return self._error(400, "InvalidParameter", "The request body is not valid JSON.", "BadRequest")
-        bad = self._validate(body)
+        bad = self._validate(body) or self._images(body, seen)
         if bad:
             return self._error(400, "InvalidParameter", f"The parameter `{bad[0]}` specified in the request is not "
                                                         f"valid: {bad[1]}.", "BadRequest", bad[0])
@@ -323,6 +341,36 @@ class ArkFake(FakeServer):
                 return "guidance_scale", "a number in [1, 10]"
         if "watermark" in body and not isinstance(body["watermark"], bool):
             return "watermark", "a boolean"
+        return None
+
+    @staticmethod
+    def _images(body: dict, seen: Seen) -> tuple[str, str] | None:
+        if "image" not in body:
+            return None
+        if ARK_MODELS[body["model"]] != "4":
+            return "image", "this model takes no input image"
+        items = body["image"] if isinstance(body["image"], list) else [body["image"]]
+        if not 1 <= len(items) <= 10 or not all(isinstance(i, str) for i in items):
+            return "image", "a URL or data URI, or a list of 1 to 10 of them"
+        seen.notes["images"] = []
+        for item in items:
+            m = re.fullmatch(r"data:image/([a-z]+);base64,([A-Za-z0-9+/=]+)", item, flags=re.S)
+            if not m:
+                return "image", "a URL or data:image/<format>;base64,<data> with the format in lower case"
+            try:
+                data = base64.b64decode(m.group(2), validate=True)
+                with Image.open(io.BytesIO(data)) as img:
+                    img.load()
+                    fmt, (w, h) = (img.format or "").lower(), img.size
+            except (binascii.Error, ValueError, UnidentifiedImageError, OSError, SyntaxError):
+                return "image", "the image cannot be decoded"
+            if fmt not in ("jpeg", "png") or m.group(1) != fmt:
+                return "image", f"jpeg or png declared as such, not {fmt} declared as {m.group(1)}"
+            if len(data) > 10 * 1024 * 1024:
+                return "image", "image size exceeds the limit of 10 MB"
+            if not 1 / 3 <= w / h <= 3 or min(w, h) <= 14:
+                return "image", "aspect ratio in [1/3, 3], sides over 14 px"
+            seen.notes["images"].append((fmt, data))
         return None
 
     @staticmethod

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import secrets
 import threading
 from collections import deque
@@ -46,6 +47,50 @@ class Reply:
     status: int
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class FormPart:
+    """One part of a multipart/form-data body: its field name, file name (None for a plain field) and bytes."""
+
+    name: str
+    filename: str | None
+    content_type: str | None
+    data: bytes
+
+    @property
+    def text(self) -> str:
+        return self.data.decode("utf-8")
+
+
+def parse_multipart(content_type: str, body: bytes) -> list[FormPart]:
+    """Split a multipart/form-data body on its boundary, byte-exact (RFC 7578); ValueError if it is not one."""
+    m = re.search(r'boundary="?([^";]+)"?', content_type or "")
+    if not (content_type or "").startswith("multipart/form-data") or not m:
+        raise ValueError(f"not multipart/form-data: {content_type!r}")
+    delimiter = b"--" + m.group(1).encode("latin-1")
+    chunks = body.split(delimiter)
+    if len(chunks) < 3 or not chunks[-1].startswith(b"--"):
+        raise ValueError("multipart body without its closing boundary")
+    parts = []
+    for chunk in chunks[1:-1]:
+        if not chunk.startswith(b"\r\n") or not chunk.endswith(b"\r\n"):
+            raise ValueError("multipart part not framed by CRLF")
+        head, sep, data = chunk[2:-2].partition(b"\r\n\r\n")
+        if not sep:
+            raise ValueError("multipart part without headers")
+        headers = {}
+        for line in head.decode("latin-1").split("\r\n"):
+            key, _, value = line.partition(":")
+            headers[key.strip().lower()] = value.strip()
+        disposition = headers.get("content-disposition", "")
+        name = re.search(r'\bname="([^"]*)"', disposition)
+        filename = re.search(r'\bfilename="([^"]*)"', disposition)
+        if not disposition.startswith("form-data") or not name:
+            raise ValueError(f"multipart part without a form-data name: {disposition!r}")
+        parts.append(FormPart(name.group(1), filename.group(1) if filename else None, headers.get("content-type"),
+                              data))
+    return parts
 
 
 def json_reply(status: int, payload: Any, headers: dict[str, str] | None = None) -> Reply:

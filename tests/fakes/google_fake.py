@@ -9,12 +9,22 @@ enums in either casing, seed only without watermark, Gemini refusing negativePro
 enhancePrompt, unknown names). Extra scenarios: ``filter_one`` (one image withheld, with its reason when
 includeRaiReason), ``safety`` (every image withheld), ``safety_prompt`` (400 for the prompt itself),
 ``truncated`` (a 200 whose JSON body is cut in half).
+
+generateContent edits: image parts as ``inlineData`` (``mimeType`` image/png|jpeg|webp, base64 ``data``) beside the
+text part, decoded and checked (a part that is not an image of its declared type: 400 INVALID_ARGUMENT "Unable to
+process input image"; more than the model's ``MAX_INPUTS``: 400; a request body over 20 MB: 400 "Request payload size
+exceeds the limit"). What arrived is kept on the request's ``notes["inline_images"]`` as (mimeType, bytes).
+Edit scenarios: ``bad_image`` and ``too_large`` (those answers whatever was sent), ``safety`` (IMAGE_SAFETY).
 """
 from __future__ import annotations
 
 import base64
+import binascii
+import io
 import re
 from typing import Any
+
+from PIL import Image, UnidentifiedImageError
 
 from tests.fakes.common import FakeServer, Reply, Seen, image_bytes, json_reply
 
@@ -37,6 +47,12 @@ GEMINI_IMAGE = {"gemini-2.5-flash-image", "gemini-3.1-flash-image", "gemini-3-pr
 CONTENT_RATIOS = {"1:1": (1024, 1024), "2:3": (832, 1248), "3:2": (1248, 832), "3:4": (864, 1184),
                   "4:3": (1184, 864), "9:16": (768, 1344), "16:9": (1344, 768), "21:9": (1536, 672)}
 SIZE_SCALE = {"1K": 1, "2K": 2, "4K": 4}
+MAX_INPUTS = {"gemini-2.5-flash-image": 3, "gemini-3.1-flash-image": 14, "gemini-3-pro-image": 14,
+              "gemini-3.1-flash-lite-image": 3}
+MAX_REQUEST_BYTES = 20 * 1024 * 1024
+INLINE_TYPES = {"image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WEBP"}
+BAD_IMAGE = ("Unable to process input image. Please retry or report in "
+             "https://developers.generativeai.google/guide/troubleshooting")
 RETRY_INFO = "type.googleapis.com/google.rpc.RetryInfo"
 RAI_REASON = ("Unable to show generated images. All images were filtered out because they violated Vertex AI's "
               "usage guidelines. Support codes: 56562880")
@@ -156,6 +172,32 @@ class GoogleFake(FakeServer):
         text = " ".join(p.get("text", "") for c in contents for p in c.get("parts", []) if isinstance(p, dict))
         if not text.strip():
             return _error(400, "INVALID_ARGUMENT", "contents: a text part is required.")
+        if scenario == "too_large" or len(seen.body) > MAX_REQUEST_BYTES:
+            return _error(400, "INVALID_ARGUMENT", f"Request payload size exceeds the limit: {MAX_REQUEST_BYTES} "
+                                                   "bytes.")
+        if scenario == "bad_image":
+            return _error(400, "INVALID_ARGUMENT", BAD_IMAGE)
+        inline = [p["inlineData"] for c in contents for p in c.get("parts", [])
+                  if isinstance(p, dict) and "inlineData" in p]
+        model = seen.path.rsplit("/", 1)[-1].split(":")[0]
+        if len(inline) > MAX_INPUTS[model]:
+            return _error(400, "INVALID_ARGUMENT", f"{model} takes at most {MAX_INPUTS[model]} input images, got "
+                                                   f"{len(inline)}.")
+        seen.notes["inline_images"] = []
+        for part in inline:
+            mime = part.get("mimeType", part.get("mime_type"))  # proto JSON: either spelling
+            if mime not in INLINE_TYPES:
+                return _error(400, "INVALID_ARGUMENT", f"Unsupported MIME type: {mime}")
+            try:
+                # proto JSON bytes: standard or URL-safe base64 (the SDK sends URL-safe)
+                data = base64.b64decode((part.get("data") or "").replace("-", "+").replace("_", "/"), validate=True)
+                with Image.open(io.BytesIO(data)) as img:
+                    img.load()
+                    if img.format != INLINE_TYPES[mime]:
+                        raise ValueError(img.format)
+            except (binascii.Error, ValueError, UnidentifiedImageError, OSError, SyntaxError):
+                return _error(400, "INVALID_ARGUMENT", BAD_IMAGE)
+            seen.notes["inline_images"].append((mime, data))
         config = body.get("generationConfig") or {}
         if [m.upper() for m in config.get("responseModalities", [])] != ["IMAGE"]:
             return _error(400, "INVALID_ARGUMENT", "responseModalities must be [IMAGE] for this test server.")
@@ -180,7 +222,8 @@ class GoogleFake(FakeServer):
         data = base64.b64encode(image_bytes(w * k // 4, h * k // 4)).decode()
         return json_reply(200, {"candidates": [{"content": {"role": "model", "parts": [
             {"inlineData": {"mimeType": "image/png", "data": data}}]}, "finishReason": "STOP", "index": 0}],
-            "usageMetadata": {"promptTokenCount": len(text.split()), "candidatesTokenCount": 1290},
+            "usageMetadata": {"promptTokenCount": len(text.split()) + 1290 * len(inline),
+                              "candidatesTokenCount": 1290},
             "modelVersion": seen.path.rsplit("/", 1)[-1].split(":")[0], "responseId": f"resp-{len(self.requests)}"})
 
     # -- auth ----------------------------------------------------------------------------------------

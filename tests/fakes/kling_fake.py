@@ -8,19 +8,30 @@ resolution, unknown fields; 2k and 21:9 only from kling-v2 on). Tasks go submitt
 images by URL from this server. ``task_mode``: "ok", "fail" (failed with a risk-control message),
 "never" (processing forever). Extra scenarios: ``concurrency`` (429/1303), ``unavailable`` (503/5001),
 ``ip_whitelist`` (401/1304), ``echo_auth`` (a gateway quoting the Authorization header).
+
+Image-to-image: ``image`` is bare base64 (a ``data:`` prefix is refused, as Kling does) or a URL, decoded and
+checked (jpg/png, at most 10 MB, sides of at least 300 px, ratio 1:2.5 to 2.5:1); kling-v1-5 requires
+``image_reference`` with it, kling-v2-new requires an image, no negative prompt goes with one, ``image_fidelity``
+and ``human_fidelity`` are numbers in [0, 1]. What arrived is kept on the task (``tasks[id]["image"]``: the decoded
+bytes) and on the request's notes. Edit scenarios: ``bad_image`` (400/1201 on image), ``too_large`` (400/1201 over
+10 MB); ``task_mode`` "fail" covers a source refused by risk control.
 """
 from __future__ import annotations
 
+import base64
+import binascii
+import io
 import time
 import uuid
 from typing import Any
 
 import jwt
+from PIL import Image, UnidentifiedImageError
 
 from tests.fakes.common import FakeServer, Reply, Seen, image_bytes, json_reply
 
-MODELS = {"kling-v1", "kling-v1-5", "kling-v2", "kling-v2-1"}
-HAS_2K = {"kling-v2", "kling-v2-1"}  # and 21:9: the capability map has neither before v2
+MODELS = {"kling-v1", "kling-v1-5", "kling-v2", "kling-v2-1", "kling-v2-new"}
+HAS_2K = {"kling-v2", "kling-v2-1", "kling-v2-new"}  # and 21:9: the capability map has neither before v2
 ASPECT = {"16:9": (1344, 768), "9:16": (768, 1344), "1:1": (1024, 1024), "4:3": (1184, 880), "3:4": (880, 1184),
           "3:2": (1248, 832), "2:3": (832, 1248), "21:9": (1568, 672)}
 FIELDS = {"model_name", "prompt", "negative_prompt", "n", "aspect_ratio", "resolution", "callback_url", "image",
@@ -79,8 +90,12 @@ class KlingFake(FakeServer):
             return self._reply(401, 1304, "The IP whitelisting policy of the account is triggered")
         elif scenario == "echo_auth":
             return self._reply(502, 5000, f"gateway error; request had Authorization: {seen.headers['authorization']}")
+        elif scenario == "bad_image":
+            return self._reply(400, 1201, "Invalid request parameters: image is invalid, cannot be decoded")
+        elif scenario == "too_large":
+            return self._reply(400, 1201, "Invalid request parameters: image file size cannot exceed 10MB")
         if seen.method == "POST" and seen.path == "/v1/images/generations":
-            return self._create(seen.json)
+            return self._create(seen.json, seen)
         if seen.method == "GET" and seen.path.startswith("/v1/images/generations/"):
             return self._query(seen.path.rsplit("/", 1)[1])
         return self._reply(404, 1203, f"The requested resource {seen.path} does not exist")
@@ -116,7 +131,42 @@ class KlingFake(FakeServer):
         return None
 
     # -- tasks ---------------------------------------------------------------------------------------
-    def _create(self, body: Any) -> Reply:
+    def _image(self, body: dict, model: str, seen: Seen | None) -> tuple[bytes | None, str | None]:
+        """(decoded source image, None), (None, None) when there is none, or (None, error message)."""
+        image = body.get("image")
+        if image is None:
+            return None, ("kling-v2-new takes image-to-image only: image is required" if model == "kling-v2-new"
+                          else None)
+        if not isinstance(image, str) or not image:
+            return None, "image must be a base64 string or a URL"
+        if image.startswith("data:"):
+            return None, "Incorrect Base64 encoded parameter (includes the data: prefix)"
+        try:
+            data = base64.b64decode(image, validate=True)
+            with Image.open(io.BytesIO(data)) as img:
+                img.load()
+                fmt, (w, h) = img.format, img.size
+        except (binascii.Error, ValueError, UnidentifiedImageError, OSError, SyntaxError):
+            return None, "image is invalid, cannot be decoded"
+        if fmt not in ("JPEG", "PNG"):
+            return None, f"image format must be jpg/jpeg/png, not {fmt}"
+        if len(data) > 10 * 1024 * 1024:
+            return None, "image file size cannot exceed 10MB"
+        if min(w, h) < 300 or not 1 / 2.5 <= w / h <= 2.5:
+            return None, f"image must be at least 300px per side with aspect ratio 1:2.5-2.5:1, not {w}x{h}"
+        if model == "kling-v1-5" and body.get("image_reference") not in ("subject", "face"):
+            return None, "image_reference (subject or face) is required with an image on kling-v1-5"
+        if body.get("negative_prompt"):
+            return None, "negative_prompt is not supported with an image"
+        for name in ("image_fidelity", "human_fidelity"):
+            v = body.get(name)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1):
+                return None, f"{name} must be in [0, 1]"
+        if seen is not None:
+            seen.notes["image"] = data
+        return data, None
+
+    def _create(self, body: Any, seen: Seen | None = None) -> Reply:
         if not isinstance(body, dict):
             return self._reply(400, 1200, "Invalid request: the body is not JSON")
         unknown = set(body) - FIELDS
@@ -141,10 +191,13 @@ class KlingFake(FakeServer):
             return self._reply(400, 1201, f"Invalid request parameters: resolution {body.get('resolution')!r}")
         if model not in HAS_2K and (body.get("resolution") == "2k" or ratio == "21:9"):
             return self._reply(400, 1201, f"Invalid request parameters: {model} supports neither 2k nor 21:9")
+        image, bad = self._image(body, model, seen)
+        if bad:
+            return self._reply(400, 1201, f"Invalid request parameters: {bad}")
         task_id = str(uuid.uuid4().int)[:18]
         now = int(time.time() * 1000)
         self.tasks[task_id] = {"n": n, "ratio": ratio, "scale": 2 if body.get("resolution") == "2k" else 1,
-                               "polls": 0, "created_at": now}
+                               "polls": 0, "created_at": now, "image": image}
         return self._reply(200, 0, "SUCCEED", {"task_id": task_id, "task_status": "submitted", "created_at": now,
                                                "updated_at": now})
 

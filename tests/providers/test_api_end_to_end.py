@@ -48,7 +48,7 @@ def _assert_nowhere(secrets: list[str], *, db: Path, out: Path, texts: list[str]
     assert any(p.suffix == ".png" for p in files) == pngs
     for path in files:
         blobs[str(path)] = path.read_bytes()
-        if path.suffix == ".png":
+        if path.suffix == ".png" and path.parent.name != "inputs":  # outputs carry their parameters; sources not
             blobs[f"{path} text chunk"] = json.dumps(read_png_params(path)).encode()
     for i, text in enumerate(texts):
         blobs[f"text {i}"] = text.encode()
@@ -149,7 +149,7 @@ def test_provider_without_keys_is_skipped_with_a_clear_message(api_env, monkeypa
 
 def test_a_sweep_over_every_available_api_model_stores_ok_rows(monkeypatch, openai_fake, google_fake, volc_fake,
                                                               ark_fake, kling_fake, tmp_path, caplog, capsys):
-    """Every model the catalog calls available (or deprecated, still served), one job each, all ok; no key,
+    """Every text-to-image model the catalog calls available (or deprecated, still served), one job each, all ok; no key,
     token or JWT anywhere afterwards. Retired models are refused as rows naming their replacement."""
     from core.providers import api_specs, catalog
     from core.settings import get_settings
@@ -166,8 +166,8 @@ def test_a_sweep_over_every_available_api_model_stores_ok_rows(monkeypatch, open
         monkeypatch.setenv(name, value)
     get_settings.cache_clear()
     caplog.set_level(logging.DEBUG)
-    keys = [s.key for s in api_specs() if catalog.is_available(s.key)]
-    assert len(keys) == 23
+    keys = [s.key for s in api_specs() if catalog.is_available(s.key) and "text-to-image" in s.tasks]
+    assert len(keys) == 23  # and kling-v2-new, which only edits
     db, out = tmp_path / "sweep.db", tmp_path / "out"
     assert main(["--models", ",".join(keys), "--prompt", "a lighthouse at dusk", "--db", str(db), "--out", str(out),
                  "--no-progress"]) == 0
@@ -189,3 +189,61 @@ def test_a_refusal_on_prompt_1_of_3_fails_that_job_only(api_env, openai_fake, tm
     assert [(r["prompt"], r["status"]) for r in rows] == [("p1 refused", "failed"), ("p2", "ok"), ("p3", "ok")]
     assert json.loads(rows[0]["api_params"])["error_kind"] == "safety"
     assert len(openai_fake.api_requests()) == 3
+
+
+def test_an_edit_sweep_over_the_four_apis_stores_ok_rows_and_a_rerun_adds_none(monkeypatch, openai_fake, google_fake,
+                                                                              ark_fake, kling_fake, tmp_path, caplog):
+    """One edit-capable model per provider through the runner: ok rows with task edit, the source kept beside the
+    output, the source's sha256 (not its path) in the job key; a rerun sends nothing and stores nothing; no key
+    anywhere."""
+    from dataclasses import replace
+
+    from PIL import Image
+
+    from core.generation import Engine
+    from core.jobs import EDIT, GenerationRequest, InputImage, Planned
+    from core.runner import Runner, plan
+    from core.settings import get_settings
+    from core.store import open_store
+
+    env = {"OPENAI_API_KEY": openai_fake.api_key, "OPENAI_BASE_URL": openai_fake.base_url,
+           "IGCS_IMAGEN_BACKEND": "gemini", "GOOGLE_API_KEY": google_fake.api_key,
+           "GOOGLE_GEMINI_BASE_URL": google_fake.base_url, "ARK_API_KEY": ark_fake.api_key,
+           "ARK_BASE_URL": ark_fake.base_url, "KLING_ACCESS_KEY": kling_fake.access_key,
+           "KLING_SECRET_KEY": kling_fake.secret_key, "KLING_BASE_URL": kling_fake.base_url, **FAST_ENV}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    caplog.set_level(logging.DEBUG)
+    ramp = Image.linear_gradient("L").resize((640, 480))
+    Image.merge("RGB", (ramp, ramp.rotate(180), ramp)).save(tmp_path / "scene.png")
+    source = InputImage.from_path(tmp_path / "scene.png")
+    models = ["gpt-image-1.5", "gemini-3.1-flash-image", "seedream-4", "kling-v1-5"]
+    items = [Planned(GenerationRequest(model=m, prompt="make the cube red", seed=0, task=EDIT, inputs=(source,),
+                                       width=1024, height=768)) for m in models]
+    db_path, out = tmp_path / "edits.db", tmp_path / "out"
+    db = open_store(f"sqlite:///{db_path}")
+    engine = Engine(weights="pretrained", settings=get_settings(), **Engine.caches_for(db))
+    jobs = plan(engine, items)
+    summary = Runner(engine, db=db, output_dir=out).run(jobs)
+    assert summary.ok == 4 and summary.failed == 0
+
+    rows = _rows(db_path)
+    assert [(r["model_key"], r["status"], r["task"]) for r in rows] == [(m, "ok", "edit") for m in models]
+    for row, job in zip(rows, jobs):
+        kept = json.loads(row["input_images"])
+        assert [k["sha256"] for k in kept] == [source.sha256]
+        assert Path(kept[0]["path"]).read_bytes() == (tmp_path / "scene.png").read_bytes()  # kept beside the output
+        assert row["job_key"] == job.key and Path(row["image_path"]).is_file()
+        request = job.request  # the key follows the source's bytes, not its path
+        assert replace(request, inputs=(InputImage("elsewhere.png", source.sha256),)).job_key("api") == row["job_key"]
+        assert replace(request, inputs=(InputImage(source.path, "0" * 64),)).job_key("api") != row["job_key"]
+        assert source.sha256 in row["api_params"] and "base64" not in row["api_params"]
+    assert {r["cost_usd"] > 0 for r in rows} == {True}
+
+    sent_before = sum(len(f.requests) for f in (openai_fake, google_fake, ark_fake, kling_fake))
+    again = Runner(engine, db=db, output_dir=out).run(plan(engine, items))
+    assert again.ok == 0 and len(_rows(db_path)) == 4
+    assert sum(len(f.requests) for f in (openai_fake, google_fake, ark_fake, kling_fake)) == sent_before
+    secrets = [v for k, v in env.items() if "KEY" in k] + kling_fake.tokens
+    _assert_nowhere(secrets, db=db_path, out=out, texts=[caplog.text])

@@ -21,7 +21,7 @@ API_KEYS = ["gpt-image-1-mini", "gpt-image-1.5", "gpt-image-2", "gpt-image-2.5-s
             "gemini-2.5-flash-image", "gemini-3.1-flash-image", "gemini-3-pro-image", "gemini-3.1-flash-lite-image",
             "imagen-3", "imagen-4", "imagen-4-fast", "imagen-4-ultra",
             "seedream-3", "seedream-4", "volc-general-2.1", "jimeng-3.0", "kling-v1", "kling-v1-5", "kling-v2",
-            "kling-v2-1"]
+            "kling-v2-1", "kling-v2-new"]
 RETIRED = ["dall-e-2", "dall-e-3", "gpt-image-1"]
 REPO = Path(__file__).resolve().parents[2]
 

@@ -215,3 +215,13 @@ def test_ark_wrong_key(ark_fake, make_settings, make_request):
     with pytest.raises(ProviderError) as e:
         providers.generate(spec, req, settings=settings)
     assert (e.value.kind, e.value.code) == ("auth", "AuthenticationError")
+
+
+def test_seedream_4_sizes_never_fall_below_its_pixel_minimum(make_request):
+    """Scaled up to 1280x720 pixels, the multiples of 16 round up (1024x768 was once sent as 1104x832, refused)."""
+    from core.providers.bytedance import _size
+
+    for w, h in ((1024, 768), (1024, 1024), (768, 1024), (1000, 700), (512, 512)):
+        spec, req = make_request("seedream-4", width=w, height=h)
+        sw, sh = _size(spec, req)
+        assert sw * sh >= 1280 * 720 and sw % 16 == 0 and sh % 16 == 0, (w, h, sw, sh)

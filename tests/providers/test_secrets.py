@@ -77,3 +77,39 @@ def test_redact_knows_jwts_and_bearer_tokens():
     jwt = "eyJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJhayJ9.c2lnbmF0dXJlLWhlcmUtMTIzNDU2"
     text = redact(f"Authorization: Bearer ya29.someOAuthToken123 and token={jwt}", [])
     assert "ya29" not in text and jwt not in text and "Bearer ***" in text
+
+
+EDITS = {  # one edit model per provider: the edit endpoints keep keys out the same way
+    "gpt-image-1.5": ("openai_fake", "openai_settings", lambda f: [f.api_key], "bad_image"),
+    "gemini-3.1-flash-image": ("google_fake", "gemini_settings", lambda f: [f.api_key], "bad_image"),
+    "seedream-4": ("ark_fake", "ark_settings", lambda f: [f.api_key], "safety_image"),
+    "kling-v1-5": ("kling_fake", "kling_settings", lambda f: [f.access_key, f.secret_key], "bad_image"),
+}
+
+
+@pytest.mark.parametrize("model", list(EDITS))
+def test_no_secret_in_what_an_edit_leaves(model, request, make_request, caplog, capsys, tmp_path):
+    from PIL import Image
+
+    from core.jobs import EDIT, InputImage
+
+    fake_name, settings_name, secrets_of, refusal = EDITS[model]
+    fake, settings = request.getfixturevalue(fake_name), request.getfixturevalue(settings_name)
+    caplog.set_level(logging.DEBUG)
+    Image.linear_gradient("L").resize((480, 360)).convert("RGB").save(tmp_path / "src.png")
+    spec, req = make_request(model, task=EDIT, inputs=(InputImage.from_path(tmp_path / "src.png"),))
+    fake.scenarios.extend(["rate_limit", "ok"])
+    result = providers.generate(spec, req, settings=settings)
+    texts = [repr(result.sent_params), repr(result.request_id)]
+    for scenario in ("unauthorized", refusal, "server_error", "echo_auth"):
+        fake.scenarios.clear()
+        fake.scenarios.extend([scenario] * 5)
+        with pytest.raises(ProviderError) as e:
+            providers.generate(spec, req, settings=settings)
+        texts += [str(e.value), repr(e.value.__dict__)]
+    out = capsys.readouterr()
+    texts += [caplog.text, out.out, out.err]
+    assert "retry 1 of" in caplog.text
+    for secret in [*secrets_of(fake), *getattr(fake, "tokens", [])]:
+        for text in texts:
+            assert secret not in text
