@@ -6,7 +6,7 @@ import random
 import streamlit as st
 
 from core import providers
-from core.errors import CaseStudyError, RequestError
+from core.errors import CaseStudyError, RequestError, StoreError
 from core.environment import gpus
 from core.loading import WEIGHTS
 from core.recipes import RECIPES
@@ -303,7 +303,11 @@ if clicked:
             st.warning("Skipped: " + "; ".join(skipped))
         for warning in (w for p in prepared for w in p.warnings):
             st.warning(warning)
-        results = _run(engine, prepared)
+        try:
+            results = _run(engine, prepared)
+        except StoreError as exc:  # the store refused a row (or went away): one line, the run stopped
+            st.error(str(exc))
+            st.stop()
         st.session_state["gen_results"] = results
         failed = [r for r in results if r.get("error")]
         reused = [r for r in results if r.get("stored")]

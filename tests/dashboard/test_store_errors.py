@@ -40,3 +40,24 @@ def test_the_router_stops_every_page_before_it_draws(name, monkeypatch):
     assert not at.exception
     assert len(at.error) == 1 and "u:***@127.0.0.1:5999/x cannot be opened" in at.error[0].value
     assert not at.title  # the page itself did not draw
+
+
+def test_a_row_the_store_refuses_is_one_error_on_the_generate_page(page, db, monkeypatch):
+    """Issue 21, bug 1 on the Generate page: the run stops with one error line, no traceback."""
+    from core.generation import Engine
+
+    real = Engine.generate
+
+    def generate(self, *args, **kwargs):
+        outcome = real(self, *args, **kwargs)
+        outcome.profile = {"not json": object()}  # the store refuses this row
+        return outcome
+
+    monkeypatch.setattr(Engine, "generate", generate)
+    at = page("generate", timeout=180).run()
+    at.multiselect(key="gen_open_models").set_value(["sd21"]).run()
+    at.text_area(key="gen_prompt").input("a red cat")
+    at.button(key="gen_go").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and "could not be written" in errors[0] and "sd21" in errors[0]
