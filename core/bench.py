@@ -24,7 +24,8 @@ from core.spec import WEIGHTS
 
 # Where each command lives, imported when it runs (like lm-eval's lazy registry): `--help` and a bad flag answer
 # without torch, diffusers or the store. The sweep and --list-runs are core.bench_run; --list is core.bench_list.
-SUBCOMMANDS = {"atlas": "core.atlas", "score": "core.scoring.cli", "export": "core.export", "db": "core.db"}
+SUBCOMMANDS = {"atlas": "core.atlas", "score": "core.scoring.cli", "export": "core.export", "db": "core.db",
+               "weights": "core.weights"}
 RUN, LIST = "core.bench_run", "core.bench_list"
 
 
@@ -100,7 +101,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--recipe", type=_recipes, default=("eager",), metavar="RECIPES",
                    help=f"speed recipes, comma-separated ({', '.join(RECIPES)}); each model runs each, eager first "
                         "(default: eager)")
-    p.add_argument("--name", help="a name for this run")
+    p.add_argument("--name", help="a name for this run (rename it later in History → Runs)")
+    p.add_argument("--tag", action="append", default=[], metavar="T",
+                   help="a tag for this run (repeatable; letters, digits and - _ . : / + =); with --list-runs: only "
+                        "runs carrying it")
+    p.add_argument("--note", metavar="TEXT", help="notes for this run (what it was for; editable in History → Runs)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--list", action="store_true", help="list the models (defaults, availability, price) and exit")
     p.add_argument("--list-runs", action="store_true", help="list the latest runs with their status and exit")

@@ -34,22 +34,32 @@ def sweep_from_args(args: argparse.Namespace) -> Sweep:
                  weights=args.weights, batch_size=args.batch_size, repeats=args.repeats, warmup=args.warmup,
                  force=args.force, images=args.images, params=tuple(args.param), mode=args.mode,
                  max_cost=args.max_cost, allow_slow=args.allow_slow, score=args.score,
-                 scorer_weights=args.scorer_weights, recipes=args.recipe, name=args.name, db=args.db, out=args.out,
-                 device=args.device, executor=args.executor, ray_address=args.ray_address)
+                 scorer_weights=args.scorer_weights, recipes=args.recipe, name=args.name, tags=tuple(args.tag),
+                 note=args.note, db=args.db, out=args.out, device=args.device, executor=args.executor,
+                 ray_address=args.ray_address)
 
 
 # ---- listings ------------------------------------------------------------------------------------
-def list_runs(url: str, limit: int = 20) -> str:
+def list_runs(url: str, limit: int = 20, tag: str | None = None) -> str:
+    """The newest runs (those carrying `tag` when given) with their counts, tags and name; notes on a line below."""
     db = open_store(url)
     processes.reconcile(db)
     with session_scope(db, read_only=True) as session:
-        runs = query_runs(session=session, limit=limit)
+        runs = query_runs(session=session, limit=limit, tag=tag)
         counts = run_counts(session=session, run_ids=[r.id for r in runs])
-    rows = [f"{'run':>5} {'status':<11} {'kind':<8} {'weights':<10} {'ok':>5} {'failed':>6} {'created (UTC)':<19}  name"]
+    tags = {r.id: ",".join(r.tags or []) for r in runs}
+    width = max([4, *(len(t) for t in tags.values())])
+    rows = [f"{'run':>5} {'status':<11} {'kind':<8} {'weights':<10} {'ok':>5} {'failed':>6} {'created (UTC)':<19}  "
+            f"{'tags':<{width}}  name"]
     for r in runs:
         c = counts.get(r.id, {})
         rows.append(f"{r.id:>5} {r.status:<11} {r.kind:<8} {r.weights:<10} {c.get('ok', 0):>5} {c.get('failed', 0):>6} "
-                    f"{r.created_at:%Y-%m-%d %H:%M:%S}  {r.name or ''}")
+                    f"{r.created_at:%Y-%m-%d %H:%M:%S}  {tags[r.id]:<{width}}  {r.name or ''}".rstrip())
+        if r.notes:
+            note = " ".join(r.notes.split())
+            rows.append(f"{'':>5} note: {note if len(note) <= 100 else note[:99] + '…'}")
+    if not runs:
+        rows.append(f"(no runs{f' tagged {tag}' if tag else ''})")
     return "\n".join(rows)
 
 
@@ -96,7 +106,14 @@ def run(args: argparse.Namespace) -> int:
     settings = get_settings()
     url = db_url(args.db) if args.db else settings.database_url
     if args.list_runs:
-        print(list_runs(url))
+        if len(args.tag) > 1:
+            print("error: tag: --list-runs takes one --tag", file=sys.stderr)
+            return 2
+        try:
+            print(list_runs(url, tag=args.tag[0] if args.tag else None))
+        except CaseStudyError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
         return 0
     try:
         prepared = prepare(sweep_from_args(args), settings=settings)

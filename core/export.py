@@ -2,11 +2,16 @@
 
     python -m core.bench export generations --out gens.parquet --models sdxl,flux-dev --status ok
     python -m core.bench export summary --out summary.csv --weights pretrained --since 2026-01-01
+    python -m core.bench export votes --out votes.csv --voter ann
+    python -m core.bench export ratings --out ratings.parquet --weights pretrained --bootstrap 2000
 
 Generations: every column of every row that matches the History filters (models, status, prompt text, run,
 dates, weights), oldest first; JSON columns (`extra`, `profile`, `api_params`) as JSON text. `read()` gives the
 rows back as the store holds them. Summary: p50/p90/mean seconds per model × configuration (steady state: first
 calls after load left out), with mean USD per image (list price, or the open models' GPU-time estimate).
+Votes: the Arena's votes (voter, both generations and models, outcome, prompt, seed, category), oldest first.
+Ratings: the Bradley–Terry leaderboard of those votes with bootstrap 95 % intervals, mean scores and cost per
+model (core.votes). --models, --since, --until and --weights filter votes; --voter only votes and ratings.
 """
 from __future__ import annotations
 
@@ -20,11 +25,13 @@ from typing import Any, Iterable
 
 import pandas as pd
 
-from core import pricing, stats, store
+from core import pricing, stats, store, votes
 from core.json_column import is_json
 from core.settings import get_settings
 
 FORMATS = ("csv", "parquet")
+WHAT = ("generations", "summary", "votes", "ratings")
+GENERATION_ONLY = ("status", "prompt", "run")  # filters that votes and ratings do not take
 JSON_COLUMNS = tuple(c.name for c in store.Generation.__table__.columns if is_json(c))
 DATETIME_COLUMNS = ("created_at",)
 COLUMNS = tuple(store.Generation.__table__.columns.keys())
@@ -121,7 +128,7 @@ def _date(text: str) -> date:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m core.bench export", description=__doc__.split("\n\n")[0])
-    p.add_argument("what", choices=("generations", "summary"), help="rows, or p50/p90 per model × configuration")
+    p.add_argument("what", choices=WHAT, help="rows, p50/p90 per model × configuration, arena votes, or ratings")
     p.add_argument("--out", required=True, help="file to write (.csv or .parquet)")
     p.add_argument("--format", choices=FORMATS, help="default: from --out's suffix")
     p.add_argument("--db", help="database URL or SQLite path (default IGCS_DATABASE_URL)")
@@ -132,6 +139,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--since", type=_date, help="from this UTC date (YYYY-MM-DD)")
     p.add_argument("--until", type=_date, help="to this UTC date, inclusive")
     p.add_argument("--weights", choices=("pretrained", "random", "tiny", "api"))
+    p.add_argument("--voter", help="votes and ratings: one voter's votes only")
+    p.add_argument("--bootstrap", type=int, default=1000, help="ratings: bootstrap samples for the 95 %% intervals")
+    p.add_argument("--seed", type=int, default=0, help="ratings: seed of the bootstrap resampling")
     return p
 
 
@@ -142,13 +152,31 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if args.what in ("votes", "ratings"):
+        refused = [f"--{name}" for name in GENERATION_ONLY if getattr(args, name) is not None]
+        if refused:
+            print(f"error: {', '.join(refused)}: not a filter of {args.what}; it takes --models, --weights, "
+                  "--since, --until, --voter", file=sys.stderr)
+            return 2
+        if args.bootstrap < 0:
+            print(f"error: --bootstrap: {args.bootstrap} is not allowed; 0 (no intervals) or more", file=sys.stderr)
+            return 2
+    elif args.voter is not None:
+        print(f"error: --voter: not a filter of {args.what}; only of votes and ratings", file=sys.stderr)
+        return 2
     url = args.db or get_settings().database_url
     url = url if "://" in url else f"sqlite:///{url}"
     engine = store.make_engine(url)
     chosen = filters(models=[m.strip() for m in args.models.split(",") if m.strip()] if args.models else None,
                      status=args.status, prompt=args.prompt, run=args.run, since=args.since, until=args.until,
                      weights=args.weights)
-    frame = generations_frame(engine, **chosen) if args.what == "generations" else summary_frame(engine, **chosen)
+    if args.what in ("votes", "ratings"):
+        picked = {"voter": args.voter, "model_keys": chosen["model_keys"], "weights": chosen["weights"],
+                  "since": chosen["since"], "until": chosen["until"]}
+        frame = votes.votes_frame(engine, **picked) if args.what == "votes" else \
+            votes.ratings_frame(engine, bootstrap=args.bootstrap, seed=args.seed, **picked)
+    else:
+        frame = generations_frame(engine, **chosen) if args.what == "generations" else summary_frame(engine, **chosen)
     path = write(frame, args.out, fmt)
     print(f"wrote {len(frame):,} {args.what} row(s) to {path} ({fmt})")
     engine.dispose()

@@ -353,6 +353,8 @@ def _clashes(out: dict[Configuration, str]) -> list[Configuration]:
 
 
 def options_text(extra: Any) -> str:
+    if _missing(extra):
+        return ""
     if isinstance(extra, str):
         try:
             extra = json.loads(extra)
@@ -364,6 +366,8 @@ def options_text(extra: Any) -> str:
 
 
 def inputs_text(value: Any) -> str:
+    if _missing(value):
+        return ""
     if isinstance(value, str):
         try:
             value = json.loads(value)

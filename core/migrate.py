@@ -99,8 +99,9 @@ def downgrade(engine: Engine, revision: str) -> str | None:
 
 
 def _next_rev_id() -> str:
+    """One past the highest numbered revision (numbers may skip: a branch's revision keeps the number it was given)."""
     revisions = list(ScriptDirectory.from_config(config()).walk_revisions())
-    return f"{len(revisions) + 1:04d}"
+    return f"{max((int(r.revision) for r in revisions if r.revision.isdigit()), default=0) + 1:04d}"
 
 
 def autogenerate(message: str) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
@@ -16,6 +16,7 @@ from core.environment import fingerprint
 from core.errors import StoreError
 from core.generation import Outcome
 from core.outputs import image_filename, keep_input, make_run_dir, save_image, write_generation_config
+from core.run_notes import clean_notes, clean_tags
 from core.store import Generation, Run, add_run, done_job_keys, finish_run, session_scope, update_generations
 
 
@@ -23,10 +24,12 @@ class Recorder:
     """Writes one run's images, `generation_config.json` and store rows."""
 
     def __init__(self, *, db, output_dir: str | Path, kind: str, mode: str, weights: str, device: str,
-                 params: dict[str, Any] | None = None, name: str | None = None, jobs_total: int = 0):
+                 params: dict[str, Any] | None = None, name: str | None = None, jobs_total: int = 0,
+                 tags: Sequence[str] = (), notes: str | None = None):
         self.db = db
         self.run_dir = make_run_dir(output_dir)
         run = Run(kind=kind, mode=mode, weights=weights, name=name, output_dir=str(self.run_dir),
+                  tags=clean_tags(tags), notes=clean_notes(notes),
                   params=params or {}, jobs_total=jobs_total, pid=os.getpid(), **fingerprint(device))
         with session_scope(db) as session:
             self.run = add_run(session=session, run=run)

@@ -146,7 +146,7 @@ class Runner:
     def __init__(self, engine: Engine, *, db: SqlEngine, output_dir: str | Path, mode: str = "bench",
                  kind: str = "bench", name: str | None = None, params: dict | None = None, batch_size: int = 1,
                  warmup: int = 0, force: bool = False, scorers: ScorerSet | None = None, score_batch_size: int = 16,
-                 executor: Executor | None = None):
+                 executor: Executor | None = None, tags: Sequence[str] = (), notes: str | None = None):
         if mode not in ("dev", "bench"):
             raise RequestError("mode", mode, "dev or bench")
         if batch_size < 1:
@@ -155,6 +155,7 @@ class Runner:
             raise RequestError("warmup", warmup, "0 or more")
         self.engine, self.db, self.output_dir, self.mode, self.kind = engine, db, output_dir, mode, kind
         self.name, self.params, self.batch_size, self.warmup, self.force = name, params or {}, batch_size, warmup, force
+        self.tags, self.notes = tuple(tags), notes  # the run's annotations (core.run_notes)
         # Quality scores after each model's jobs (its images in batches); in bench mode the scorers go back to
         # the CPU before the next generator loads, so they never take the room a generator needs.
         self.scorers, self.score_batch_size = scorers, score_batch_size
@@ -188,7 +189,7 @@ class Runner:
             return summary
         self.recorder = Recorder(db=self.db, output_dir=self.output_dir, kind=self.kind, mode=self.mode,
                                  weights=self.engine.weights, device=self.engine.device, name=self.name,
-                                 params=self.params, jobs_total=len(todo))
+                                 params=self.params, jobs_total=len(todo), tags=self.tags, notes=self.notes)
         summary.run_id, summary.output_dir = self.recorder.run.id, str(self.recorder.run_dir)
         if self.force:
             todo = [replace(j, key=f"{j.key}@{summary.run_id}") for j in todo]

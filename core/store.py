@@ -19,13 +19,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
-from sqlalchemy import BigInteger, Column, Index, MetaData, Table, UniqueConstraint, event, func, insert, inspect, text
+from sqlalchemy import (BigInteger, Column, Index, MetaData, String, Table, Text, UniqueConstraint, cast, event, func,
+                        insert, inspect, text)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, NoSuchModuleError
+from sqlalchemy.orm import aliased
 from sqlmodel import Field, Session, SQLModel, create_engine, delete, select
 
-from core import migrate, store_url
+from core import migrate, run_notes, store_url
 from core.json_column import StoreJSON, is_json
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -52,6 +54,9 @@ class Run(SQLModel, table=True):
     name: str | None = None
     output_dir: str | None = None
     params: dict[str, Any] = Field(default_factory=dict, sa_column=Column(StoreJSON))  # shared parameters
+    # the user's annotations (migration 0008): free notes, and tags (core.run_notes: a sorted list of short words)
+    notes: str | None = Field(default=None, sa_type=Text)
+    tags: list[str] = Field(default_factory=list, sa_column=Column(StoreJSON))
     jobs_total: int = 0
     pid: int | None = None
     # environment fingerprint
@@ -173,6 +178,21 @@ class Score(SQLModel, table=True):
     batch_size: int | None = None
     device: str | None = None
     created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class Vote(SQLModel, table=True):
+    """One blind A/B judgement on the Arena page (core.arena): two generations of one prompt and seed from two
+    models, A shown on the left. `outcome`: a | b | tie | both_bad. `voter`: the login's email or name when
+    IGCS_REQUIRE_LOGIN is on, else what the voter typed ("anonymous" when nothing)."""
+
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    voter: str = Field(default="anonymous", index=True)
+    generation_a_id: int = Field(foreign_key="generation.id", index=True, ondelete="CASCADE")
+    generation_b_id: int = Field(foreign_key="generation.id", index=True, ondelete="CASCADE")
+    outcome: str  # a | b | tie | both_bad
 
 
 class FlopCount(SQLModel, table=True):
@@ -436,7 +456,13 @@ def _scored_ids(metric: str, scorer_weights: str | None, low: float | None = Non
 def _filtered(stmt, *, model_keys=None, status=None, prompt_contains=None, run_id=None,
               since: datetime | None = None, until: datetime | None = None, weights: str | None = None,
               score_metric: str | None = None, score_weights: str | None = None, score_min: float | None = None,
-              score_max: float | None = None):
+              score_max: float | None = None, tag: str | None = None, category: Sequence[str] | None = None):
+    if tag:  # generations of runs carrying this tag
+        stmt = stmt.where(Generation.run_id.in_(_run_filtered(select(Run.id), tag=tag)))
+    if category:  # prompt categories ("" or None: prompts without one)
+        named = [c for c in category if c]
+        found = Generation.category.in_(named)
+        stmt = stmt.where(found | Generation.category.is_(None) if len(named) < len(category) else found)
     if score_metric:  # a score of this metric (by scorers of score_weights) within [score_min, score_max]
         stmt = stmt.where(Generation.id.in_(_scored_ids(score_metric, score_weights, score_min, score_max)))
     if weights:
@@ -516,7 +542,16 @@ def to_json(obj: Any) -> str:
 
 
 # ---- dashboard queries (paged runs, one run's matrix and summary, chart columns, bulk insert) ------
-def _run_filtered(stmt, *, kind: str | None = None, status: str | None = None, name: str | None = None):
+def _tagged(tag: str):
+    """Runs whose tag list holds `tag`: the JSON text holds it quoted. Tags have no quotes or backslashes
+    (core.run_notes), so `"tag"` is how every JSON encoder writes it, on SQLite and PostgreSQL alike."""
+    return cast(Run.tags, String).contains(f'"{run_notes.check_tag(tag)}"', autoescape=True)
+
+
+def _run_filtered(stmt, *, kind: str | None = None, status: str | None = None, name: str | None = None,
+                  tag: str | None = None):
+    if tag:
+        stmt = stmt.where(_tagged(tag))
     if kind:
         stmt = stmt.where(Run.kind == kind)
     if status:
@@ -527,16 +562,43 @@ def _run_filtered(stmt, *, kind: str | None = None, status: str | None = None, n
 
 
 def query_runs(*, session: Session, limit: int = 50, offset: int = 0, kind: str | None = None,
-               status: str | None = None, name: str | None = None) -> list[Run]:
-    """One page of runs, newest first, filtered by kind, status and exact name."""
-    stmt = _run_filtered(select(Run), kind=kind, status=status, name=name)
+               status: str | None = None, name: str | None = None, tag: str | None = None) -> list[Run]:
+    """One page of runs, newest first, filtered by kind, status, exact name and tag."""
+    stmt = _run_filtered(select(Run), kind=kind, status=status, name=name, tag=tag)
     return list(session.exec(stmt.order_by(Run.id.desc()).offset(offset).limit(limit)))
 
 
 def count_runs(*, session: Session, kind: str | None = None, status: str | None = None,
-               name: str | None = None) -> int:
-    stmt = _run_filtered(select(func.count()).select_from(Run), kind=kind, status=status, name=name)
+               name: str | None = None, tag: str | None = None) -> int:
+    stmt = _run_filtered(select(func.count()).select_from(Run), kind=kind, status=status, name=name, tag=tag)
     return session.exec(stmt).one()
+
+
+def annotate_run(*, session: Session, run_id: int, name: str | None = None, notes: str | None = None,
+                 tags: Sequence[str] | None = None) -> Run | None:
+    """Rename a run, set its notes or its tags (checked by core.run_notes); None leaves a field as it is, ""
+    (or no tags) clears it. Returns the run, or None when there is no such run."""
+    run = session.get(Run, run_id)
+    if run is None:
+        return None
+    if name is not None:
+        run.name = run_notes.clean_name(name)
+    if notes is not None:
+        run.notes = run_notes.clean_notes(notes)
+    if tags is not None:
+        run.tags = run_notes.clean_tags(tags)
+    session.add(run)
+    session.commit()
+    session.refresh(run)
+    return run
+
+
+def run_tags(*, session: Session) -> list[str]:
+    """Every tag some run carries, sorted (for tag pickers)."""
+    found: set[str] = set()
+    for tags in session.exec(select(Run.tags).where(Run.tags.is_not(None))):
+        found.update(tags or [])
+    return sorted(found)
 
 
 def find_run(*, session: Session, name: str) -> Run | None:
@@ -843,3 +905,51 @@ def scores_by_generation(*, session: Session, generation_ids: Sequence[int],
             if kept is None or (kept["weights"] != "pretrained" and row["weights"] == "pretrained"):
                 per_metric[row["metric"]] = {k: row[k] for k in ("value", "weights", "scorer_revision")}
     return out
+
+
+# ---- arena votes (core.arena) ------------------------------------------------------------------------------
+VOTE_OUTCOMES = ("a", "b", "tie", "both_bad")
+
+
+def add_vote(*, session: Session, vote: Vote) -> Vote:
+    """Store one vote; an unknown outcome or an empty voter is refused naming the field."""
+    if vote.outcome not in VOTE_OUTCOMES:
+        raise ValueError(f"outcome: {vote.outcome!r} is not allowed; one of {', '.join(VOTE_OUTCOMES)}")
+    if not (vote.voter or "").strip():
+        raise ValueError("voter: empty; a name, an email or 'anonymous'")
+    if vote.generation_a_id == vote.generation_b_id:
+        raise ValueError(f"generation_b_id: {vote.generation_b_id} is generation_a_id too; a vote compares two images")
+    session.add(vote)
+    session.commit()
+    session.refresh(vote)
+    return vote
+
+
+def vote_rows(*, session: Session, voter: str | None = None, model_keys: Sequence[str] | None = None,
+              weights: str | None = None, since: datetime | None = None, until: datetime | None = None,
+              limit: int = 1_000_000) -> list[dict[str, Any]]:
+    """Votes with both generations' model, weights, prompt, seed and category (from A's row), oldest first:
+    id, created_at, voter, generation_a_id, generation_b_id, outcome, model_a, model_b, weights_a, weights_b,
+    prompt, seed, category. `model_keys`: both models among them; `weights`: both rows of that weights mode."""
+    gen_a, gen_b = aliased(Generation), aliased(Generation)
+    stmt = (select(Vote.id, Vote.created_at, Vote.voter, Vote.generation_a_id, Vote.generation_b_id, Vote.outcome,
+                   gen_a.model_key.label("model_a"), gen_b.model_key.label("model_b"),
+                   gen_a.weights.label("weights_a"), gen_b.weights.label("weights_b"), gen_a.prompt, gen_a.seed,
+                   gen_a.category)
+            .join(gen_a, gen_a.id == Vote.generation_a_id).join(gen_b, gen_b.id == Vote.generation_b_id))
+    if voter is not None:
+        stmt = stmt.where(Vote.voter == voter)
+    if model_keys:
+        stmt = stmt.where(gen_a.model_key.in_(list(model_keys)), gen_b.model_key.in_(list(model_keys)))
+    if weights:
+        stmt = stmt.where(gen_a.weights == weights, gen_b.weights == weights)
+    if since is not None:
+        stmt = stmt.where(Vote.created_at >= since)
+    if until is not None:
+        stmt = stmt.where(Vote.created_at < until)
+    stmt = stmt.order_by(Vote.id).limit(limit)
+    return [dict(row._mapping) for row in session.exec(stmt)]
+
+
+def count_votes(*, session: Session) -> int:
+    return session.exec(select(func.count()).select_from(Vote)).one()

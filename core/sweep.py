@@ -27,6 +27,7 @@ from core.prompts import Prompt, load_prompts
 from core.recipes import RECIPES
 from core.registry import resolve_models
 from core.jobs import Job
+from core.run_notes import clean_name, clean_notes, clean_tags
 from core.runner import Runner, plan, sweep_requests
 from core.scoring.backfill import ScorerSet
 from core.settings import Settings, get_settings
@@ -60,6 +61,8 @@ class Sweep:
     scorer_weights: str | None = None  # pretrained | tiny (default: tiny with tiny weights, else pretrained)
     recipes: tuple[str, ...] = ("eager",)  # speed recipes (core.recipes), each model runs each; eager first
     name: str | None = None
+    tags: tuple[str, ...] = ()  # the run's tags and notes (core.run_notes)
+    note: str | None = None
     db: str | None = None
     out: str | None = None
     device: str | None = None
@@ -88,6 +91,10 @@ class Sweep:
                 argv += [flag, str(value)]
         for item in self.params:
             argv += ["--param", item]
+        for tag in self.tags:
+            argv += ["--tag", tag]
+        if self.note:
+            argv += ["--note", self.note]
         if self.executor != "local":
             argv += ["--executor", self.executor]
         if self.force:
@@ -162,7 +169,8 @@ class Prepared:
             kw.setdefault("executor", RayExecutor(weights=s.weights, settings=self.settings, address=s.ray_address,
                                                   device=s.device))
         return Runner(self.engine, db=self.db, output_dir=s.out or self.settings.output_dir, mode=s.mode,
-                      name=s.name, params=params, batch_size=s.batch_size, warmup=s.warmup, force=s.force, scorers=self.scorers, **kw)
+                      name=s.name, params=params, batch_size=s.batch_size, warmup=s.warmup, force=s.force,
+                      scorers=self.scorers, tags=clean_tags(s.tags), notes=clean_notes(s.note), **kw)
 
 
 def _check_numbers(s: Sweep) -> list[RequestError]:
@@ -175,6 +183,11 @@ def _check_numbers(s: Sweep) -> list[RequestError]:
         errors.append(RequestError("mode", s.mode, "dev or bench"))
     if not s.recipes:
         errors.append(RequestError("recipe", "", "one or more of " + ", ".join(RECIPES)))
+    for check, value in ((clean_tags, s.tags), (clean_name, s.name), (clean_notes, s.note)):
+        try:
+            check(value)
+        except RequestError as exc:
+            errors.append(exc)
     if s.max_cost is not None and s.max_cost < 0:
         errors.append(RequestError("max-cost", s.max_cost, "0 or more USD"))
     try:

@@ -18,6 +18,7 @@ navigation = st.navigation([
     st.Page(PAGES / "history.py", title="History", icon=":material/history:"),
     st.Page(PAGES / "charts.py", title="Charts", icon=":material/bar_chart:"),
     st.Page(PAGES / "compare.py", title="Compare", icon=":material/compare:"),
+    st.Page(PAGES / "arena.py", title="Arena", icon=":material/how_to_vote:"),
 ])
 data.db()  # a store that cannot be opened: one error line on every page, before the page draws
 navigation.run()

@@ -11,9 +11,10 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from core import stats
+from core.scoring import names
 from dashboard.chart_style import NOTE_WIDTH, TITLE_WIDTH, empty_figure, flop_unit, layout, model_colors, trace, wrap
 
-METRIC_LABELS = {"clip": "CLIPScore", "pick": "PickScore", "aesthetic": "LAION aesthetic"}
+METRIC_LABELS = names.TITLES  # core.scoring.names: the one home of metric display names
 # cost axis: (what the page offers, axis title)
 COSTS = {"seconds": "p50 seconds per call", "tflop": "TFLOP per call (FLOPs = 2 × MACs)",
          "usd": "USD per image (APIs: list price; open models: GPU-time estimate)"}

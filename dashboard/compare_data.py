@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from core import stats, store
+from core import pricing, stats, store
 from core.scoring.compare import compare
 from core.scoring.scorers import METRICS
 from dashboard import data, scores
@@ -26,11 +26,13 @@ def models_with_images(url: str, weights: str | None) -> list[str]:
 @st.cache_data(ttl=data.QUERY_TTL_S, show_spinner=False)
 def side_rows(url: str, *, weights: str | None = None, models: tuple[str, ...] = (),
               run_ids: tuple[int, ...] = ()) -> pd.DataFrame:
-    """Ok rows of one side, with one column per metric (pretrained score preferred) and `<metric>_weights`."""
+    """Ok rows of one side, with one column per metric (pretrained score preferred) and `<metric>_weights`, and
+    the costs pairs.COSTS compares (`seconds`, `tflop`, `usd`)."""
     with store.session_scope(scores._engine(url), read_only=True) as s:  # noqa: SLF001
         rows = store.generation_columns(session=s, columns=SIDE_COLUMNS, weights=weights, status="ok",
                                         model_keys=list(models) or None, run_ids=list(run_ids) or None)
-    frame = stats.with_config(pd.DataFrame(rows, columns=list(SIDE_COLUMNS)))
+        gpus = store.run_gpu_names(session=s, run_ids=sorted({r["run_id"] for r in rows}))
+    frame = with_costs(stats.with_config(pd.DataFrame(rows, columns=list(SIDE_COLUMNS))), gpus)
     found = scores.scores_for(url, tuple(int(i) for i in frame["id"]))
     for metric in METRICS:
         got = [found.get(int(i), {}).get(metric) for i in frame["id"]]
@@ -38,6 +40,17 @@ def side_rows(url: str, *, weights: str | None = None, models: tuple[str, ...] =
                                       errors="coerce").astype(float).to_numpy()
         frame[f"{metric}_weights"] = [g["weights"] if g else None for g in got]
     return frame
+
+
+def with_costs(frame: pd.DataFrame, gpus: dict[int, str | None]) -> pd.DataFrame:
+    """`seconds` (steady state: a first call after a load, which includes warm-up, is no per-call cost), `tflop`
+    and `usd` (list price, or the open models' GPU-time estimate) on each row."""
+    frame = frame.assign(**{c: pd.to_numeric(frame[c], errors="coerce").astype(float)
+                            for c in ("total_s", "flops_total", "cost_usd")})
+    frame = pricing.with_cost_estimate(frame, gpus, data.settings().gpu_hour_usd)
+    first = frame["first_call"].fillna(False).astype(bool)
+    return frame.assign(seconds=frame["total_s"].where(~first), tflop=frame["flops_total"] / 1e12,
+                        usd=frame["cost_usd"].fillna(frame["cost_est_usd"]))
 
 
 @st.cache_data(ttl=300, show_spinner=False)

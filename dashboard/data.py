@@ -22,7 +22,7 @@ from typing import Any, Sequence
 import pandas as pd
 import streamlit as st
 
-from core import export, stats, families, outputs, pricing, processes, providers, store, units
+from core import export, stats, families, outputs, pricing, processes, providers, run_notes, store, units
 from core.providers import listing
 from core.availability import available
 from core.generation import Engine
@@ -223,10 +223,13 @@ class Filters:
     score_weights: str | None = None
     score_min: float | None = None  # ... within [score_min, score_max]
     score_max: float | None = None
+    tag: str | None = None  # generations of runs carrying this tag
 
     def kwargs(self) -> dict[str, Any]:
         out = export.filters(models=self.models, status=self.status, prompt=self.prompt, run=self.run_id,
                              since=self.since, until=self.until, weights=self.weights)
+        if self.tag:
+            out["tag"] = self.tag
         if self.score_metric:
             out.update(score_metric=self.score_metric, score_weights=self.score_weights, score_min=self.score_min,
                        score_max=self.score_max)
@@ -305,31 +308,35 @@ def generation_detail(url: str, generation_id: int) -> dict[str, Any] | None:
 
 
 @st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
-def count_runs(url: str, kind: str | None = None, status: str | None = None) -> int:
+def count_runs(url: str, kind: str | None = None, status: str | None = None, tag: str | None = None) -> int:
     with store.session_scope(_db_engine(url), read_only=True) as s:
-        return store.count_runs(session=s, kind=kind, status=status)
+        return store.count_runs(session=s, kind=kind, status=status, tag=tag)
 
 
 @st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
 def runs_frame(url: str, limit: int = 50, offset: int = 0, kind: str | None = None,
-               status: str | None = None) -> pd.DataFrame:
-    """One page of runs with their generation counts (ok, failed) and progress."""
+               status: str | None = None, tag: str | None = None) -> pd.DataFrame:
+    """One page of runs with their generation counts (ok, failed), progress and annotations (tags, notes)."""
     columns = ["id", "created_at", "name", "kind", "status", "weights", "mode", "models", "ok", "failed",
-               "jobs_total", "device", "gpu_name", "finished_at", "seconds", "output_dir", "pid", "hostname"]
+               "jobs_total", "device", "gpu_name", "finished_at", "seconds", "output_dir", "pid", "hostname",
+               "tags", "notes", "prompt", "label"]
     with store.session_scope(_db_engine(url), read_only=True) as s:
-        runs = store.query_runs(session=s, limit=limit, offset=offset, kind=kind, status=status)
+        runs = store.query_runs(session=s, limit=limit, offset=offset, kind=kind, status=status, tag=tag)
         counts = store.run_counts(session=s, run_ids=[r.id for r in runs])
     rows = []
     for r in runs:
         c = counts.get(r.id, {})
         models = (r.params or {}).get("models") if isinstance(r.params, dict) else None
+        prompt = (r.params or {}).get("prompt") if isinstance(r.params, dict) else None  # a Generate run's
         rows.append({"id": r.id, "created_at": r.created_at, "name": r.name, "kind": r.kind, "status": r.status,
                      "weights": r.weights, "mode": r.mode, "models": ", ".join(models) if models else None,
                      "ok": c.get("ok", 0), "failed": c.get("failed", 0) + c.get("skipped", 0),
                      "jobs_total": r.jobs_total, "device": r.device, "gpu_name": r.gpu_name,
                      "finished_at": r.finished_at,
                      "seconds": (r.finished_at - r.created_at).total_seconds() if r.finished_at else None,
-                     "output_dir": r.output_dir, "pid": r.pid, "hostname": r.hostname})
+                     "output_dir": r.output_dir, "pid": r.pid, "hostname": r.hostname, "tags": list(r.tags or []),
+                     "notes": r.notes, "prompt": prompt,
+                     "label": run_notes.run_label(name=r.name, kind=r.kind, weights=r.weights, prompt=prompt)})
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -387,33 +394,6 @@ def running_runs():
     """Uncached: runs whose status is still 'running' (batches and generations in progress)."""
     with store.session_scope(db(), read_only=True) as s:
         return store.query_runs(session=s, status="running", limit=50)
-
-
-@st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
-def run_prompts(url: str, run_id: int, limit: int, offset: int) -> tuple[list[str], int]:
-    with store.session_scope(_db_engine(url), read_only=True) as s:
-        return (store.run_prompts(session=s, run_id=run_id, limit=limit, offset=offset),
-                store.count_run_prompts(session=s, run_id=run_id))
-
-
-@st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
-def run_seeds(url: str, run_id: int) -> list[int]:
-    with store.session_scope(_db_engine(url), read_only=True) as s:
-        return store.run_seeds(session=s, run_id=run_id)
-
-
-@st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
-def run_matrix(url: str, run_id: int, prompts: tuple[str, ...], seed: int | None) -> pd.DataFrame:
-    """The matrix's cells: one per prompt × column, a column being a model, or model · configuration where the model
-    ran several configurations (recipes, sizes ...) in the run (never pooled); a steady call preferred to a first call."""
-    with store.session_scope(_db_engine(url), read_only=True) as s:
-        rows = pd.DataFrame(store.run_matrix_rows(session=s, run_id=run_id, prompts=list(prompts), seed=seed))
-    if rows.empty:
-        return rows
-    rows = stats.with_config(rows)
-    several = rows.groupby("model_key")["config"].transform("nunique") > 1
-    rows["column"] = [f"{m} · {c}" if many else m for m, c, many in zip(rows["model_key"], rows["config"], several)]
-    return rows.sort_values(["first_call", "repeat", "image_index", "id"]).drop_duplicates(["prompt", "column"])
 
 
 def latest_generations(run_id: int, limit: int = 8) -> pd.DataFrame:

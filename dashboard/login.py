@@ -40,3 +40,10 @@ def require_login() -> None:
     with st.sidebar:
         st.caption(f"Logged in as {st.user.get('email') or st.user.get('name') or 'user'}")
         st.button("Log out", key="logout", on_click=st.logout)
+
+
+def current_user() -> str | None:
+    """The logged-in user's email (else name) when IGCS_REQUIRE_LOGIN is on; None when login is off."""
+    if not get_settings().require_login or not st.user.get("is_logged_in", False):
+        return None
+    return st.user.get("email") or st.user.get("name") or "user"

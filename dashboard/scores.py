@@ -13,12 +13,13 @@ import pandas as pd
 import streamlit as st
 
 from core import pricing, store
+from core.scoring import names
 from core.scoring.backfill import MetricCounts, ScorerSet, score_missing
 from core.scoring.scorers import METRICS, SCORER_WEIGHTS
 from dashboard import data
 from dashboard.chart_scores import METRIC_LABELS
 
-SHORT = {"clip": "CLIP", "pick": "Pick", "aesthetic": "aesthetic"}
+SHORT = names.SHORT  # core.scoring.names
 # Generation columns the quality charts and the Compare page read beside the scores.
 FRAME_COLUMNS = tuple(dict.fromkeys(("id",) + data.CHART_COLUMNS + ("prompt", "seed", "category")))
 

@@ -19,11 +19,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @contextmanager
-def serve(env: dict[str, str], log_path: Path) -> Iterator[str]:
-    """`streamlit run dashboard/app.py` with `env`, waited for until /_stcore/health answers; yields its URL."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+def serve(env: dict[str, str], log_path: Path, port: int | None = None) -> Iterator[str]:
+    """`streamlit run dashboard/app.py` with `env` (on `port`, else a free one), waited for until /_stcore/health
+    answers; yields its URL."""
+    if port is None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
     with open(log_path, "wb") as log:
         proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.port",
                                  str(port), "--server.address", "localhost", "--server.headless", "true"],

@@ -1,12 +1,18 @@
 """Full-size quality scorers with random weights on a CUDA GPU: images scored per second and memory.
 
-    python scripts/gpu_scoring.py [--metrics clip,pick,aesthetic] [--batch-sizes 1,8,32,64,128,256]
-                                  [--dtypes float32,bfloat16] [--image-size 1024] [--seconds 2]
+    python scripts/gpu_scoring.py [--metrics clip,pick,aesthetic,hps,imagereward,vqascore]
+                                  [--batch-sizes 1,8,32,64,128,256] [--dtypes float32,bfloat16] [--image-size 1024]
+                                  [--seconds 2]
+    python scripts/gpu_scoring.py --metrics hps,imagereward,vqascore --dtypes bfloat16   (issue 20's new metrics)
 
 Each scorer is built at full size from the configs below (CLIP ViT-L/14 as openai/clip-vit-large-patch14,
 CLIP ViT-H/14 as laion/CLIP-ViT-H-14-laion2B-s32B-b79K under PickScore_v1, the aesthetic MLP over ViT-L/14's vision
-tower) with random weights, no download, and driven through core.scoring.scorers (the code the store's scores come
-from). Per scorer and dtype, printed:
+tower; HPSv2.1's open_clip ViT-H-14 (core.scoring.hps.VIT_H14); ImageReward's BLIP ViT-L/16 + BERT-base with
+cross-attention and its MLP (core.scoring.imagereward.VISION, TEXT); VQAScore's Qwen2.5-VL-7B-Instruct
+(core.scoring.vqascore.QWEN25_VL_7B)) with random weights, no download, and driven through the scorers (the code
+the store's scores come from). The tokenizers are the tiny word-level ones (ids within each vocabulary; prompts
+of ~20 tokens, like real ones); VQAScore's images are its real ones: a 1024 px image becomes 1036 x 1036 px, 1,369
+visual tokens, so its cost is the image's, not the prompt's. Per scorer and dtype, printed:
 - model img/s: `forward` on prepared tensors (GPU work only), at each batch size; the best one is marked;
 - end-to-end img/s: `score` on PIL images of --image-size (the CPU preprocessing included), at batch 1 and at the
   best batch size;
@@ -22,11 +28,19 @@ import time
 import numpy as np
 import torch
 from PIL import Image
-from transformers import CLIPConfig, CLIPModel, CLIPProcessor, CLIPVisionModelWithProjection
+from transformers import (BlipTextConfig, BlipVisionConfig, CLIPConfig, CLIPModel, CLIPProcessor,
+                          CLIPVisionModelWithProjection, Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration)
+from transformers.models.blip.modeling_blip import BlipVisionModel
+from transformers.models.blip.modeling_blip_text import BlipTextModel
+from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
 
 from core.scoring.aesthetic_mlp import AestheticMLP
+from core.scoring.hps import VIT_H14
+from core.scoring.imagereward import TEXT as IR_TEXT
+from core.scoring.imagereward import VISION as IR_VISION
 from core.scoring.scorers import make_scorer
-from core.scoring.tiny import PilImageProcessor, tiny_clip_tokenizer
+from core.scoring.tiny import PilImageProcessor, tiny_bert_tokenizer, tiny_clip_tokenizer, tiny_qwen_tokenizer
+from core.scoring.vqascore import MAX_PIXELS, MIN_PIXELS, QWEN25_VL_7B
 
 # openai/clip-vit-large-patch14 (CLIPScore; the aesthetic predictor's vision tower)
 CLIP_L14 = dict(
@@ -64,8 +78,31 @@ def build(metric: str, dtype: torch.dtype, device: str = "cuda"):
     return scorer.to(device)
 
 
+def _qwen_random() -> tuple[Qwen2_5_VLForConditionalGeneration, Qwen2VLImageProcessorPil, object]:
+    tokenizer = tiny_qwen_tokenizer()
+    vocab = tokenizer.get_vocab()
+    ids = dict(image_token_id=vocab["<|image_pad|>"], video_token_id=vocab["<|video_pad|>"],
+               vision_start_token_id=vocab["<|vision_start|>"], vision_end_token_id=vocab["<|vision_end|>"])
+    model = Qwen2_5_VLForConditionalGeneration(Qwen2_5_VLConfig(**{**QWEN25_VL_7B, **ids}))
+    images = Qwen2VLImageProcessorPil(min_pixels=MIN_PIXELS, max_pixels=MAX_PIXELS, patch_size=14, merge_size=2,
+                                      temporal_patch_size=2)
+    return model, images, tokenizer
+
+
 def _attach_random(scorer, metric: str) -> None:
-    if metric == "aesthetic":
+    if metric == "hps":
+        scorer.attach(scorer_id="random:hps", revision="random", model=CLIPModel(CLIPConfig(**VIT_H14)),
+                      tokenizer=tiny_clip_tokenizer(), image_size=224)
+    elif metric == "imagereward":
+        scorer.attach(scorer_id="random:imagereward", revision="random",
+                      vision=BlipVisionModel(BlipVisionConfig(**IR_VISION)),
+                      text=BlipTextModel(BlipTextConfig(**IR_TEXT), add_pooling_layer=False),
+                      mlp=AestheticMLP(IR_TEXT["hidden_size"]), tokenizer=tiny_bert_tokenizer())
+    elif metric == "vqascore":
+        model, images, tokenizer = _qwen_random()
+        scorer.attach(scorer_id="random:vqascore", revision="random", model=model, images=images,
+                      tokenizer=tokenizer)
+    elif metric == "aesthetic":
         vision = CLIPVisionModelWithProjection(CLIPConfig(**CLIP_L14).vision_config)
         scorer.attach(scorer_id="random:aesthetic", revision="random", vision=vision, mlp=AestheticMLP(768),
                       processor=_processor().image_processor)
@@ -130,7 +167,7 @@ def table(results: list[dict]) -> str:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--metrics", default="clip,pick,aesthetic")
+    p.add_argument("--metrics", default="clip,pick,aesthetic,hps,imagereward,vqascore")
     p.add_argument("--batch-sizes", default="1,8,32,64,128,256")
     p.add_argument("--dtypes", default="float32,bfloat16")
     p.add_argument("--image-size", type=int, default=1024)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import runpy
 import subprocess
 import sys
@@ -105,12 +106,13 @@ def shoot(url: str, out: Path) -> None:
             snap("history-generations")
             page.get_by_text("Runs", exact=True).click()
             snap("history-runs")
-            page.get_by_text("Image matrix", exact=True).click()
-            snap("history-matrix")
-            page.locator('[data-testid="stMain"] button').filter(has_text="#").first.click()
+            page.get_by_text("Grid", exact=True).click()
+            page.get_by_text("filled cell(s)").wait_for()
+            snap("history-grid")
+            page.locator('[data-testid="stMain"] button').filter(has_text=re.compile(r"\d m?s")).first.click()
             page.get_by_role("dialog").wait_for()
             settle()
-            page.screenshot(path=str(out / f"history-matrix-dialog-{width}.png"))
+            page.screenshot(path=str(out / f"history-grid-dialog-{width}.png"))
             page.goto(f"{url}/history?gen={failed_id(url)}")
             page.get_by_text("generation(s) match").wait_for()
             snap("history-error-detail")

@@ -218,7 +218,7 @@ def test_log_lines_print_above_the_progress_bars_not_inside_them(tmp_path, capsy
         root.setLevel(level)
     err = capsys.readouterr().err
     assert "all models:" in err  # the bars were drawn
-    lines = [line for line in err.split("\n") if "scorer clip loaded" in line]
+    lines = [line for line in err.split("\n") if "scorer clip" in line and "loaded from" in line]
     assert len(lines) == 1, err[-2000:]
     # what the terminal line shows before the message: nothing (tqdm cleared the bars), not a bar ending "img/s]"
     shown = re.sub(r"\x1b\[\d*[A-Za-z]", "", lines[0].split("INFO core.scoring")[0].rsplit("\r", 1)[-1])

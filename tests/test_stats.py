@@ -130,3 +130,13 @@ def test_the_quality_chart_names_its_subset_and_its_n(db, db_url, seeded):
     assert f"n={len(frame[frame['metric'] == 'clip']):,} scored images" in "".join(
         a.text for a in fig.layout.annotations) + fig.layout.title.text
     assert len(scored_steady) > 0
+
+
+def test_every_metric_has_one_display_name():
+    """Metric titles live in core.scoring.names only; every registered metric has one, and the pages read them."""
+    from core.scoring import names
+    from core.scoring.metrics import METRICS
+    from dashboard import chart_scores, scores
+
+    assert set(METRICS) <= set(names.NAMES)
+    assert chart_scores.METRIC_LABELS is names.TITLES and scores.SHORT is names.SHORT

@@ -99,6 +99,17 @@ class Speed:
     why: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
 
+@dataclass(frozen=True)
+class HubRepo:
+    """A hub repo a model's pretrained weights read: what it holds, whether it is gated, and the file whose presence
+    in the cache says it was downloaded."""
+
+    repo: str
+    holds: str
+    gated: bool = False
+    probe: str = "model_index.json"
+
+
 class Family:
     name: str = ""
     # Component attribute names whose forward calls make up each stage (profiling reads these).
@@ -126,6 +137,11 @@ class Family:
 
     def build_tiny(self, spec: ModelSpec) -> Any:
         raise NotImplementedError(f"{self.name}: no tiny twin")
+
+    def hub_repos(self, spec: ModelSpec) -> list[HubRepo]:
+        """Every hub download `load_pretrained` reads (`python -m core.bench weights`); the first is the model's own
+        (which `<IGCS_MODELS_DIR>/<key>` replaces)."""
+        return [HubRepo(spec.hf_id, spec.pipeline_class or "pipeline", spec.gated)] if spec.hf_id else []
 
     def stages(self) -> dict[str, tuple[tuple[str, ...], str, str]]:
         """Stage name → (component keys, method to time, "sum" of call times | "span" first start→last end)."""

@@ -19,7 +19,7 @@ from diffusers import (
 from diffusers.pipelines.deprecated.wuerstchen.modeling_paella_vq_model import PaellaVQModel
 from transformers import CLIPTextModelWithProjection
 
-from core.families import Family, dtype_kwargs, register
+from core.families import Family, HubRepo, dtype_kwargs, register
 from core.families.sd import tiny_clip_config
 from core.families.tokenizers import clip_tokenizer
 
@@ -81,6 +81,10 @@ class CascadeFamily(Family):
     tiny_steps = 2
 
     # ---- loading -------------------------------------------------------------------------
+    def hub_repos(self, spec):
+        return [HubRepo(spec.hf_id, "StableCascadePriorPipeline (stage C)", spec.gated),
+                HubRepo(str(spec.extra["decoder_hf_id"]), "StableCascadeDecoderPipeline (stages B and A)", spec.gated)]
+
     def load_pretrained(self, spec, *, source, torch_dtype, token, device_map):
         decoder_source = str(spec.extra["decoder_hf_id"])
         kwargs: dict[str, Any] = {**dtype_kwargs(torch_dtype), "token": token}

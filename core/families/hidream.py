@@ -19,7 +19,7 @@ import torch
 from diffusers import FlowMatchLCMScheduler, HiDreamImagePipeline, HiDreamImageTransformer2DModel
 from transformers import CLIPTextModelWithProjection, LlamaConfig, LlamaForCausalLM, T5EncoderModel
 
-from core.families import Family, diffusers_class, dtype_kwargs, register
+from core.families import Family, HubRepo, diffusers_class, dtype_kwargs, register
 from core.families.sd import tiny_clip_config, tiny_vae
 from core.families.sd3 import tiny_t5_config
 from core.families.tokenizers import clip_tokenizer, decoder_lm_tokenizer, t5_tokenizer
@@ -42,6 +42,10 @@ class HiDreamFamily(Family):
     # Its scheduler draws step noise from the global RNG for the whole batch: a batched prompt would
     # not give the image its seed gives alone.
     supports_batch = False
+
+    def hub_repos(self, spec):
+        llama = str(spec.extra.get("text_encoder_4_id", LLAMA_ID))
+        return super().hub_repos(spec) + [HubRepo(llama, "text_encoder_4 and tokenizer_4", True, "config.json")]
 
     def load_pretrained(self, spec, *, source, torch_dtype, token, device_map):
         from transformers import AutoTokenizer

@@ -18,7 +18,7 @@ from diffusers import DPMSolverMultistepScheduler, PixArtTransformer2DModel
 from diffusers.image_processor import PixArtImageProcessor
 from transformers import T5Config, T5EncoderModel
 
-from core.families import Family, diffusers_class, dtype_kwargs, register
+from core.families import Family, HubRepo, diffusers_class, dtype_kwargs, register
 from core.families.sd import tiny_vae
 from core.families.tokenizers import t5_tokenizer
 
@@ -85,6 +85,14 @@ class PixArtFamily(Family):
     name = "pixart"
     tiny_size = 32
     tiny_steps = 2
+
+    def hub_repos(self, spec):
+        components = spec.extra.get("components_hf_id") or COMPONENTS_REPO.get(spec.hf_id)
+        own = super().hub_repos(spec)
+        if not components:
+            return own
+        return [HubRepo(spec.hf_id, "transformer", spec.gated, "transformer/config.json"),
+                HubRepo(str(components), "text encoder, VAE, scheduler (a pipeline repo)")]
 
     def load_pretrained(self, spec, *, source, torch_dtype, token, device_map):
         components = spec.extra.get("components_hf_id") or COMPONENTS_REPO.get(spec.hf_id)

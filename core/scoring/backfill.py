@@ -4,12 +4,16 @@
 `close()`; `offload()` moves them to the CPU so that a generator loading next has the GPU to itself (bench mode).
 Scores are written one batch at a time, so a killed backfill resumes where it stopped; a score already stored for
 (generation, metric, scorer revision) is never written twice.
+
+Scorer weights `auto` (the `score` command's default) follows the rows: a row generated with tiny weights is scored
+by the tiny scorers (built in code, offline; its image is noise anyway), every other row (pretrained, random, API)
+by the pretrained ones. `MetricCounts.by_weights` says which scorers scored how many rows.
 """
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -21,28 +25,40 @@ from core.edits import EditIndex, EditItem
 from core.loading import resolve_device
 from core.scoring.edit_scorers import EditPair, EditScorer, edit_pair
 from core.scoring.metrics import make_scorers, parse_metrics
-from core.scoring.scorers import Scorer
+from core.scoring.scorers import SCORER_WEIGHTS, Scorer
 from core.settings import Settings
 from core.store import Generation, Score, add_scores, generations_missing_score, session_scope
 
 log = logging.getLogger(__name__)
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+AUTO = "auto"
+WEIGHT_CHOICES: tuple[str, ...] = (AUTO, *SCORER_WEIGHTS)
+
+
+def scorer_weights_for(generation_weights: str | None) -> str:
+    """The scorer weights `auto` gives a row: tiny for tiny generator weights, pretrained for anything else."""
+    return "tiny" if generation_weights == "tiny" else "pretrained"
 
 
 @dataclass
 class MetricCounts:
-    """What one metric's pass did: scores written, rows whose image file is gone, scoring seconds, and rows the
-    metric does not apply to (an edit without captions for clip_dir, without ground truth for edit_check)."""
+    """What one metric's pass did: scores written, rows whose image file is gone, scoring seconds, rows the
+    metric does not apply to (an edit without captions for clip_dir, without ground truth for edit_check), and scores
+    written per scorer weights mode."""
 
     scored: int = 0
     missing_file: int = 0
     seconds: float = 0.0
     not_applicable: int = 0
+    by_weights: dict[str, int] = field(default_factory=dict)
 
     def __add__(self, other: "MetricCounts") -> "MetricCounts":
+        by = dict(self.by_weights)
+        for mode, n in other.by_weights.items():
+            by[mode] = by.get(mode, 0) + n
         return MetricCounts(self.scored + other.scored, self.missing_file + other.missing_file,
-                            self.seconds + other.seconds, self.not_applicable + other.not_applicable)
+                            self.seconds + other.seconds, self.not_applicable + other.not_applicable, by)
 
 
 # progress(metric, done, total)
@@ -68,11 +84,21 @@ class ScorerSet:
                  weights: str = "pretrained", settings: Settings | None = None, edit_items: Sequence[EditItem] = ()):
         if dtype not in DTYPES:
             raise ValueError(f"dtype: {dtype!r} is not allowed; choose one of {', '.join(DTYPES)}")
+        if weights not in WEIGHT_CHOICES:
+            raise ValueError(f"scorer weights: {weights!r} is not allowed; choose one of {', '.join(WEIGHT_CHOICES)}")
         self.metrics = parse_metrics(metrics)
         self.device = resolve_device(device)
         self.dtype = DTYPES[dtype] if self.device != "cpu" else torch.float32  # half precision on CPU: slow, partial
-        # Checked now, before any model loads.
-        self._scorers: dict[str, Scorer] = make_scorers(self.metrics, weights=weights, settings=settings)
+        self.weights = weights
+        modes = SCORER_WEIGHTS if weights == AUTO else (weights,)
+        # Checked now, before any model loads (a GPU-only scorer's pretrained weights on the CPU: when asked for
+        # explicitly; with `auto`, when a row needs them).
+        self._scorers: dict[tuple[str, str], Scorer] = {
+            (m, mode): scorer for mode in modes
+            for m, scorer in make_scorers(self.metrics, weights=mode, settings=settings).items()}
+        if weights != AUTO:
+            for scorer in self._scorers.values():
+                scorer.check_device(self.device)
         # Edit metrics find a stored edit's suite item (region, captions) by source hash and instruction.
         self._edit_items = tuple(edit_items)
         self._edit_index: EditIndex | None = None
@@ -84,15 +110,17 @@ class ScorerSet:
             self._edit_index = EditIndex.shipped(extra=self._edit_items)
         return self._edit_index
 
-    def scorer(self, metric: str) -> Scorer:
-        """The loaded scorer of `metric`, on this set's device."""
-        scorer = self._scorers[metric]
+    def scorer(self, metric: str, weights: str | None = None) -> Scorer:
+        """The loaded scorer of `metric` (of `weights`; default: this set's mode, pretrained under auto), on this
+        set's device."""
+        mode = weights or (self.weights if self.weights != AUTO else "pretrained")
+        scorer = self._scorers[(metric, mode)]
         if not scorer.loaded:
             _sync(self.device)
             t0 = time.perf_counter()
             scorer.load(self.device, self.dtype)
             _sync(self.device)
-            log.info("scorer %s loaded from %s in %.1f s (revision %s)", metric, scorer.scorer_id,
+            log.info("scorer %s (%s) loaded from %s in %.1f s (revision %s)", metric, mode, scorer.scorer_id,
                      time.perf_counter() - t0, scorer.revision)
         elif scorer.device != self.device:
             scorer.to(self.device)
@@ -101,23 +129,26 @@ class ScorerSet:
     def score(self, *, store_engine: Engine, run_id: int | None = None, generation_ids: Sequence[int] | None = None,
               batch_size: int = 16, progress: Progress | None = None) -> dict[str, MetricCounts]:
         """Score the ok generations (of `run_id`, or among `generation_ids`, or all) that have no score of a metric
-        by a scorer of this set's weights mode (pretrained scores are not blocked by tiny ones, nor the reverse).
-        Each metric scores the rows of its task (edit metrics: edits). A new revision of a scorer does not rescore
-        what an older one scored."""
+        by a scorer of the weights mode they get (this set's, or under auto the rows' own: see the module doc;
+        pretrained scores are not blocked by tiny ones, nor the reverse). Each metric scores the rows of its task
+        (edit metrics: edits). A new revision of a scorer does not rescore what an older one scored."""
         if batch_size < 1:
             raise ValueError(f"batch_size: {batch_size!r} is not allowed; use 1 or more")
         counts: dict[str, MetricCounts] = {}
         for metric in self.metrics:
-            weights, task = self._scorers[metric].weights, self._scorers[metric].task
-            with session_scope(store_engine, read_only=True) as s:
-                rows = generations_missing_score(session=s, metric=metric, scorer_weights=weights, run_id=run_id,
-                                                 generation_ids=generation_ids, task=task)
-            if not rows:  # the scorer is loaded only when something lacks its metric
-                counts[metric] = MetricCounts()
-                continue
-            scorer = self.scorer(metric)
-            counts[metric] = self._score_rows(scorer, rows, store_engine=store_engine, batch_size=batch_size,
-                                              progress=progress)
+            counts[metric] = MetricCounts()
+            for (m, mode), scorer in self._scorers.items():
+                if m != metric:
+                    continue
+                with session_scope(store_engine, read_only=True) as s:
+                    rows = generations_missing_score(session=s, metric=metric, scorer_weights=mode, run_id=run_id,
+                                                     generation_ids=generation_ids, task=scorer.task)
+                if self.weights == AUTO:
+                    rows = [row for row in rows if scorer_weights_for(row.weights) == mode]
+                if not rows:  # the scorer is loaded only when something lacks its metric
+                    continue
+                counts[metric] += self._score_rows(self.scorer(metric, mode), rows, store_engine=store_engine,
+                                                   batch_size=batch_size, progress=progress)
         return counts
 
     def _score_rows(self, scorer: Scorer, rows: list[Generation], *, store_engine: Engine, batch_size: int,
@@ -147,10 +178,13 @@ class ScorerSet:
                           for row, value in zip(batch, values) if value is not None]
                 counts.not_applicable += len(batch) - len(scores)
                 with session_scope(store_engine) as s:
-                    counts.scored += add_scores(session=s, scores=scores)
+                    added = add_scores(session=s, scores=scores)
+                counts.scored += added
+                counts.by_weights[scorer.weights] = counts.by_weights.get(scorer.weights, 0) + added
                 counts.seconds += seconds
             if progress is not None:
-                progress(scorer.metric, min(i + batch_size, len(rows)), len(rows))
+                label = scorer.metric if self.weights != AUTO else f"{scorer.metric} ({scorer.weights})"
+                progress(label, min(i + batch_size, len(rows)), len(rows))
         return counts
 
     @staticmethod
@@ -187,7 +221,8 @@ def score_missing(*, store_engine: Engine, metrics: str | Sequence[str], run_id:
                   dtype: str = "float32", weights: str = "pretrained", settings: Settings | None = None,
                   progress: Progress | None = None, edit_items: Sequence[EditItem] = ()) -> dict[str, MetricCounts]:
     """Score every ok generation (of one run, or all) lacking a metric; each scorer loads once. A rerun adds none
-    (an edit metric that does not apply to a row, e.g. clip_dir without captions, writes nothing for it)."""
+    (an edit metric that does not apply to a row, e.g. clip_dir without captions, writes nothing for it).
+    `weights`: pretrained, tiny, or auto (each row by the scorers of its own weights mode)."""
     with ScorerSet(metrics, device=device, dtype=dtype, weights=weights, settings=settings,
                    edit_items=edit_items) as scorers:
         return scorers.score(store_engine=store_engine, run_id=run_id, generation_ids=generation_ids,

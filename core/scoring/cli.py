@@ -1,10 +1,16 @@
 """`python -m core.bench score`: fill in the quality scores the store lacks (resumable; a rerun adds none).
 
-    python -m core.bench score --all --metrics clip,pick,aesthetic
-    python -m core.bench score --run 12 --metrics clip --batch-size 32 --device cuda:1
+    python -m core.bench score --all     (every metric but the opt-in hps, imagereward and vqascore; scorer
+                                          weights follow each row's)
+    python -m core.bench score --all --metrics hps,imagereward
+    python -m core.bench score --run 12 --metrics vqascore --device cuda --batch-size 8   (VQAScore: GPU only)
     python -m core.bench score --all --metrics clip --scorer-weights tiny   (offline demo: noise scores, labelled)
     python -m core.bench score --all --metrics edit_l1,clip_dir --edit-items my_pairs.jsonl   (edits: regions and
         captions of your own pairs; the shipped suites' are found by source hash and instruction)
+
+Scorer weights default to `auto`: rows generated with tiny weights are scored by the tiny scorers (built in code,
+offline), every other row by the pretrained ones; the output says which scored what. Missing pretrained weights
+fail at once with the command that downloads them (`python -m core.bench weights` lists them all).
 """
 from __future__ import annotations
 
@@ -17,9 +23,9 @@ from tqdm import tqdm
 
 from core.edits import EditItem, load_edit_items
 from core.errors import CaseStudyError
-from core.scoring.backfill import DTYPES, MetricCounts, score_missing
-from core.scoring.metrics import METRICS, parse_metrics
-from core.scoring.scorers import SCORER_WEIGHTS
+from core.scoring.backfill import AUTO, DTYPES, WEIGHT_CHOICES, MetricCounts, score_missing
+from core.scoring.metrics import DEFAULT_METRICS, METRICS, parse_metrics
+from core.scoring.scorers import SCORERS
 from core.settings import get_settings
 from core.store import get_run, make_engine, session_scope
 
@@ -55,8 +61,11 @@ def parser() -> argparse.ArgumentParser:
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--run", type=int, help="score the images of this run id")
     which.add_argument("--all", action="store_true", help="score every ok image in the store")
-    p.add_argument("--metrics", type=_metrics, default=list(METRICS),
-                   help=f"comma-separated, from {', '.join(METRICS)} (default: all; edit metrics score edits only)")
+    p.add_argument("--metrics", type=_metrics, default=list(DEFAULT_METRICS),
+                   help=f"comma-separated, from {', '.join(METRICS)} (default: all but "
+                        f"{', '.join(m for m in METRICS if m not in DEFAULT_METRICS)}, which are opt-in; "
+                        f"{', '.join(m for m, c in SCORERS.items() if c.gpu_only)}: GPU only; edit metrics score "
+                        f"edits only)")
     p.add_argument("--edit-items", type=_edit_items, default=[], metavar="FILE",
                    help="a JSONL or folder of edit items (regions, captions) besides the shipped suites, for the "
                         "edit metrics")
@@ -64,21 +73,33 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=None, help="cuda, cuda:1, cpu or auto (default: IGCS_DEVICE)")
     p.add_argument("--dtype", choices=tuple(DTYPES), default="float32",
                    help="scorer precision on GPU; not float32 gives another scorer revision (default: float32)")
-    p.add_argument("--scorer-weights", choices=SCORER_WEIGHTS, default="pretrained",
-                   help="pretrained (hub id or IGCS_MODELS_DIR/<metric>) or tiny (built in code, noise, labelled)")
+    p.add_argument("--scorer-weights", choices=WEIGHT_CHOICES, default=AUTO,
+                   help="auto (default: tiny scorers for rows of tiny weights, pretrained for the rest), pretrained "
+                        "(hub id or IGCS_MODELS_DIR/<metric>) or tiny (built in code, noise, labelled)")
     p.add_argument("--db", type=_db_url, help="database URL or SQLite path (default: IGCS_DATABASE_URL)")
     p.add_argument("-v", "--verbose", action="store_true")
     return p
 
 
+def _scorers(c: MetricCounts) -> str:
+    return ", ".join(f"{n} by {mode}" for mode, n in sorted(c.by_weights.items()) if n) or "-"
+
+
 def table(counts: dict[str, MetricCounts]) -> str:
-    head = f"{'metric':<10} {'scored':>7} {'no file':>8} {'n/a':>5} {'seconds':>8} {'img/s':>7}"
+    head = f"{'metric':<12} {'scored':>7} {'no file':>8} {'n/a':>5} {'seconds':>8} {'img/s':>7}  scorer weights"
     lines = [head, "-" * len(head)]
     for metric, c in counts.items():
         rate = f"{c.scored / c.seconds:.1f}" if c.seconds and c.scored else "-"
-        lines.append(f"{metric:<10} {c.scored:>7} {c.missing_file:>8} {c.not_applicable:>5} {c.seconds:>8.2f} "
-                     f"{rate:>7}")
+        lines.append(f"{metric:<12} {c.scored:>7} {c.missing_file:>8} {c.not_applicable:>5} {c.seconds:>8.2f} "
+                     f"{rate:>7}  {_scorers(c)}")
     return "\n".join(lines)
+
+
+def weights_note(mode: str) -> str:
+    if mode == AUTO:
+        return ("scorer weights: auto (the rows' own: tiny scorers for rows of tiny weights, whose scores are noise; "
+                "pretrained scorers for the rest)")
+    return f"scorer weights: {mode}" + (" (built in code: noise scores, labelled tiny)" if mode == "tiny" else "")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -92,6 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if get_run(session=s, run_id=args.run) is None:
                     print(f"error: --run: no run {args.run} in {engine.url}", file=sys.stderr)
                     return 2
+        print(weights_note(args.scorer_weights), flush=True)
         bars: dict[str, tqdm] = {}
 
         def progress(metric: str, done: int, total: int) -> None:

@@ -16,7 +16,11 @@ from core.settings import Settings
 TEXT_METRICS: tuple[str, ...] = scorers.METRICS
 METRICS: tuple[str, ...] = tuple(dict.fromkeys((*SCORERS, *EDIT_SCORERS)))
 LABELS: dict[str, str] = {name: cls.label for name, cls in {**SCORERS, **EDIT_SCORERS}.items()}
-__all__ = ["EDIT_METRICS", "LABELS", "METRICS", "TEXT_METRICS", "make_scorers", "parse_metrics", "task_of"]
+# What `score` and the pages pick when no metric is named: every metric but the opt-in ones (HPSv2.1, ImageReward,
+# VQAScore: multi-GB downloads, VQAScore GPU-only), which a default never pulls in behind a user's back.
+DEFAULT_METRICS: tuple[str, ...] = tuple(m for m in METRICS if {**SCORERS, **EDIT_SCORERS}[m].in_defaults)
+__all__ = ["DEFAULT_METRICS", "EDIT_METRICS", "LABELS", "METRICS", "TEXT_METRICS", "make_scorers", "parse_metrics",
+           "task_of"]
 
 
 def parse_metrics(text: str | Sequence[str]) -> list[str]:

@@ -12,8 +12,13 @@ import string
 
 import torch
 from tokenizers import Tokenizer, normalizers, pre_tokenizers, processors
-from tokenizers.models import WordLevel
-from transformers import CLIPConfig, CLIPModel, CLIPProcessor, PreTrainedTokenizerFast, ViTConfig, ViTModel
+from tokenizers.models import WordLevel, WordPiece
+from transformers import (BertTokenizerFast, BlipTextConfig, BlipVisionConfig, CLIPConfig, CLIPModel, CLIPProcessor,
+                          PreTrainedTokenizerFast, Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration, ViTConfig,
+                          ViTModel)
+from transformers.models.blip.modeling_blip import BlipVisionModel
+from transformers.models.blip.modeling_blip_text import BlipTextModel
+from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
 
 try:
     from transformers import CLIPImageProcessorPil as PilImageProcessor  # transformers >= 5: the PIL backend
@@ -80,3 +85,88 @@ def tiny_dino(seed: int = 0) -> ViTModel:
     config = ViTConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
                        image_size=TINY_IMAGE, patch_size=8, qkv_bias=True)
     return ViTModel(config, add_pooling_layer=False).eval()
+
+
+def tiny_bert_tokenizer(model_max_length: int = 512) -> PreTrainedTokenizerFast:
+    """A WordPiece tokenizer in BERT's layout ([PAD]=0, [CLS] ... [SEP], lowercasing), with BLIP's two added
+    special tokens ([DEC] as bos, [ENC]) as `blip.init_tokenizer` adds them to bert-base-uncased."""
+    vocab = {"[PAD]": 0, "[UNK]": 1, "[CLS]": 2, "[SEP]": 3, "[MASK]": 4}
+    for word in _WORDS + list(string.ascii_lowercase) + [str(d) for d in range(10)] + list(",.!?'\"-"):
+        vocab.setdefault(word, len(vocab))
+    tok = Tokenizer(WordPiece(vocab=vocab, unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.post_processor = processors.TemplateProcessing(single="[CLS]:0 $A:0 [SEP]:0",
+                                                       special_tokens=[("[CLS]", 2), ("[SEP]", 3)])
+    out = BertTokenizerFast(tokenizer_object=tok, model_max_length=model_max_length, unk_token="[UNK]",
+                            sep_token="[SEP]", pad_token="[PAD]", cls_token="[CLS]", mask_token="[MASK]")
+    out.add_special_tokens({"bos_token": "[DEC]"})
+    out.add_special_tokens({"additional_special_tokens": ["[ENC]"]})
+    return out
+
+
+def tiny_imagereward(seed: int = 0) -> tuple[BlipVisionModel, BlipTextModel, AestheticMLP, PreTrainedTokenizerFast]:
+    """ImageReward's BLIP at toy size: a ViT (32 px, patch 8) and a BERT text encoder cross-attending to it, the
+    reward MLP over the [CLS] state, the WordPiece tokenizer above."""
+    torch.manual_seed(seed)
+    tokenizer = tiny_bert_tokenizer()
+    vision = BlipVisionModel(BlipVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                              num_attention_heads=4, image_size=TINY_IMAGE, patch_size=8,
+                                              layer_norm_eps=1e-6)).eval()
+    text = BlipTextModel(BlipTextConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64,
+                                        num_hidden_layers=2, num_attention_heads=4, encoder_hidden_size=32,
+                                        max_position_embeddings=64, layer_norm_eps=1e-12, pad_token_id=0,
+                                        bos_token_id=tokenizer.bos_token_id, eos_token_id=3, sep_token_id=3,
+                                        is_decoder=True),
+                         add_pooling_layer=False).eval()
+    mlp = tiny_aesthetic_mlp(seed=seed, input_size=32)
+    return vision, text, mlp, tokenizer
+
+
+QWEN_SPECIAL = ("<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>", "<|image_pad|>",
+                "<|video_pad|>")
+# Qwen2.5-VL's chat template, reduced to what VQAScore sends: a default system turn, images and text in order.
+QWEN_CHAT_TEMPLATE = (
+    "{% for message in messages %}{% if loop.first and message['role'] != 'system' %}<|im_start|>system\n"
+    "You are a helpful assistant.<|im_end|>\n{% endif %}<|im_start|>{{ message['role'] }}\n"
+    "{% for content in message['content'] %}{% if content['type'] == 'image' %}"
+    "<|vision_start|><|image_pad|><|vision_end|>{% elif content['type'] == 'text' %}{{ content['text'] }}"
+    "{% endif %}{% endfor %}<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+
+
+def tiny_qwen_tokenizer() -> PreTrainedTokenizerFast:
+    """Word-level, with Qwen's special tokens and chat template, "Yes" and "No" as single tokens; left padding."""
+    vocab = {t: i for i, t in enumerate(QWEN_SPECIAL)}
+    for word in ["Yes", "No", "Does", "this", "image", "figure", "show", "Please", "answer", "or", "You", "are",
+                 "helpful", "assistant", "system", "user"] + _WORDS + list(string.ascii_lowercase) + list(".,?!\"'"):
+        vocab.setdefault(word, len(vocab))
+    vocab["<unk>"] = len(vocab)
+    tok = Tokenizer(WordLevel(vocab=vocab, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Punctuation()])
+    out = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>", pad_token="<|endoftext|>",
+                                  eos_token="<|im_end|>", additional_special_tokens=list(QWEN_SPECIAL[1:]))
+    out.padding_side = "left"
+    out.chat_template = QWEN_CHAT_TEMPLATE
+    return out
+
+
+def tiny_qwen_vl(seed: int = 0):
+    """Qwen2.5-VL at toy size (2 vision blocks with windowed and full attention, 2 decoder layers with M-RoPE), its
+    PIL image processor (patch 14, merge 2: 28 px per visual token, at most 16 tokens) and the tokenizer above."""
+    tokenizer = tiny_qwen_tokenizer()
+    vocab = tokenizer.get_vocab()
+    config = Qwen2_5_VLConfig(
+        text_config=dict(vocab_size=len(vocab), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+                         rope_parameters=dict(rope_type="default", mrope_section=[2, 1, 1], rope_theta=10000.0),
+                         bos_token_id=0, eos_token_id=vocab["<|im_end|>"], pad_token_id=0),
+        vision_config=dict(depth=2, hidden_size=32, intermediate_size=64, num_heads=4, out_hidden_size=32,
+                           patch_size=14, spatial_merge_size=2, temporal_patch_size=2, window_size=56,
+                           fullatt_block_indexes=[1]),
+        image_token_id=vocab["<|image_pad|>"], video_token_id=vocab["<|video_pad|>"],
+        vision_start_token_id=vocab["<|vision_start|>"], vision_end_token_id=vocab["<|vision_end|>"])
+    torch.manual_seed(seed)
+    model = Qwen2_5_VLForConditionalGeneration(config).eval()
+    images = Qwen2VLImageProcessorPil(min_pixels=4 * 28 * 28, max_pixels=16 * 28 * 28, patch_size=14, merge_size=2,
+                                      temporal_patch_size=2)
+    return model, images, tokenizer

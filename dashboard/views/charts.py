@@ -4,7 +4,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import chart_scores, charts, data, scores
+from core import arena
+from dashboard import arena_data, chart_arena, chart_scores, charts, data, scores
 
 st.title("Charts")
 url = data.db_url()
@@ -52,9 +53,18 @@ def _quality(weights: str, run_ids: list[int], models: list[str], sizes: list[st
                 + (" (switch “Tiny-scorer scores” on to see the tiny scorers' ones)." if "tiny" in stored and not tiny
                    else "."))
         return
-    metric = c_metric.selectbox("Metric", present, key="charts_metric", format_func=chart_scores.metric_label)
+    board = arena_data.board(url, weights)  # the arena rating: one more quality axis, once there are votes
+    labels = {"arena": "Arena rating (votes)"}
+    metric = c_metric.selectbox("Metric", present + (["arena"] if not board.empty else []), key="charts_metric",
+                                format_func=lambda m: labels.get(m) or chart_scores.metric_label(m))
     cost = c_cost.radio("Cost", list(chart_scores.COSTS), horizontal=True, key="charts_cost",
                         format_func={"seconds": "seconds", "tflop": "FLOPs", "usd": "USD per image"}.get)
+    if metric == "arena":
+        st.caption(f"{int(board['votes'].sum()) // 2:,} vote(s) on {weights} images · per model (votes judge models, "
+                   "not configurations); the Arena page has the leaderboard.")
+        plot(chart_arena.rating_vs_cost(board, cost, log=log))
+        plot(chart_arena.category_win_rates(arena.category_win_rates(arena_data.vote_frame(url, weights))))
+        return
     shown = frame[frame["metric"] == metric]
     st.caption(f"{shown['id'].nunique():,} scored image(s) · {shown['model_key'].nunique()} model(s) · "
                f"{scorer} scorer{' (noise scores)' if tiny else ''}; per model × configuration, never pooled.")

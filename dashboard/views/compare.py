@@ -1,5 +1,7 @@
-"""Compare: two models, or two runs, over the same prompts (and seeds), side by side, with score deltas (B − A);
-PSNR, SSIM and CLIP image cosine of pairs of the same job shape (core.scoring.compare)."""
+"""Compare: two models, or two runs, over the same prompts (and seeds), side by side, with paired statistics per
+metric and per cost (B − A: mean delta and how often B is better, bootstrap 95 % intervals, Wilcoxon signed-rank
+test; core.paired), pairs sortable by disagreement, and PSNR, SSIM and CLIP image cosine where the two rows are
+one job differing only by recipe, weights or dtype (core.scoring.compare)."""
 from __future__ import annotations
 
 import math
@@ -79,28 +81,36 @@ def _side(where, row: pd.Series, side: str, label: str) -> str:
             f"{int(row[f'steps_{side}'])} steps  \n{line or 'not scored'}")
 
 
-def _pair(row: pd.Series, label_a: str, label_b: str, with_pixels: bool, clip_weights: str | None) -> None:
+def _pair(row: pd.Series, label_a: str, label_b: str, with_pixels: bool, any_job: bool,
+          clip_weights: str | None) -> None:
     with st.container(border=True):
         st.markdown(f"**{row['prompt']}** · seed {int(row['seed'])}")
         left, right, text = st.columns([1, 1, 1.1])
         lines = [_side(left, row, "a", label_a), _side(right, row, "b", label_b)]
         parts = [f"Δ {scores.SHORT[m]} {_fmt(row.get(f'd_{m}'), signed=True)}" for m in METRICS
                  if pd.notna(row.get(f"d_{m}"))]
-        if pairs.same_job(row) and (with_pixels or clip_weights):
+        costs = [f"Δ {name} {_fmt(row.get(f'd_{c}'), spec, signed=True)}"
+                 for c, name, spec in (("seconds", "s", ".3f"), ("tflop", "TFLOP", ".3g"), ("usd", "USD", ".4f"))
+                 if pd.notna(row.get(f"d_{c}"))]
+        shared = pairs.shares_job(row)
+        if (shared or (any_job and pairs.same_job(row))) and (with_pixels or clip_weights):
             try:
                 found = compare_data.image_comparison(int(row["id_a"]), int(row["id_b"]), clip_weights)
             except Exception as exc:  # noqa: BLE001 - a file gone, a scorer missing: said on the pair
                 parts.append(f"not compared: {exc}")
             else:
                 psnr = "identical" if found["psnr_db"] is None else f"{found['psnr_db']:.1f} dB"
-                parts += [f"PSNR {psnr}", f"SSIM {found['ssim']:.3f}"]
+                if with_pixels:
+                    parts += [f"PSNR {psnr}", f"SSIM {found['ssim']:.3f}"]
                 if found.get("clip_cosine") is not None:
                     parts.append(f"CLIP image cosine {found['clip_cosine']:.3f}"
                                  + (" (tiny scorer)" if clip_weights == "tiny" else ""))
-        elif not pairs.same_job(row):
-            parts.append("not the same job shape (prompt, seed, size): no PSNR/SSIM")
+                if not shared:
+                    parts.append("different jobs: read PSNR/SSIM with care")
+        elif not shared:
+            parts.append("not one job (model, size, steps or guidance differ): no PSNR/SSIM")
         text.markdown("\n\n".join(lines))
-        text.caption(" · ".join(parts) or "no scores on both sides")
+        text.caption(" · ".join(parts + costs) or "no scores on both sides")
 
 
 def _one_configuration(rows: pd.DataFrame, side: str, where) -> pd.DataFrame:
@@ -146,14 +156,18 @@ if chosen is not None:
         if repeated:
             st.caption(f"{side} has {repeated} more image(s) of the same {' and '.join(found.keys[:-1])} (another "
                        f"run or a repeat): the newest of each is paired.")
-    summary = pairs.delta_summary(matched, METRICS)
-    if not summary.empty:
+    table = pairs.paired_table(matched, METRICS, scores.METRIC_LABELS)
+    if not table.empty:
         tiny = any(matched.get(f"{m}_weights_{s}", pd.Series(dtype=object)).eq("tiny").any()
                    for m in METRICS for s in "ab")
-        st.markdown("**Mean score deltas**" + (" · tiny scorer (noise scores)" if tiny else ""))
-        st.dataframe(summary.assign(metric=[scores.METRIC_LABELS[m] for m in summary["metric"]]), hide_index=True,
-                     width="stretch", column_config={c: st.column_config.NumberColumn(format="%.3f")
-                                                     for c in ("mean A", "mean B", "mean Δ (B − A)")})
+        st.markdown("**Paired statistics** (B − A over the pairs)" + (" · tiny scorer (noise scores)" if tiny else ""))
+        st.dataframe(pairs.compact_table(table), hide_index=True, width="stretch",
+                     column_config={"measure": "measure · pairs",
+                                    "p": st.column_config.NumberColumn("Wilcoxon p", format="%.2g", width="small")})
+        st.caption("Intervals: percentile bootstrap over pairs (2,000 resamples), 95 %. B better: B scored higher, or "
+                   "cost less; a tie counts half. Wilcoxon p: Wilcoxon signed-rank test of the deltas (two-sided; zero "
+                   "deltas dropped). Seconds leave out first calls after a load; USD: list price, or the open "
+                   "models' GPU-time estimate.")
     elif not matched.empty:
         st.caption("No pair is scored on both sides: score them (`python -m core.bench score --all`).")
     for side, rest, label in (("A", found.only_a, label_a), ("B", found.only_b, label_b)):
@@ -164,13 +178,29 @@ if chosen is not None:
     if matched.empty:
         st.info("No prompt and seed appears on both sides.")
     else:
-        c_pix, c_clip, c_page = st.columns([1.3, 1.6, 1], vertical_alignment="bottom")
-        with_pixels = c_pix.toggle("PSNR and SSIM", value=True, key="cmp_pixels",
-                                   help="pixel comparison of pairs of the same job shape (same prompt, seed, size)")
+        shared = int(sum(pairs.shares_job(r) for _, r in matched.iterrows()))
+        c_sort, c_clip, c_page = st.columns([1.8, 1.3, 0.9], vertical_alignment="bottom")
+        c_pix, c_any = st.columns(2)
+        sorts = {None: "as paired (prompt)"}
+        sorts.update({f"d_{m}": f"largest |Δ {scores.SHORT[m]}| first" for m in METRICS
+                      if matched.get(f"d_{m}", pd.Series(dtype=float)).notna().any()})
+        sorts.update({f"d_{c}": f"largest |Δ {name}| first" for c, name in (("seconds", "seconds"), ("usd", "USD"))
+                      if matched.get(f"d_{c}", pd.Series(dtype=float)).notna().any()})
+        order = c_sort.selectbox("Order pairs", list(sorts), format_func=sorts.get, key="cmp_sort",
+                                 help="by disagreement: the pairs whose scores (or costs) differ most first")
+        any_job = c_any.toggle("Also across jobs", value=False, key="cmp_pixels_any",
+                               help="PSNR/SSIM between different models or settings of the same prompt, seed and "
+                                    "size: they measure little there, so this is off by default")
+        with_pixels = c_pix.toggle("PSNR and SSIM", value=True, key="cmp_pixels", disabled=not (shared or any_job),
+                                   help=f"{shared} pair(s) are one job (same model, prompt, seed, size, steps and "
+                                        "guidance; recipe, weights or dtype differ): pixels compared there")
         clip = c_clip.selectbox("CLIP image cosine", ["off", "tiny", "pretrained"], key="cmp_clip",
                                 help="loads the CLIP scorer (tiny: built in code, noise)")
         pages = max(1, math.ceil(len(matched) / PAIRS_PER_PAGE))
         page = c_page.number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1, key="cmp_page")
+        st.caption(f"{shared} of {len(matched)} pair(s) are one job: PSNR/SSIM there"
+                   + ("" if shared else "; none here (two models, or other steps or guidance)"))
         start = (int(page) - 1) * PAIRS_PER_PAGE
-        for _, row in matched.iloc[start:start + PAIRS_PER_PAGE].iterrows():
-            _pair(row, label_a, label_b, with_pixels, None if clip == "off" else clip)
+        for _, row in pairs.sort_pairs(matched, order).iloc[start:start + PAIRS_PER_PAGE].iterrows():
+            _pair(row, label_a, label_b, with_pixels and (shared > 0 or any_job), any_job,
+                  None if clip == "off" else clip)

@@ -14,6 +14,7 @@ from core.registry import all_specs, get_spec
 from core.jobs import MAX_SEED
 from core.runner import PlanError, Progress
 from core.sweep import Prepared, Sweep, prepare
+from core.scoring.metrics import DEFAULT_METRICS
 from core.scoring.scorers import METRICS, SCORER_WEIGHTS
 from dashboard import data, scores
 
@@ -254,10 +255,12 @@ def _score_panel(results: list[dict]) -> None:
         return
     with st.container(border=True):
         c_metrics, c_weights, c_go = st.columns([3, 2, 1.3], vertical_alignment="bottom")
-        metrics = c_metrics.multiselect("Metrics", METRICS, default=list(METRICS), key="gen_score_metrics",
-                                        format_func=lambda m: scores.METRIC_LABELS.get(m, m),
-                                        help="CLIPScore: prompt alignment; PickScore: human preference; "
-                                             "LAION aesthetic: looks alone (README, Quality scores)")
+        metrics = c_metrics.multiselect("Metrics", METRICS, default=[m for m in METRICS if m in DEFAULT_METRICS],
+                                        key="gen_score_metrics", format_func=lambda m: scores.METRIC_LABELS.get(m, m),
+                                        help="CLIPScore: prompt alignment; PickScore, HPSv2.1, ImageReward: human "
+                                             "preference; LAION aesthetic: looks alone; VQAScore: prompt alignment "
+                                             "by a VLM (GPU only). HPSv2.1, ImageReward and VQAScore download "
+                                             "several GB on first use (README, Quality scores)")
         if st.session_state.get("gen_score_weights_for") != weights:  # the default follows the weights mode
             st.session_state["gen_score_weights"] = scores.default_scorer_weights(weights)
             st.session_state["gen_score_weights_for"] = weights

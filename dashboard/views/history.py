@@ -1,5 +1,7 @@
-"""History: every run and generation in the store, filtered and paged; a prompt x model image matrix for a
-run; the full record of one generation; deleting a run with its files; downloads of the filtered rows."""
+"""History: every run and generation in the store, filtered and paged; runs annotated (name, notes, tags) and
+filtered by tag; the X/Y/Z grid of images (dashboard.gallery); the full record of one generation; deleting a run
+with its files; downloads of the filtered rows. Filters, the selected run and the selected row live in the URL
+(widgets bind to query parameters; ids through dashboard.url_state), so a link reopens the same view."""
 from __future__ import annotations
 
 import math
@@ -7,39 +9,39 @@ import math
 import pandas as pd
 import streamlit as st
 
+from core.errors import RequestError
 from core.explain import explain_error
 from core.scoring.scorers import METRICS, SCORER_WEIGHTS
-from dashboard import data, detail, scores
+from dashboard import data, detail, gallery, gallery_data, scores, url_state
 
 st.title("History")
 url = data.db_url()
 
-VIEWS = ["Generations", "Runs", "Image matrix"]
+VIEWS = ["Generations", "Runs", "Grid"]
+ANY_RUN = 0  # the Run filter's "any run" (run ids start at 1): a None option shows as "Choose an option" once set
+ANY = "any"
 STATUSES = ["any", "ok", "failed", "skipped"]
 RUN_STATUSES = ["any", "running", "finished", "cancelled", "interrupted", "failed"]
 WEIGHTS = ["any", "pretrained", "random", "tiny", "api"]
 
 
 def _run_label(runs: pd.DataFrame, run_id: int | None) -> str:
-    if run_id is None:
+    if not run_id:
         return "any run"
     row = runs.loc[runs["id"] == run_id]
     if row.empty:
         return f"run {run_id}"
     r = row.iloc[0]
     when = pd.Timestamp(r["created_at"]).strftime("%Y-%m-%d %H:%M")
-    name = r["name"] if isinstance(r["name"], str) and r["name"] else f"{r['weights']} weights"
+    name = r["name"] if isinstance(r["name"], str) and r["name"] else r["label"]  # never "None"
     return f"run {run_id} · {r['kind']} · {name} · {when}"
 
 
-@st.dialog("Generation", width="large")
-def _detail_dialog(generation_id: int) -> None:
-    detail.show_generation(url, generation_id)
-    st.caption(f"Link to this generation: `?gen={generation_id}` on the History page.")
-
-
-def _open_detail(generation_id: int) -> None:
-    st.session_state["hist_dialog"] = generation_id
+def _ids(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise ValueError(text)
+    return value
 
 
 def _focused() -> None:
@@ -64,16 +66,18 @@ def _score_filters() -> tuple[dict, tuple[str, str, bool] | None]:
     """Filter by one metric's range and sort by a score (scores of one kind of scorer weights)."""
     stored = scores.scorer_weights_in_store(url)
     c_metric, c_scorer, c_min, c_max = st.columns([1.4, 1.2, 1, 1], vertical_alignment="bottom")
-    metric = c_metric.selectbox("Score", ["any", *METRICS], key="hist_score_metric",
+    metric = c_metric.selectbox("Score", ["any", *METRICS], key="hist_score_metric", bind="query-params",
                                 format_func=lambda m: "any score" if m == "any" else scores.METRIC_LABELS[m],
                                 help="only rows with this score within the range")
     options = [w for w in SCORER_WEIGHTS if w in stored] or ["pretrained"]
-    scorer = c_scorer.selectbox("Scorer", options, key="hist_score_weights",
+    scorer = c_scorer.selectbox("Scorer", options, key="hist_score_weights", bind="query-params",
                                 format_func=lambda w: "tiny (noise)" if w == "tiny" else w,
                                 help="scores of pretrained scorers, or of tiny ones (built in code: noise)")
     on = metric != "any"
-    low = c_min.number_input("min", value=None, key="hist_score_min", disabled=not on, placeholder="any")
-    high = c_max.number_input("max", value=None, key="hist_score_max", disabled=not on, placeholder="any")
+    low = c_min.number_input("min", value=None, key="hist_score_min", disabled=not on, placeholder="any",
+                             bind="query-params")
+    high = c_max.number_input("max", value=None, key="hist_score_max", disabled=not on, placeholder="any",
+                              bind="query-params")
     sort = st.session_state.get("hist_sort", "newest first")  # the widget sits beside Run
     chosen = dict(score_metric=metric, score_weights=scorer, score_min=low, score_max=high) if on else {}
     by = SORTS[sort]
@@ -84,25 +88,33 @@ def _generation_filters(recent_runs: pd.DataFrame) -> tuple[data.Filters, tuple[
     with st.container(border=True):
         # Two rows: every field stays readable in a 600 px main area (1024 px window with the sidebar open).
         c_model, c_prompt = st.columns(2)
-        models = c_model.multiselect("Models", data.model_keys(url), key="hist_models", placeholder="all models")
-        prompt = c_prompt.text_input("Prompt contains", key="hist_prompt", placeholder="any prompt")
+        models = c_model.multiselect("Models", data.model_keys(url), key="hist_models", placeholder="all models",
+                                     bind="query-params")
+        prompt = c_prompt.text_input("Prompt contains", key="hist_prompt", placeholder="any prompt",
+                                     bind="query-params")
         c_status, c_weights, c_dates = st.columns([1, 1.2, 2])
-        status = c_status.selectbox("Status", STATUSES, key="hist_status")
-        weights = c_weights.selectbox("Weights", WEIGHTS, key="hist_weights")
-        dates = c_dates.date_input("Dates (UTC)", value=(), key="hist_dates", format="YYYY-MM-DD")
-        run_options = [None] + [int(i) for i in recent_runs["id"]]
+        status = c_status.selectbox("Status", STATUSES, key="hist_status", bind="query-params")
+        weights = c_weights.selectbox("Weights", WEIGHTS, key="hist_weights", bind="query-params")
+        dates = c_dates.date_input("Dates (UTC)", value=(), key="hist_dates", format="YYYY-MM-DD",
+                                   bind="query-params")
+        run_options = [ANY_RUN] + [int(i) for i in recent_runs["id"]]
         if st.session_state.get("hist_run") not in run_options:  # a run chosen elsewhere (deleted, or older)
-            st.session_state["hist_run"] = None
-        c_run, c_sort = st.columns([2.2, 1.3])
+            st.session_state["hist_run"] = ANY_RUN
+        c_run, c_tag, c_sort = st.columns([2.2, 1, 1.3])
         run_id = c_run.selectbox("Run", run_options, key="hist_run", help="the 200 newest runs",
                                  format_func=lambda r: _run_label(recent_runs, r))
-        c_sort.selectbox("Sort by", list(SORTS), key="hist_sort", help="a score sorts by the scorer chosen below")
+        tag = c_tag.selectbox("Run tag", [ANY, *gallery_data.run_tags(url)], key="hist_tag", bind="query-params",
+                              help="only generations of runs carrying this tag (tag runs in the Runs view)")
+        url_state.put("run", str(run_id) if run_id else None)
+        c_sort.selectbox("Sort by", list(SORTS), key="hist_sort", help="a score sorts by the scorer chosen below",
+                         bind="query-params")
         score_filter, sort = _score_filters()
     since = dates[0] if len(dates) >= 1 else None
     until = dates[1] if len(dates) == 2 else since
     return data.Filters(models=tuple(models), status=None if status == "any" else status,
-                        prompt=prompt.strip() or None, run_id=run_id, since=since, until=until,
-                        weights=None if weights == "any" else weights, **score_filter), sort
+                        prompt=prompt.strip() or None, run_id=run_id or None, since=since, until=until,
+                        weights=None if weights == "any" else weights, tag=None if tag == ANY else tag,
+                        **score_filter), sort
 
 
 def _downloads(filters: data.Filters, total: int) -> None:
@@ -118,7 +130,7 @@ def _generations(recent_runs: pd.DataFrame) -> None:
     filters, sort = _generation_filters(recent_runs)
     total = data.count_generations(url, filters)
     c_count, c_size, c_page = st.columns([3, 1, 1], vertical_alignment="bottom")
-    size = c_size.selectbox("Rows per page", data.PAGE_SIZES, index=1, key="hist_page_size")
+    size = c_size.selectbox("Rows per page", data.PAGE_SIZES, index=1, key="hist_page_size", bind="query-params")
     pages = max(1, math.ceil(total / size))
     # The page number starts again at 1 whenever the filters or the page size change.
     page = c_page.number_input(f"Page (of {pages:,})", min_value=1, max_value=pages, value=1, step=1,
@@ -132,7 +144,8 @@ def _generations(recent_runs: pd.DataFrame) -> None:
     frame = data.generations_page(url, filters, int(size), (int(page) - 1) * int(size), sort)
     frame = scores.with_score_columns(frame, scores.scores_for(url, tuple(int(i) for i in frame["id"])))
     table = frame.drop(columns=["image_path"]).assign(
-        size=lambda f: f["width"].astype("Int64").astype(str) + "×" + f["height"].astype("Int64").astype(str),
+        setup=lambda f: [_setup(r) for r in
+                         f[["width", "height", "steps", "guidance", "seed"]].itertuples(index=False)],
         flops=lambda f: [None if pd.isna(v) else data.fmt_flops(v) for v in f["flops_total"]],
         error=lambda f: [None if not isinstance(v, str) else explain_error(v)[0] for v in f["error"]],
         usd=lambda f: f["cost_usd"].fillna(f["cost_est_usd"]),
@@ -144,22 +157,26 @@ def _generations(recent_runs: pd.DataFrame) -> None:
     # Measurements no row of this page has (GPU memory on a CPU, cost of open models ...) are not shown.
     empty = [c for c in ("denoise_s", "peak_mem_gb", "flops", "usd", "priced", "error", *METRICS, "scorer", "compile_s",
                          "psnr_db", "ssim") if table[c].isna().all()]
-    order = ["model_key", "prompt", "status", *METRICS, "scorer", "total_s", "call", "recipe", "compile_s", "psnr_db",
-             "ssim", "denoise_s", "usd", "priced", "peak_mem_gb", "flops", "size", "steps", "seed", "guidance", "error",
-             "run_id", "id", "created_at"]
+    # The measurements first (model, status, time, memory, FLOPs, cost), in narrow columns: a 1024 px window
+    # (about 560 px of table beside the sidebar) reads them all; the call (warm-up or steady), scores, recipe,
+    # prompt and request follow (the selected row's details show its prompt in full).
+    order = ["model_key", "status", "total_s", "denoise_s", "peak_mem_gb", "flops", "usd", "call", *METRICS, "scorer",
+             "recipe", "compile_s", "psnr_db", "ssim", "prompt", "setup", "priced", "error", "run_id", "id",
+             "created_at"]
     event = st.dataframe(
         table, hide_index=True, width="stretch", key="hist_table", on_select="rerun", selection_mode="single-row",
         column_order=[c for c in order if c not in empty],
         column_config={
-            "model_key": st.column_config.TextColumn("model", width=125),
-            "prompt": st.column_config.TextColumn("prompt", width=210),
-            "status": st.column_config.TextColumn("status", width=60),
-            **{m: st.column_config.NumberColumn(scores.SHORT[m], format="%.2f", width=65,
+            "model_key": st.column_config.TextColumn("model", width=108),
+            "prompt": st.column_config.TextColumn("prompt", width=170),
+            "setup": st.column_config.TextColumn("size · steps · guidance · seed", width=180),
+            "status": st.column_config.TextColumn("status", width=58),
+            **{m: st.column_config.NumberColumn(scores.SHORT[m], format="%.2f", width=58,
                                                 help=f"{scores.METRIC_LABELS[m]} (pretrained scorer preferred; "
                                                      "the scorer column says when a tiny one made it)")
                for m in METRICS},
             "scorer": st.column_config.TextColumn("scored by", width=85),
-            "total_s": st.column_config.NumberColumn("total s", format="%.3f", width=70),
+            "total_s": st.column_config.NumberColumn("total s", format="%.3f", width=60),
             "call": st.column_config.TextColumn("call", width=95, help="first call after load (warm-up, compile "
                                                                         "included) or steady state"),
             "recipe": st.column_config.TextColumn("recipe", width=85),
@@ -167,17 +184,13 @@ def _generations(recent_runs: pd.DataFrame) -> None:
                                                        help="first call minus the steady median (compiled rows only)"),
             "psnr_db": st.column_config.NumberColumn("PSNR vs eager", format="%.1f", width=80),
             "ssim": st.column_config.NumberColumn("SSIM vs eager", format="%.4f", width=80),
-            "denoise_s": st.column_config.NumberColumn("denoise s", format="%.3f", width=75),
-            "usd": st.column_config.NumberColumn("USD/image", format="%.5f", width=80,
+            "denoise_s": st.column_config.NumberColumn("denoise s", format="%.3f", width=66),
+            "usd": st.column_config.NumberColumn("USD/img", format="%.5f", width=74,
                                                  help="APIs: list price; open models: estimate from seconds × "
                                                       "USD per GPU-hour (IGCS_GPU_HOUR_USD)"),
             "priced": st.column_config.TextColumn("USD is", width=80),
-            "peak_mem_gb": st.column_config.NumberColumn("peak GB", format="%.2f", width=65),
-            "flops": st.column_config.TextColumn("FLOPs", help="per call, FLOPs = 2 × MACs", width=90),
-            "size": st.column_config.TextColumn("size", width=85),
-            "steps": st.column_config.NumberColumn("steps", format="%d", width=50),
-            "seed": st.column_config.NumberColumn("seed", format="%d", width=60),
-            "guidance": st.column_config.NumberColumn("guidance", width=65),
+            "peak_mem_gb": st.column_config.NumberColumn("peak GB", format="%.2f", width=58),
+            "flops": st.column_config.TextColumn("FLOPs", help="per call, FLOPs = 2 × MACs", width=80),
             "error": st.column_config.TextColumn("error", width="medium"),
             "run_id": st.column_config.NumberColumn("run", format="%d", width=50),
             "id": st.column_config.NumberColumn("id", format="%d", width=60),
@@ -190,6 +203,7 @@ def _generations(recent_runs: pd.DataFrame) -> None:
     if picked is not None and picked != st.session_state.get("hist_table_picked"):
         st.session_state["hist_detail"] = picked  # a new row was selected in the table
     st.session_state["hist_table_picked"] = picked
+    url_state.take("row", "hist_detail", _ids)  # a link's selected row (when it is on this page)
     if st.session_state.get("hist_detail") not in ids:
         st.session_state["hist_detail"] = ids[0]
     if st.toggle("Show the images of this page", key="hist_thumbs"):
@@ -204,7 +218,17 @@ def _generations(recent_runs: pd.DataFrame) -> None:
                 cols[i % 6].caption(f"{caption}: image missing or outside the output folder")
     st.divider()
     chosen = st.selectbox("Details of", ids, key="hist_detail", format_func=lambda i: _option_label(frame, i))
+    url_state.put("row", str(chosen))
     detail.show_generation(url, int(chosen))
+
+
+def _setup(row) -> str:
+    """`32×32 · 4 steps · cfg 5 · seed 0`: the request of a row in one cell."""
+    width, height, steps, guidance, seed = (None if pd.isna(v) else v for v in row)
+    parts = [f"{int(width)}×{int(height)}" if width and height else None,
+             f"{int(steps)} steps" if steps is not None else None,
+             f"cfg {guidance:g}" if guidance is not None else None, f"seed {int(seed)}" if seed is not None else None]
+    return " · ".join(p for p in parts if p)
 
 
 def _option_label(frame: pd.DataFrame, generation_id: int) -> str:
@@ -222,49 +246,103 @@ def _do_delete(run_id: int) -> None:
     removed, problems = data.delete_run(run_id)
     st.session_state.pop("hist_confirm_delete", None)
     if st.session_state.get("hist_run") == run_id:
-        st.session_state["hist_run"] = None
+        st.session_state["hist_run"] = ANY_RUN
     st.session_state["hist_message"] = (
         "success" if not problems else "warning",
         f"Deleted run {run_id} and {removed} image file(s)." + (" Not removed: " + "; ".join(problems) if problems else ""))
 
 
+def _save_notes(run_id: int) -> None:
+    """The edit form's values → the store (core.run_notes checks them; a bad one is shown, nothing saved)."""
+    state = st.session_state
+    try:
+        gallery_data.annotate_run(run_id, name=state.get(f"hist_note_name_{run_id}") or "",
+                                  notes=state.get(f"hist_note_notes_{run_id}") or "",
+                                  tags=state.get(f"hist_note_tags_{run_id}") or [])
+    except (RequestError, LookupError) as exc:
+        state["hist_message"] = ("error", f"Not saved: {exc}")
+        return
+    state["hist_message"] = ("success", f"Saved the name, notes and tags of run {run_id}.")
+
+
+def _annotations(row: pd.Series) -> None:
+    """Rename the run, edit its notes and tags (MLflow and W&B keep the same three)."""
+    run_id = int(row["id"])
+    with st.form(f"hist_notes_{run_id}", border=True):
+        st.markdown(f"**Run {run_id}: name, tags and notes**")
+        c_name, c_tags = st.columns([1, 1])
+        c_name.text_input("Name", value=row["name"] if isinstance(row["name"], str) else "",
+                          key=f"hist_note_name_{run_id}", placeholder=row["label"], max_chars=120)
+        known = sorted(set(gallery_data.run_tags(url)) | set(row["tags"]))
+        c_tags.multiselect("Tags", known, default=list(row["tags"]), key=f"hist_note_tags_{run_id}",
+                           accept_new_options=True, placeholder="type a tag and press Enter",
+                           help="letters, digits and - _ . : / + = (no spaces); filter runs and generations by tag")
+        st.text_area("Notes", value=row["notes"] if isinstance(row["notes"], str) else "", height=90,
+                     key=f"hist_note_notes_{run_id}", placeholder="what this run was for, what you saw")
+        st.form_submit_button("Save", on_click=_save_notes, args=(run_id,), icon=":material/save:")
+
+
 def _runs() -> None:
-    c_kind, c_status, c_size, c_page = st.columns([1, 1, 1, 1])
-    kind = c_kind.selectbox("Kind", ["any", "generate", "bench"], key="hist_run_kind")
-    run_status = c_status.selectbox("Run status", RUN_STATUSES, key="hist_run_status")
+    c_kind, c_status, c_tag, c_size, c_page = st.columns([1, 1.1, 1.1, 1, 1])
+    kind = c_kind.selectbox("Kind", ["any", "generate", "bench"], key="hist_run_kind", bind="query-params")
+    run_status = c_status.selectbox("Run status", RUN_STATUSES, key="hist_run_status", bind="query-params")
+    tag = c_tag.selectbox("Tag", [ANY, *gallery_data.run_tags(url)], key="hist_run_tag", bind="query-params")
     kind_arg = None if kind == "any" else kind
     status_arg = None if run_status == "any" else run_status
-    total = data.count_runs(url, kind_arg, status_arg)
+    tag_arg = None if tag == ANY else tag
+    total = data.count_runs(url, kind_arg, status_arg, tag_arg)
     size = c_size.selectbox("Runs per page", data.PAGE_SIZES, index=0, key="hist_runs_page_size")
     pages = max(1, math.ceil(total / size))
     page = c_page.number_input(f"Page (of {pages:,})", min_value=1, max_value=pages, value=1,
-                               key=f"hist_runs_page:{kind}:{run_status}:{size}")
-    runs = data.runs_frame(url, limit=int(size), offset=(int(page) - 1) * int(size), kind=kind_arg, status=status_arg)
-    st.markdown(f"**{total:,}** run(s)")
+                               key=f"hist_runs_page:{kind}:{run_status}:{tag}:{size}")
+    runs = data.runs_frame(url, limit=int(size), offset=(int(page) - 1) * int(size), kind=kind_arg,
+                           status=status_arg, tag=tag_arg)
+    st.markdown(f"**{total:,}** run(s)" + (f" tagged **{tag_arg}**" if tag_arg else ""))
     if runs.empty:
-        st.info("No runs yet: generate on the Generate page or start a batch on Benchmark.")
+        st.info("No runs with this tag." if tag_arg else
+                "No runs yet: generate on the Generate page or start a batch on Benchmark.")
         return
-    shown_runs = runs.drop(columns=["output_dir", "pid", "hostname"])
-    shown_runs = shown_runs.drop(columns=[c for c in ("gpu_name", "finished_at", "name") if shown_runs[c].isna().all()])
-    order = ["id", "name", "status", "ok", "failed", "jobs_total", "models", "weights", "kind", "mode", "device",
-             "gpu_name", "created_at", "finished_at"]
+    # A run without a name (older Generate runs) shows what it was, never "None".
+    shown_runs = runs.assign(name=runs["label"]).drop(columns=["output_dir", "pid", "hostname", "prompt", "label"])
+    shown_runs = shown_runs.drop(columns=[c for c in ("gpu_name", "finished_at", "notes")
+                                          if shown_runs[c].isna().all()])
+    if not any(len(t) for t in shown_runs["tags"]):
+        shown_runs = shown_runs.drop(columns="tags")
+    order = ["id", "name", "tags", "status", "ok", "failed", "jobs_total", "models", "weights", "kind", "notes",
+             "mode", "device", "gpu_name", "created_at", "finished_at"]
     st.dataframe(shown_runs, hide_index=True, width="stretch", column_order=[c for c in order if c in shown_runs],
                  column_config={
-                     "name": st.column_config.TextColumn("name", width=150),
-                     "id": st.column_config.NumberColumn("run", format="%d", width=50),
-                     "models": st.column_config.TextColumn("models", width="medium"),
-                     "ok": st.column_config.NumberColumn("ok", width=45),
+                     "name": st.column_config.TextColumn("name", width=140),
+                     "tags": st.column_config.ListColumn("tags", width=100),
+                     "notes": st.column_config.TextColumn("notes", width=150),
+                     "id": st.column_config.NumberColumn("run", format="%d", width=45),
+                     "models": st.column_config.TextColumn("models", width=130),
+                     "ok": st.column_config.NumberColumn("ok", width=40),
                      "failed": st.column_config.NumberColumn("failed", width=50),
+                     "status": st.column_config.TextColumn("status", width=70),
+                     "weights": st.column_config.TextColumn("weights", width=70),
+                     "kind": st.column_config.TextColumn("kind", width=70),
                      "created_at": st.column_config.DatetimeColumn("started (UTC)", format="YYYY-MM-DD HH:mm"),
                      "finished_at": st.column_config.DatetimeColumn("finished (UTC)", format="YYYY-MM-DD HH:mm"),
                      "jobs_total": st.column_config.NumberColumn("jobs", width=45),
                      "gpu_name": "GPU"})
     ids = [int(i) for i in runs["id"]]
+    url_state.take("pick", "hist_run_pick", _ids)
+    if st.session_state.get("hist_run_pick") not in ids:
+        st.session_state["hist_run_pick"] = ids[0]
     chosen = st.selectbox("Run", ids, key="hist_run_pick", format_func=lambda r: _run_label(runs, r))
+    url_state.put("pick", str(chosen))
     row = runs.loc[runs["id"] == chosen].iloc[0]
+    _annotations(row)
     summary = data.run_summary(url, int(chosen))
-    if not summary.empty:
-        st.dataframe(data.summary_table(summary), hide_index=True, width="stretch")
+    if not summary.empty:  # narrow numeric columns: a 1024 px window reads them all
+        st.dataframe(data.summary_table(summary), hide_index=True, width="stretch", column_config={
+            "model": st.column_config.TextColumn(width=140), "ok": st.column_config.NumberColumn(width=40),
+            "failed": st.column_config.NumberColumn(width=48), "skipped": st.column_config.NumberColumn(width=55),
+            "mean s/call": st.column_config.NumberColumn(format="%.3f", width=78),
+            "mean denoise s": st.column_config.NumberColumn("denoise s", format="%.3f", width=70),
+            "peak GB": st.column_config.NumberColumn(format="%.2f", width=62),
+            "USD": st.column_config.NumberColumn(format="%.4f", width=62)})
     st.caption(f"Output folder: `{row['output_dir']}`")
     allowed, why = data.delete_allowed()
     running = row["status"] == "running" and data.batch_process_alive(row["pid"])
@@ -282,98 +360,25 @@ def _runs() -> None:
                   disabled=bool(running), help="cancel the batch on the Benchmark page first" if running else None)
 
 
-# ---- prompt x model matrix ---------------------------------------------------------------------------
-def _latest_complete(runs: pd.DataFrame) -> int:
-    """The newest finished run with images; else the newest finished run; else the newest run."""
-    runs = runs.sort_values("created_at", ascending=False, kind="stable")
-    finished = runs[(runs["status"] == "finished")]
-    with_images = finished[finished["ok"] > 0]
-    for candidates in (with_images, finished, runs):
-        if not candidates.empty:
-            return int(candidates["id"].iloc[0])
-    raise ValueError("no runs")
-
-
-def _matrix(recent_runs: pd.DataFrame) -> None:
-    if recent_runs.empty:
-        st.info("No runs yet.")
-        return
-    ids = [int(i) for i in recent_runs["id"]]
-    if st.session_state.get("hist_matrix_run") not in ids:
-        st.session_state["hist_matrix_run"] = _latest_complete(recent_runs)
-    c_run, c_seed = st.columns([4, 1])
-    chosen = c_run.selectbox("Run", ids, key="hist_matrix_run", format_func=lambda r: _run_label(recent_runs, r),
-                             help="opens on the newest finished run")
-    summary = data.run_summary(url, int(chosen))
-    run_models = list(summary["model_key"]) if not summary.empty else []
-    seeds = data.run_seeds(url, int(chosen))
-    seed = c_seed.selectbox("Seed", seeds or [None], key=f"hist_matrix_seed_{chosen}")
-    c_models, c_page = st.columns([4, 1])
-    shown = c_models.multiselect("Models (columns)", run_models, default=run_models[:6], key=f"hist_matrix_models_{chosen}")
-    per_page = 8
-    _, n_prompts = data.run_prompts(url, int(chosen), 1, 0)
-    pages = max(1, math.ceil(n_prompts / per_page))
-    page = c_page.number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1,
-                               key=f"hist_matrix_page_{chosen}")
-    prompts, _ = data.run_prompts(url, int(chosen), per_page, (int(page) - 1) * per_page)
-    if not prompts or not shown:
-        st.info("This run has no generations." if not prompts else "Choose models to show.")
-        return
-    cells = data.run_matrix(url, int(chosen), tuple(prompts), seed)
-    columns = [c for key in shown for c in (sorted(cells.loc[cells["model_key"] == key, "column"].unique())
-                                            if not cells.empty else [])] or shown
-    st.caption(f"{n_prompts} prompt(s) × {len(run_models)} model(s) in run {chosen}; seed {seed}. A model that ran "
-               "several configurations gets a column each. A cell's number opens its details; “first call” marks a "
-               "time that includes warm-up.")
-    widths = [3] + [3] * max(len(columns), 4)  # at least 4 image columns: images stay thumbnail-sized
-    header = st.columns(widths)
-    header[0].markdown("**prompt**")
-    for col, key in zip(header[1:], columns):
-        col.markdown(f"**{key}**")
-    for text in prompts:
-        row = st.columns(widths, vertical_alignment="top")
-        row[0].markdown(text)
-        for col, key in zip(row[1:], columns):
-            found = cells[(cells["prompt"] == text) & (cells["column"] == key)] if not cells.empty else cells
-            if found.empty:
-                col.caption("–")
-                continue
-            cell = found.iloc[0]
-            gen_id = int(cell["id"])
-            image = data.image_file(cell["image_path"]) if cell["status"] == "ok" else None
-            if image:
-                col.image(image, width="stretch")
-            elif cell["status"] == "ok":
-                col.caption("image missing or outside the output folder")
-            else:
-                col.error(f"{cell['status']}: {explain_error(cell['error'])[0]}")
-            first = " (first call)" if bool(cell.get("first_call")) else ""
-            label = f"#{gen_id} · {data.fmt_seconds(cell['total_s'])}{first}" if cell["status"] == "ok" else f"#{gen_id}"
-            col.button(label, key=f"hist_cell_{gen_id}", type="tertiary", on_click=_open_detail, args=(gen_id,),
-                       help="open its details")
-
-
 message = st.session_state.pop("hist_message", None)
 if message:
     getattr(st, message[0])(message[1])
 data.reconcile_runs()  # runs whose process is gone show as interrupted, not running
-linked = st.query_params.get("run")  # ?run=N: a link from the Benchmark page opens its rows
-if linked and linked.isdigit() and st.session_state.get("hist_linked") != linked:
-    st.session_state["hist_linked"] = linked
-    st.session_state["hist_run"] = int(linked)
-    st.session_state["hist_view"] = VIEWS[0]
+# ?run=N (a link from the Benchmark page, or a shared History link) opens that run's rows.
+url_state.take("run", "hist_run", _ids)
 # Filters show only in the view they apply to; their values are kept while another view is open.
-for key in ("hist_models", "hist_prompt", "hist_status", "hist_weights", "hist_run", "hist_dates", "hist_matrix_run"):
+for key in ("hist_models", "hist_prompt", "hist_status", "hist_weights", "hist_tag", "hist_run", "hist_dates",
+            "hist_grid_runs"):
     if key in st.session_state:
         st.session_state[key] = st.session_state[key]
-view = st.radio("View", VIEWS, horizontal=True, key="hist_view", label_visibility="collapsed")
+view = st.radio("View", VIEWS, horizontal=True, key="hist_view", label_visibility="collapsed", bind="query-params")
 _focused()
-if (dialog := st.session_state.pop("hist_dialog", None)) is not None:
-    _detail_dialog(dialog)  # a matrix cell was clicked
 recent = data.runs_frame(url, limit=200)
 if view == "Generations":
     _generations(recent)
 elif view == "Runs":
     _runs()
 else:
-    _matrix(recent)
+    gallery.show(url, recent)
+if view != "Grid":
+    st.session_state.pop(gallery.OPEN, None)  # the grid's large view opens again only from a cell

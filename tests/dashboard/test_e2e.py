@@ -131,3 +131,77 @@ def test_generate_two_tiny_models_then_find_them_in_history(dashboard, tmp_path)
     engine.dispose()
     assert sorted(r.model_key for r in rows) == sorted(MODELS)
     assert all(r.status == "ok" and Path(r.image_path).is_file() for r in rows)
+
+
+def _seed_arena(db_url: str, out: Path, models=("sd21", "sdxl", "pixart-sigma"), prompts=4) -> None:
+    """A tiny-weight run: each model's image of the same prompts (seed 0), PNGs inside the output folder."""
+    from PIL import Image
+
+    from core.store import Run, add_run, bulk_add_generations, make_engine, session_scope
+
+    out.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(db_url)
+    with session_scope(engine) as s:
+        run = add_run(session=s, run=Run(kind="bench", weights="tiny", status="finished", output_dir=str(out)))
+        rows = []
+        for m, model in enumerate(models):
+            for p in range(prompts):
+                path = out / f"{model}-{p}.png"
+                Image.new("RGB", (64, 64), (60 * m, 40 * p, 120)).save(path)
+                rows.append(dict(run_id=run.id, job_key=f"{model}-{p}", model_key=model, weights="tiny",
+                                 prompt=f"prompt number {p}", category="animals" if p % 2 else "objects", seed=0,
+                                 steps=2, width=64, height=64, status="ok", image_path=str(path), total_s=0.1 * (m + 1),
+                                 first_call=False, extra={}, profile={}, api_params={}, image_index=0))
+        bulk_add_generations(session=s, rows=rows)
+    engine.dispose()
+
+
+def test_arena_vote_ten_times_and_see_the_leaderboard_change(dashboard, tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    url, db_url = dashboard
+    _seed_arena(db_url, tmp_path / "outputs" / "arena")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1600})
+            page.set_default_timeout(90_000)
+            page.goto(f"{url}/arena")
+            expect(page.get_by_role("heading", name="Arena")).to_be_visible(timeout=60_000)
+            expect(page.get_by_text("No votes on tiny images yet.")).to_be_visible(timeout=60_000)
+            name = page.get_by_role("textbox", name="Your name")
+            name.fill("e2e voter")
+            name.press("Enter")
+            main = page.locator('[data-testid="stMain"]')
+            expect(main.locator('[data-testid="stImage"]')).to_have_count(2)  # A and B, names hidden
+            expect(main.get_by_text(re.compile(r"^(sd21|sdxl|pixart-sigma)$"))).to_have_count(0)
+            outcomes = ["A is better", "B is better", "Tie", "A is better", "Both bad", "B is better", "A is better",
+                        "Tie", "B is better", "A is better"]
+            seen = []
+            for i, button in enumerate(outcomes, start=1):
+                page.get_by_role("button", name=button, exact=True).click()
+                expect(main.get_by_text(re.compile(rf"^\*?\*?{i}\*?\*? vote\(s\) by"))).to_be_visible()
+                reveal = main.locator('[data-testid="stAlertContentSuccess"]')
+                expect(reveal).to_contain_text("A was ")
+                seen.append(reveal.inner_text())
+                if i == 1:
+                    page.screenshot(path=str(tmp_path / "arena-after-1.png"), full_page=True)
+                    first = main.get_by_text("top rated:").inner_text()
+            expect(main.get_by_text(re.compile(r"10 vote\(s\) by 1 voter\(s\) · 1 both bad"))).to_be_visible()
+            assert all(re.search(r"A was (sd21|sdxl|pixart-sigma), B was (sd21|sdxl|pixart-sigma)", s) for s in seen)
+            page.screenshot(path=str(tmp_path / "arena-after-10.png"), full_page=True)
+            last = main.get_by_text("top rated:").inner_text()
+            assert first != last, (first, last)  # the leaderboard changed with the votes
+            expect(main.locator('[data-testid="stDataFrame"]').first).to_be_visible()
+        finally:
+            browser.close()
+    from sqlmodel import select
+
+    from core.store import Vote, make_engine, session_scope
+
+    engine = make_engine(db_url)
+    with session_scope(engine) as s:
+        stored = list(s.exec(select(Vote)))
+    engine.dispose()
+    assert len(stored) == 10 and {v.voter for v in stored} == {"e2e voter"}
+    assert len({frozenset((v.generation_a_id, v.generation_b_id)) for v in stored}) == 10  # no pair twice

@@ -344,7 +344,7 @@ def test_history_filters_pages_and_details(page, seeded):
     at.text_input(key="hist_prompt").input("").run()
     at.selectbox(key="hist_run").set_value(seeded["gen"]).run()
     assert "**2** generation(s)" in _count(at)
-    at.selectbox(key="hist_run").set_value(None).run()
+    at.selectbox(key="hist_run").set_value(0).run()  # any run
     today = datetime.now(timezone.utc).date()
     at.date_input(key="hist_dates").set_value((today - timedelta(days=41), today - timedelta(days=39))).run()
     _no_exception(at)
@@ -361,37 +361,21 @@ def test_history_filters_pages_and_details(page, seeded):
     fields = set().union(*(set(t["field"]) for t in tables if "field" in t))
     assert {"model", "seed", "steps", "guidance", "size", "whole call", "FLOPs total"} <= fields
     # a second page
-    at.selectbox(key="hist_run").set_value(None).run()
+    at.selectbox(key="hist_run").set_value(0).run()  # any run
     page_input = next(w for w in at.number_input if str(w.key).startswith("hist_page:"))
     page_input.set_value(2).run()
     assert len(at.dataframe[0].value) == seeded["total"] - 50
 
 
 @both_backends
-def test_history_thumbnails_and_matrix(page, seeded):
+def test_history_thumbnails(page, seeded):
+    """The page's images under the table (the grid of a run: tests/dashboard/test_history_gallery.py)."""
     at = page("history").run()
     at.selectbox(key="hist_run").set_value(seeded["bench"]).run()
     at.toggle(key="hist_thumbs").set_value(True).run()
     _no_exception(at)
     assert len(at.get("image")) == 11  # every image of the run; the detail view opens on its newest row, the failure
     assert "synthetic failure" in at.error[0].value
-    at.radio(key="hist_view").set_value("Image matrix").run()
-    _no_exception(at)
-    # the matrix opens on the latest complete run with images (the generate run is newer: 2 images, 2 models)
-    assert at.selectbox(key="hist_matrix_run").value == seeded["gen"]
-    assert len(at.get("image")) == 2
-    at.selectbox(key="hist_matrix_run").set_value(seeded["bench"]).run()
-    # 3 prompts x 2 models at seed 0: 6 images, each with a button opening its details
-    assert len(at.get("image")) == 6
-    assert "3 prompt(s) × 2 model(s)" in _texts(at, "caption")
-    cells = [b for b in at.button if str(b.key).startswith("hist_cell_")]
-    assert len(cells) == 6
-    cells[0].click().run()
-    _no_exception(at)
-    assert any(h.value.startswith(f"Generation {cells[0].key.removeprefix('hist_cell_')} ") for h in at.subheader)
-    at.selectbox(key=f"hist_matrix_seed_{seeded['bench']}").set_value(1).run()
-    assert len(at.get("image")) == 5
-    assert "failed" in at.error[0].value
 
 
 def test_history_filters_show_only_in_their_view_and_are_kept(page, seeded):

@@ -153,10 +153,27 @@ def test_compare_two_tiny_runs_and_two_models(page, db, db_url, tmp_path, monkey
     assert "**2** pair(s) · **0** only in A (flux-dev) · **0** only in B (sd21)" in _texts(at)
     timing = at.dataframe[0].value  # each side's n and p50 per configuration (core.stats), above the pairs
     assert list(timing["side"]) == ["A", "B"] and (timing["n"] + timing["first_n"] == 2).all()
-    summary = next(d.value for d in at.dataframe if "metric" in d.value.columns).set_index("metric")
-    assert set(summary.index) == {"CLIPScore", "PickScore"} and (summary["pairs"] == 2).all()
-    assert "tiny scorer" in _texts(at)
-    # two runs: sd21 at 2 and 3 steps, same prompt, seed and size: PSNR and SSIM per pair
+    summary = next(d.value for d in at.dataframe if "measure" in d.value.columns).set_index("measure")
+    assert {"CLIPScore · 2", "PickScore · 2", "TFLOP · 2"} <= set(summary.index)  # measure · pairs
+    assert {"A → B", "Δ [95% CI]", "B better [CI]", "p"} <= set(summary.columns)
+    assert summary.loc[["CLIPScore · 2", "PickScore · 2"], "p"].between(0, 1).all()  # 2 pairs: exact Wilcoxon p
+    assert summary.loc["CLIPScore · 2", "Δ [95% CI]"].count("[") == 1  # the delta and its interval
+    assert "tiny scorer" in _texts(at) and "Wilcoxon signed-rank" in _texts(at, "caption")
+    # two different models: no PSNR/SSIM unless asked for across jobs
+    captions = _texts(at, "caption")
+    assert "PSNR" not in captions.replace("PSNR/SSIM", "") and "0 of 2 pair(s) are one job" in captions
+    sort = at.selectbox(key="cmp_sort")
+    assert "d_clip" in sort.options or any("CLIP" in str(o) for o in sort.options)
+    sort.set_value("d_clip").run()
+    _no_exception(at)
+    firsts = [c for c in _texts(at, "caption").split("\n") if c.startswith("Δ CLIP")]
+    deltas = [abs(float(c.split(" · ")[0].split()[-1])) for c in firsts]
+    assert len(deltas) == 2 and deltas == sorted(deltas, reverse=True)  # largest disagreement first
+    at.toggle(key="cmp_pixels_any").set_value(True).run()
+    _no_exception(at)
+    assert _texts(at, "caption").count("different jobs: read PSNR/SSIM with care") == 2
+    at.toggle(key="cmp_pixels_any").set_value(False)
+    # two runs: sd21 at 2 and 3 steps, same prompt, seed and size, but not one job: no PSNR by default
     at.radio(key="cmp_mode").set_value("two runs").run()
     _no_exception(at)
     assert at.selectbox(key="cmp_run_a").value == 1 and at.selectbox(key="cmp_run_b").value == 2
@@ -166,7 +183,20 @@ def test_compare_two_tiny_runs_and_two_models(page, db, db_url, tmp_path, monkey
     assert "Only in A (run 1): 2 image(s) without a partner" in only
     assert "Only in B (run 2): 1 image(s) without a partner" in only
     captions = _texts(at, "caption")
-    assert captions.count("PSNR") == 2 and "SSIM" in captions and "Δ CLIP" in captions
+    assert "PSNR " not in captions and "Δ CLIP" in captions and captions.count("not one job") == 2
+    # the same job measured again (a third run, forced): one job, PSNR and SSIM by default
+    assert main(["--models", "sd21", *common, "--force"]) == 0
+    import streamlit as st
+
+    st.cache_data.clear()  # the run list is cached for a few seconds
+    at = page("compare", timeout=120).run()
+    at.radio(key="cmp_mode").set_value("two runs").run()
+    at.selectbox(key="cmp_run_a").set_value(1)
+    at.selectbox(key="cmp_run_b").set_value(3).run()
+    _no_exception(at)
+    captions = _texts(at, "caption")
+    assert "2 of 2 pair(s) are one job" in captions
+    assert captions.count("PSNR identical") == 2 and "SSIM 1.000" in captions
     # CLIP image cosine through the tiny CLIP scorer
     at.selectbox(key="cmp_clip").set_value("tiny").run()
     _no_exception(at)
