@@ -82,10 +82,12 @@ def component_params(spec: dict) -> int | None:
 
 
 def build_tokenizer(spec: dict) -> Any:
-    """A tokenizer built in code (core.families.tokenizers) with the spec's layout, vocabulary size and length."""
+    """A tokenizer (or a Qwen2-VL processor around one) built in code (core.families.tokenizers) with the spec's
+    layout, vocabulary size and length."""
     builders = {"clip": tk.clip_tokenizer, "t5": tk.t5_tokenizer, "gemma": tk.gemma_tokenizer,
                 "decoder_lm": tk.decoder_lm_tokenizer, "qwen2": tk.qwen2_tokenizer, "glm": tk.glm_tokenizer,
-                "bert": tk.bert_tokenizer, "gpt2": tk.gpt2_tokenizer}
+                "bert": tk.bert_tokenizer, "gpt2": tk.gpt2_tokenizer, "qwen2_vl": tk.qwen2_vl_tokenizer,
+                "qwen2_vl_processor": tk.qwen2_vl_processor, "qwen3": tk.qwen3_tokenizer}
     kind = spec["kind"]
     if kind not in builders:
         raise ArchitectureUnavailable(f"tokenizer kind {kind!r} has no builder; known: {', '.join(builders)}")

@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 
 ARCHITECTURES_DIR = Path(__file__).resolve().parent.parent / "data" / "architectures"
-STAGES = ("text_encode", "denoise", "decode")
+STAGES = ("text_encode", "image_encode", "denoise", "decode")  # image_encode: an edit's source through the VAE
 
 
 class ArchitectureUnavailable(RuntimeError):
@@ -43,9 +43,13 @@ class Architecture:
     def schedulers(self) -> dict[str, dict]:
         return self.data.get("schedulers", {})
 
-    def stage_of(self, component: str) -> str | None:
+    def stage_of(self, component: str, method: str | None = None) -> str | None:
+        """The stage a component's calls belong to; `method_stages` can name another for one method (an editing
+        model's VAE: ``encode`` of the source is ``image_encode``, ``decode`` is ``decode``)."""
         comp = self.components.get(component)
-        return comp.get("stage") if comp else None
+        if not comp:
+            return None
+        return comp.get("method_stages", {}).get(method) or comp.get("stage")
 
     def require(self) -> "Architecture":
         if not self.available:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import torch
+from PIL import Image
 
 from core.architecture import Architecture, ArchitectureUnavailable, load_architecture
 from core.errors import RequestError
@@ -33,7 +34,7 @@ from core.families import get_family
 from core.flops import CallCount, ValuedMeta, count_call, signature
 from core.random_weights import build_random_pipeline
 from core.registry import get_spec, model_keys, resolve_models
-from core.jobs import GenerationRequest, parse_size
+from core.jobs import EDIT, TASKS, TEXT_TO_IMAGE, GenerationRequest, InputImage, parse_size
 from core.settings import get_settings
 from core.store import AtlasEntry, db_url, make_engine, put_atlas_entries, session_scope
 from core.units import fmt_flops
@@ -82,6 +83,8 @@ def _to_cpu(x: Any) -> Any:
         if x.is_floating_point() or x.is_complex():
             return torch.ones(x.shape, dtype=x.dtype)
         return torch.zeros(x.shape, dtype=x.dtype)
+    if _is_distribution(x):  # a VAE's encode: the latent distribution of an edit's source
+        return type(x)(_to_cpu(x.parameters), **({"deterministic": x.deterministic} if hasattr(x, "deterministic") else {}))
     if isinstance(x, dict):  # ModelOutput / BaseOutput (ordered dict dataclasses) and plain dicts
         items = {k: _to_cpu(v) for k, v in x.items()}
         try:
@@ -93,6 +96,12 @@ def _to_cpu(x: Any) -> Any:
     if isinstance(x, (list, tuple)):
         return type(x)(_to_cpu(v) for v in x)
     return x
+
+
+def _is_distribution(x: Any) -> bool:
+    from diffusers.models.autoencoders.vae import DiagonalGaussianDistribution, IdentityDistribution
+
+    return isinstance(x, (DiagonalGaussianDistribution, IdentityDistribution))
 
 
 class CountingProxy(torch.nn.Module):
@@ -121,7 +130,13 @@ class CountingProxy(torch.nn.Module):
         try:
             return super().__getattr__(name)
         except AttributeError:
-            return getattr(object.__getattribute__(self, "_target"), name)
+            value = getattr(object.__getattribute__(self, "_target"), name)
+            if isinstance(value, torch.nn.modules.batchnorm._BatchNorm):
+                # FLUX.2's pipeline normalises latents with the VAE's batch-norm statistics: a CPU batch norm of
+                # the same size at its initial statistics (mean 0, variance 1) stands in for the meta one
+                return type(value)(value.num_features, eps=value.eps, momentum=value.momentum, affine=value.affine,
+                                   track_running_stats=value.track_running_stats, dtype=self._anchor.dtype).eval()
+            return value
 
     def to(self, *args, **kwargs):
         dtype = kwargs.get("dtype") or next((a for a in args if isinstance(a, torch.dtype)), None)
@@ -171,6 +186,7 @@ class AtlasResult:
     steps: int | None = None
     guidance: float | None = None
     negative_prompt: bool = False
+    task: str = TEXT_TO_IMAGE  # an edit counts its source image too (a gray image of the output size)
     available: bool = True
     reason: str | None = None
     params: dict[str, int] = field(default_factory=dict)  # per component
@@ -188,7 +204,8 @@ class AtlasResult:
 
     @property
     def key(self) -> str:
-        return f"{self.model_key}|{self.width}x{self.height}|{self.steps}|{'neg' if self.negative_prompt else 'noneg'}"
+        key = f"{self.model_key}|{self.width}x{self.height}|{self.steps}|{'neg' if self.negative_prompt else 'noneg'}"
+        return key if self.task == TEXT_TO_IMAGE else f"{key}|{self.task}"  # text-to-image keys as before tasks
 
     def to_entry(self):
         fl = self.flops_by_stage
@@ -205,21 +222,35 @@ class AtlasResult:
             macs_per_image=self.macs_total if self.available else None,
             denoise_calls=self.denoise_calls if self.available else None,
             flops_per_denoise_call=self.flops_per_denoise_call, count_s=round(self.count_s, 3),
-            detail={"components": self.components, "params": self.params,
+            detail={"components": self.components, "params": self.params, "task": self.task,
+                    "flops_by_stage": self.flops_by_stage,
                     "unit": "FLOPs = 2 x MACs; matmuls, convolutions and attention; per image"},
         )
 
 
 def atlas_entry(key: str, *, width: int | None = None, height: int | None = None, steps: int | None = None,
-                negative_prompt: str | None = None, prompt: str = ATLAS_PROMPT) -> AtlasResult:
-    """Parameters and FLOPs of one model at one size and step count, from its architecture alone."""
+                negative_prompt: str | None = None, prompt: str = ATLAS_PROMPT, task: str | None = None) -> AtlasResult:
+    """Parameters and FLOPs of one model at one size and step count, from its architecture alone.
+
+    `task` (default: the model's first) "edit" runs the pipeline on a source image of the output size (the
+    model's default size unless one is given), so the source's VAE encode and its tokens in every denoiser
+    pass count: Kontext's sequence is twice FLUX's."""
     spec = get_spec(key)
     t0 = time.perf_counter()
-    result = AtlasResult(model_key=key)
+    task = task or spec.tasks[0]
+    result = AtlasResult(model_key=key, task=task)
     arch = load_architecture(key)
+    source = None
     try:
+        inputs: tuple[InputImage, ...] = ()
+        if task == EDIT:
+            size = (width or spec.width, height or spec.height)
+            source = Image.new("RGB", size, (128, 128, 128))
+            inputs = (InputImage(path=f"atlas:{size[0]}x{size[1]}", sha256=f"gray-{size[0]}x{size[1]}"),)
+            if width is None and height is None and not spec.is_api:
+                width, height = get_family(spec.family).edit_size(spec, size)
         req = GenerationRequest(model=key, prompt=prompt, negative_prompt=negative_prompt, seed=0, steps=steps,
-                                width=width, height=height).resolved(spec)
+                                width=width, height=height, task=task, inputs=inputs).resolved(spec)
     except Exception as exc:
         result.available, result.reason = False, f"request: {exc}"
         return result
@@ -244,9 +275,10 @@ def atlas_entry(key: str, *, width: int | None = None, height: int | None = None
             result.params_by_stage[stage] = result.params_by_stage.get(stage, 0) + n
         generators = [torch.Generator(device="cpu").manual_seed(req.seed + i) for i in range(req.num_images)]
         torch.manual_seed(req.seed)
+        images = {"images": family.edit_images(spec, req, [source])} if source is not None else {}
         try:
             with torch.inference_mode():
-                family.run(pipe, spec, req, generators)
+                family.run(pipe, spec, req, generators, **images)
         except ComponentFailed as exc:
             result.available = False
             result.reason = (f"the {exc.component} config cannot run what the pipeline feeds it: "
@@ -262,8 +294,9 @@ def atlas_entry(key: str, *, width: int | None = None, height: int | None = None
 def _summarise(result: AtlasResult, recorder: _Recorder, arch: Architecture) -> None:
     for name, method, sig in recorder.calls:
         count, _ = recorder.results[(name, method, sig)]
-        stage = arch.stage_of(name) or "other"
-        comp = result.components.setdefault(name, {"stage": stage, "calls": 0, "flops": 0.0, "signatures": {}})
+        stage = arch.stage_of(name, method) or "other"
+        entry_name = name if stage == (arch.stage_of(name) or "other") else f"{name}:{method}"  # the VAE's encode
+        comp = result.components.setdefault(entry_name, {"stage": stage, "calls": 0, "flops": 0.0, "signatures": {}})
         comp["calls"] += 1
         entry = comp["signatures"].setdefault(f"{method}{sig}", {"calls": 0, "flops_per_call": float(count.flops)})
         entry["calls"] += 1
@@ -278,11 +311,21 @@ def _summarise(result: AtlasResult, recorder: _Recorder, arch: Architecture) -> 
 
 
 def build_atlas(keys: Sequence[str] | None = None, *, width: int | None = None, height: int | None = None,
-                steps: int | None = None, negative_prompt: str | None = None) -> list[AtlasResult]:
+                steps: int | None = None, negative_prompt: str | None = None,
+                task: str | None = None) -> list[AtlasResult]:
+    """One entry per model and task it takes (FLUX.2 [klein] generates and edits: two), or `task` only."""
     out = []
     for key in keys or model_keys("open"):
-        out.append(atlas_entry(key, width=width, height=height, steps=steps, negative_prompt=negative_prompt))
+        for t in _tasks(get_spec(key), task):
+            out.append(atlas_entry(key, width=width, height=height, steps=steps, negative_prompt=negative_prompt,
+                                   task=t))
     return out
+
+
+def _tasks(spec, task: str | None) -> tuple[str, ...]:
+    if task is None:
+        return tuple(spec.tasks)
+    return (task,) if task in spec.tasks else ()
 
 
 def balanced(text: str) -> str:
@@ -303,23 +346,24 @@ def _fmt(v: float | None, scale: float, digits: int = 2) -> str:
 
 
 def table(results: Sequence[AtlasResult]) -> str:
-    head = (f"{'model':<15} {'size':>9} {'steps':>5} {'params B':>8} {'text':>10} {'denoise':>10} "
-            f"{'decode':>10} {'FLOP/img':>10} {'calls':>5} {'FLOP/pass':>10} {'s':>5}")
+    head = (f"{'model':<16} {'task':<4} {'size':>9} {'steps':>5} {'params B':>8} {'text':>10} {'source':>10} "
+            f"{'denoise':>10} {'decode':>10} {'FLOP/img':>10} {'calls':>5} {'FLOP/pass':>10} {'s':>5}")
     lines = [head, "-" * len(head)]
     for r in results:
         size = f"{r.width}x{r.height}" if r.width else "-"
+        task = "edit" if r.task == EDIT else "t2i"
         if not r.available:
-            lines.append(f"{r.model_key:<15} {size:>9} {r.steps or '-':>5} "
+            lines.append(f"{r.model_key:<16} {task:<4} {size:>9} {r.steps or '-':>5} "
                          f"{_fmt(sum(r.params.values()) or None, 1e9):>8}  unavailable: {r.reason}")
             continue
         fl = r.flops_by_stage
         lines.append(
-            f"{r.model_key:<15} {size:>9} {r.steps:>5} {_fmt(sum(r.params.values()), 1e9):>8} "
-            f"{fmt_flops(fl.get('text_encode')):>10} {fmt_flops(fl.get('denoise')):>10} "
-            f"{fmt_flops(fl.get('decode')):>10} {fmt_flops(r.flops_total):>10} {r.denoise_calls:>5} "
-            f"{fmt_flops(r.flops_per_denoise_call):>10} {r.count_s:>5.1f}")
-    lines.append("FLOPs = 2 x MACs, attention included, per image; calls = denoiser passes; FLOP/pass = the largest "
-                 "pass")
+            f"{r.model_key:<16} {task:<4} {size:>9} {r.steps:>5} {_fmt(sum(r.params.values()), 1e9):>8} "
+            f"{fmt_flops(fl.get('text_encode')):>10} {fmt_flops(fl.get('image_encode')):>10} "
+            f"{fmt_flops(fl.get('denoise')):>10} {fmt_flops(fl.get('decode')):>10} {fmt_flops(r.flops_total):>10} "
+            f"{r.denoise_calls:>5} {fmt_flops(r.flops_per_denoise_call):>10} {r.count_s:>5.1f}")
+    lines.append("FLOPs = 2 x MACs, attention included, per image; source = an edit's source through the VAE; calls = "
+                 "denoiser passes; FLOP/pass = the largest pass")
     return "\n".join(lines)
 
 
@@ -341,6 +385,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=_size, metavar="WxH", help="image size (default: each model's own)")
     p.add_argument("--steps", type=int, help="denoising steps (default: each model's own)")
     p.add_argument("--negative-prompt", help="a negative prompt, for models that take one")
+    p.add_argument("--task", choices=TASKS,
+                   help="count this task only (default: every task each model takes; an edit runs on a gray source "
+                        "image of the output size)")
     p.add_argument("--db", type=db_url, help="database URL or SQLite path (default: IGCS_DATABASE_URL)")
     p.add_argument("--no-store", action="store_true", help="print the table only")
     return p
@@ -363,10 +410,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(head, rule, sep="\n", flush=True)
     for spec in specs:
         negative = args.negative_prompt if spec.supports_negative else None
-        r = atlas_entry(spec.key, width=width, height=height, steps=args.steps, negative_prompt=negative)
-        results.append(r)
-        if live:
-            print(table([r]).splitlines()[2], flush=True)
+        for task in _tasks(spec, args.task):
+            r = atlas_entry(spec.key, width=width, height=height, steps=args.steps, negative_prompt=negative,
+                            task=task)
+            results.append(r)
+            if live:
+                print(table([r]).splitlines()[2], flush=True)
     print(footer if live else table(results))
     if not args.no_store:
         db = make_engine(args.db or get_settings().database_url)

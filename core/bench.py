@@ -18,7 +18,7 @@ from typing import Sequence
 
 from core.errors import CaseStudyError, RequestError, StoreError
 from core.executors import EXECUTORS
-from core.jobs import parse_size
+from core.jobs import TASKS, parse_size
 from core.recipe_catalog import RECIPES, get_recipe
 from core.spec import WEIGHTS
 
@@ -61,6 +61,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--prompts", metavar="FILE", help="prompt file: one prompt a line, or JSONL "
                    "(prompt, negative_prompt, category); e.g. data/prompts/suite.jsonl")
     p.add_argument("--prompt", action="append", default=[], metavar="TEXT", help="a prompt (repeatable)")
+    p.add_argument("--task", choices=TASKS, default=None,
+                   help="text-to-image (default) or edit: each edit is a source image and an instruction (--inputs)")
+    p.add_argument("--inputs", metavar="FILE", help="edits: a JSONL of {image, instruction}, a folder of images with "
+                                                    "instructions.jsonl/.txt, or a suite name in data/edits (implies "
+                                                    "--task edit)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0], metavar="N", help="seeds (default: 0)")
     p.add_argument("--steps", type=int, help="denoising steps (default: each model's own)")
     p.add_argument("--guidance", type=float, help="guidance scale (default: each model's own)")

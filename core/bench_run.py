@@ -18,7 +18,7 @@ from core import processes
 from core.bench import parser
 from core.errors import CaseStudyError, StoreError
 from core.generation import Outcome
-from core.jobs import Job
+from core.jobs import EDIT, TEXT_TO_IMAGE, Job
 from core.runner import Cancelled, Progress
 from core.scoring.metrics import parse_metrics
 from core.settings import get_settings
@@ -30,6 +30,7 @@ log = logging.getLogger("core.bench")
 
 def sweep_from_args(args: argparse.Namespace) -> Sweep:
     return Sweep(models=args.models, prompts_file=args.prompts, prompts=tuple(args.prompt), seeds=tuple(args.seeds),
+                 task=args.task or (EDIT if args.inputs else TEXT_TO_IMAGE), inputs_file=args.inputs,
                  steps=args.steps, guidance=args.guidance, size=args.size, negative_prompt=args.negative_prompt,
                  weights=args.weights, batch_size=args.batch_size, repeats=args.repeats, warmup=args.warmup,
                  force=args.force, images=args.images, params=tuple(args.param), mode=args.mode,

@@ -143,10 +143,10 @@ def _read_txt(path: Path, base: Path) -> list[EditItem]:
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
-        name, sep, instruction = line.partition(":")
+        name, sep, instruction = line.partition("\t") if "\t" in line else line.partition(":")
         if not sep or not name.strip().lower().endswith(IMAGE_SUFFIXES):
             raise EditItemsError(f"{path}:{lineno}: expected 'file.png: instruction' (an image of the folder, a "
-                                 f"colon, the instruction)")
+                                 f"colon or a tab, the instruction)")
         items.append(_item({"image": name.strip(), "instruction": instruction}, base=base, where=f"{path}:{lineno}",
                            default_id=f"{Path(name.strip()).stem}-{lineno}"))
     return items

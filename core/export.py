@@ -39,9 +39,9 @@ COLUMNS = tuple(store.Generation.__table__.columns.keys())
 
 def filters(*, models: Iterable[str] | None = None, status: str | None = None, prompt: str | None = None,
             run: int | None = None, since: date | None = None, until: date | None = None,
-            weights: str | None = None) -> dict[str, Any]:
+            weights: str | None = None, task: str | None = None) -> dict[str, Any]:
     """History's filters as store keyword arguments; `until` is inclusive (the whole day)."""
-    return {
+    return {"task": task or None,
         "model_keys": list(models) if models else None, "status": status or None,
         "prompt_contains": prompt or None, "run_id": run, "weights": weights or None,
         "since": datetime.combine(since, time.min, timezone.utc) if since else None,

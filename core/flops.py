@@ -212,8 +212,19 @@ class ValuedMeta(torch.Tensor):
         # 0-dim valued tensors used as sizes, indices or slice bounds become the numbers they hold
         args = (args[0], *_scalarize(tuple(args[1:]))) if args else args
         kwargs = _scalarize(kwargs)
-        with torch._C.DisableTorchFunctionSubclass():
-            out = func(*args, **kwargs)
+        try:
+            with torch._C.DisableTorchFunctionSubclass():
+                out = func(*args, **kwargs)
+        except (RuntimeError, NotImplementedError):
+            # ops whose output shape depends on values (repeat_interleave without output_size: Qwen2-VL's vision
+            # tower over an edit's source) run on the values alone; their result is a meta tensor that keeps them
+            try:
+                vargs, vkwargs = _values_of(args), _values_of(kwargs)
+            except _NoValues:
+                raise
+            with torch._C.DisableTorchFunctionSubclass():
+                vout = func(*vargs, **vkwargs)
+            return _as_valued(vout)
         try:
             vargs, vkwargs = _values_of(args), _values_of(kwargs)
         except _NoValues:
@@ -226,6 +237,15 @@ class ValuedMeta(torch.Tensor):
         return _attach(out, vout, vargs)
 
     __torch_dispatch__ = torch._C._disabled_torch_dispatch_impl
+
+
+def _as_valued(x):
+    """A result computed on values alone → valued meta tensors (tensors), as it is (anything else)."""
+    if isinstance(x, torch.Tensor):
+        return ValuedMeta(x)
+    if isinstance(x, (list, tuple)) and not hasattr(x, "_fields"):
+        return type(x)(_as_valued(v) for v in x)
+    return x
 
 
 def _scalarize(x):

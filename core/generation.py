@@ -15,11 +15,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
+from PIL import Image, UnidentifiedImageError
 from sqlalchemy.engine import Engine as SqlEngine
 
 from core import providers
 from core.architecture import load_architecture
-from core.errors import CaseStudyError
+from core.errors import CaseStudyError, RequestError
 from core.flops import FlopCache
 from core.families import effective_spec, get_family
 from core.loading import LoadedModel, load_model, resolve_device, unload
@@ -27,7 +28,7 @@ from core.environment import physical_gpu_ids
 from core.profiling import PeakCache, StageTimer, flop_profile, held_peak_tflops
 from core.spec import ModelSpec
 from core.registry import get_spec
-from core.jobs import GenerationRequest, request_shape
+from core.jobs import EDIT, GenerationRequest, request_shape
 from core.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,36 @@ def get_family_of(spec: ModelSpec):
     return get_family(spec.family)
 
 
+def open_inputs(request: GenerationRequest) -> list:
+    """An edit's source images, read into memory (RGB) in the request's order."""
+    out = []
+    for source in request.inputs:
+        with Image.open(source.path) as im:
+            out.append(im.convert("RGB"))
+    return out
+
+
+def edit_default_size(spec: ModelSpec, request: GenerationRequest) -> GenerationRequest:
+    """An open model's edit with no size: the size its family derives from the first source (unchanged otherwise).
+    An unreadable source is left for `validate_request`/the job to report."""
+    if (request.task != EDIT or not request.inputs or spec.is_api or request.width is not None
+            or request.height is not None or EDIT not in spec.tasks):
+        return request
+    try:
+        with Image.open(request.inputs[0].path) as im:
+            size = im.size
+    except (OSError, UnidentifiedImageError) as exc:
+        raise RequestError("inputs", request.inputs[0].path, f"a readable image file ({exc})") from None
+    width, height = (_within(spec, side) for side in get_family(spec.family).edit_size(spec, size))
+    return replace(request, width=width, height=height)
+
+
+def _within(spec: ModelSpec, side: int) -> int:
+    """A side the spec allows: a very wide or tall source at a small area would fall under the minimum."""
+    m = spec.size_multiple
+    return min(max(side, -(-spec.min_size // m) * m), spec.max_size // m * m)
+
+
 def make_generator(seed: int, count: int) -> list[torch.Generator]:
     """One CPU generator per image (seed, seed+1, ...): the same image for the same seed on any device."""
     return [torch.Generator(device="cpu").manual_seed(seed + i) for i in range(count)]
@@ -111,8 +142,12 @@ class Engine:
         return effective_spec(get_spec(key), self.weights)
 
     def prepare(self, request: GenerationRequest) -> GenerationRequest:
-        """Fill defaults, draw a seed and check every field. Raises RequestError; loads nothing."""
+        """Fill defaults, draw a seed and check every field. Raises RequestError; loads nothing.
+
+        An edit for an open model with no size gets its family's size for the first source (each pipeline's
+        own default for that aspect ratio), read from the image's header."""
         spec = self.spec_for(request.model)
+        request = edit_default_size(spec, request)
         resolved = request.resolved(spec)
         if spec.is_api:
             providers.check_request(spec, resolved)
@@ -222,8 +257,10 @@ class Engine:
             # Some schedulers draw noise from the global RNG, not the pipeline's generator
             # (HiDream's FlowMatchLCMScheduler): seed it too, so a seed always means one image.
             torch.manual_seed(request.seed)
+            # an edit's sources, opened and prepared outside the timed call
+            sources = {"images": model.family.edit_images(spec, request, open_inputs(request))} if request.inputs else {}
             with torch.inference_mode(), timer.measure():
-                images = model.family.run(model.pipe, spec, request, generators)
+                images = model.family.run(model.pipe, spec, request, generators, **sources)
             model.calls += 1
             report = timer.report()
             outcome.images = images
@@ -235,6 +272,8 @@ class Engine:
             outcome.calls = report.calls
             outcome.peak_mem_gb = report.peak_mem_gb
             outcome.profile = {"calls": report.calls, "params": model.params}
+            if "image_encode" in report.stage_s:  # an edit's source through the VAE: no column of its own
+                outcome.profile["image_encode_s"] = report.stage_s["image_encode"]
             if self.profile_flops:
                 self._add_flops(model, spec, timer, components, outcome)
 

@@ -1,9 +1,13 @@
-"""Prompt sets: one prompt a line (`.txt`), or JSON lines with prompt, negative_prompt, category."""
+"""Prompt sets: one prompt a line (`.txt`), or JSON lines with prompt, negative_prompt, category.
+
+A prompt with `inputs` is an edit's instruction for those source images (`--task edit --inputs FILE`)."""
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
 from pathlib import Path
+
+from core.jobs import InputImage
 
 PROMPTS_DIR = Path(__file__).resolve().parent.parent / "data" / "prompts"
 
@@ -13,6 +17,7 @@ class Prompt:
     prompt: str
     negative_prompt: str | None = None
     category: str | None = None
+    inputs: tuple[InputImage, ...] = ()  # an edit's source images (the prompt is its instruction)
 
 
 def load_prompts(path: str | Path) -> list[Prompt]:

@@ -96,6 +96,28 @@ OPEN_MODELS: list[ModelSpec] = [
           pipeline_class="Lumina2Pipeline", dtype="bfloat16", width=1024, height=1024, steps=50, guidance=4.0,
           extra={"cfg_trunc_ratio": 0.25, "cfg_normalization": True}, size_multiple=16, vram_gb=12, params_b=5.31,
           license="apache-2.0", notes="CFG truncated after 25% of steps, with CFG normalisation"),
+    # ---- editing: a source image and an instruction (core.families.EditFamily) ----
+    _open("qwen-image-edit", name="Qwen-Image-Edit-2511", family="qwen_image_edit", hf_id="Qwen/Qwen-Image-Edit-2511",
+          pipeline_class="QwenImageEditPlusPipeline", dtype="bfloat16", width=1024, height=1024, steps=40,
+          guidance=4.0, cfg_style="true_cfg", extra={"default_negative_prompt": " "}, size_multiple=16,
+          tasks=("edit",), max_input_images=3, vram_gb=62, params_b=28.85, license="apache-2.0",
+          notes="true CFG (true_cfg_scale) with the negative prompt ' '; each source read twice (VL encoder, VAE)"),
+    _open("flux-kontext-dev", name="FLUX.1 Kontext [dev]", family="flux_kontext",
+          hf_id="black-forest-labs/FLUX.1-Kontext-dev", pipeline_class="FluxKontextPipeline", dtype="bfloat16",
+          width=1024, height=1024, steps=28, guidance=2.5, supports_negative=False, cfg_style="distilled",
+          extra={"max_sequence_length": 512}, size_multiple=16, tasks=("edit",), max_input_images=1, vram_gb=38,
+          params_b=16.87, gated=True, license="flux-1-dev-non-commercial",
+          notes="guidance-distilled; the source's tokens double the image sequence"),
+    _open("instruct-pix2pix", name="InstructPix2Pix", family="instruct_pix2pix", hf_id="timbrooks/instruct-pix2pix",
+          pipeline_class="StableDiffusionInstructPix2PixPipeline", dtype="float16", width=512, height=512, steps=100,
+          guidance=7.5, extra={"image_guidance_scale": 1.5}, size_multiple=8, max_size=1024, tasks=("edit",),
+          max_input_images=1, vram_gb=4, params_b=1.07, license="mit",
+          notes="text and image guidance: three U-Net passes per step; the output has the source's size"),
+    _open("flux2-klein-4b", name="FLUX.2 [klein] 4B", family="flux2_klein", hf_id="black-forest-labs/FLUX.2-klein-4B",
+          pipeline_class="Flux2KleinPipeline", dtype="bfloat16", width=1024, height=1024, steps=4, guidance=1.0,
+          supports_negative=False, cfg_style="none", extra={"max_sequence_length": 512}, size_multiple=16,
+          tasks=("text-to-image", "edit"), max_input_images=4, vram_gb=20, params_b=7.98, license="apache-2.0",
+          notes="step-distilled (4 steps, no CFG); generates and edits, up to 4 source images"),
 ]
 
 
@@ -130,8 +152,11 @@ def get_spec(key: str) -> ModelSpec:
     raise UnknownModelError(key, known, close[0] if close else None)
 
 
-def resolve_models(selection: str | list[str]) -> list[ModelSpec]:
-    """``"all"``, ``"open"``, ``"api"`` or a comma list of keys → specs, in registry order for groups."""
+def resolve_models(selection: str | list[str], *, task: str | None = None) -> list[ModelSpec]:
+    """``"all"``, ``"open"``, ``"api"`` or a comma list of keys → specs, in registry order for groups.
+
+    With `task`, groups hold only the models that take it (`--models open --task edit`: the editors); a model
+    named alone stays, for its request check to refuse it naming the task."""
     items = selection.split(",") if isinstance(selection, str) else list(selection)
     out: list[ModelSpec] = []
     for item in (i.strip() for i in items):
@@ -139,7 +164,8 @@ def resolve_models(selection: str | list[str]) -> list[ModelSpec]:
             continue
         group = {"all": None, "open": "open", "api": "api"}
         # groups leave out retired API models (named alone, one is refused with its replacement)
-        specs = ([s for s in all_specs(group[item]) if not s.is_api or catalog.is_available(s.key)]
+        specs = ([s for s in all_specs(group[item]) if (not s.is_api or catalog.is_available(s.key))
+                  and (task is None or task in s.tasks)]
                  if item in group else [get_spec(item)])
         out.extend(s for s in specs if s not in out)
     return out

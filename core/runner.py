@@ -35,7 +35,7 @@ from core.prompts import Prompt
 from core.recipe_jobs import Done, compile_seconds, merge, quality_deltas
 from core.recipes import check_recipe
 from core.recording import Recorder
-from core.jobs import EAGER, GenerationRequest, Job, Planned, job_key
+from core.jobs import EAGER, EDIT, TEXT_TO_IMAGE, GenerationRequest, Job, Planned, job_key
 from core.scoring.backfill import ScorerSet
 from core.spec import ModelSpec
 from core.store import Generation, done_job_keys, session_scope
@@ -49,13 +49,15 @@ def sweep_requests(specs: Sequence[ModelSpec], prompts: Sequence[Prompt], seeds:
                    steps: int | None = None, guidance: float | None = None, width: int | None = None,
                    height: int | None = None, negative_prompt: str | None = None, repeats: int = 1,
                    num_images: int = 1, params: dict[str, dict] | None = None,
-                   recipes: Sequence[str] = (EAGER,), per_model: dict[str, dict] | None = None) -> list[Planned]:
+                   recipes: Sequence[str] = (EAGER,), per_model: dict[str, dict] | None = None,
+                   task: str = TEXT_TO_IMAGE) -> list[Planned]:
     """models × recipes × repeats × prompts × seeds, in that order (a model's jobs stay together, eager first;
     each recipe runs the very same requests).
 
     A prompt file's own negative prompt wins over `negative_prompt`; models that take none get none.
     `params` holds per-model extra options ({model key: {name: value}}), e.g. an API's quality; `per_model` per-model
     settings ({model key: {"steps", "guidance", "width", "height"}}) over the sweep-wide ones (the Generate page's).
+    A prompt with inputs is an edit of them (its text the instruction); `task` is the task of the others.
     """
     if repeats < 1:
         raise RequestError("repeats", repeats, "1 or more")
@@ -74,7 +76,7 @@ def sweep_requests(specs: Sequence[ModelSpec], prompts: Sequence[Prompt], seeds:
                 for seed in seeds:
                     requests.append(Planned(GenerationRequest(
                         model=spec.key, prompt=p.prompt, negative_prompt=negative, seed=seed, num_images=num_images,
-                        extra=extra, **own),
+                        extra=extra, **own, task=EDIT if p.inputs else task, inputs=tuple(p.inputs)),
                         category=p.category, repeat=repeat))
         out += [replace(item, recipe=recipe) for recipe in ordered for item in requests]
     return out

@@ -456,7 +456,10 @@ def _scored_ids(metric: str, scorer_weights: str | None, low: float | None = Non
 def _filtered(stmt, *, model_keys=None, status=None, prompt_contains=None, run_id=None,
               since: datetime | None = None, until: datetime | None = None, weights: str | None = None,
               score_metric: str | None = None, score_weights: str | None = None, score_min: float | None = None,
-              score_max: float | None = None, tag: str | None = None, category: Sequence[str] | None = None):
+              score_max: float | None = None, tag: str | None = None, category: Sequence[str] | None = None,
+              task: str | None = None):
+    if task:  # text-to-image or edit
+        stmt = stmt.where(Generation.task == task)
     if tag:  # generations of runs carrying this tag
         stmt = stmt.where(Generation.run_id.in_(_run_filtered(select(Run.id), tag=tag)))
     if category:  # prompt categories ("" or None: prompts without one)

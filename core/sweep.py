@@ -12,6 +12,7 @@ import os
 import shlex
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Sequence
 
 from sqlalchemy.engine import Engine as SqlEngine
@@ -26,12 +27,15 @@ from core.processes import BATCH_LOG_ENV
 from core.prompts import Prompt, load_prompts
 from core.recipes import RECIPES
 from core.registry import resolve_models
-from core.jobs import Job
+from core.edits import load_edit_items
+from core.jobs import EDIT, TEXT_TO_IMAGE, InputImage, Job
 from core.run_notes import clean_name, clean_notes, clean_tags
 from core.runner import Runner, plan, sweep_requests
 from core.scoring.backfill import ScorerSet
 from core.settings import Settings, get_settings
 from core.store import db_url, open_store, safe_url
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 
 # Tiny twins are built for a few hundred pixels: past this a CPU image takes minutes (sd21 tiny at 1024²: 334 s).
 TINY_MAX_PIXELS = 256 * 256
@@ -43,6 +47,8 @@ class Sweep:
     prompts_file: str | None = None
     prompts: tuple[str, ...] = ()
     seeds: tuple[int, ...] = (0,)
+    task: str = TEXT_TO_IMAGE  # or edit: each prompt is an instruction for a source image (inputs_file)
+    inputs_file: str | None = None  # edits: a JSONL of image + instruction, a folder with a sidecar, or a suite name
     steps: int | None = None
     guidance: float | None = None
     size: tuple[int, int] | None = None
@@ -75,6 +81,10 @@ class Sweep:
                 "--weights", self.weights, "--mode", self.mode, "--no-progress"]
         if self.prompts_file:
             argv += ["--prompts", self.prompts_file]
+        if self.task != TEXT_TO_IMAGE:
+            argv += ["--task", self.task]
+        if self.inputs_file:
+            argv += ["--inputs", self.inputs_file]
         for text in self.prompts:
             argv += ["--prompt", text]
         optional = {"--steps": self.steps, "--guidance": self.guidance, "--negative-prompt": self.negative_prompt,
@@ -124,7 +134,9 @@ def reproduce(row: dict) -> Sweep:
     params = tuple(f"{row['model_key']}.{k}={json.dumps(v) if not isinstance(v, str) else v}"
                    for k, v in sorted(extra.items()) if api and k != "requested_size")
     size = tuple(extra.get("requested_size") or (row.get("width"), row.get("height")))
-    return Sweep(models=row["model_key"], prompts=(row["prompt"],), seeds=(row["seed"],) if row.get("seed") is not None
+    sources = row.get("input_images") or []
+    edit = {"task": EDIT, "inputs_file": sources[0]["path"]} if row.get("task") == EDIT and len(sources) == 1 else {}
+    return Sweep(**edit, models=row["model_key"], prompts=(row["prompt"],), seeds=(row["seed"],) if row.get("seed") is not None
                  else (0,), steps=None if api else row.get("steps"), guidance=None if api else row.get("guidance"),
                  size=size if all(size) else None, negative_prompt=row.get("negative_prompt"),
                  weights="pretrained" if api else row.get("weights", "pretrained"), params=params,
@@ -160,6 +172,7 @@ class Prepared:
                   "guidance": s.guidance, "size": list(s.size) if s.size else None, "batch_size": s.batch_size,
                   "repeats": s.repeats, "warmup": s.warmup, "prompts_file": s.prompts_file,
                   "prompts": len(self.prompts), "negative_prompt": s.negative_prompt, "images": s.images,
+                  "task": s.task, "inputs_file": s.inputs_file,
                   "params": list(s.params), "score": list(s.score), "recipes": list(s.recipes),
                   "argv": _stored_argv(s.argv()[1:])}
         if os.environ.get(BATCH_LOG_ENV):  # started in the background (core.processes): where its output goes
@@ -206,7 +219,7 @@ def prepare(sweep: Sweep, *, settings: Settings | None = None, engine: Engine | 
     errors = _check_numbers(sweep)
     if errors:
         raise CaseStudyError("\n".join(str(e) for e in errors))
-    specs = resolve_models(sweep.models)
+    specs = resolve_models(sweep.models, task=sweep.task)
     for spec in specs:  # a retired API model is refused first, naming its replacement (keys or not)
         if spec.is_api:
             catalog.refuse_retired(spec)
@@ -217,9 +230,12 @@ def prepare(sweep: Sweep, *, settings: Settings | None = None, engine: Engine | 
                                  f"{', '.join(named_api)} {'is an API model' if len(named_api) == 1 else 'are API models'}"
                                  " (use --weights pretrained)")
         specs = [s for s in specs if not s.is_api]  # `all` with tiny/random weights: the open models
-    prompts = [Prompt(t) for t in sweep.prompts]
-    if sweep.prompts_file:
-        prompts += load_prompts(sweep.prompts_file)
+    if sweep.task == EDIT or sweep.inputs_file:
+        prompts = edit_prompts(sweep)
+    else:
+        prompts = [Prompt(t) for t in sweep.prompts]
+        if sweep.prompts_file:
+            prompts += load_prompts(sweep.prompts_file)
     if not prompts:
         raise CaseStudyError("prompts: give --prompts FILE or --prompt TEXT")
     params = options.parse_params(sweep.params, settings) if sweep.params else {}
@@ -242,7 +258,7 @@ def prepare(sweep: Sweep, *, settings: Settings | None = None, engine: Engine | 
     jobs = plan(engine, sweep_requests(runnable, prompts, sweep.seeds, steps=sweep.steps, guidance=sweep.guidance,
                                        width=width, height=height, negative_prompt=sweep.negative_prompt,
                                        repeats=sweep.repeats, num_images=sweep.images, params=params,
-                                       recipes=sweep.recipes, per_model=per_model))
+                                       recipes=sweep.recipes, per_model=per_model, task=sweep.task))
     prepared = Prepared(sweep=sweep, settings=settings, engine=engine, db=db, jobs=jobs, prompts=prompts,
                         skipped_models=skipped)
     todo = Runner(engine, db=db, output_dir=".", force=sweep.force).pending(jobs)
@@ -252,7 +268,10 @@ def prepare(sweep: Sweep, *, settings: Settings | None = None, engine: Engine | 
         raise CaseStudyError(f"max-cost: the estimate {prepared.cost_estimate_usd:.3f} USD exceeds "
                              f"--max-cost {sweep.max_cost:.3f} USD; nothing was sent")
     if sweep.score:  # metrics, weights and device checked now; the scorers load after the first model's jobs
-        prepared.scorers = ScorerSet(sweep.score, device=engine.device, settings=settings,
+        # an edit sweep's own pairs (a user's file) give the edit metrics their regions and captions inline
+        own_items = (load_edit_items(sweep.inputs_file) if sweep.task != TEXT_TO_IMAGE and sweep.inputs_file
+                     and Path(sweep.inputs_file).suffix.lower() not in IMAGE_SUFFIXES else [])
+        prepared.scorers = ScorerSet(sweep.score, device=engine.device, settings=settings, edit_items=own_items,
                                      weights=sweep.scorer_weights or ("tiny" if sweep.weights == "tiny" else "pretrained"))
     slow = _slow_tiny(todo, engine)
     if slow:
@@ -262,6 +281,32 @@ def prepare(sweep: Sweep, *, settings: Settings | None = None, engine: Engine | 
             raise CaseStudyError(f"size: {message}. Drop --size, or pass --allow-slow to run anyway")
         prepared.warnings.append(message)
     return prepared
+
+
+def edit_prompts(sweep: Sweep) -> list[Prompt]:
+    """The instructions of an edit sweep, each with its source image (hashed once per file)."""
+    if sweep.task == TEXT_TO_IMAGE:
+        raise RequestError("task", sweep.task, "edit when --inputs is given (or leave --task out)")
+    if not sweep.inputs_file:
+        raise RequestError("inputs", "", "--task edit needs --inputs FILE: a JSONL of image and instruction, a folder "
+                                         "with instructions.jsonl/.txt, or a suite name in data/edits")
+    if Path(sweep.inputs_file).suffix.lower() in IMAGE_SUFFIXES:  # one source, the instructions from --prompt
+        if not sweep.prompts or sweep.prompts_file:
+            raise RequestError("prompt", "", f"--inputs {sweep.inputs_file} is one image: give its instruction(s) "
+                                             "with --prompt TEXT")
+        source = InputImage.from_path(sweep.inputs_file)
+        return [Prompt(text, inputs=(source,)) for text in sweep.prompts]
+    if sweep.prompts or sweep.prompts_file:
+        raise RequestError("prompt", sweep.prompts[0] if sweep.prompts else sweep.prompts_file,
+                           f"the instructions of an edit sweep come from --inputs {sweep.inputs_file} (or give one "
+                           "image as --inputs and its instructions as --prompt)")
+    hashed: dict[str, InputImage] = {}
+    out = []
+    for item in load_edit_items(sweep.inputs_file):
+        if item.image not in hashed:
+            hashed[item.image] = item.input_image()
+        out.append(Prompt(item.instruction, category=item.category, inputs=(hashed[item.image],)))
+    return out
 
 
 def _slow_tiny(jobs: Sequence[Job], engine: Engine) -> list[str]:

@@ -14,6 +14,7 @@ require_login()  # IGCS_REQUIRE_LOGIN=true: Streamlit's OIDC login before any pa
 PAGES = Path(__file__).resolve().parent / "views"
 navigation = st.navigation([
     st.Page(PAGES / "generate.py", title="Generate", icon=":material/palette:", default=True),
+    st.Page(PAGES / "edit.py", title="Edit", icon=":material/auto_fix_high:"),
     st.Page(PAGES / "benchmark.py", title="Benchmark", icon=":material/timer:"),
     st.Page(PAGES / "history.py", title="History", icon=":material/history:"),
     st.Page(PAGES / "charts.py", title="Charts", icon=":material/bar_chart:"),

@@ -47,7 +47,7 @@ REPEAT_COLUMNS = tuple(c for c in ("repeat", "prompt", "seed") if "repeat" in st
 # Columns of the History table, in the order shown.
 TABLE_COLUMNS = ("id", "created_at", "run_id", "model_key", "status", "prompt", "seed", "steps", "guidance",
                  "width", "height", "total_s", "denoise_s", "peak_mem_gb", "flops_total", "cost_usd", "error",
-                 "recipe", "first_call", "compile_s", "psnr_db", "ssim", "batch_size")
+                 "recipe", "first_call", "compile_s", "psnr_db", "ssim", "batch_size", "task")
 
 
 def settings() -> Settings:
@@ -219,6 +219,7 @@ class Filters:
     since: date | None = None
     until: date | None = None  # inclusive
     weights: str | None = None
+    task: str | None = None  # text-to-image or edit
     score_metric: str | None = None  # rows with a score of this metric (by scorers of score_weights) ...
     score_weights: str | None = None
     score_min: float | None = None  # ... within [score_min, score_max]
@@ -227,7 +228,7 @@ class Filters:
 
     def kwargs(self) -> dict[str, Any]:
         out = export.filters(models=self.models, status=self.status, prompt=self.prompt, run=self.run_id,
-                             since=self.since, until=self.until, weights=self.weights)
+                             since=self.since, until=self.until, weights=self.weights, task=self.task)
         if self.tag:
             out["tag"] = self.tag
         if self.score_metric:
@@ -278,9 +279,9 @@ def generations_page(url: str, filters: Filters, limit: int, offset: int,
     """One page of generations (flat columns, newest first, or by `sort_score` = (metric, scorer weights,
     descending)), with `cost_est_usd` for open models on a GPU."""
     with store.session_scope(_db_engine(url), read_only=True) as s:
-        rows = store.generation_columns(session=s, columns=TABLE_COLUMNS + ("image_path", "weights"), limit=limit,
-                                        offset=offset, sort_score=sort_score, **filters.kwargs())
-        frame = _frame(rows, TABLE_COLUMNS + ("image_path", "weights"))
+        rows = store.generation_columns(session=s, columns=TABLE_COLUMNS + ("image_path", "weights", "input_images"),
+                                        limit=limit, offset=offset, sort_score=sort_score, **filters.kwargs())
+        frame = _frame(rows, TABLE_COLUMNS + ("image_path", "weights", "input_images"))
         gpus = store.run_gpu_names(session=s, run_ids=frame["run_id"].dropna().astype(int).unique().tolist()) \
             if not frame.empty else {}
     return pricing.with_cost_estimate(frame, gpus, settings().gpu_hour_usd)

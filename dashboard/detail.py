@@ -4,6 +4,8 @@ the run's environment as readable tables, and errors as one clear line with the 
 `show_error(where, text_or_exception)` is what every page uses to show an error."""
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import streamlit as st
 
@@ -19,6 +21,28 @@ def show_error(where, error: BaseException | str | None) -> None:
     if detail and detail.strip() != line:
         with where.expander("Full error text"):
             st.code(detail, language=None)
+
+
+def sources_of(input_images) -> list[dict]:
+    """An edit's kept sources ([{path, sha256, ...}]) from a row's value (a list, JSON text, or nothing)."""
+    if isinstance(input_images, str):
+        try:
+            input_images = json.loads(input_images)
+        except ValueError:
+            return []
+    return [s for s in input_images or [] if isinstance(s, dict) and s.get("path")]
+
+
+def source_thumbnail(input_images) -> str | None:
+    """The first source of an edit, when its kept copy is readable here."""
+    sources = sources_of(input_images)
+    return data.image_file(sources[0]["path"]) if sources else None
+
+
+def _edit_this(generation_id: int) -> None:
+    st.session_state["edit_from_generation"] = generation_id
+    st.session_state["edit_source_kind"] = "From History"
+    st.session_state["edit_history_id"] = generation_id
 
 
 def show_generation(url: str, generation_id: int) -> None:
@@ -37,6 +61,18 @@ def show_generation(url: str, generation_id: int) -> None:
             st.warning(f"Image not shown: {g['image_path']} is missing or outside the output folder.")
         else:
             st.caption("No image.")
+        sources = sources_of(g.get("input_images"))
+        if sources:  # an edit: the source(s) it was made from, kept beside the output
+            cols = st.columns(min(3, len(sources)))
+            for i, source in enumerate(sources):
+                found = data.image_file(source["path"])
+                label = f"source {i + 1} · {source.get('sha256', '')[:12]}"
+                cols[i % len(cols)].image(found, caption=label, width="stretch") if found else \
+                    cols[i % len(cols)].caption(f"{label}: file missing")
+        if image and st.button("Edit this", key=f"edit_this_{g['id']}", icon=":material/auto_fix_high:",
+                               help="open the Edit page with this image as the source", on_click=_edit_this,
+                               args=(g["id"],)):
+            st.switch_page("views/edit.py")
         if g.get("error"):
             show_error(st, g["error"] + (f"\n\n{g['error_detail']}" if g.get("error_detail") else ""))
     with right:

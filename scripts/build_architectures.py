@@ -210,8 +210,12 @@ def _note(path: Path) -> str | None:
 def build(shared: Path) -> dict[str, dict]:
     from core.registry import OPEN_MODELS
 
+    # The editing models' specs are written by scripts/build_edit_architectures.py (no collected configs here).
+    edit_keys = set(json.loads((ROOT / "data" / "architectures" / "EDIT_MODELS.json").read_text()))
     specs = {}
     for model in OPEN_MODELS:
+        if model.key in edit_keys:
+            continue
         entry = MODELS.get(model.key)
         if entry is None:
             specs[model.key] = {"format": FORMAT, "model": model.key, "hf_id": model.hf_id, "available": False,

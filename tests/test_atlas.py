@@ -17,8 +17,18 @@ FLUX_PASS_TFLOP_PUBLISHED = 74.5  # FLUX.1-dev transformer, 1024x1024, 512 T5 to
 
 @pytest.fixture(scope="module")
 def atlas():
-    """Every open model at its default size, 2 steps (the counts per pass do not depend on the step count)."""
-    return {r.model_key: r for r in build_atlas(steps=2)}
+    """Every open text-to-image model at its default size, 2 steps (the counts per pass do not depend on the step
+    count). The editors' rows: `edit_atlas`."""
+    return {r.model_key: r for r in build_atlas(steps=2, task="text-to-image")}
+
+
+EDITORS = [s.key for s in OPEN_MODELS if "edit" in s.tasks]
+
+
+@pytest.fixture(scope="module")
+def edit_atlas():
+    """Every open editing model editing a source of its default output size, 2 steps."""
+    return {r.model_key: r for r in build_atlas(EDITORS, steps=2, task="edit")}
 
 
 def test_flux_dev_transformer_pass_at_1024(capsys):
@@ -38,7 +48,7 @@ def test_flux_dev_transformer_pass_at_1024(capsys):
 
 
 def test_every_open_model_has_an_entry_or_a_reason(atlas):
-    assert set(atlas) == set(model_keys("open"))
+    assert set(atlas) == {s.key for s in OPEN_MODELS if "text-to-image" in s.tasks}
     for key, entry in atlas.items():
         if entry.available:
             assert entry.flops_total > 0 and entry.denoise_calls > 0, key
@@ -47,9 +57,9 @@ def test_every_open_model_has_an_entry_or_a_reason(atlas):
             assert entry.params and all(n > 0 for n in entry.params.values()), key
         else:
             assert entry.reason, key
-    # all 18 (HiDream's CLIPs now have the 248 positions its pipeline's 128 tokens need)
+    # all 18 generators and FLUX.2 [klein] (HiDream's CLIPs now have the 248 positions its pipeline's 128 tokens need)
     unavailable = {k: e.reason for k, e in atlas.items() if not e.available}
-    assert unavailable == {} and len(atlas) == 18
+    assert unavailable == {} and len(atlas) == 19
     print(table(list(atlas.values())))
 
 
@@ -153,8 +163,10 @@ def test_architecture_specs_are_self_contained_and_cited(key):
         return
     for name, comp in data["components"].items():
         assert comp["source"]["confidence"] in ("E", "N", "R"), name
-        assert comp["source"]["file"].startswith("model-configs/"), name
+        # the collected configs (model-configs/...), or the model's own published file (editing models)
+        assert comp["source"]["file"].startswith(("model-configs/", "https://huggingface.co/")), name
         assert comp["stage"] in ("text_encode", "denoise", "decode", "unused"), name
+        assert set(comp.get("method_stages", {}).values()) <= {"image_encode"}, name
         assert comp["available"] and isinstance(comp["config"], dict), name
     for slot, sched in data["schedulers"].items():
         assert sched["available"] or sched["reason"], slot
@@ -230,3 +242,44 @@ def test_random_weights_through_the_loader():
         assert all(p.dtype == torch.float16 for p in model.pipe.unet.parameters())
     finally:
         unload(model)
+
+
+# ---- editing models: the source image counts -----------------------------------------------------------
+def test_every_editor_has_an_edit_row_with_its_source_counted(edit_atlas):
+    assert set(edit_atlas) == set(EDITORS) == {"qwen-image-edit", "flux-kontext-dev", "instruct-pix2pix",
+                                               "flux2-klein-4b"}
+    for key, entry in edit_atlas.items():
+        assert entry.available, (key, entry.reason)
+        assert entry.task == "edit" and entry.key.endswith("|edit")
+        assert entry.flops_by_stage["image_encode"] > 0, key  # the source through the VAE
+        assert entry.flops_total == pytest.approx(sum(entry.flops_by_stage.values()))
+        assert entry.to_entry().detail["task"] == "edit"
+    print(table(list(edit_atlas.values())))
+
+
+def test_kontext_attends_over_twice_fluxs_image_sequence(atlas, edit_atlas):
+    kontext, flux = edit_atlas["flux-kontext-dev"], atlas["flux-dev"]
+    sigs = kontext.components["transformer"]["signatures"]
+    # 4096 noise tokens + 4096 source tokens (FLUX: 4096), 512 T5 tokens
+    assert any("T[1, 8192, 64]" in s and "T[1, 512, 4096]" in s for s in sigs), sigs
+    assert kontext.denoise_calls == 2  # guidance-distilled, as FLUX.1 [dev]
+    # linear layers double, attention grows with the square: more than twice FLUX's pass, less than four times
+    ratio = kontext.flops_per_denoise_call / flux.flops_per_denoise_call
+    assert 2.0 < ratio < 4.0, ratio
+
+
+def test_editor_guidance_passes(edit_atlas):
+    assert edit_atlas["qwen-image-edit"].denoise_calls == 4  # true CFG with the " " negative prompt
+    assert edit_atlas["flux2-klein-4b"].denoise_calls == 2  # step-distilled: no CFG pass
+    pix2pix = edit_atlas["instruct-pix2pix"]
+    assert pix2pix.denoise_calls == 2
+    # text and image guidance: the U-Net sees a batch of three (text+image, image only, neither), 8 channels
+    assert any(s.startswith("forward(T[3, 8, 64, 64]") for s in pix2pix.components["unet"]["signatures"])
+
+
+def test_klein_counts_both_tasks(atlas, edit_atlas):
+    generate, edit = atlas["flux2-klein-4b"], edit_atlas["flux2-klein-4b"]
+    assert generate.available and edit.available, (generate.reason, edit.reason)
+    assert "image_encode" not in generate.flops_by_stage and edit.flops_by_stage["image_encode"] > 0
+    assert edit.flops_per_denoise_call > 2 * generate.flops_per_denoise_call
+    assert generate.key != edit.key

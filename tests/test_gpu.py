@@ -45,3 +45,27 @@ def test_random_weight_generation_on_gpu_has_flops_and_mfu(monkeypatch):
         # The profiling overhead is measured (as a ratio, at full size) by scripts/gpu_benchmark.py, not here.
     finally:
         engine.unload_all()
+
+
+def test_random_weight_edit_on_gpu_counts_its_source(monkeypatch, tmp_path):
+    """FLUX.2 [klein] (the smallest open editor) edits a 512x512 source at full size: the source's encode is timed
+    and counted, the denoiser sees the source's tokens, MFU is measured (scripts/gpu_edit.py: all four editors)."""
+    from PIL import Image
+
+    from core.generation import Engine
+    from core.jobs import EDIT, GenerationRequest, InputImage
+
+    monkeypatch.setenv("IGCS_DEVICE", "cuda")
+    Image.new("RGB", (512, 512), (200, 30, 30)).save(tmp_path / "source.png")
+    engine = Engine(weights="random", device="cuda")
+    request = engine.prepare(GenerationRequest(model="flux2-klein-4b", prompt="make it blue", seed=0, task=EDIT,
+                                               inputs=(InputImage.from_path(tmp_path / "source.png"),)))
+    assert (request.width, request.height) == (512, 512)  # the source's size (under 1024x1024 pixels)
+    try:
+        outcome = engine.generate(request)
+        assert outcome.ok, outcome.error
+        assert outcome.images[0].size == (512, 512)
+        assert outcome.flops["image_encode"] > 0 and outcome.profile["image_encode_s"] > 0
+        assert 0 < outcome.mfu < 1
+    finally:
+        engine.unload_all()

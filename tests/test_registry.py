@@ -23,10 +23,24 @@ DESIGN_TABLE = {  # key: (hf id, pipeline, size, steps, guidance) from DESIGN.md
     "sana15-1.6b": ("Efficient-Large-Model/SANA1.5_1.6B_1024px_diffusers", "SanaPipeline", 1024, 20, 4.5),
     "lumina2": ("Alpha-VLLM/Lumina-Image-2.0", "Lumina2Pipeline", 1024, 50, 4.0),
 }
+EDIT_TABLE = {  # key: (hf id, pipeline, size, steps, guidance, tasks, source images) from the model cards (issue 18)
+    "qwen-image-edit": ("Qwen/Qwen-Image-Edit-2511", "QwenImageEditPlusPipeline", 1024, 40, 4.0, ("edit",), 3),
+    "flux-kontext-dev": ("black-forest-labs/FLUX.1-Kontext-dev", "FluxKontextPipeline", 1024, 28, 2.5, ("edit",), 1),
+    "instruct-pix2pix": ("timbrooks/instruct-pix2pix", "StableDiffusionInstructPix2PixPipeline", 512, 100, 7.5,
+                         ("edit",), 1),
+    "flux2-klein-4b": ("black-forest-labs/FLUX.2-klein-4B", "Flux2KleinPipeline", 1024, 4, 1.0,
+                       ("text-to-image", "edit"), 4),
+}
 
 
 def test_all_18_open_models_with_their_authors_defaults():
-    assert sorted(s.key for s in OPEN_MODELS) == sorted(DESIGN_TABLE)
+    assert sorted(s.key for s in OPEN_MODELS) == sorted([*DESIGN_TABLE, *EDIT_TABLE])
+    for key, (hf_id, pipeline, size, steps, guidance, tasks, sources) in EDIT_TABLE.items():
+        spec = get_spec(key)
+        assert (spec.hf_id, spec.pipeline_class, spec.width, spec.steps, spec.guidance) == (hf_id, pipeline, size,
+                                                                                          steps, guidance)
+        assert spec.tasks == tasks and spec.max_input_images == sources
+    assert get_spec("instruct-pix2pix").extra["image_guidance_scale"] == 1.5
     for key, (hf_id, pipeline, size, steps, guidance) in DESIGN_TABLE.items():
         spec = get_spec(key)
         assert spec.hf_id == hf_id

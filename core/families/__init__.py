@@ -44,6 +44,8 @@ _DIFFUSERS_TAKES_DTYPE = _diffusers_takes_dtype()
 FAMILY_MODULES = (
     "sd", "sdxl", "cogview3", "pixart", "lumina", "hunyuandit", "sd3", "flux", "sana", "qwen_image",
     "unidiffuser", "cascade", "cogview4", "kandinsky3", "hidream", "lumina2",
+    # editing (the source image in, core.families.EditFamily)
+    "qwen_image_edit", "flux_kontext", "instruct_pix2pix", "flux2_klein",
 )
 
 _FAMILIES: dict[str, "Family"] = {}
@@ -181,3 +183,57 @@ class Family:
 def extra_kwargs(req, *names: str) -> dict[str, Any]:
     """Pick pipeline kwargs that the spec's `extra` (or the request) carries."""
     return {n: req.extra[n] for n in names if n in req.extra}
+
+
+def fit_area(aspect: float, area: int, multiple: int) -> tuple[int, int]:
+    """(width, height) of `area` pixels at `aspect` (width / height), each rounded to a multiple."""
+    width = (area * aspect) ** 0.5
+    height = width / aspect
+    return (max(multiple, round(width / multiple) * multiple), max(multiple, round(height / multiple) * multiple))
+
+
+class EditFamily(Family):
+    """A family whose pipeline takes source images (``image=``): instruction editing.
+
+    The Engine opens the request's inputs (RGB) and hands them to `run` as `images`, after
+    `edit_images` prepared them the way the pipeline expects; a request without a size gets
+    `edit_size` of its first source (each pipeline's own default for that aspect ratio).
+    """
+
+    # Resize each source to the output size before the call (pipelines that encode the source at the
+    # output size); False where the pipeline resizes the source itself (Qwen-Image-Edit-Plus).
+    resize_inputs: bool = True
+    # Output sizes derived from a source are rounded to this multiple (None: the spec's size_multiple).
+    edit_multiple: int | None = None
+
+    def stages(self):
+        stages = super().stages()
+        # The source's VAE encode: a stage of its own, so it is neither decode time nor missing from FLOPs.
+        stages["image_encode"] = ((self.decoder,), "encode", "sum")
+        return stages
+
+    def edit_size(self, spec: ModelSpec, source_size: tuple[int, int]) -> tuple[int, int]:
+        """The output size for a source of `source_size` when the request names none: the source's aspect
+        ratio at the spec's default area (the tiny twin's spec has a tiny one)."""
+        width, height = source_size
+        return fit_area(width / height, spec.width * spec.height, self.edit_multiple or spec.size_multiple)
+
+    def edit_images(self, spec: ModelSpec, req, images: list) -> list:
+        """The sources as the pipeline gets them: RGB, resized to the output size unless the pipeline
+        resizes them itself."""
+        from PIL import Image
+
+        out = [im.convert("RGB") for im in images]
+        if self.resize_inputs:
+            out = [im if im.size == (req.width, req.height) else
+                   im.resize((req.width, req.height), Image.Resampling.LANCZOS) for im in out]
+        return out
+
+    def call_kwargs(self, spec: ModelSpec, req, images=None) -> dict[str, Any]:
+        kwargs = super().call_kwargs(spec, req)
+        kwargs["image"] = list(images or [])
+        return kwargs
+
+    def run(self, pipe: Any, spec: ModelSpec, req, generator, images=None) -> list:
+        kwargs = self.call_kwargs(spec, req, images=images)
+        return list(pipe(**kwargs, generator=generator, output_type="pil").images)

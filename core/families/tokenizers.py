@@ -31,21 +31,29 @@ def word_tokenizer(
     unk: str = "<unk>",
     padding_side: str = "right",
     specials_first: tuple[str, ...] = (),
+    fixed_ids: dict[str, int] | None = None,
 ) -> PreTrainedTokenizerFast:
     """A word-level tokenizer with ids in [0, vocab_size), bos/eos added around each text.
 
     ``specials_first`` fixes the order of special tokens at the start of the vocabulary, for models
-    whose configs pin special ids (CLIP: bos 0, pad 1, eos 2).
+    whose configs pin special ids (CLIP: bos 0, pad 1, eos 2). ``fixed_ids`` puts tokens at given ids
+    anywhere in the vocabulary (Qwen2-VL's vision tokens, which the model finds by id).
     """
     specials = list(specials_first) or [t for t in (pad, unk, bos, eos) if t]
     for t in (pad, unk, bos, eos):
         if t and t not in specials:
             specials.append(t)
     words = [w for w in _WORDS + list(string.ascii_lowercase) + [str(d) for d in range(10)]]
-    vocab: dict[str, int] = {}
+    fixed = dict(fixed_ids or {})
+    vocab: dict[str, int] = dict(fixed)
+    taken = set(fixed.values())
+    next_id = 0
     for tok in specials + words:
-        if tok not in vocab and len(vocab) < vocab_size:
-            vocab[tok] = len(vocab)
+        while next_id in taken:
+            next_id += 1
+        if tok not in vocab and next_id < vocab_size:
+            vocab[tok] = next_id
+            taken.add(next_id)
     tok = Tokenizer(WordLevel(vocab=vocab, unk_token=unk))
     tok.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()])
     tok.pre_tokenizer = pre_tokenizers.Whitespace()
@@ -102,7 +110,7 @@ def bert_tokenizer(vocab_size: int = 1000, model_max_length: int = 512) -> PreTr
 
 # Qwen's byte-level BPE keeps "\n" as a token; Qwen-Image drops a fixed number of leading template tokens
 # (`prompt_template_encode_start_idx`), so the stand-in must count the template's tokens the same way.
-_QWEN_PRETOKENIZE = r"\w+|[^\w\s]+|\n"
+_QWEN_PRETOKENIZE = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|\w+|[^\w\s]+|\n"
 
 
 def qwen2_tokenizer(vocab_size: int = 1000, model_max_length: int = 32768) -> PreTrainedTokenizerFast:
@@ -120,6 +128,97 @@ def qwen2_tokenizer(vocab_size: int = 1000, model_max_length: int = 32768) -> Pr
     tok.add_special_tokens({"eos_token": "<|im_end|>",
                             "additional_special_tokens": ["<|im_start|>", "<|im_end|>"]})
     return tok
+
+
+# Qwen2-VL's vision tokens and their ids in Qwen's vocabulary (Qwen2.5-VL-7B-Instruct tokenizer_config.json;
+# its config.json names the same ids: vision_start_token_id, vision_end_token_id, image_token_id, video_token_id).
+QWEN2_VL_VISION_IDS = {"<|vision_start|>": 151652, "<|vision_end|>": 151653, "<|image_pad|>": 151655,
+                       "<|video_pad|>": 151656}
+
+
+def qwen2_vl_tokenizer(vocab_size: int = 1000, model_max_length: int = 32768) -> PreTrainedTokenizerFast:
+    """The Qwen2 layout plus the vision tokens a Qwen2-VL processor writes (<|vision_start|>, <|image_pad|> ...).
+
+    At full size (vocab_size above the real ids) they sit at Qwen's own ids, which the model's config
+    names; in a tiny vocabulary they follow the words (tiny configs read the ids from the tokenizer)."""
+    from tokenizers import Regex
+
+    names = list(QWEN2_VL_VISION_IDS)
+    fixed = QWEN2_VL_VISION_IDS if vocab_size > max(QWEN2_VL_VISION_IDS.values()) else None
+    tok = word_tokenizer(
+        vocab_size=vocab_size, model_max_length=model_max_length, bos=None, eos=None, pad="<|endoftext|>",
+        unk="<unk>", specials_first=("<|endoftext|>", "<|im_start|>", "<|im_end|>", "<unk>", "\n",
+                                     *(() if fixed else names)),
+        fixed_ids=fixed,
+    )
+    tok.backend_tokenizer.pre_tokenizer = pre_tokenizers.Split(
+        Regex(_QWEN_PRETOKENIZE), behavior="removed", invert=True)
+    tok.add_special_tokens({"eos_token": "<|im_end|>",
+                            "additional_special_tokens": ["<|im_start|>", "<|im_end|>", *names]})
+    return tok
+
+
+def qwen2_vl_processor(vocab_size: int = 1000, model_max_length: int = 32768):
+    """A Qwen2-VL processor (image processor + `qwen2_vl_tokenizer`) with Qwen2.5-VL-7B-Instruct's
+    preprocessor_config.json values: 14-pixel patches, 2x2 merge, 2 frames per temporal patch, 3136 to
+    12845056 pixels. The PIL image processor where torchvision is absent (the same numbers)."""
+    image_processor = _qwen2_vl_image_processor_class()(
+        patch_size=14, temporal_patch_size=2, merge_size=2, min_pixels=3136, max_pixels=12845056,
+        image_mean=[0.48145466, 0.4578275, 0.40821073], image_std=[0.26862954, 0.26130258, 0.27577711])
+    return _image_only_processor(image_processor,
+                                 qwen2_vl_tokenizer(vocab_size=vocab_size, model_max_length=model_max_length))
+
+
+def qwen2_vl_processor_from_pretrained(source: str, *, subfolder: str = "processor", token: str | None = None):
+    """A published Qwen2-VL processor (tokenizer and image processor of `source`'s `subfolder`) without its video
+    processor: `Qwen2VLProcessor.from_pretrained` needs torchvision for that one, which the edit pipelines never
+    use (they send images only)."""
+    from transformers import AutoTokenizer
+
+    image_processor = _qwen2_vl_image_processor_class().from_pretrained(source, subfolder=subfolder, token=token)
+    tokenizer = AutoTokenizer.from_pretrained(source, subfolder=subfolder, token=token)
+    return _image_only_processor(image_processor, tokenizer)
+
+
+def _qwen2_vl_image_processor_class():
+    import importlib.util
+
+    import transformers
+
+    name = "Qwen2VLImageProcessor" if importlib.util.find_spec("torchvision") else "Qwen2VLImageProcessorPil"
+    return getattr(transformers, name)
+
+
+def _image_only_processor(image_processor, tokenizer):
+    from transformers import Qwen2VLProcessor
+
+    class ImageOnlyProcessor(Qwen2VLProcessor):
+        """transformers checks the class of an absent video processor too, and that class needs torchvision;
+        the edit pipelines send images only."""
+
+        def check_argument_for_proper_class(self, argument_name, argument):
+            return None if argument is None else super().check_argument_for_proper_class(argument_name, argument)
+
+    return ImageOnlyProcessor(image_processor=image_processor, video_processor=None, tokenizer=tokenizer)
+
+
+def qwen3_tokenizer(vocab_size: int = 1000, model_max_length: int = 40960) -> PreTrainedTokenizerFast:
+    """Qwen3 chat layout (FLUX.2 [klein]'s slot): the Qwen2 layout with Qwen3's chat template, which the
+    pipeline applies with ``enable_thinking=False`` (an empty think block after the assistant turn)."""
+    tok = qwen2_tokenizer(vocab_size=vocab_size, model_max_length=model_max_length)
+    tok.chat_template = QWEN3_CHAT_TEMPLATE
+    return tok
+
+
+# The part of Qwen3's chat template (Qwen/Qwen3-4B tokenizer_config.json) that single user turns use.
+QWEN3_CHAT_TEMPLATE = (
+    "{%- for message in messages %}"
+    "{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}"
+    "{%- endfor %}"
+    "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}"
+    "{%- if enable_thinking is defined and enable_thinking is false %}{{- '<think>\\n\\n</think>\\n\\n' }}{%- endif %}"
+    "{%- endif %}"
+)
 
 
 def gpt2_tokenizer(vocab_size: int = 1000, model_max_length: int = 1024) -> PreTrainedTokenizerFast:

@@ -7,7 +7,10 @@ from datetime import datetime, timezone
 
 import streamlit as st
 
+from core.edits import EDITS_DIR, load_edit_items
+from core.errors import CaseStudyError
 from core.executors.base import EXECUTORS
+from core.jobs import EDIT, TASKS
 from core.loading import WEIGHTS
 from core.prompts import PROMPTS_DIR, load_prompts
 from core.recipes import RECIPES
@@ -44,12 +47,17 @@ with st.container(border=True):
     weights = c_w.radio("Weights", WEIGHTS, index=WEIGHTS.index(data.default_weights()), horizontal=True,
                         key="bench_weights")
     label = c_name.text_input("Run name (optional)", key="bench_label", placeholder="e.g. sdxl-vs-flux")
-    open_specs, api_specs = all_specs("open"), all_specs("api")
+    task = st.radio("Task", TASKS, horizontal=True, key="bench_task",
+                    help="text-to-image: prompts; edit: pairs of a source image and an instruction (an edit suite in "
+                         "data/edits, or a JSONL / folder on this machine), the models that edit")
+    open_specs = [s for s in all_specs("open") if task in s.tasks]
+    api_specs = [s for s in all_specs("api") if task in s.tasks]
     labels = {s.key: data.model_label(s, weights) for s in open_specs + api_specs}
     default_api = [s.key for s in api_specs if data.weights_here(s.key, "api")[0]]
     everything = [s.key for s in open_specs] + default_api
-    if "bench_models" not in st.session_state:
+    if st.session_state.get("bench_models_task") != task:  # the model list follows the task
         st.session_state["bench_models"] = everything
+        st.session_state["bench_models_task"] = task
 
     def _choose(keys: list[str]) -> None:
         st.session_state["bench_models"] = keys
@@ -67,9 +75,25 @@ with st.container(border=True):
         st.caption(data.catalog_note(weights))
         st.dataframe(data.model_catalog(weights), hide_index=True, width="stretch")
 
-    source = st.radio("Prompts", ["prompt set", "paste prompts"], horizontal=True, key="bench_source")
-    prompts_file, prompt_count, prompt_error, pasted_prompts = None, 0, None, []
-    if source == "prompt set":
+    source = st.radio("Prompts", ["prompt set", "paste prompts"], horizontal=True, key="bench_source",
+                      disabled=task == EDIT)
+    prompts_file, prompt_count, prompt_error, pasted_prompts, inputs_file = None, 0, None, [], None
+    if task == EDIT:
+        suites = sorted(p.stem for p in EDITS_DIR.glob("*.jsonl")) if EDITS_DIR.is_dir() else []
+        c_suite, c_path = st.columns([1, 2])
+        suite = c_suite.selectbox("Edit suite (data/edits/)", suites or ["(none shipped)"], key="bench_suite",
+                                  disabled=not suites)
+        path = c_path.text_input("or a JSONL / folder of edits", key="bench_edits_path",
+                                 placeholder="path on this machine: {image, instruction} per line, or a folder "
+                                             "with instructions.jsonl/.txt")
+        inputs_file = path.strip() or (suite if suites else None)
+        if inputs_file:
+            try:
+                prompt_count = len(load_edit_items(inputs_file))
+            except CaseStudyError as exc:
+                prompt_error = str(exc)
+        st.caption(f"{prompt_count} edit(s)" if prompt_count else "Choose edits to run.")
+    elif source == "prompt set":
         files = _prompt_files()
         if files:
             chosen = st.selectbox("Prompt set (data/prompts/)", files, key="bench_file",
@@ -133,7 +157,7 @@ with st.container(border=True):
     if not models:
         problems.append("models: choose at least one model")
     if prompt_count == 0 and not prompt_error:
-        problems.append("prompts: give at least one prompt")
+        problems.append("edits: choose an edit suite or a file" if task == EDIT else "prompts: give at least one prompt")
     if not recipes:
         problems.append("recipes: choose at least one speed recipe (eager is plain diffusers)")
     for problem in problems:
@@ -141,8 +165,9 @@ with st.container(border=True):
     sweep = None
     if not problems:
         size = None if size_choice == SIZE_CHOICES[0] else tuple(int(v) for v in size_choice.split("×"))
-        sweep = Sweep(models=",".join(models), prompts_file=prompts_file,
-                      prompts=tuple(pasted_prompts) if source == "paste prompts" else (), seeds=tuple(seeds),
+        sweep = Sweep(models=",".join(models), prompts_file=None if task == EDIT else prompts_file,
+                      prompts=tuple(pasted_prompts) if source == "paste prompts" and task != EDIT else (),
+                      task=task, inputs_file=inputs_file if task == EDIT else None, seeds=tuple(seeds),
                       steps=int(steps) if steps is not None else None,
                       guidance=float(guidance) if guidance is not None else None, size=size,
                       negative_prompt=negative.strip() or None, weights=weights, repeats=int(repeats),

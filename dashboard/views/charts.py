@@ -97,11 +97,17 @@ else:
     with_api = weights != "api" and "api" in stored_weights
     frame, api_prices = data.chart_frames(url, weights, tuple(run_ids), tuple(models), with_api)
     with st.container(border=True):
-        c_size, c_steps, c_log = st.columns([2, 2, 1.4], vertical_alignment="bottom")
+        c_task, c_size, c_steps, c_log = st.columns([1.3, 2, 2, 1.4], vertical_alignment="bottom")
+        tasks = sorted(frame["task"].dropna().unique()) if "task" in frame else []
+        task = c_task.selectbox("Task", ["any", *tasks], key="charts_task",
+                                help="text-to-image or edit: quality against cost per task (configurations of the "
+                                     "two tasks are apart in any case: the task is part of a configuration)")
         sizes = c_size.multiselect("Sizes", _sizes(frame), key="charts_sizes", placeholder="every size")
         steps = c_steps.multiselect("Steps", sorted(int(s) for s in frame["steps"].dropna().unique()),
                                     key="charts_steps", placeholder="every step count")
         log = c_log.toggle("Log scale", key="charts_log", help="the value axis of every chart on a log scale")
+    if task != "any":
+        frame = frame[frame["task"] == task]
     if sizes:
         frame = frame[_size_of(frame).isin(sizes)]
         api_prices = api_prices[_size_of(api_prices).isin(sizes)] if api_prices is not None else None

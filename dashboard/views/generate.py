@@ -11,7 +11,7 @@ from core.environment import gpus
 from core.loading import WEIGHTS
 from core.recipes import RECIPES
 from core.registry import all_specs, get_spec
-from core.jobs import MAX_SEED
+from core.jobs import MAX_SEED, TEXT_TO_IMAGE
 from core.runner import PlanError, Progress
 from core.sweep import Prepared, Sweep, prepare
 from core.scoring.metrics import DEFAULT_METRICS
@@ -113,8 +113,9 @@ def _gallery_slots(keys: list[str]) -> dict:
 # ---- choices -----------------------------------------------------------------------------------------
 weights = st.radio("Weights", WEIGHTS, index=WEIGHTS.index(data.default_weights()), horizontal=True,
                    key="gen_weights", help=WEIGHTS_HELP)
-open_specs = all_specs("open")
-api_specs = all_specs("api")
+# text-to-image models (the editors are on the Edit page)
+open_specs = [s for s in all_specs("open") if TEXT_TO_IMAGE in s.tasks]
+api_specs = [s for s in all_specs("api") if TEXT_TO_IMAGE in s.tasks]
 labels = {s.key: data.model_label(s, weights) for s in open_specs + api_specs}
 c_open, c_api = st.columns([3, 2])
 open_keys = c_open.multiselect("Open models", [s.key for s in open_specs], key="gen_open_models", filter_mode="prefix", wrap=True,

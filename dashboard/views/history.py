@@ -23,6 +23,7 @@ ANY = "any"
 STATUSES = ["any", "ok", "failed", "skipped"]
 RUN_STATUSES = ["any", "running", "finished", "cancelled", "interrupted", "failed"]
 WEIGHTS = ["any", "pretrained", "random", "tiny", "api"]
+TASK_FILTER = ["any", "text-to-image", "edit"]
 
 
 def _run_label(runs: pd.DataFrame, run_id: int | None) -> str:
@@ -92,9 +93,11 @@ def _generation_filters(recent_runs: pd.DataFrame) -> tuple[data.Filters, tuple[
                                      bind="query-params")
         prompt = c_prompt.text_input("Prompt contains", key="hist_prompt", placeholder="any prompt",
                                      bind="query-params")
-        c_status, c_weights, c_dates = st.columns([1, 1.2, 2])
+        c_status, c_weights, c_task, c_dates = st.columns([1, 1.1, 1.1, 2])
         status = c_status.selectbox("Status", STATUSES, key="hist_status", bind="query-params")
         weights = c_weights.selectbox("Weights", WEIGHTS, key="hist_weights", bind="query-params")
+        task = c_task.selectbox("Task", TASK_FILTER, key="hist_task", bind="query-params",
+                                help="text-to-image, or edits of a source")
         dates = c_dates.date_input("Dates (UTC)", value=(), key="hist_dates", format="YYYY-MM-DD",
                                    bind="query-params")
         run_options = [ANY_RUN] + [int(i) for i in recent_runs["id"]]
@@ -114,6 +117,7 @@ def _generation_filters(recent_runs: pd.DataFrame) -> tuple[data.Filters, tuple[
     return data.Filters(models=tuple(models), status=None if status == "any" else status,
                         prompt=prompt.strip() or None, run_id=run_id or None, since=since, until=until,
                         weights=None if weights == "any" else weights, tag=None if tag == ANY else tag,
+                        task=None if task == "any" else task,
                         **score_filter), sort
 
 
@@ -143,7 +147,7 @@ def _generations(recent_runs: pd.DataFrame) -> None:
     _downloads(filters, total)
     frame = data.generations_page(url, filters, int(size), (int(page) - 1) * int(size), sort)
     frame = scores.with_score_columns(frame, scores.scores_for(url, tuple(int(i) for i in frame["id"])))
-    table = frame.drop(columns=["image_path"]).assign(
+    table = frame.drop(columns=["image_path", "input_images"], errors="ignore").assign(
         setup=lambda f: [_setup(r) for r in
                          f[["width", "height", "steps", "guidance", "seed"]].itertuples(index=False)],
         flops=lambda f: [None if pd.isna(v) else data.fmt_flops(v) for v in f["flops_total"]],
@@ -160,7 +164,7 @@ def _generations(recent_runs: pd.DataFrame) -> None:
     # The measurements first (model, status, time, memory, FLOPs, cost), in narrow columns: a 1024 px window
     # (about 560 px of table beside the sidebar) reads them all; the call (warm-up or steady), scores, recipe,
     # prompt and request follow (the selected row's details show its prompt in full).
-    order = ["model_key", "status", "total_s", "denoise_s", "peak_mem_gb", "flops", "usd", "call", *METRICS, "scorer",
+    order = ["model_key", "task", "status", "total_s", "denoise_s", "peak_mem_gb", "flops", "usd", "call", *METRICS, "scorer",
              "recipe", "compile_s", "psnr_db", "ssim", "prompt", "setup", "priced", "error", "run_id", "id",
              "created_at"]
     event = st.dataframe(
@@ -168,6 +172,8 @@ def _generations(recent_runs: pd.DataFrame) -> None:
         column_order=[c for c in order if c not in empty],
         column_config={
             "model_key": st.column_config.TextColumn("model", width=108),
+            "task": st.column_config.TextColumn("task", width=62, help="text-to-image, or edit (its source shows "
+                                                                         "above the image below and in the details)"),
             "prompt": st.column_config.TextColumn("prompt", width=170),
             "setup": st.column_config.TextColumn("size · steps · guidance · seed", width=180),
             "status": st.column_config.TextColumn("status", width=58),
@@ -212,10 +218,14 @@ def _generations(recent_runs: pd.DataFrame) -> None:
         for i, (_, row) in enumerate(with_images.iterrows()):
             image = data.image_file(row["image_path"])
             caption = f"#{row['id']} · {row['model_key']} · {data.fmt_seconds(row['total_s'])}"
+            cell = cols[i % 6]
+            source = detail.source_thumbnail(row.get("input_images"))
+            if source:  # an edit: its source above the result
+                cell.image(source, width="stretch", caption=f"#{row['id']} source")
             if image:
-                cols[i % 6].image(image, width="stretch", caption=caption)
+                cell.image(image, width="stretch", caption=caption)
             else:
-                cols[i % 6].caption(f"{caption}: image missing or outside the output folder")
+                cell.caption(f"{caption}: image missing or outside the output folder")
     st.divider()
     chosen = st.selectbox("Details of", ids, key="hist_detail", format_func=lambda i: _option_label(frame, i))
     url_state.put("row", str(chosen))

@@ -37,7 +37,7 @@ def test_router_runs_every_page(db):
     at = AppTest.from_file(str(APP), default_timeout=60).run()
     _no_exception(at)
     assert at.title[0].value == "Generate"  # the default page
-    for name, title in (("benchmark", "Benchmark"), ("history", "History"), ("charts", "Charts"),
+    for name, title in (("edit", "Edit"), ("benchmark", "Benchmark"), ("history", "History"), ("charts", "Charts"),
                         ("compare", "Compare")):
         at.switch_page(f"views/{name}.py").run()
         _no_exception(at)
