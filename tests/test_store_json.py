@@ -52,11 +52,23 @@ def test_every_json_column_takes_non_finite_floats(db):
 
 
 def test_every_family_runs_into_postgresql(pg_server, tmp_path, capsys):
+    """Every open model's tiny twin: the text-to-image ones in one sweep, the edit models over one source image."""
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parent.parent
+    edits = tmp_path / "one.jsonl"
+    edits.write_text('{"image": "%s", "instruction": "Make the circle yellow."}\n'
+                     % (repo / "data/edits/synthetic/scene00.png"))
+    text_models = [s.key for s in OPEN_MODELS if "text-to-image" in s.tasks]
+    edit_models = [s.key for s in OPEN_MODELS if "edit" in s.tasks]
     name = pg_server.create_database()
     try:
         url = pg_server.url(name)
-        rc = main(["--models", "open", "--weights", "tiny", "--prompt", "a cat", "--steps", "2", "--db", url,
-                   "--out", str(tmp_path / "out"), "--no-progress"])
+        common = ["--weights", "tiny", "--steps", "2", "--db", url, "--out", str(tmp_path / "out"), "--no-progress"]
+        rc = main(["--models", ",".join(text_models), "--prompt", "a cat", *common])
+        out = capsys.readouterr()
+        assert rc == 0, out.out[-3000:] + out.err[-3000:]
+        rc = main(["--task", "edit", "--inputs", str(edits), "--models", ",".join(edit_models), *common])
         out = capsys.readouterr()
         assert rc == 0, out.out[-3000:] + out.err[-3000:]
         from core.store import make_engine
@@ -66,7 +78,8 @@ def test_every_family_runs_into_postgresql(pg_server, tmp_path, capsys):
             pixart = s.exec(text("SELECT id FROM generation WHERE model_key = 'pixart-alpha'")).scalar()
             config = s.get(Generation, pixart).scheduler_config
         engine.dispose()
-        assert sorted(rows) == sorted((spec.key, "ok") for spec in OPEN_MODELS)
+        assert sorted(rows) == sorted((key, "ok") for key in [*text_models, *edit_models])
+        assert {key for key, _ in rows} == {spec.key for spec in OPEN_MODELS}  # every family's twin
         assert config["lambda_min_clipped"] == -math.inf
     finally:
         pg_server.drop_database(name)
