@@ -37,6 +37,7 @@ from core.registry import get_spec, model_keys, resolve_models
 from core.jobs import EDIT, TASKS, TEXT_TO_IMAGE, GenerationRequest, InputImage, parse_size
 from core.settings import get_settings
 from core.store import AtlasEntry, db_url, make_engine, put_atlas_entries, session_scope
+from core.units import fmt_flops
 
 log = logging.getLogger(__name__)
 
@@ -345,8 +346,8 @@ def _fmt(v: float | None, scale: float, digits: int = 2) -> str:
 
 
 def table(results: Sequence[AtlasResult]) -> str:
-    head = (f"{'model':<16} {'task':<4} {'size':>9} {'steps':>5} {'params B':>8} {'text TF':>8} {'src TF':>6} "
-            f"{'denoise TF':>10} {'decode TF':>9} {'TFLOP/img':>9} {'calls':>5} {'TF/pass':>8} {'s':>5}")
+    head = (f"{'model':<16} {'task':<4} {'size':>9} {'steps':>5} {'params B':>8} {'text':>10} {'source':>10} "
+            f"{'denoise':>10} {'decode':>10} {'FLOP/img':>10} {'calls':>5} {'FLOP/pass':>10} {'s':>5}")
     lines = [head, "-" * len(head)]
     for r in results:
         size = f"{r.width}x{r.height}" if r.width else "-"
@@ -358,12 +359,11 @@ def table(results: Sequence[AtlasResult]) -> str:
         fl = r.flops_by_stage
         lines.append(
             f"{r.model_key:<16} {task:<4} {size:>9} {r.steps:>5} {_fmt(sum(r.params.values()), 1e9):>8} "
-            f"{_fmt(fl.get('text_encode'), 1e12):>8} {_fmt(fl.get('image_encode'), 1e12):>6} "
-            f"{_fmt(fl.get('denoise'), 1e12, 1):>10} "
-            f"{_fmt(fl.get('decode'), 1e12):>9} {_fmt(r.flops_total, 1e12, 1):>9} {r.denoise_calls:>5} "
-            f"{_fmt(r.flops_per_denoise_call, 1e12):>8} {r.count_s:>5.1f}")
-    lines.append("TF = TFLOP (10^12 FLOPs; FLOPs = 2 x MACs, attention included), per image; src = an edit's source "
-                 "through the VAE; calls = denoiser passes; TF/pass = the largest pass")
+            f"{fmt_flops(fl.get('text_encode')):>10} {fmt_flops(fl.get('image_encode')):>10} "
+            f"{fmt_flops(fl.get('denoise')):>10} {fmt_flops(fl.get('decode')):>10} {fmt_flops(r.flops_total):>10} "
+            f"{r.denoise_calls:>5} {fmt_flops(r.flops_per_denoise_call):>10} {r.count_s:>5.1f}")
+    lines.append("FLOPs = 2 x MACs, attention included, per image; source = an edit's source through the VAE; calls = "
+                 "denoiser passes; FLOP/pass = the largest pass")
     return "\n".join(lines)
 
 

@@ -1,14 +1,25 @@
 """Can this machine run a model in a weights mode? Weights on disk, an architecture spec, an API key.
 
-The dashboard's pickers and the CLI's `--list` ask the same function, so both say the same thing.
+The dashboard's pickers and the CLI's `--list` ask the same function, so both say the same thing. Nothing here
+imports torch: `--list` stays fast.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 from core import providers
-from core.architecture import ArchitectureUnavailable, load_architecture
-from core.loading import pretrained_source
+from core.architecture_spec import ArchitectureUnavailable, load_architecture
 from core.settings import Settings
 from core.spec import ModelSpec
+
+
+def pretrained_source(spec: ModelSpec, settings: Settings) -> str:
+    """A local directory `<IGCS_MODELS_DIR>/<key>` when it exists, else the hub id (core.loading loads from it)."""
+    if settings.models_dir:
+        local = Path(settings.models_dir).expanduser() / spec.key
+        if local.is_dir():
+            return str(local)
+    return spec.hf_id
 
 
 def _hf_cached(repo_id: str | None) -> bool:

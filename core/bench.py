@@ -13,37 +13,20 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
-import signal
 import sys
-import threading
 from typing import Sequence
 
-from sqlalchemy.engine import make_url
-from tqdm import tqdm
+from core.errors import CaseStudyError, RequestError, StoreError
+from core.executors import EXECUTORS
+from core.jobs import TASKS, parse_size
+from core.recipe_catalog import RECIPES, get_recipe
+from core.spec import WEIGHTS
 
-from core import processes
-from core.providers import listing
-from core.availability import available
-from core.errors import CaseStudyError, RequestError
-from core.executors.base import EXECUTORS
-from core.generation import Outcome
-from core.loading import WEIGHTS
-from core.recipes import RECIPES, get_recipe
-from core.registry import all_specs
-from core.jobs import EDIT, TASKS, TEXT_TO_IMAGE, parse_size
-from core.jobs import Job
-from core.runner import Cancelled, Progress
-from core.scoring.metrics import parse_metrics
-from core.settings import get_settings
-from core.store import Generation, db_url, open_store, query_runs, run_counts, session_scope
-from core.sweep import Sweep, prepare
-
-log = logging.getLogger("core.bench")
-
-# Subcommands: each module parses its own flags in `main(argv)`.
+# Where each command lives, imported when it runs (like lm-eval's lazy registry): `--help` and a bad flag answer
+# without torch, diffusers or the store. The sweep and --list-runs are core.bench_run; --list is core.bench_list.
 SUBCOMMANDS = {"atlas": "core.atlas", "score": "core.scoring.cli", "export": "core.export", "db": "core.db",
                "weights": "core.weights"}
+RUN, LIST = "core.bench_run", "core.bench_list"
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -54,10 +37,8 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def _metrics(text: str) -> tuple[str, ...]:
-    try:
-        return tuple(parse_metrics(text))
-    except (CaseStudyError, ValueError) as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+    """Metric names; checked against the scorers once the command runs (core.bench_run): the scorers need torch."""
+    return tuple(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
 
 
 def _recipes(text: str) -> tuple[str, ...]:
@@ -136,151 +117,17 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def sweep_from_args(args: argparse.Namespace) -> Sweep:
-    return Sweep(models=args.models, prompts_file=args.prompts, prompts=tuple(args.prompt), seeds=tuple(args.seeds),
-                 task=args.task or (EDIT if args.inputs else TEXT_TO_IMAGE), inputs_file=args.inputs,
-                 steps=args.steps, guidance=args.guidance, size=args.size, negative_prompt=args.negative_prompt,
-                 weights=args.weights, batch_size=args.batch_size, repeats=args.repeats, warmup=args.warmup,
-                 force=args.force, images=args.images, params=tuple(args.param), mode=args.mode,
-                 max_cost=args.max_cost, allow_slow=args.allow_slow, score=args.score,
-                 scorer_weights=args.scorer_weights, recipes=args.recipe, name=args.name, tags=tuple(args.tag),
-                 note=args.note, db=args.db, out=args.out, device=args.device, executor=args.executor, ray_address=args.ray_address)
-
-
-# ---- listings ------------------------------------------------------------------------------------
-def list_models(weights: str = "pretrained") -> str:
-    settings = get_settings()
-    rows = [f"{'key':<16} {'kind':<12} {'size':>9} {'steps':>5} {'cfg':>5} {'VRAM GB':>7} {'here':<4}  name"]
-    for s in all_specs():
-        ok, _ = available(s, weights, settings)
-        kind = f"api:{s.provider}" if s.is_api else "open"
-        steps = "" if s.is_api else s.steps
-        cfg = "" if s.is_api else f"{s.guidance:g}"
-        vram = "" if s.is_api or s.vram_gb is None else f"{s.vram_gb:g}"
-        rows.append(f"{s.key:<16} {kind:<12} {f'{s.width}x{s.height}':>9} {steps:>5} {cfg:>5} {vram:>7} "
-                    f"{'yes' if ok else 'no':<4}  {s.name}{' (gated)' if s.gated else ''}")
-    rows.append(f"here: weights available on this machine ({weights}), or the API key set")
-    text = "\n".join(rows) + "\n\nAPI models today: status and list price\n" + listing.catalog_table()
-    keys = listing.key_table(settings)  # asks the providers whose keys are set (their list-models call)
-    return text + ("\n\nWhat your keys can use (the providers' own model lists)\n" + keys if keys else "")
-
-
-def list_runs(url: str, limit: int = 20, tag: str | None = None) -> str:
-    """The newest runs (those carrying `tag` when given) with their counts, tags and name; notes on a line below."""
-    db = open_store(url)
-    processes.reconcile(db)
-    with session_scope(db, read_only=True) as session:
-        runs = query_runs(session=session, limit=limit, tag=tag)
-        counts = run_counts(session=session, run_ids=[r.id for r in runs])
-    tags = {r.id: ",".join(r.tags or []) for r in runs}
-    width = max([4, *(len(t) for t in tags.values())])
-    rows = [f"{'run':>5} {'status':<11} {'kind':<8} {'weights':<10} {'ok':>5} {'failed':>6} {'created (UTC)':<19}  "
-            f"{'tags':<{width}}  name"]
-    for r in runs:
-        c = counts.get(r.id, {})
-        rows.append(f"{r.id:>5} {r.status:<11} {r.kind:<8} {r.weights:<10} {c.get('ok', 0):>5} {c.get('failed', 0):>6} "
-                    f"{r.created_at:%Y-%m-%d %H:%M:%S}  {tags[r.id]:<{width}}  {r.name or ''}".rstrip())
-        if r.notes:
-            note = " ".join(r.notes.split())
-            rows.append(f"{'':>5} note: {note if len(note) <= 100 else note[:99] + '…'}")
-    if not runs:
-        rows.append(f"(no runs{f' tagged {tag}' if tag else ''})")
-    return "\n".join(rows)
-
-
-# ---- progress bars -------------------------------------------------------------------------------
-class Bars(Progress):
-    """An overall bar and one per model (tqdm)."""
-
-    def __init__(self, enabled: bool):
-        self.enabled = enabled
-        self.overall = None
-        self.models: dict[str, tqdm] = {}  # one bar per model running (several at once on Ray)
-
-    def start(self, run_id, todo, skipped) -> None:
-        self.overall = tqdm(total=sum(todo.values()), desc="all models", unit="img", position=0,
-                            disable=not self.enabled, dynamic_ncols=True)
-
-    def model_start(self, key: str, jobs: int) -> None:
-        self.models[key] = tqdm(total=jobs, desc=key, unit="img", position=1 + len(self.models), leave=False,
-                                disable=not self.enabled, dynamic_ncols=True)
-
-    def job_done(self, job: Job, outcome: Outcome, rows: list[Generation]) -> None:
-        if job.spec.key in self.models:
-            self.models[job.spec.key].update(1)
-        self.overall.update(1)
-
-    def model_done(self, key: str) -> None:
-        bar = self.models.pop(key, None)
-        if bar is not None:
-            bar.close()
-
-    def close(self) -> None:
-        if self.overall is not None:
-            self.overall.close()
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in SUBCOMMANDS:
-        return importlib.import_module(SUBCOMMANDS[argv[0]]).main(argv[1:])
-    args = parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    settings = get_settings()
-    url = db_url(args.db) if args.db else settings.database_url
-    if args.list:
-        print(list_models(args.weights))
-        return 0
-    if args.list_runs:
-        if len(args.tag) > 1:
-            print("error: tag: --list-runs takes one --tag", file=sys.stderr)
-            return 2
-        try:
-            print(list_runs(url, tag=args.tag[0] if args.tag else None))
-        except CaseStudyError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        return 0
+    """The command line; a store that cannot be opened (any subcommand) is one line and exit code 2."""
     try:
-        prepared = prepare(sweep_from_args(args), settings=settings)
-    except (CaseStudyError, ValueError, FileNotFoundError, RuntimeError) as exc:
+        argv = list(sys.argv[1:] if argv is None else argv)
+        if argv and argv[0] in SUBCOMMANDS:
+            return importlib.import_module(SUBCOMMANDS[argv[0]]).main(argv[1:])
+        args = parser().parse_args(argv)
+        return importlib.import_module(LIST if args.list else RUN).run(args)
+    except StoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    processes.reconcile(prepared.db)
-    for key, why in prepared.skipped_models.items():
-        print(f"skipping {key}: {why}", file=sys.stderr)
-    for warning in prepared.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
-    if prepared.cost_estimate_usd:
-        n = sum(1 for j in prepared.jobs if j.spec.is_api)
-        print(f"API cost estimate: {prepared.cost_estimate_usd:.3f} USD for up to {n} request(s)", file=sys.stderr)
-    runner = prepared.runner()
-    if runner.executor is not None:  # join or start Ray now: a bad address fails before the run starts
-        try:
-            runner.executor.connect()
-        except CaseStudyError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-    bars = Bars(enabled=not args.no_progress)
-
-    def _on_term(signum, frame):  # the dashboard's Cancel: finish the image in progress, then stop
-        if runner.cancel.is_set():
-            raise Cancelled()  # a second SIGTERM: stop now
-        runner.cancel.set()
-        print("cancel asked: stopping after the image in progress", file=sys.stderr, flush=True)
-
-    previous = signal.signal(signal.SIGTERM, _on_term) if threading.current_thread() is threading.main_thread() else None
-    try:
-        summary = runner.run(prepared.jobs, progress=bars)
-    finally:
-        bars.close()
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
-    summary.database = make_url(url).render_as_string(hide_password=True)
-    print(summary.table())
-    if summary.status == "cancelled":
-        return 130
-    return 1 if summary.failed else 0
 
 
 if __name__ == "__main__":

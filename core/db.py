@@ -13,8 +13,9 @@ from typing import Sequence
 
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine
+from sqlalchemy.exc import DBAPIError
 
-from core import migrate
+from core import migrate, store_url
 from core.settings import get_settings
 from core.store import db_url, make_engine
 
@@ -43,13 +44,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     url = args.db or db_url(get_settings().database_url)
     # upgrade: make_engine sets the store's connection options (SQLite's BEGIN IMMEDIATE) and migrates;
     # current: a plain engine, so that looking does not migrate
+    store_url.check(url)
     engine = make_engine(url) if args.action == "upgrade" else create_engine(url)
     try:
         with engine.connect() as conn:
             rev = migrate.current(conn)
-        print(f"store at {rev or 'no revision (empty, or written before migrations)'}; head is {migrate.head()}")
+    except DBAPIError as exc:
+        raise store_url.unreachable(url, exc) from exc
     finally:
         engine.dispose()
+    print(f"store at {rev or 'no revision (empty, or written before migrations)'}; head is {migrate.head()}")
     return 0
 
 

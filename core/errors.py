@@ -50,3 +50,8 @@ class RecipeError(CaseStudyError, ValueError):
     def __init__(self, recipe: str, problems: list[str]):
         self.recipe, self.problems = recipe, problems
         super().__init__(f"recipe: {recipe!r} cannot run: " + "; ".join(problems))
+
+
+class StoreError(CaseStudyError):
+    """The store cannot be reached, is not supported, or refused a row: one line naming the store (password
+    hidden), what failed and what to check. A run stops on it; the CLI exits with it in one line."""

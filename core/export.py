@@ -24,15 +24,15 @@ from pathlib import Path
 from typing import Any, Iterable
 
 import pandas as pd
-from sqlalchemy.types import JSON
 
 from core import pricing, stats, store, votes
+from core.json_column import is_json
 from core.settings import get_settings
 
 FORMATS = ("csv", "parquet")
 WHAT = ("generations", "summary", "votes", "ratings")
 GENERATION_ONLY = ("status", "prompt", "run")  # filters that votes and ratings do not take
-JSON_COLUMNS = tuple(c.name for c in store.Generation.__table__.columns if isinstance(c.type, JSON))
+JSON_COLUMNS = tuple(c.name for c in store.Generation.__table__.columns if is_json(c))
 DATETIME_COLUMNS = ("created_at",)
 COLUMNS = tuple(store.Generation.__table__.columns.keys())
 

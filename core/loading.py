@@ -5,7 +5,6 @@ import gc
 import logging
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 
@@ -13,7 +12,8 @@ from core.lazy import lazy_module
 from core.families import Family, effective_spec, get_family
 from core.provenance import provenance
 from core.random_weights import build_random_pipeline
-from core.spec import ModelSpec
+from core.availability import pretrained_source
+from core.spec import WEIGHTS, ModelSpec  # noqa: F401 - WEIGHTS: where its users find it
 from core.settings import Settings, get_settings
 
 torch = lazy_module("torch")
@@ -21,7 +21,6 @@ torch = lazy_module("torch")
 log = logging.getLogger(__name__)
 
 Weights = Literal["pretrained", "random", "tiny"]
-WEIGHTS: tuple[str, ...] = ("pretrained", "random", "tiny")
 
 _DTYPES = ("float16", "bfloat16", "float32")  # torch dtypes by name
 
@@ -40,15 +39,6 @@ def torch_dtype(spec: ModelSpec, weights: str, device: str) -> torch.dtype:
     if spec.dtype not in _DTYPES:
         raise KeyError(f"dtype {spec.dtype!r} of {spec.key}; known: {', '.join(_DTYPES)}")
     return getattr(torch, spec.dtype)
-
-
-def pretrained_source(spec: ModelSpec, settings: Settings) -> str:
-    """A local directory `<IGCS_MODELS_DIR>/<key>` when it exists, else the hub id."""
-    if settings.models_dir:
-        local = Path(settings.models_dir).expanduser() / spec.key
-        if local.is_dir():
-            return str(local)
-    return spec.hf_id
 
 
 @dataclass

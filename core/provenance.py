@@ -15,7 +15,7 @@ from typing import Any
 
 
 from core.lazy import lazy_module
-from core.architecture import architecture_path
+from core.architecture_spec import architecture_path
 from core.environment import git_revision
 
 torch = lazy_module("torch")

@@ -21,7 +21,6 @@ are read in one place (the per-family choices live beside each family, in `Famil
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import logging
 import os
 import statistics
@@ -34,9 +33,11 @@ from typing import Any, Callable, Mapping
 from packaging.requirements import Requirement
 
 from core.lazy import lazy_module
-from core.errors import RecipeError, UnknownRecipeError
+from core.errors import RecipeError
 from core.families import FAMILY_MODULES, Speed, get_family
 from core.loading import LoadedModel
+from core.recipe_catalog import (CUDAGRAPHS, FP8_PACKAGE, HOPPER, LOSSLESS, RECIPES, STEPS, Recipe,  # noqa: F401
+                                 get_recipe)
 from core.registry import all_specs
 from core.settings import get_settings
 from core.spec import ModelSpec
@@ -44,49 +45,6 @@ from core.spec import ModelSpec
 torch = lazy_module("torch")
 
 log = logging.getLogger(__name__)
-
-STEPS = ("fuse_qkv", "fp8", "channels_last", "sdpa", "cache", "compile", "compile_vae")
-LOSSLESS = ("fuse_qkv", "channels_last", "sdpa", "compile", "compile_vae")
-FP8_PACKAGE = "torchao>=0.12,<0.20"
-HOPPER = (9, 0)
-CUDAGRAPHS = "reduce-overhead"  # torch.compile's CUDA-graph mode
-
-
-@dataclass(frozen=True)
-class Recipe:
-    name: str
-    steps: tuple[str, ...]
-    description: str
-    needs_cuda: bool = False
-    min_capability: tuple[int, int] | None = None  # CUDA compute capability
-    package: str | None = None  # a pip requirement: "torchao>=0.12,<0.20"
-
-    @property
-    def lossless(self) -> bool:
-        return all(step in LOSSLESS for step in self.steps)
-
-    @property
-    def required(self) -> tuple[str, ...]:
-        """Steps the recipe is pointless without: a model that cannot take them is refused."""
-        return tuple(s for s in self.steps if s in ("compile", "fp8", "cache"))
-
-
-_FP8 = dict(needs_cuda=True, min_capability=HOPPER, package=FP8_PACKAGE)
-RECIPES: dict[str, Recipe] = {r.name: r for r in (
-    Recipe("eager", (), "plain diffusers: the baseline"),
-    Recipe("compile", LOSSLESS, "regional compile, fused QKV, channels-last, best attention, compiled VAE decode"),
-    Recipe("fp8", ("fp8",), "float8 weights and activations in the denoiser's Linear layers (torchao)", **_FP8),
-    Recipe("cache", ("cache",), "first-block cache: a step whose first block barely changes reuses the rest"),
-    Recipe("compile+fp8", LOSSLESS + ("fp8",), "compile, with float8 Linear layers", **_FP8),
-    Recipe("compile+cache", LOSSLESS + ("cache",), "compile, with the first-block cache"),
-)}
-
-
-def get_recipe(name: str) -> Recipe:
-    if name not in RECIPES:
-        close = difflib.get_close_matches(name, list(RECIPES), n=1)
-        raise UnknownRecipeError(name, list(RECIPES), close[0] if close else None)
-    return RECIPES[name]
 
 
 # ---- checks before anything loads ------------------------------------------------------------------------
@@ -339,13 +297,21 @@ def _regions(model: LoadedModel, speed: Speed) -> tuple[str, ...]:
     return regions
 
 
+def _on_cuda(module: torch.nn.Module) -> bool:
+    """Whether the module's weights are on a CUDA device (CUDA graphs exist only there)."""
+    return any(p.device.type == "cuda" for p in module.parameters())
+
+
 def _compile(model: LoadedModel, speed: Speed, backend: str) -> str:
     denoiser, regions = _denoiser(model), _regions(model, speed)
-    count = compile_regions(denoiser, regions, **compile_options(backend, speed.compile_mode))
+    mode = speed.compile_mode
+    if mode == CUDAGRAPHS and not _on_cuda(denoiser):
+        mode = None  # CUDA graphs need a GPU: on a CPU the default mode, and nothing said about graphs
+    count = compile_regions(denoiser, regions, **compile_options(backend, mode))
     if not count:
         raise RecipeError("compile", [f"no {', '.join(regions)} in {type(denoiser).__name__}"])
-    detail = f"{count} regions of {model.family.denoiser} ({', '.join(regions)}), mode {speed.compile_mode or 'default'}"
-    if speed.compile_mode == CUDAGRAPHS:
+    detail = f"{count} regions of {model.family.denoiser} ({', '.join(regions)}), mode {mode or 'default'}"
+    if mode == CUDAGRAPHS:
         install_step_marks(denoiser)
         detail += "; each denoiser call marks a CUDA-graph step and clones its outputs"
     return detail

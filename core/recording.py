@@ -9,11 +9,15 @@ import os
 from pathlib import Path
 from typing import Any, Sequence
 
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from core import store_url
 from core.environment import fingerprint
+from core.errors import StoreError
 from core.generation import Outcome
 from core.outputs import image_filename, keep_input, make_run_dir, save_image, write_generation_config
 from core.run_notes import clean_notes, clean_tags
-from core.store import Generation, Run, add_run, finish_run, session_scope, update_generations
+from core.store import Generation, Run, add_run, done_job_keys, finish_run, session_scope, update_generations
 
 
 class Recorder:
@@ -37,7 +41,10 @@ class Recorder:
 
     def record(self, outcome: Outcome, *, job_key: str, category: str | None = None, repeat: int = 0,
                recipe: str = "eager") -> list[Generation]:
-        """One row per image (or one failed row), written in one transaction after the image files."""
+        """One row per image (or one failed row), written in one transaction after the image files.
+
+        [] when another process stored this job (ok) meanwhile: two copies of one batch race on its keys; the
+        loser's images are removed. A row the store refuses otherwise raises StoreError (its images removed)."""
         req, spec = outcome.request, outcome.spec
         base = dict(
             run_id=self.run.id, job_key=job_key, repeat=repeat, recipe=recipe, model_key=spec.key, provider=spec.provider,
@@ -86,16 +93,31 @@ class Recorder:
                                    error=outcome.error or "the pipeline returned no image",
                                    error_detail=outcome.error_detail,
                                    cost_usd=outcome.cost_usd))
-        with session_scope(self.db) as session:
-            for row in rows:
-                session.add(row)
-            session.commit()
-            for row in rows:
-                session.refresh(row)
+        try:
+            with session_scope(self.db) as session:
+                for row in rows:
+                    session.add(row)
+                session.commit()
+                for row in rows:
+                    session.refresh(row)
+        except SQLAlchemyError as exc:
+            _remove_images(rows)  # no image without its row
+            if isinstance(exc, IntegrityError) and outcome.ok and self._stored_elsewhere(job_key):
+                return []  # another process (a second copy of this batch) stored this job meanwhile: a skip
+            raise StoreError(f"store: the row of {spec.key} (job {job_key[:12]}) could not be written to "
+                             f"{store_url.shown(str(self.db.url))}: {store_url.first_line(exc)}; the run stops here, "
+                             "rerun the same command to resume once the store takes it") from exc
         self._entries.extend(r.model_dump(mode="json") for r in rows)
         if len(self._entries) <= 200 or not outcome.ok:
             self._write_config()
         return rows
+
+    def _stored_elsewhere(self, job_key: str) -> bool:
+        try:
+            with session_scope(self.db, read_only=True) as session:
+                return job_key in done_job_keys(session=session, keys=[job_key])
+        except SQLAlchemyError:
+            return False
 
     def update(self, updates: dict[int, dict[str, Any]]) -> None:
         """Set columns of rows this run wrote ({id: {column: value}}), in the store and generation_config.json."""
@@ -122,6 +144,12 @@ class Recorder:
         if run is not None:
             self.run = run
         self._write_config()
+
+
+def _remove_images(rows: list[Generation]) -> None:
+    for row in rows:
+        if row.image_path:
+            Path(row.image_path).unlink(missing_ok=True)
 
 
 def _denoise_flops(flops: dict[str, float]) -> float | None:

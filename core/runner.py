@@ -10,6 +10,9 @@ what a job is; this module is the one place that knows what a job is and what it
 Failure policy: a model that cannot load fails its own jobs (each one a failed row) and the run goes
 on with the next model; a job that fails (an API refusal, a timeout, out of memory at one size) fails
 that job only, and the model's other jobs still run. Out of memory frees the CUDA cache first.
+A job key another process stored meanwhile (two copies of one batch) is a skip. The run stops when the store
+refuses a row (StoreError, status failed) or the executor loses every worker (a Ray node or cluster went down:
+status interrupted, nothing recorded for the jobs that did not run, the same command resumes them).
 """
 from __future__ import annotations
 
@@ -17,14 +20,15 @@ import logging
 import threading
 import time
 from collections import defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Iterable, Sequence
 
 from sqlalchemy.engine import Engine as SqlEngine
+from sqlalchemy.exc import SQLAlchemyError
 
 from core.errors import CaseStudyError, InvalidRequest, RequestError
-from core.executors.base import Executor, JobDone, ModelDone, ModelStarted, ModelWork
+from core.executors.base import Executor, ExecutorLost, JobDone, ModelDone, ModelStarted, ModelWork
 from core.executors.local import LocalExecutor
 from core.generation import Engine, Outcome
 from core.prompts import Prompt
@@ -163,6 +167,7 @@ class Runner:
         # Where the jobs run: this process by default (core.executors.local), or Ray workers.
         self.executor = executor
         self.recorder: Recorder | None = None
+        self.interrupted: str | None = None  # why the run stopped as interrupted (its executor was lost)
 
     def pending(self, jobs: Sequence[Job]) -> list[Job]:
         """The jobs not stored yet (all of them with `force`)."""
@@ -206,6 +211,9 @@ class Runner:
                 status = "cancelled"
         except (KeyboardInterrupt, Cancelled):
             status = "cancelled"
+        except ExecutorLost as exc:  # a Ray node or cluster went down: what ran is stored, the rest resumes
+            status = "interrupted"
+            self.interrupted = str(exc)
         except BaseException:
             status = "failed"
             raise
@@ -216,7 +224,11 @@ class Runner:
                 self.scorers.close()
             if status == "finished" and summary.ok == 0 and summary.failed:
                 status = "failed"  # every job failed: the run did not produce anything
-            self.recorder.finish(status)
+            try:
+                self.recorder.finish(status)
+            except SQLAlchemyError as exc:  # the store went away: the run's status stays as it was
+                log.warning("run %s: its status (%s) could not be stored: %s", self.recorder.run.id, status,
+                            str(exc).splitlines()[0])
             summary.status = status
             summary.seconds = time.perf_counter() - t0
         return summary
@@ -237,7 +249,8 @@ class Runner:
                 elif isinstance(event, JobDone):
                     self._record(event.job, event.outcome, summary, progress)
                 elif isinstance(event, ModelDone):
-                    open_models.remove(event.key)
+                    if event.key in open_models:
+                        open_models.remove(event.key)
                     self._recipe_columns(event.key, event.recipe, event.warm_first_s)
                     self._score(event.key)
                     progress.model_done(event.key)
@@ -293,6 +306,10 @@ class Runner:
     def _record(self, job: Job, outcome: Outcome, summary: Summary, progress: Progress) -> None:
         rows = self.recorder.record(outcome, job_key=job.key, category=job.category, repeat=job.repeat,
                                     recipe=job.recipe)
+        if outcome.ok and not rows:  # another process stored this job meanwhile (a second copy of the batch)
+            summary.skipped[job.spec.key] = summary.skipped.get(job.spec.key, 0) + 1
+            progress.job_done(job, outcome, rows)
+            return
         self._groups.setdefault((job.spec.key, job.recipe), []).append(Done(job, outcome, rows))
         self._scored_ids.setdefault(job.spec.key, []).extend(r.id for r in rows if r.status == "ok")
         summary.add(rows)

@@ -6,6 +6,8 @@ from types import MappingProxyType
 from typing import Literal, Mapping
 
 CfgStyle = Literal["classic", "distilled", "true_cfg", "none"]
+# How an open model's weights are had: from_pretrained, full-size random from its architecture, or the tiny twin
+WEIGHTS: tuple[str, ...] = ("pretrained", "random", "tiny")
 VRAM_HEADROOM = 0.95  # a model is placed where its VRAM need is under 95 % of the free memory
 
 

@@ -1,7 +1,8 @@
 """SQLModel tables and the only code that talks to the database.
 
 SQLite by default (`sqlite:///data/results.db`); PostgreSQL (`postgresql+psycopg://...`) for a store
-shared by several machines; any SQLAlchemy URL through `IGCS_DATABASE_URL`. `make_engine` migrates
+shared by several machines, through `IGCS_DATABASE_URL` or `--db`; another backend, or a store that cannot be
+opened, is one StoreError line (core.store_url). `make_engine` migrates
 the schema to the newest revision (core.migrate, Alembic) on every start.
 SQLite runs with WAL, foreign keys on and a busy timeout, and every transaction starts with
 `BEGIN IMMEDIATE`, so the dashboard and a batch run (two processes) can write at once without
@@ -21,12 +22,13 @@ from typing import Any, Iterable, Iterator, Sequence
 from sqlalchemy import (BigInteger, Column, Index, MetaData, String, Table, Text, UniqueConstraint, cast, event, func,
                         insert, inspect, text)
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import aliased
-from sqlalchemy.types import JSON
 from sqlmodel import Field, Session, SQLModel, create_engine, delete, select
 
-from core import migrate, run_notes
+from core import migrate, run_notes, store_url
+from core.json_column import StoreJSON, is_json
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -51,10 +53,10 @@ class Run(SQLModel, table=True):
     status: str = Field(default="running", index=True)
     name: str | None = None
     output_dir: str | None = None
-    params: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))  # shared parameters
+    params: dict[str, Any] = Field(default_factory=dict, sa_column=Column(StoreJSON))  # shared parameters
     # the user's annotations (migration 0008): free notes, and tags (core.run_notes: a sorted list of short words)
     notes: str | None = Field(default=None, sa_type=Text)
-    tags: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    tags: list[str] = Field(default_factory=list, sa_column=Column(StoreJSON))
     jobs_total: int = 0
     pid: int | None = None
     # environment fingerprint
@@ -104,17 +106,17 @@ class Generation(SQLModel, table=True):
     height: int | None = None
     image_index: int = 0
     repeat: int = 0  # timed repeat of the same job (0 = the first); resume keys carry it
-    extra: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    extra: dict[str, Any] = Field(default_factory=dict, sa_column=Column(StoreJSON))
     # the task, and an edit's source images (copies beside the output) with their sha256 (migration 0007)
     task: str = Field(default="text-to-image", index=True)
-    input_images: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON))
-    mask_image: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    input_images: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(StoreJSON))
+    mask_image: dict[str, Any] | None = Field(default=None, sa_column=Column(StoreJSON))
     batch_size: int = 1  # requests that shared the pipeline call (time and FLOPs shared out evenly)
     images_per_call: int | None = None  # images the request asked of one call (num_images); None before 0007
     # what produced it (reproducibility)
     dtype: str | None = None
     scheduler: str | None = None
-    scheduler_config: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    scheduler_config: dict[str, Any] = Field(default_factory=dict, sa_column=Column(StoreJSON))
     weights_revision: str | None = None  # hub commit, local folder hash, architecture hash or code revision
     attention_backend: str | None = None
     # what came out
@@ -149,11 +151,11 @@ class Generation(SQLModel, table=True):
     macs_total: float | None = None
     tflops_per_s: float | None = None
     mfu: float | None = None
-    profile: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))  # per-component detail
+    profile: dict[str, Any] = Field(default_factory=dict, sa_column=Column(StoreJSON))  # per-component detail
     # APIs
     request_id: str | None = None
     cost_usd: float | None = None
-    api_params: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    api_params: dict[str, Any] = Field(default_factory=dict, sa_column=Column(StoreJSON))
 
 
 class Score(SQLModel, table=True):
@@ -240,7 +242,7 @@ class AtlasEntry(SQLModel, table=True):
     macs_per_image: float | None = None
     denoise_calls: int | None = None
     flops_per_denoise_call: float | None = None  # the largest denoiser pass (FLUX: one pass per step)
-    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))  # per component: calls, shapes
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(StoreJSON))  # per component: calls, shapes
     count_s: float | None = None
     created_at: datetime = Field(default_factory=utcnow)
 
@@ -249,15 +251,23 @@ class AtlasEntry(SQLModel, table=True):
 def make_engine(url: str) -> Engine:
     """An engine for `url`, its schema migrated to head. SQLite files get WAL, foreign keys and a busy
     timeout; PostgreSQL connections are checked before use (a restarted server is reconnected)."""
+    store_url.check(url)  # sqlite or postgresql, else StoreError (one line, the password hidden)
     is_sqlite = url.startswith("sqlite")
-    if is_sqlite and ":///" in url and not url.endswith(":memory:"):
-        path = url.split(":///", 1)[1]
-        if path:
-            Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    if is_sqlite:
-        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False})
-    else:
-        engine = create_engine(url, pool_pre_ping=True)
+    try:
+        if is_sqlite and ":///" in url and not url.endswith(":memory:"):
+            path = url.split(":///", 1)[1]
+            if path:
+                Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        if is_sqlite:
+            engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000,
+                                                      "check_same_thread": False})
+        else:  # a host that does not answer fails in seconds, not after the system's TCP timeout
+            connect_args = {} if "connect_timeout" in url else {"connect_timeout": 10}
+            engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+    except (ImportError, NoSuchModuleError) as exc:
+        raise store_url.driver_error(url, exc) from exc
+    except OSError as exc:
+        raise store_url.unreachable(url, exc) from exc
     if is_sqlite:
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_conn, _record):  # pragma: no cover - exercised by every test
@@ -279,7 +289,11 @@ def make_engine(url: str) -> Engine:
             else:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
 
-    migrate.upgrade(engine)
+    try:
+        migrate.upgrade(engine)
+    except DBAPIError as exc:  # the server is down, refuses us, or the database does not exist
+        engine.dispose()
+        raise store_url.unreachable(url, exc) from exc
     return engine
 
 
@@ -301,7 +315,7 @@ def db_url(text: str) -> str:
 
 def safe_url(text: str) -> str:
     """The URL with its password masked (`***`): what logs, summaries and stored run parameters show."""
-    return make_url(db_url(text)).render_as_string(hide_password=True)
+    return store_url.shown(db_url(text))
 
 
 @contextmanager
@@ -484,7 +498,7 @@ def count_generations(*, session: Session, **filters) -> int:
 
 def generation_frame_rows(*, session: Session, limit: int = 200_000, **filters) -> list[dict[str, Any]]:
     """Flat dicts of generations for charts (JSON columns left out)."""
-    cols = [c for c in Generation.__table__.columns if not isinstance(c.type, JSON)]
+    cols = [c for c in Generation.__table__.columns if not is_json(c)]
     stmt = _filtered(select(*cols), **filters).order_by(Generation.id.desc()).limit(limit)
     return [dict(row._mapping) for row in session.exec(stmt)]
 

@@ -13,6 +13,7 @@ import pandas as pd
 
 from core import stats
 from core.jobs import Job
+from core.units import fmt_flops
 
 ROW_COLUMNS = stats.CONFIG_COLUMNS + stats.STAT_COLUMNS + ("error",)
 
@@ -61,16 +62,16 @@ class Summary:
         frame = stats.with_config(self.frame()) if self.rows else None
         width = max([30, *(len(c) for c in table["config"])])
         head = (f"{'model':<16} {'configuration':<{width}} {'ok':>4} {'fail':>4} {'p50 s':>8} {'p90 s':>8} {'first s':>8} "
-                f"{'img/s':>7} {'TFLOP':>8} {'peak GB':>8} {'USD':>7}")
+                f"{'img/s':>7} {'FLOPs':>10} {'peak GB':>8} {'USD':>7}")
         lines = [head, "-" * len(head)]
         fmt = lambda v, d=2: "-" if v is None or pd.isna(v) else f"{v:.{d}f}"  # noqa: E731
         for r in table.to_dict("records"):
             ok = int(r["n"] + r["first_n"])
-            flops = None if pd.isna(r["tflop"]) else f"{r['tflop']:.3g}"
+            flops = None if pd.isna(r["tflop"]) else r["tflop"] * 1e12
             usd = r.get("usd_list")
             lines.append(f"{r['model_key']:<16} {r['config']:<{width}} {ok:>4} {int(r['failed']):>4} {fmt(r['p50_s'], 3):>8} "
                          f"{fmt(r['p90_s'], 3):>8} {fmt(r['first_s'], 3):>8} {fmt(r['images_per_s'], 3):>7} "
-                         f"{flops or '-':>8} {fmt(r['peak_mem_gb']):>8} {fmt(usd if usd else None, 3):>7}")
+                         f"{fmt_flops(flops):>10} {fmt(r['peak_mem_gb']):>8} {fmt(usd if usd else None, 3):>7}")
         skipped = sum(self.skipped.values())
         run = f"run {self.run_id}" if self.run_id is not None else "no new run"
         lines.append(f"{run}: {self.ok} generated, {self.failed} failed, {skipped} already stored; "

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from dashboard import data
 from dashboard.login import require_login
 
 st.set_page_config(page_title="Image Generation Case Study", page_icon=":material/image:", layout="wide")
@@ -20,4 +21,5 @@ navigation = st.navigation([
     st.Page(PAGES / "compare.py", title="Compare", icon=":material/compare:"),
     st.Page(PAGES / "arena.py", title="Arena", icon=":material/how_to_vote:"),
 ])
+data.db()  # a store that cannot be opened: one error line on every page, before the page draws
 navigation.run()

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
+from core import units
 from dashboard.chart_style import PALETTE, empty_figure, layout
 
 
@@ -41,16 +42,16 @@ def atlas_figure(df: pd.DataFrame) -> go.Figure:
     data = data.assign(label=labels)
     config = [_atlas_config(row) for _, row in data.iterrows()]
     params = (data["params_total"] / 1e9).round(2).tolist() if "params_total" in data.columns else [None] * len(data)
-    custom = list(zip(config, params, (data[total] / 1e12).round(1)))
+    custom = list(zip(config, params, [units.fmt_flops(v) for v in data[total]]))
     hover = ("%{y}<br>%{customdata[0]}<br>%{customdata[1]} B parameters<br>"
-             "%{customdata[2]} TFLOP per image<br>{stage}: %{x:.3g} TFLOP<extra></extra>")
+             "%{customdata[2]} per image<br>{stage}: %{x:.3g} TFLOP<extra></extra>")
     stages = [(c, label) for c, label in (("flops_text_encode", "Text encoding"), ("flops_denoise", "Denoising"),
                                            ("flops_decode", "VAE decode"))
               if c in data.columns and data[c].notna().any()]
     # Across models FLOPs span orders of magnitude: then one total bar per model on a log axis (stacked bars
     # would mislead on a log axis); within one order of magnitude, stages stacked on a linear axis.
     log = data[total].max() > 100 * max(data[total].min(), 1.0)
-    text = [f"{v:,.0f}" if v >= 100 else f"{v:.3g}" for v in data[total] / 1e12]
+    text = [units.fmt_flops(v) for v in data[total]]
     fig = go.Figure()
     if stages and not log:
         for i, (column, label) in enumerate(stages):

@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.colors import qualitative
 
+from core import units
 from core.registry import model_keys
 
 # 74 distinct colours: Dark24 for the registry's first 24 models (the 18 open ones first), then Alphabet, then
@@ -108,8 +109,5 @@ def empty_figure(title: str, message: str) -> go.Figure:
 
 
 def flop_unit(value: float) -> tuple[str, float]:
-    """The unit that reads best for FLOP counts around `value`: (name, divisor)."""
-    for unit, scale in (("PFLOP", 1e15), ("TFLOP", 1e12), ("GFLOP", 1e9), ("MFLOP", 1e6)):
-        if value >= scale:
-            return unit, scale
-    return "FLOP", 1.0
+    """The unit that reads best for FLOP counts around `value`: (name, divisor) (core.units)."""
+    return units.flop_unit(value)

@@ -22,7 +22,7 @@ from typing import Any, Sequence
 import pandas as pd
 import streamlit as st
 
-from core import export, stats, families, outputs, pricing, processes, providers, run_notes, store
+from core import export, stats, families, outputs, pricing, processes, providers, run_notes, store, units
 from core.providers import listing
 from core.availability import available
 from core.environment import cuda_present
@@ -30,7 +30,7 @@ from core.generation import Engine
 from core.loading import WEIGHTS
 from core.registry import all_specs, get_spec
 from core.spec import ModelSpec
-from core.errors import CaseStudyError
+from core.errors import CaseStudyError, StoreError
 from core.sweep import Sweep, prepare
 from core.settings import Settings, get_settings
 
@@ -61,8 +61,18 @@ def db_url() -> str:
 
 # ---- resources ---------------------------------------------------------------------------------------
 @st.cache_resource(show_spinner=False)
-def _db_engine(url: str):
+def _open_store(url: str):
     return store.make_engine(url)
+
+
+def _db_engine(url: str):
+    """The one place pages open the store: one that cannot be opened stops the page with one error line (the URL,
+    password hidden, what failed, what to check), never a traceback."""
+    try:
+        return _open_store(url)
+    except StoreError as exc:
+        st.error(str(exc), icon=":material/error:")
+        st.stop()
 
 
 def db():
@@ -670,10 +680,7 @@ def fmt_seconds(value: float | None) -> str:
 def fmt_flops(value: float | None) -> str:
     if value is None or pd.isna(value):
         return "FLOPs n/a"
-    for unit, scale in (("PFLOP", 1e15), ("TFLOP", 1e12), ("GFLOP", 1e9), ("MFLOP", 1e6)):
-        if value >= scale:
-            return f"{value / scale:.3g} {unit}"
-    return f"{value:.3g} FLOP"
+    return units.fmt_flops(value)
 
 
 def fmt_params(value: int | None) -> str:

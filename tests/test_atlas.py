@@ -9,7 +9,7 @@ import torch
 from core.architecture import ARCHITECTURES_DIR, Architecture, build_component, load_architecture
 from core.atlas import atlas_entry, build_atlas, table
 from core.random_weights import build_random_pipeline
-from core.registry import OPEN_MODELS, model_keys
+from core.registry import OPEN_MODELS
 from tests.backends import both_backends
 
 FLUX_PASS_TFLOP_PUBLISHED = 74.5  # FLUX.1-dev transformer, 1024x1024, 512 T5 tokens (published independently)
@@ -129,7 +129,7 @@ def test_cli_prints_the_table_once_into_a_file(db_url, tmp_path):
                               env={**__import__("os").environ, "PYTHONPATH": str(root)}, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     text = out.read_text()
-    assert text.count("TFLOP/img") == 1
+    assert text.count("FLOP/img") == 1
     assert [line.split()[0] for line in text.splitlines() if line.startswith(("sd21 ", "pixart-alpha "))] == \
         ["sd21", "pixart-alpha"]
 

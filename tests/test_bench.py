@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -197,3 +198,28 @@ def test_cli_keeps_flop_counts_in_the_store_it_writes_to(tmp_path):
         assert con.execute("SELECT count(*) FROM flopcount").fetchone()[0] > 0
         assert con.execute("SELECT flops_total FROM generation").fetchone()[0] > 0
     assert not (tmp_path / "results.db").exists()  # IGCS_DATABASE_URL of the test settings
+
+
+def test_log_lines_print_above_the_progress_bars_not_inside_them(tmp_path, capsys):
+    """Issue 21, bug 11: the scorer's INFO line goes through tqdm.write while bars are drawn."""
+    import logging
+
+    console = logging.StreamHandler(sys.stderr)  # the console handler a terminal run has (capsys's stderr here)
+    console.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(console)
+    level = root.level
+    root.setLevel(logging.INFO)
+    try:
+        assert main(["--models", "sd21", "--weights", "tiny", "--prompt", "a cat", "--steps", "2", "--score", "clip",
+                     "--db", str(tmp_path / "r.db"), "--out", str(tmp_path / "out")]) == 0
+    finally:
+        root.removeHandler(console)
+        root.setLevel(level)
+    err = capsys.readouterr().err
+    assert "all models:" in err  # the bars were drawn
+    lines = [line for line in err.split("\n") if "scorer clip" in line and "loaded from" in line]
+    assert len(lines) == 1, err[-2000:]
+    # what the terminal line shows before the message: nothing (tqdm cleared the bars), not a bar ending "img/s]"
+    shown = re.sub(r"\x1b\[\d*[A-Za-z]", "", lines[0].split("INFO core.scoring")[0].rsplit("\r", 1)[-1])
+    assert shown.strip() == "", repr(lines[0])

@@ -1,8 +1,7 @@
 """The engine opens no store: its FLOP and device-peak caches are handed to it (issue 17)."""
-from pathlib import Path
 
 from core.generation import Engine
-from core.store import FlopCount, open_store, session_scope
+from core.store import FlopCount, session_scope
 from core.jobs import GenerationRequest
 
 

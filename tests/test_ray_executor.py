@@ -159,3 +159,76 @@ def test_a_ray_address_needs_the_ray_executor(tmp_path, capsys):
     assert main(["--models", "sd21", "--weights", "tiny", "--prompt", "x", "--ray-address", "auto",
                  "--db", str(tmp_path / "r.db")]) == 2
     assert "ray-address: 'auto' is not allowed; only with --executor ray" in capsys.readouterr().err
+
+
+class LoseEveryWorker(Progress):
+    """After the first recorded job, every worker dies for good (what a Ray node that goes down does to its actors:
+    Ray cannot restart them anywhere)."""
+
+    def __init__(self, executor: RayExecutor):
+        self.executor, self.lost = executor, False
+
+    def job_done(self, job, outcome, rows) -> None:
+        if not self.lost:
+            self.lost = True
+            for slot in self.executor.slots:
+                ray.kill(slot.handle, no_restart=True)
+
+
+def test_a_lost_node_stops_the_run_as_interrupted_without_inventing_failed_rows(tmp_path, ray_cpus):
+    """Issue 21, bug 4: no failed rows for jobs that never ran, no crash in the runner, the run is `interrupted`;
+    the same sweep again resumes what is left."""
+    executor = _executor()
+    progress = LoseEveryWorker(executor)
+    prepared, runner, summary = _run(_sweep(tmp_path, "lost"), executor, progress)
+    assert progress.lost
+    assert summary.status == "interrupted"
+    assert "resume" in runner.interrupted and "\n" not in runner.interrupted
+    rows = _rows(tmp_path / "lost.db")
+    assert rows and {r.status for r in rows} == {"ok"}  # what ran is kept; nothing invented for the rest
+    assert len(rows) < len(prepared.jobs)
+    with session_scope(make_engine(f"sqlite:///{tmp_path / 'lost.db'}"), read_only=True) as s:
+        assert s.exec(select(Run)).one().status == "interrupted"
+    _, _, again = _run(_sweep(tmp_path, "lost"), _executor())
+    assert again.status == "finished" and again.failed == 0
+    assert sorted(r.job_key for r in _rows(tmp_path / "lost.db")) == sorted(j.key for j in prepared.jobs)
+
+
+def test_the_cli_says_a_lost_cluster_interrupted_the_run_in_one_line(tmp_path, ray_cpus, capsys, monkeypatch):
+    import core.executors.ray_executor as ray_executor
+
+    real = ray_executor.RayExecutor._dispatch
+
+    def dispatch(self, *args, **kwargs):
+        yield from real(self, *args, **kwargs)
+        if any(s.inflight for s in self.slots) and not getattr(self, "_lost", False):
+            self._lost = True
+            for slot in self.slots:
+                ray.kill(slot.handle, no_restart=True)
+
+    monkeypatch.setattr(ray_executor.RayExecutor, "_dispatch", dispatch)
+    argv = _sweep(tmp_path, "cli-lost", executor="ray").argv()[3:]
+    assert main(argv) == 1
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err
+    lines = [line for line in captured.err.splitlines() if line.startswith("interrupted:")]
+    assert len(lines) == 1 and "same command" in lines[0], captured.err
+    assert all(r.status == "ok" for r in _rows(tmp_path / "cli-lost.db"))
+
+
+def test_a_local_ray_says_what_token_auth_means_once_instead_of_rays_warning(tmp_path):
+    """Issue 21, start-up: Ray's per-start token-auth warning is replaced by one line of ours."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parent.parent
+    code = ("import logging; logging.basicConfig(level=logging.INFO)\n"
+            "from core.executors.ray_executor import connect; connect(None)\n"
+            "import ray; ray.shutdown()\n")
+    env = {k: v for k, v in os.environ.items() if k != "RAY_AUTH_MODE"}
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                          env={**env, "PYTHONPATH": str(repo)})
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Token authentication is enabled for this Ray cluster" not in done.stderr
+    assert done.stderr.count("Ray starts on this machine with token authentication") == 1

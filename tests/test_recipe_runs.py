@@ -190,6 +190,7 @@ def test_cudagraph_mode_marks_a_step_at_each_denoiser_call_and_clones_its_output
     model = engine.resident["sdxl"]
     assert model.family.speed.compile_mode == recipes.CUDAGRAPHS
     outputs = []
+    monkeypatch.setattr(recipes, "_on_cuda", lambda module: True)  # the hooks' logic, as on a GPU
     report = apply_recipe(model, "compile", backend="eager")
     assert "marks a CUDA-graph step" in report.applied["compile"]
     unet = model.pipe.unet
@@ -203,6 +204,17 @@ def test_cudagraph_mode_marks_a_step_at_each_denoiser_call_and_clones_its_output
     assert all(o is not r and torch.equal(o, r) for o, r in zip(outputs, raw))
     assert pixel_delta(compiled.images[0], eager.images[0]).psnr_db > 40
     assert recipes.install_step_marks(unet) is unet._igcs_cudagraph_steps  # installed once
+
+
+def test_on_a_cpu_the_compile_recipe_says_nothing_of_cuda_graphs(engine, caplog):
+    """Issue 21, bug 11: CUDA graphs need a GPU; on a CPU the default mode runs and no CUDA-graph line is logged."""
+    model = engine.load("sdxl")
+    assert model.family.speed.compile_mode == recipes.CUDAGRAPHS
+    with caplog.at_level("INFO", logger="core.recipes"):
+        report = apply_recipe(model, "compile", backend="eager")
+    assert "mode default" in report.applied["compile"]
+    assert "CUDA-graph" not in caplog.text and "reduce-overhead" not in caplog.text and "applied" in caplog.text
+    assert not hasattr(model.pipe.unet, "_igcs_cudagraph_steps")
 
 
 def test_cudagraphs_stay_off_with_the_first_block_cache(engine):

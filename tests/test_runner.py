@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core.bench import parser, sweep_from_args
+from core.bench import parser
+from core.bench_run import sweep_from_args
 from core.prompts import Prompt
 from core.registry import get_spec
 from core.jobs import Planned

@@ -11,7 +11,8 @@ from typing import Iterator, Protocol, Sequence, Union
 
 
 from core.lazy import lazy_module
-from core.errors import RequestError
+from core.errors import CaseStudyError
+from core.executors import EXECUTORS, check_executor  # noqa: F401 - where the runner and the CLI find them
 from core.generation import Engine, Outcome
 from core.jobs import EAGER, GenerationRequest, Job, request_shape
 from core.recipe_jobs import configuration
@@ -21,26 +22,6 @@ from core.spec import ModelSpec
 torch = lazy_module("torch")
 
 log = logging.getLogger(__name__)
-
-EXECUTORS: tuple[str, ...] = ("local", "ray")
-
-
-def check_executor(name: str, ray_address: str | None = None) -> None:
-    """A bad --executor or --ray-address is an error naming the field, before anything starts."""
-    if name not in EXECUTORS:
-        raise RequestError("executor", name, " or ".join(EXECUTORS))
-    if ray_address is None:
-        return
-    if name != "ray":
-        raise RequestError("ray-address", ray_address, "only with --executor ray")
-    text = ray_address.strip()
-    if text == "auto":
-        return
-    rest = text[len("ray://"):] if text.startswith("ray://") else text
-    host, _, port = rest.rpartition(":")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536 or "/" in rest:
-        raise RequestError("ray-address", ray_address, "auto, ray://HOST:PORT (Ray Client, e.g. port 10001) or "
-                                                       "HOST:PORT (the head's GCS, e.g. port 6379)")
 
 
 # ---- what an executor is handed and hands back ---------------------------------------------------
@@ -82,6 +63,11 @@ class ModelDone:
 
 
 Event = Union[ModelStarted, JobDone, ModelDone]
+
+
+class ExecutorLost(CaseStudyError):
+    """The executor lost every place jobs run (a Ray node or cluster went down) with work left: the run stops as
+    `interrupted`; the jobs that did not run are not recorded, so the same command resumes them."""
 
 
 class Executor(Protocol):

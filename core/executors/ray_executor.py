@@ -13,6 +13,9 @@ by core.loading). Each worker runs two chunks deep (the next one queued), so it 
 
 Faults: a worker that dies (kill -9, out of memory) is restarted by Ray; the chunks it had run again, once,
 on any worker; a chunk whose worker dies twice is recorded as failed. The driver yields every job once.
+Every worker gone for good (its node or the cluster went down; a restart not back within RESTART_TIMEOUT_S)
+or the cluster unreachable raises ExecutorLost: the run stops as `interrupted`, and the jobs that did not run
+are not recorded (no failed rows are made up for them), so the same command resumes them.
 Cancel: no new chunk is sent, queued ones are cancelled, the chunk each worker is running finishes.
 """
 from __future__ import annotations
@@ -29,8 +32,8 @@ from typing import Iterator, Sequence
 
 from core.errors import CaseStudyError
 from core.environment import physical_gpu_ids
-from core.executors.base import (Event, JobDone, ModelDone, ModelSession, ModelStarted, ModelWork, failed,
-                                 run_chunk)
+from core.executors.base import (Event, ExecutorLost, JobDone, ModelDone, ModelSession, ModelStarted, ModelWork,
+                                 failed, run_chunk)
 from core.executors.placement import Candidate, choose_model, needs_by_model
 from core.generation import Engine, Outcome
 from core.jobs import GenerationRequest
@@ -44,6 +47,14 @@ UPLOAD_EXCLUDES = [".git", ".venv", "**/__pycache__", "data/outputs", "data/*.db
                    "docs", "tests"]
 DEPTH = 2  # chunks queued on a worker at once: the running one and the next
 MAX_RESTARTS = 3
+RAY_AUTH_MODE = "RAY_AUTH_MODE"  # Ray's switch for token authentication (token | disabled)
+RAY_AUTH_LOGGER = "ray._private.authentication.authentication_token_setup"
+
+
+def _token_auth_notice(record: logging.LogRecord) -> bool:
+    """Drop Ray's per-start "Token authentication is enabled" warning (connect() says what it means, once)."""
+    return not record.getMessage().startswith("Token authentication is enabled for this Ray cluster")
+RESTART_TIMEOUT_S = 120.0  # a worker Ray has not brought back by then is taken as lost (its node is gone)
 
 
 # ---- joining or starting Ray ---------------------------------------------------------------------
@@ -75,6 +86,12 @@ def connect(address: str | None) -> None:
         _reachable(address)
     if ray.is_initialized():
         return
+    if address is None and RAY_AUTH_MODE not in os.environ:
+        # Ray starts a local cluster with token authentication unless told otherwise, and warns so on every start:
+        # said here once, in words, instead of Ray's warning.
+        logging.getLogger(RAY_AUTH_LOGGER).addFilter(_token_auth_notice)
+        log.info("Ray starts on this machine with token authentication, its default: only processes holding the "
+                 "token in ~/.ray/auth_token can join or submit work; %s=disabled opts out", RAY_AUTH_MODE)
     try:
         ray.init(address=address, runtime_env=runtime_env(address), include_dashboard=False if address is None else None,
                  logging_level=logging.WARNING)
@@ -156,7 +173,8 @@ class Slot:
     group: tuple[str, str] | None = None  # the model × recipe it holds
     inflight: deque = field(default_factory=deque)  # refs, oldest (running) first
     restarting: object = None  # after a death: the ref of an info() call that answers once Ray restarted it
-    dead: bool = False  # restarted MAX_RESTARTS times already
+    restarting_since: float = 0.0  # time.monotonic() of the death
+    dead: bool = False  # restarted MAX_RESTARTS times already, or not back within RESTART_TIMEOUT_S
 
 
 class RayExecutor:
@@ -257,9 +275,17 @@ class RayExecutor:
                     if any(s.restarting is not None for s in self.slots):
                         time.sleep(0.2)  # work waits for a worker Ray is restarting
                         continue
-                    yield from self._unrunnable(queues, left, needs)
+                    if self.slots and all(s.dead for s in self.slots) and any(
+                            queue and not queue[0].jobs[0].spec.is_api for queue in queues.values()):
+                        raise ExecutorLost(self._lost_message(left, "every Ray worker is gone for good (its node or "
+                                                                    "the cluster went down)"))
+                    yield from self._unrunnable(queues, left, needs, started)
                     continue
-                done, _ = ray.wait(list(pending), num_returns=1, timeout=0.5)
+                try:
+                    done, _ = ray.wait(list(pending), num_returns=1, timeout=0.5)
+                except (ray.exceptions.RaySystemError, ConnectionError) as exc:  # the driver lost the cluster
+                    raise ExecutorLost(self._lost_message(left, f"the Ray cluster cannot be reached "
+                                                                f"({type(exc).__name__})")) from exc
                 for ref in done:
                     owner, chunk = pending.pop(ref)
                     if isinstance(owner, Slot):
@@ -282,6 +308,7 @@ class RayExecutor:
                                 owner.group = None  # it restarts empty: it takes work as a fresh worker
                                 if owner.restarting is None and not owner.dead:
                                     owner.restarting = owner.handle.info.remote()
+                                    owner.restarting_since = time.monotonic()
                             continue
                         outcomes = [failed(j.spec, j.request, f"worker died: {type(exc).__name__}: {exc}")
                                     for j in chunk.jobs]
@@ -360,6 +387,8 @@ class RayExecutor:
             return True
         done, _ = ray.wait([slot.restarting], timeout=0)
         if not done:
+            if time.monotonic() - slot.restarting_since > RESTART_TIMEOUT_S:  # its node is gone: no place to restart
+                slot.dead, slot.restarting = True, None
             return False
         try:
             slot.info = ray.get(slot.restarting)
@@ -394,9 +423,16 @@ class RayExecutor:
             while len(slot.inflight) > 1:
                 ray.cancel(slot.inflight.pop())
 
-    def _unrunnable(self, queues, left, needs) -> Iterator[Event]:
-        """Chunks no worker can take (a model needing more GPUs than any node has free): failed rows."""
+    def _lost_message(self, left: dict, why: str) -> str:
+        return (f"{why}, with {sum(left.values())} job(s) not run (nothing is recorded for them); resume with the "
+                "same command once Ray is back (stored jobs are skipped)")
+
+    def _unrunnable(self, queues, left, needs, started) -> Iterator[Event]:
+        """Chunks no live worker can take (a model needing more GPUs than any node has free): failed rows."""
         for group, queue in queues.items():
+            if queue and group not in started:  # every ModelDone follows its ModelStarted
+                started.add(group)
+                yield ModelStarted(group[0], sum(len(c.jobs) for c in queue))
             while queue:
                 chunk = queue.popleft()
                 for job in chunk.jobs:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 
 import torch
-from diffusers import (AutoencoderKL, EulerAncestralDiscreteScheduler, StableDiffusionInstructPix2PixPipeline,
+from diffusers import (EulerAncestralDiscreteScheduler, StableDiffusionInstructPix2PixPipeline,
                        UNet2DConditionModel)
 from transformers import CLIPTextModel
 

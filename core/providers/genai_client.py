@@ -11,6 +11,7 @@ Retry-After header; that wait is honoured while it fits the deadline.
 """
 from __future__ import annotations
 
+import json
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -122,6 +123,8 @@ def classify(call: Call, exc: Exception, *, what: str) -> ProviderError:
                                      f"{call.policy.timeout_s:g} s)")
     if "Connect" in name or "Network" in name or "Transport" in name:
         return call.error("server", f"{what}: could not reach the server ({name})", retryable=False)
+    if isinstance(exc, json.JSONDecodeError):  # a 200 whose body is cut short or not JSON: the answer's fault
+        return call.error("malformed", f"{what}: the answer is not complete JSON ({exc})")
     if isinstance(exc, ValueError):  # the SDK refusing a parameter for this backend
         return call.error("bad_request", f"{what}: {exc}", retryable=False)
     return call.error("malformed", f"{what}: unreadable answer ({name}: {exc})")

@@ -73,13 +73,23 @@ def price_of(key: str) -> Price | None:
 
 def catalog_table() -> str:
     """One line per API model: key, provider, status, price and its source (for ``--list``)."""
-    rows = [f"{'key':<28} {'provider':<9} {'status':<48} {'USD/image':>9}  price source (as of)"]
-    for spec in api_specs():
-        st, p = catalog.status(spec.key), price_of(spec.key)
+    specs = api_specs()
+    statuses = {s.key: catalog.status(s.key).describe() for s in specs}
+    kw = max([3, *(len(s.key) for s in specs)])
+    pw = max([8, *(len(s.provider or "") for s in specs)])
+    sw = max([6, *(len(v) for v in statuses.values())])
+    rows = [f"{'key':<{kw}}  {'provider':<{pw}}  {'status':<{sw}} {'USD/image':>9}  price source (as of)"]
+    for spec in specs:
+        p = price_of(spec.key)
         money = f"{p.usd:.3f}" if p else "?"
-        source = f"{p.source} ({p.as_of})" if p else "no price"
-        rows.append(f"{spec.key:<28} {spec.provider or '':<9} {st.describe():<48} {money:>9}  {source}")
+        source = _source(p) if p else "no price"
+        rows.append(f"{spec.key:<{kw}}  {spec.provider or '':<{pw}}  {statuses[spec.key]:<{sw}} {money:>9}  {source}")
     return "\n".join(rows)
+
+
+def _source(price: Price) -> str:
+    """The price's source with its date once: a source that already names the month is not followed by the day."""
+    return price.source if price.as_of[:7] in price.source else f"{price.source} ({price.as_of})"
 
 
 def key_table(settings: "Settings") -> str:

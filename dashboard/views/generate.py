@@ -6,7 +6,7 @@ import random
 import streamlit as st
 
 from core import providers
-from core.errors import CaseStudyError, RequestError
+from core.errors import CaseStudyError, RequestError, StoreError
 from core.environment import gpus
 from core.loading import WEIGHTS
 from core.recipes import RECIPES
@@ -321,7 +321,11 @@ if clicked:
         for warning in (w for p in prepared for w in p.warnings):
             st.warning(warning)
         head = st.container()  # the counts and the score panel sit above the images, as on every later draw
-        results = _run(engine, prepared)
+        try:
+            results = _run(engine, prepared)
+        except StoreError as exc:  # the store refused a row (or went away): one line, the run stopped
+            st.error(str(exc))
+            st.stop()
         st.session_state["gen_results"] = results
         st.session_state["gen_results_caption"] = _results_caption(results)
         with head:

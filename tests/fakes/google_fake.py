@@ -7,7 +7,8 @@
 Bodies are validated like the service (one instance with a prompt, sampleCount 1-4, aspect ratios,
 enums in either casing, seed only without watermark, Gemini refusing negativePrompt/seed/addWatermark/
 enhancePrompt, unknown names). Extra scenarios: ``filter_one`` (one image withheld, with its reason when
-includeRaiReason), ``safety`` (every image withheld), ``safety_prompt`` (400 for the prompt itself).
+includeRaiReason), ``safety`` (every image withheld), ``safety_prompt`` (400 for the prompt itself),
+``truncated`` (a 200 whose JSON body is cut in half).
 
 generateContent edits: image parts as ``inlineData`` (``mimeType`` image/png|jpeg|webp, base64 ``data``) beside the
 text part, decoded and checked (a part that is not an image of its declared type: 400 INVALID_ARGUMENT "Unable to
@@ -84,6 +85,13 @@ class GoogleFake(FakeServer):
         return self.origin
 
     def route(self, seen: Seen) -> Reply:
+        reply = self._route(seen)
+        if getattr(seen, "scenario", None) == "truncated" and reply.status == 200:
+            # a 200 whose JSON body is cut short (a proxy or the connection gave out midway)
+            return Reply(200, reply.body[: len(reply.body) // 2], reply.headers)
+        return reply
+
+    def _route(self, seen: Seen) -> Reply:
         if seen.method == "GET" and seen.path in ("/v1/models", "/v1beta/models"):
             return self._gemini_auth(seen) or json_reply(200, {"models": [
                 {"name": f"models/{m}", "displayName": m, "supportedGenerationMethods": ["generateContent"]}

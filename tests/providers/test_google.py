@@ -169,3 +169,17 @@ def test_checks(make_request, vertex_settings):
     with pytest.raises(RequestError) as e:
         providers.check_request(old, replace(oreq, extra={"image_size": "2K"}), settings=vertex_settings)
     assert e.value.field == "extra.image_size"
+
+
+@pytest.mark.parametrize("model,backend", [("gemini-3.1-flash-image", "gemini"), ("gemini-3.1-flash-image", "vertex"),
+                                           ("imagen-4", "vertex")])
+def test_a_truncated_json_body_is_malformed(google_fake, gemini_settings, vertex_settings, make_request, model, backend,
+                                            sleeps):
+    """Issue 21, bug 5: a 200 cut short is the answer's fault (`malformed`, as for every provider), not the request's."""
+    settings = gemini_settings if backend == "gemini" else vertex_settings
+    google_fake.scenarios.extend(["truncated"] * 5)
+    spec, req = make_request(model)
+    with pytest.raises(ProviderError) as e:
+        providers.generate(spec, req, settings=settings)
+    assert e.value.kind == "malformed", (e.value.kind, str(e.value))
+    assert google_fake.api_requests()[0].scenario == "truncated"
