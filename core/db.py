@@ -15,7 +15,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine
 from sqlalchemy.exc import DBAPIError
 
-from core import migrate, store_url
+from core.store import migrate, url as store_url
 from core.settings import get_settings
 from core.store import db_url, make_engine
 

@@ -26,7 +26,7 @@ from typing import Any, Iterable
 import pandas as pd
 
 from core import pricing, stats, store, votes
-from core.json_column import is_json
+from core.store.json_column import is_json
 from core.settings import get_settings
 
 FORMATS = ("csv", "parquet")

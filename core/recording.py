@@ -11,7 +11,7 @@ from typing import Any, Sequence
 
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from core import store_url
+from core.store import url as store_url
 from core.environment import fingerprint
 from core.errors import StoreError
 from core.generation import Outcome

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel, func, select
 
 from core import db as db_command
-from core import migrate
+from core.store import migrate
 from core.store import (FlopCount, Generation, Run, Score, add_generation, add_run, count_generations, delete_run,
                         get_device_peak, list_atlas_entries, make_engine, session_scope)
 from tests.backends import both_backends

@@ -6,7 +6,7 @@ import sqlite3
 import pytest
 from sqlalchemy import inspect, text
 
-from core import migrate
+from core.store import migrate
 from core.bench import main
 from core.errors import RequestError
 from core.run_notes import clean_name, clean_notes, clean_tags, run_label

@@ -1,7 +1,7 @@
 """Initial schema: the tables of the release before migrations (run, generation, flopcount, devicepeak,
 atlasentry) with their indexes, the partial unique index ux_generation_job_ok included.
 
-A store that release wrote is stamped at this revision (core.migrate) and upgraded from here.
+A store that release wrote is stamped at this revision (core.store.migrate) and upgraded from here.
 
 Revision ID: 0001
 Revises:
@@ -9,8 +9,8 @@ Create Date: 2026-12-02
 """
 from typing import Sequence, Union
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = '0001'

@@ -1,4 +1,4 @@
-"""Alembic's environment: run on the connection core.migrate hands over (config.attributes["connection"]).
+"""Alembic's environment: run on the connection core.store.migrate hands over (config.attributes["connection"]).
 
 Online only; SQLite alters tables in batch mode (copy, drop, rename), which Alembic renders when
 autogenerating. Types render as plain SQLAlchemy ones, so revisions do not depend on sqlmodel.
@@ -13,7 +13,7 @@ from core import store  # noqa: F401 - registers the tables on SQLModel.metadata
 
 connection = context.config.attributes.get("connection")
 if connection is None:
-    raise RuntimeError("core/migrations runs through core.migrate (python -m core.bench db ...), not the alembic CLI")
+    raise RuntimeError("core/store/migrations runs through core.store.migrate (python -m core.bench db ...), not the alembic CLI")
 
 
 def render_item(type_, obj, autogen_context):
@@ -26,5 +26,5 @@ def render_item(type_, obj, autogen_context):
 
 context.configure(connection=connection, target_metadata=SQLModel.metadata,
                   render_as_batch=connection.dialect.name == "sqlite", compare_type=True, render_item=render_item)
-with context.begin_transaction():  # a no-op inside core.migrate's own transaction
+with context.begin_transaction():  # a no-op inside core.store.migrate's own transaction
     context.run_migrations()

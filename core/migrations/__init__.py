@@ -1,1 +1,0 @@
-"""Alembic migrations of the store (core.migrate runs them; env.py is loaded by Alembic, not imported)."""

@@ -1,0 +1,1 @@
+"""Alembic migrations of the store (core.store.migrate runs them; env.py is loaded by Alembic, not imported)."""

@@ -1,0 +1,1 @@
+"""One module per schema revision, loaded by Alembic (core.store.migrate)."""
