@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import data
+from dashboard import model_facts
 
 COLUMNS = {
     "key": st.column_config.TextColumn("key", width=110, pinned=True),
@@ -29,6 +29,6 @@ COLUMNS = {
 
 
 def show_catalog(weights: str) -> None:
-    st.caption(data.catalog_note(weights))
-    st.dataframe(data.model_catalog(weights), hide_index=True, width="stretch", column_config=COLUMNS,
+    st.caption(model_facts.catalog_note(weights))
+    st.dataframe(model_facts.model_catalog(weights), hide_index=True, width="stretch", column_config=COLUMNS,
                  column_order=list(COLUMNS))

@@ -1,37 +1,28 @@
-"""What the pages share: the cached database engine and dev-mode Engine, cached store queries,
-model facts for pickers, and starting/cancelling background batches (`python -m core.bench`).
+"""What the pages share: the cached database engine and dev-mode Engine, and the cached store queries.
 
-Queries go through core.store (the only code that talks to the database); results are cached for a
-few seconds with `st.cache_data`, keyed by the database URL, and cleared after the dashboard writes.
-Longer than 400 lines because every page's cached queries live here, sorted by page section (resources,
-model facts, filters, queries, writes, background batches, formatting); no logic the CLI needs is here.
+Split by job: model facts for the pickers live in dashboard/model_facts.py, background batches in
+dashboard/batches.py, number formatting in dashboard/formatting.py. Queries go through core.store (the only code that
+talks to the database); results are cached for a few seconds with `st.cache_data`, keyed by the database URL, and
+cleared after the dashboard writes. Longer than 400 lines because every page's cached queries live here, sorted by
+page section (resources, filters, queries, chart data, writes); no logic the CLI needs is here.
 """
 from __future__ import annotations
 
 import secrets
-import sys
-import subprocess
 import threading
 from concurrent.futures import ThreadPoolExecutor
-import time
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 from typing import Any, Sequence
 
 import pandas as pd
 import streamlit as st
 
-from core import export, stats, families, outputs, pricing, processes, providers, run_notes, store, units
-from core.providers import listing
-from core.availability import available
-from core.environment import cuda_present
+from core import export, stats, outputs, pricing, run_notes, store
 from core.generation import Engine
 from core.loading import WEIGHTS
-from core.registry import all_specs, get_spec
-from core.spec import ModelSpec
-from core.errors import CaseStudyError, StoreError
-from core.sweep import Sweep, prepare
+from core.registry import get_spec
+from core.errors import StoreError
 from core.settings import Settings, get_settings
 
 QUERY_TTL_S = 10
@@ -134,74 +125,6 @@ def current_dev_engine():
 def clear_queries() -> None:
     """Forget cached query results (after the dashboard wrote or deleted rows)."""
     st.cache_data.clear()
-
-
-# ---- model facts -------------------------------------------------------------------------------------
-def default_weights() -> str:
-    """pretrained on a CUDA machine, tiny elsewhere (the full models would not run on a CPU); asked without
-    importing torch, so that pages draw before any model library loads."""
-    return "pretrained" if cuda_present() else "tiny"
-
-
-@st.cache_resource(show_spinner=False, ttl=60)
-def weights_here(key: str, weights: str) -> tuple[bool, str]:
-    """(available, why) for a model in a weights mode on this machine (core.availability, cached a minute)."""
-    return available(get_spec(key), weights, settings())
-
-
-def effective_spec(spec: ModelSpec, weights: str) -> ModelSpec:
-    """The spec requests are checked against (the tiny twin's small default size and steps)."""
-    return families.effective_spec(spec, weights)
-
-
-def model_label(spec: ModelSpec, weights: str) -> str:
-    """`sd21 · 768×768 · ~4 GB · ✓` for pickers: default size, approximate VRAM, gated, weights here."""
-    eff = effective_spec(spec, weights)
-    parts = [spec.key]
-    if spec.is_api:
-        parts.append(spec.provider or "api")
-    else:
-        parts.append(f"{eff.width}×{eff.height}")
-        if spec.vram_gb and weights != "tiny":
-            parts.append(f"~{spec.vram_gb:g} GB")
-    if spec.gated and weights == "pretrained":
-        parts.append("gated")
-    ok, _ = weights_here(spec.key, "api" if spec.is_api else weights)
-    parts.append(("✓" if ok else "✗ no key") if spec.is_api else ("✓" if ok else "✗ no weights"))
-    return " · ".join(parts)
-
-
-def key_models() -> pd.DataFrame:
-    """Every API model with its status and whether the provider's own list has it for the keys set here
-    (uncached: the user asked now)."""
-    rows = [{"model": a.key, "provider": a.provider, "status": a.status, "on this key": a.listed,
-             "note": a.note or ("" if a.listed is not None else "not asked")}
-            for provider in providers.PROVIDERS for a in listing.available_models(provider, settings())]
-    return pd.DataFrame(rows)
-
-
-def catalog_note(weights: str) -> str:
-    return (f"Default size and steps are those of the {weights} weights; VRAM and parameters are the full models'. "
-            "Available here: tiny twins always; pretrained weights in IGCS_MODELS_DIR or the Hugging Face cache; "
-            "API models when their key is set.")
-
-
-def model_catalog(weights: str) -> pd.DataFrame:
-    """One row per registry model: defaults, size, VRAM, gated, licence, availability here."""
-    rows = []
-    for spec in all_specs():
-        eff = effective_spec(spec, weights)
-        ok, why = weights_here(spec.key, "api" if spec.is_api else weights)
-        rows.append({
-            "key": spec.key, "name": spec.name, "kind": spec.kind if not spec.is_api else f"api ({spec.provider})",
-            "available here": ok, "why": why,
-            "default size": f"{eff.width}×{eff.height}",
-            "steps": eff.steps, "guidance": eff.guidance,
-            "VRAM GB (full model, approx.)": spec.vram_gb if not spec.is_api else None,
-            "params B (full model)": spec.params_b, "gated": spec.gated, "negative prompt": spec.supports_negative,
-            "license": spec.license,
-        })
-    return pd.DataFrame(rows)
 
 
 # ---- filters -----------------------------------------------------------------------------------------
@@ -554,145 +477,3 @@ def finish_run(run_id: int, status: str) -> None:
     clear_queries()
 
 
-# ---- background batches ------------------------------------------------------------------------------
-@st.cache_resource(show_spinner=False)
-def _launched() -> dict[str, dict[str, Any]]:
-    """Batches this dashboard process started: name → {process, log, argv, started}."""
-    return {}
-
-
-def new_batch_name(label: str | None = None) -> str:
-    """The typed name as typed; a generated one when none was typed."""
-    label = (label or "").strip()
-    return label or f"dashboard-{secrets.token_hex(4)}"
-
-
-def write_prompt_file(prompts: Sequence[str], name: str) -> str:
-    """Pasted prompts → `<output dir>/batches/<name>-<random>.txt` (one prompt a line)."""
-    folder = processes.batches_dir(settings().output_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in name)[:40]
-    path = folder / f"{safe}-{secrets.token_hex(3)}.txt"
-    path.write_text("\n".join(p.replace("\n", " ").strip() for p in prompts if p.strip()) + "\n", encoding="utf-8")
-    return str(path)
-
-
-def start_batch(sweep: Sweep) -> subprocess.Popen:
-    """Start `sweep` detached (core.processes): closing the tab or stopping the dashboard leaves it running."""
-    safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in sweep.name or "batch")[:40]
-    log_name = f"{safe}-{secrets.token_hex(3)}"
-    argv = sweep.argv()
-    proc = processes.start(argv, name=log_name, output_dir=settings().output_dir, database_url=db_url())
-    _launched()[sweep.name] = {"process": proc, "log": str(processes.log_path(settings().output_dir, log_name)),
-                               "argv": argv, "started": time.time()}
-    return proc
-
-
-@dataclass(frozen=True)
-class SweepCheck:
-    """What the Benchmark page shows before launch: the CLI's own check (core.sweep.prepare), run here."""
-
-    error: str = ""
-    jobs: int = 0
-    pending: int = 0
-    cost_usd: float = 0.0
-    eta_s: float | None = None
-    warnings: tuple[str, ...] = ()
-
-
-def check_sweep(sweep: Sweep) -> SweepCheck:
-    """Check a batch as the CLI will (every request, keys, cost cap, slow tiny sizes) before launching it."""
-    try:
-        prepared = prepare(sweep, settings=settings(), engine=Engine(weights=sweep.weights, settings=settings(),
-                                                                      **Engine.caches_for(db())))
-    except (CaseStudyError, ValueError, FileNotFoundError, RuntimeError) as exc:
-        return SweepCheck(error=str(exc))
-    warnings = [f"{k} is skipped: {why}" for k, why in prepared.skipped_models.items()] + prepared.warnings
-    return SweepCheck(jobs=len(prepared.jobs), pending=prepared.pending, cost_usd=prepared.cost_estimate_usd,
-                      eta_s=_eta(prepared), warnings=tuple(warnings))
-
-
-def _eta(prepared) -> float | None:
-    """Seconds the pending jobs took before on this store (median per model and size), when known."""
-    with store.session_scope(db(), read_only=True) as s:
-        medians = store.median_seconds(session=s, weights=prepared.sweep.weights)
-    total, known = 0.0, False
-    for job in prepared.jobs[:prepared.pending] if prepared.sweep.force else prepared.jobs:
-        m = medians.get((job.spec.key, job.request.width, job.request.height))
-        if m is not None:
-            total, known = total + m, True
-    return total if known else None
-
-
-def restart_batch(argv: Sequence[str], name: str) -> subprocess.Popen:
-    """Start a stored batch command again (Resume): its stored jobs are skipped."""
-    log_name = "".join(c if c.isalnum() or c in "-_" else "-" for c in name)[:40] + f"-{secrets.token_hex(3)}"
-    full = [sys.executable, *argv]
-    proc = processes.start(full, name=log_name, output_dir=settings().output_dir, database_url=db_url())
-    _launched()[name] = {"process": proc, "log": str(processes.log_path(settings().output_dir, log_name)),
-                         "argv": full, "started": time.time()}
-    return proc
-
-
-def launched_batches() -> dict[str, dict[str, Any]]:
-    return _launched()
-
-
-def log_tail(path: str, lines: int = 15) -> str:
-    try:
-        text = Path(path).read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return ""
-    return "\n".join(text.splitlines()[-lines:])
-
-
-def batch_process_alive(run) -> bool:
-    """True when the run's batch process is alive on this machine (reaping our own finished children)."""
-    launched = next((b["process"] for b in _launched().values() if b["process"].pid == run.pid), None)
-    if launched is not None and launched.poll() is not None:
-        return False
-    return bool(processes.run_alive(run))
-
-
-def cancel_batch(run, *, now: bool = False) -> str:
-    return processes.cancel(run, now=now)
-
-
-def reconcile_runs() -> list[int]:
-    """Runs whose process is gone → `interrupted` (every page calls this first)."""
-    gone = processes.reconcile(db())
-    if gone:
-        clear_queries()
-    return gone
-
-
-# ---- formatting --------------------------------------------------------------------------------------
-def fmt_seconds(value: float | None) -> str:
-    if value is None or pd.isna(value):
-        return "–"
-    if value < 1:
-        return f"{value * 1000:.0f} ms"
-    if value < 120:
-        return f"{value:.2f} s"
-    return f"{value / 60:.1f} min" if value < 7200 else f"{value / 3600:.1f} h"
-
-
-def fmt_flops(value: float | None) -> str:
-    if value is None or pd.isna(value):
-        return "FLOPs n/a"
-    return units.fmt_flops(value)
-
-
-def fmt_params(value: int | None) -> str:
-    if not value:
-        return "– params"
-    for unit, scale in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
-        if value >= scale:
-            return f"{value / scale:.3g} {unit} params"
-    return f"{value} params"
-
-
-def fmt_gb(value: float | None) -> str:
-    if value is None or pd.isna(value):
-        return "memory n/a (CPU)"
-    return f"{value:.2f} GB peak"

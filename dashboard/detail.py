@@ -12,6 +12,7 @@ import streamlit as st
 from core.explain import explain_error
 from core.sweep import reproduce_command
 from dashboard import data, scores, tables
+from dashboard import formatting
 
 
 def show_error(where, error: BaseException | str | None) -> None:
@@ -95,13 +96,13 @@ def show_generation(url: str, generation_id: int) -> None:
             "denoising": g["denoise_s"], "VAE decode": g["decode_s"], "prior (Cascade)": g["prior_s"],
             "decoder (Cascade)": g["decoder_s"],
         }
-        flop = lambda v: None if v is None else data.fmt_flops(v)  # noqa: E731
+        flop = lambda v: None if v is None else formatting.fmt_flops(v)  # noqa: E731
         compute = {
             "peak GPU memory": None if g["peak_mem_gb"] is None else f"{g['peak_mem_gb']:.2f} GB",
             "parameters": None if g["params_total"] is None else f"{g['params_total']:,}",
             "FLOPs text encoding": flop(g["flops_text_encode"]), "FLOPs denoising": flop(g["flops_denoise"]),
             "FLOPs decode": flop(g["flops_decode"]), "FLOPs total": flop(g["flops_total"]),
-            "MACs total": None if g["macs_total"] is None else data.fmt_flops(g["macs_total"]).replace("FLOP", "MAC"),
+            "MACs total": None if g["macs_total"] is None else formatting.fmt_flops(g["macs_total"]).replace("FLOP", "MAC"),
             "achieved": None if g["tflops_per_s"] is None else f"{g['tflops_per_s']:.3g} TFLOP/s",
             "MFU": None if g["mfu"] is None else f"{g['mfu'] * 100:.1f} %",
             "first call after load": "yes (includes warm-up)" if g["first_call"] else "no",
@@ -121,7 +122,7 @@ def show_generation(url: str, generation_id: int) -> None:
     c1, c2 = st.columns([2, 3])
     with c1:
         st.markdown("**Time**")
-        table(st, tables.key_values({k: data.fmt_seconds(v) for k, v in timing.items() if v is not None}))
+        table(st, tables.key_values({k: formatting.fmt_seconds(v) for k, v in timing.items() if v is not None}))
     with c2:
         st.markdown("**Memory and compute** (FLOPs = 2 × MACs)")
         table(st, tables.key_values(compute))
@@ -162,7 +163,7 @@ def _money(g: dict, run: dict) -> None:
     if usd is not None:
         st.markdown("**Cost (estimate)**")
         table(st, tables.key_values({"USD per image (estimate)": f"${usd:.5f}",
-                                      "from": f"{data.fmt_seconds(g['total_s'])} × ${rate:g} per GPU-hour "
+                                      "from": f"{formatting.fmt_seconds(g['total_s'])} × ${rate:g} per GPU-hour "
                                               f"({run.get('gpu_name')}; IGCS_GPU_HOUR_USD sets your rate)"}))
 
 

@@ -15,6 +15,7 @@ import streamlit as st
 
 from core.explain import explain_error
 from dashboard import data, gallery_data, grid, scores, tables, url_state
+from dashboard import formatting
 
 MAX_COLUMNS = 8  # image columns drawn at once (the PNG sheet has them all)
 ROWS_PER_PAGE = 6
@@ -139,7 +140,7 @@ def _lightbox(page: grid.Grid, found: dict[int, dict[str, Any]]) -> None:
         left.error(f"{row.get('status')}: {explain_error(row.get('error'))[0]}")
     if row.get("first_call"):
         right.markdown(":orange-badge[first call] its time includes the warm-up after the model loaded")
-    values = {"time": data.fmt_seconds(row.get("total_s")), **_cell_scores(found.get(int(row["id"]))),
+    values = {"time": formatting.fmt_seconds(row.get("total_s")), **_cell_scores(found.get(int(row["id"]))),
               "model": row.get("model_key"), "prompt": row.get("prompt"), "category": row.get("category"),
               "seed": row.get("seed"), "steps": row.get("steps"), "guidance": row.get("guidance"),
               "recipe": row.get("recipe"), "weights": row.get("weights"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from core.units import fmt_flops, flop_unit
+from dashboard import formatting
 
 
 @pytest.mark.parametrize("value,text", [
@@ -22,9 +23,9 @@ def test_macs_and_units():
 
 def test_every_formatter_uses_it():
     from core.summary import Summary
-    from dashboard import chart_style, data
+    from dashboard import chart_style
 
-    assert data.fmt_flops(999_680) == "1.00 MFLOP" and data.fmt_flops(999.7e12) == "1.00 PFLOP"
+    assert formatting.fmt_flops(999_680) == "1.00 MFLOP" and formatting.fmt_flops(999.7e12) == "1.00 PFLOP"
     assert chart_style.flop_unit(999.7e12) == ("PFLOP", 1e15)
     summary = Summary()
     summary.add([{"model_key": "sd21", "status": "ok", "weights": "tiny", "width": 32, "height": 32, "steps": 2,

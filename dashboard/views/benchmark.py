@@ -21,6 +21,9 @@ from core.sweep import Sweep
 from dashboard import batch_report, data
 from dashboard.catalog_view import show_catalog
 from dashboard.chart_scores import METRIC_LABELS
+from dashboard import batches
+from dashboard import formatting
+from dashboard import model_facts
 
 REFRESH_S = 2
 LAUNCH_GUARD_S = 10  # Start batch stays off this long after a start, and until the batch's run row exists
@@ -38,7 +41,7 @@ def _launching() -> list[str]:
     less than LAUNCH_GUARD_S ago (a second click then would race the first batch for the same jobs)."""
     out = []
     for name in st.session_state.get("bench_started", []):
-        batch = data.launched_batches().get(name)
+        batch = batches.launched_batches().get(name)
         if batch is None or batch["process"].poll() is not None:
             continue
         if time.time() - batch["started"] < LAUNCH_GUARD_S or data.find_run(name) is None:
@@ -56,7 +59,7 @@ def _start(sweep) -> None:
         st.session_state["bench_message"] = ("error", f"`{starting[0]}` is still starting; nothing else was "
                                              "started.", time.time())
         return
-    proc = data.start_batch(sweep)
+    proc = batches.start_batch(sweep)
     st.session_state.setdefault("bench_started", []).append(sweep.name)
     st.session_state["bench_message"] = ("success", f"Started batch `{sweep.name}` (process {proc.pid}).", time.time())
     st.session_state["bench_command"] = " ".join(shlex.quote(a) for a in ["python", *sweep.argv()[1:]])
@@ -76,7 +79,7 @@ def _parse_seeds(text: str) -> list[int]:
 with st.container(border=True):
     st.subheader("New batch")
     c_w, c_name = st.columns([2, 1])
-    weights = c_w.radio("Weights", WEIGHTS, index=WEIGHTS.index(data.default_weights()), horizontal=True,
+    weights = c_w.radio("Weights", WEIGHTS, index=WEIGHTS.index(model_facts.default_weights()), horizontal=True,
                         key="bench_weights")
     label = c_name.text_input("Run name (optional)", key="bench_label", placeholder="e.g. sdxl-vs-flux")
     task = st.radio("Task", TASKS, horizontal=True, key="bench_task",
@@ -84,8 +87,8 @@ with st.container(border=True):
                          "data/edits, or a JSONL / folder on this machine), the models that edit")
     open_specs = [s for s in all_specs("open") if task in s.tasks]
     api_specs = [s for s in all_specs("api") if task in s.tasks]
-    labels = {s.key: data.model_label(s, weights) for s in open_specs + api_specs}
-    default_api = [s.key for s in api_specs if data.weights_here(s.key, "api")[0]]
+    labels = {s.key: model_facts.model_label(s, weights) for s in open_specs + api_specs}
+    default_api = [s.key for s in api_specs if model_facts.weights_here(s.key, "api")[0]]
     everything = [s.key for s in open_specs] + default_api
     if st.session_state.get("bench_models_task") != task:  # the model list follows the task
         st.session_state["bench_models"] = everything
@@ -106,7 +109,7 @@ with st.container(border=True):
     b1, b2, b3, _ = st.columns([1, 1.8, 1, 2.2])
     b1.button("All", key="bench_all", on_click=_choose, args=(everything,), width="stretch")
     b2.button("Available here", key="bench_available", width="stretch", on_click=_choose, args=(
-        [k for k in everything if data.weights_here(k, "api" if k in default_api else weights)[0]],))
+        [k for k in everything if model_facts.weights_here(k, "api" if k in default_api else weights)[0]],))
     b3.button("None", key="bench_none", on_click=_choose, args=([],), width="stretch")
     with st.expander("Model catalog: defaults, size, VRAM, licence, what is available here"):
         show_catalog(weights)
@@ -211,15 +214,15 @@ with st.container(border=True):
                       score=tuple(score),
                       scorer_weights=None if not score or scorer_weights == "default" else scorer_weights,
                       max_cost=float(max_cost) if max_cost is not None else None,
-                      name=data.new_batch_name(label), out=data.settings().output_dir,
+                      name=batches.new_batch_name(label), out=data.settings().output_dir,
                       executor=executor, ray_address=(ray_address.strip() or None) if executor == "ray" else None)
-        check = data.check_sweep(sweep)
+        check = batches.check_sweep(sweep)
         if check.error:
             st.error("The batch would not start; nothing was run:\n\n" + check.error)
         else:
             st.markdown(f"**{check.jobs}** job(s), **{check.pending}** to run (the others are stored already)"
                         + (f" · API estimate **{check.cost_usd:.2f} USD**" if check.cost_usd else "")
-                        + (f" · about {data.fmt_seconds(check.eta_s)} from earlier runs" if check.eta_s else ""))
+                        + (f" · about {formatting.fmt_seconds(check.eta_s)} from earlier runs" if check.eta_s else ""))
             for warning in check.warnings:
                 st.warning(warning)
     launching = _launching()
@@ -248,7 +251,7 @@ def _cancel(run_id: int, now: bool = False) -> None:
     counts, run = data.run_progress(run_id)
     if run is None:
         return
-    problem = data.cancel_batch(run, now=now)
+    problem = batches.cancel_batch(run, now=now)
     done = (f"Stopped run {run_id} now (process {run.pid} killed); it shows as interrupted." if now else
             f"Asked run {run_id} to stop (process {run.pid}): it finishes the image in progress, then stops "
             "and records itself as cancelled. “Stop now” kills it at once.")
@@ -261,7 +264,7 @@ def _resume(run_id: int) -> None:
     if not argv:
         st.session_state["bench_message"] = ("error", f"run {run_id} has no command to resume", time.time())
         return
-    proc = data.restart_batch(argv, run.name or f"run-{run_id}")
+    proc = batches.restart_batch(argv, run.name or f"run-{run_id}")
     st.session_state.setdefault("bench_started", []).append(run.name or f"run-{run_id}")
     st.session_state["bench_message"] = ("success", f"Resuming run {run_id}'s batch (process {proc.pid}): jobs "
                                          "already stored are skipped.", time.time())
@@ -274,7 +277,7 @@ def _rate(run, done: int, total: int) -> str:
         return ""
     rate = done / seconds
     eta = (total - done) / rate if total > done else 0
-    return f" · {rate:.2f} img/s · ETA {data.fmt_seconds(eta)}"
+    return f" · {rate:.2f} img/s · ETA {formatting.fmt_seconds(eta)}"
 
 
 def _run_card(run) -> None:
@@ -282,7 +285,7 @@ def _run_card(run) -> None:
     done = sum(counts.values())
     ok, failed = counts.get("ok", 0), counts.get("failed", 0) + counts.get("skipped", 0)
     total = run.jobs_total or done
-    alive = data.batch_process_alive(run)
+    alive = batches.batch_process_alive(run)
     with st.container(border=True):
         c1, c2, c3 = st.columns([2.4, 1, 1], vertical_alignment="center")  # "Stop now" whole at 1024 px
         c1.markdown(f"**Run {run.id}** · `{run.name or run.kind}` · {run.weights} weights · {run.status} · "
@@ -302,7 +305,7 @@ def _run_card(run) -> None:
         if not latest.empty:
             cols = st.columns(6)
             for col, (_, row) in zip(cols, latest.iterrows()):
-                col.image(row["image_path"], caption=f"{row['model_key']} · {data.fmt_seconds(row['total_s'])}"
+                col.image(row["image_path"], caption=f"{row['model_key']} · {formatting.fmt_seconds(row['total_s'])}"
                           + (" (first call)" if row.get("first_call") else ""),
                           width="stretch")
 
@@ -317,7 +320,7 @@ def _pending() -> list[str]:
 
 
 def _pending_card(name: str) -> None:
-    batch = data.launched_batches().get(name)
+    batch = batches.launched_batches().get(name)
     if batch is None:
         return
     code = batch["process"].poll()
@@ -325,7 +328,7 @@ def _pending_card(name: str) -> None:
         if code is None:
             st.markdown(f"**`{name}`** · starting (loading libraries, checking every request)…")
         else:
-            tail = data.log_tail(batch["log"])
+            tail = batches.log_tail(batch["log"])
             if "nothing to do" in tail or code == 0:
                 st.info(f"`{name}`: nothing to do, every job is stored already.")
             else:
@@ -338,7 +341,7 @@ def _watch() -> None:
     message = st.session_state.get("bench_message")
     if message and time.time() - message[2] < 30:  # kept for a while: the page redraws when a batch ends
         (st.success if message[0] == "success" else st.error)(message[1])
-    data.reconcile_runs()
+    batches.reconcile_runs()
     active = data.running_runs()
     pending = _pending()
     st.subheader("Running")
@@ -404,7 +407,7 @@ else:
         with st.container(border=True):
             c1, c2, c3 = st.columns([3.2, 1.5, 1], vertical_alignment="center")
             c1.markdown(f"**Run {r['id']}** · `{r['name'] or 'bench'}` · **{r['status']}** · {r['weights']} weights · "
-                        f"{int(r['ok'])} ok · {int(r['failed'])} failed · {data.fmt_seconds(r.get('seconds'))}")
+                        f"{int(r['ok'])} ok · {int(r['failed'])} failed · {formatting.fmt_seconds(r.get('seconds'))}")
             c2.markdown(f"[Rows in History](/history?run={int(r['id'])})")
             if r["status"] in ("cancelled", "interrupted"):
                 c3.button("Resume", key=f"bench_resume_{r['id']}", on_click=_resume, args=(int(r["id"]),),

@@ -18,6 +18,8 @@ from core.registry import all_specs
 from core.runner import PlanError, Progress
 from core.sweep import Prepared, Sweep, prepare
 from dashboard import data, detail, scores
+from dashboard import formatting
+from dashboard import model_facts
 
 GRID_COLUMNS = 3
 SOURCES = ["Suite item", "Upload", "From History"]
@@ -105,11 +107,11 @@ instruction = st.text_area("Instruction", key="edit_instruction", height=80,
                            placeholder="What to change, e.g. make the red circle blue")
 
 # ---- models and settings -------------------------------------------------------------------------------
-weights = st.radio("Weights", WEIGHTS, index=WEIGHTS.index(data.default_weights()), horizontal=True,
+weights = st.radio("Weights", WEIGHTS, index=WEIGHTS.index(model_facts.default_weights()), horizontal=True,
                    key="edit_weights", help="as on Generate: pretrained, random (full size, noise), tiny (CPU twins)")
 open_specs = [s for s in all_specs("open") if EDIT in s.tasks]
 api_specs = [s for s in all_specs("api") if EDIT in s.tasks]
-labels = {s.key: data.model_label(s, weights) for s in open_specs + api_specs}
+labels = {s.key: model_facts.model_label(s, weights) for s in open_specs + api_specs}
 c_open, c_api = st.columns([3, 2])
 open_keys = c_open.multiselect("Open editing models", [s.key for s in open_specs], key="edit_open_models",
                                format_func=labels.get, placeholder="Choose editing models", wrap=True,
@@ -140,9 +142,9 @@ if not ready:
 # ---- results -------------------------------------------------------------------------------------------
 def _caption(row: dict) -> str:
     usd = row.get("cost_usd")
-    parts = [f"**{row['model_key']}**", data.fmt_seconds(row.get("total_s")), data.fmt_flops(row.get("flops_total"))]
+    parts = [f"**{row['model_key']}**", formatting.fmt_seconds(row.get("total_s")), formatting.fmt_flops(row.get("flops_total"))]
     if row.get("peak_mem_gb") is not None:
-        parts.append(data.fmt_gb(row["peak_mem_gb"]))
+        parts.append(formatting.fmt_gb(row["peak_mem_gb"]))
     if usd is not None:
         parts.append(f"${usd:.3f}")
     extra = [f"{row['width']}×{row['height']}, {row.get('steps')} steps, seed {row.get('seed')}"] \

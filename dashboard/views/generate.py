@@ -18,6 +18,8 @@ from core.scoring.metrics import DEFAULT_METRICS
 from core.scoring.scorers import METRICS, SCORER_WEIGHTS
 from dashboard import data, scores
 from dashboard.catalog_view import show_catalog
+from dashboard import formatting
+from dashboard import model_facts
 
 GRID_COLUMNS = 3
 SIZE_PRESETS = [(512, 512), (768, 768), (1024, 1024), (1152, 896), (896, 1152), (1216, 832), (832, 1216),
@@ -40,7 +42,7 @@ def _presets(spec) -> list[tuple[int, int]]:
 
 def _model_settings(spec, weights: str) -> dict:
     """An expander with this model's defaults, prefilled and overridable. Returns the request fields."""
-    eff = data.effective_spec(spec, weights)
+    eff = model_facts.effective_spec(spec, weights)
     prefix = f"gen:{weights}:{spec.key}"
     with st.expander(f"{spec.key}: {eff.width}×{eff.height}, {eff.steps} steps, guidance {eff.guidance:g}"
                      if not spec.is_api else f"{spec.key}: {spec.name}"):
@@ -77,14 +79,14 @@ def _slot(model_key: str, recipe: str | None) -> str:
 
 
 def _caption(row: dict) -> str:
-    parts = [f"**{_slot(row['model_key'], row.get('recipe'))}**", data.fmt_seconds(row.get("total_s")), data.fmt_gb(row.get("peak_mem_gb")),
-             data.fmt_flops(row.get("flops_total"))]
+    parts = [f"**{_slot(row['model_key'], row.get('recipe'))}**", formatting.fmt_seconds(row.get("total_s")), formatting.fmt_gb(row.get("peak_mem_gb")),
+             formatting.fmt_flops(row.get("flops_total"))]
     if row.get("cost_usd") is not None:
         parts.append(f"${row['cost_usd']:.3f}")
     caption = " · ".join(parts)
     extra = []
     if row.get("load_s") is not None:
-        extra.append(f"loaded in {data.fmt_seconds(row['load_s'])}")
+        extra.append(f"loaded in {formatting.fmt_seconds(row['load_s'])}")
     if row.get("first_call"):
         extra.append("first call (includes warm-up)")
     if row.get("width"):
@@ -112,12 +114,12 @@ def _gallery_slots(keys: list[str]) -> dict:
 
 
 # ---- choices -----------------------------------------------------------------------------------------
-weights = st.radio("Weights", WEIGHTS, index=WEIGHTS.index(data.default_weights()), horizontal=True,
+weights = st.radio("Weights", WEIGHTS, index=WEIGHTS.index(model_facts.default_weights()), horizontal=True,
                    key="gen_weights", help=WEIGHTS_HELP)
 # text-to-image models (the editors are on the Edit page)
 open_specs = [s for s in all_specs("open") if TEXT_TO_IMAGE in s.tasks]
 api_specs = [s for s in all_specs("api") if TEXT_TO_IMAGE in s.tasks]
-labels = {s.key: data.model_label(s, weights) for s in open_specs + api_specs}
+labels = {s.key: model_facts.model_label(s, weights) for s in open_specs + api_specs}
 c_open, c_api = st.columns([3, 2])
 open_keys = c_open.multiselect("Open models", [s.key for s in open_specs], key="gen_open_models", filter_mode="prefix", wrap=True,
                                format_func=labels.get, placeholder="Choose open models",
@@ -130,7 +132,7 @@ with st.expander("Model catalog: defaults, size, VRAM, licence, what is availabl
     show_catalog(weights)
     if st.button("Ask the providers which API models my keys can use", key="gen_key_models",
                  help="calls each provider's list-models endpoint (OpenAI, Gemini) with the keys set here"):
-        st.session_state["gen_key_models_rows"] = data.key_models()
+        st.session_state["gen_key_models_rows"] = model_facts.key_models()
     if st.session_state.get("gen_key_models_rows") is not None:
         st.dataframe(st.session_state["gen_key_models_rows"], hide_index=True, width="stretch",
                      column_config={"on this key": st.column_config.CheckboxColumn("on this key")})
@@ -167,10 +169,10 @@ if selected:
         with cols[i % len(cols)]:
             overrides[spec.key] = _model_settings(spec, weights)
 
-missing = [s.key for s in selected if not data.weights_here(s.key, "api" if s.is_api else weights)[0]]
+missing = [s.key for s in selected if not model_facts.weights_here(s.key, "api" if s.is_api else weights)[0]]
 if missing:
     st.warning("Not available on this machine, expect these to fail: " + ", ".join(
-        f"{k} ({data.weights_here(k, 'api' if get_spec(k).is_api else weights)[1]})" for k in missing))
+        f"{k} ({model_facts.weights_here(k, 'api' if get_spec(k).is_api else weights)[1]})" for k in missing))
 
 c_go, c_hint = st.columns([1, 5], vertical_alignment="center")
 clicked = c_go.button("Generate", type="primary", key="gen_go", disabled=not selected or not recipes,
@@ -346,7 +348,7 @@ if not clicked and st.session_state.get("gen_results"):
 def _load(key: str) -> None:
     try:
         model = data.dev_engine(weights).load(key)
-        st.session_state["gen_dev_message"] = ("success", f"{key} loaded in {data.fmt_seconds(model.load_s)}")
+        st.session_state["gen_dev_message"] = ("success", f"{key} loaded in {formatting.fmt_seconds(model.load_s)}")
     except Exception as exc:  # noqa: BLE001 - shown to the user, the page goes on
         st.session_state["gen_dev_message"] = ("error", f"{key} did not load: {type(exc).__name__}: {exc}")
 
@@ -386,8 +388,8 @@ def _dev_panel() -> None:
     for key, model in resident.items():
         c1, c2 = st.columns([5, 1], vertical_alignment="center")
         where = model.device + (f" ({model.device_map})" if model.device_map else "")
-        c1.markdown(f"`{key}` · {where} · {data.fmt_params(model.params_total)}  \n"
-                    f"loaded in {data.fmt_seconds(model.load_s)} · {model.calls} call(s)")
+        c1.markdown(f"`{key}` · {where} · {formatting.fmt_params(model.params_total)}  \n"
+                    f"loaded in {formatting.fmt_seconds(model.load_s)} · {model.calls} call(s)")
         c2.button("", icon=":material/eject:", key=f"gen_unload_{key}", on_click=_unload, args=(key,),
                   help=f"Unload {key}")
     st.selectbox("Model to load", [s.key for s in open_specs], key="gen_load_key")

@@ -13,6 +13,8 @@ from core.errors import RequestError
 from core.explain import explain_error
 from core.scoring.scorers import METRICS, SCORER_WEIGHTS
 from dashboard import data, detail, gallery, gallery_data, scores, url_state
+from dashboard import batches
+from dashboard import formatting
 
 st.title("History")
 url = data.db_url()
@@ -150,7 +152,7 @@ def _generations(recent_runs: pd.DataFrame) -> None:
     table = frame.drop(columns=["image_path", "input_images"], errors="ignore").assign(
         setup=lambda f: [_setup(r) for r in
                          f[["width", "height", "steps", "guidance", "seed"]].itertuples(index=False)],
-        flops=lambda f: [None if pd.isna(v) else data.fmt_flops(v) for v in f["flops_total"]],
+        flops=lambda f: [None if pd.isna(v) else formatting.fmt_flops(v) for v in f["flops_total"]],
         error=lambda f: [None if not isinstance(v, str) else explain_error(v)[0] for v in f["error"]],
         usd=lambda f: f["cost_usd"].fillna(f["cost_est_usd"]),
         priced=lambda f: ["list price" if pd.notna(c) else "estimate" if pd.notna(e) else None
@@ -217,7 +219,7 @@ def _generations(recent_runs: pd.DataFrame) -> None:
         cols = st.columns(6)
         for i, (_, row) in enumerate(with_images.iterrows()):
             image = data.image_file(row["image_path"])
-            caption = f"#{row['id']} · {row['model_key']} · {data.fmt_seconds(row['total_s'])}"
+            caption = f"#{row['id']} · {row['model_key']} · {formatting.fmt_seconds(row['total_s'])}"
             cell = cols[i % 6]
             source = detail.source_thumbnail(row.get("input_images"))
             if source:  # an edit: its source above the result
@@ -355,7 +357,7 @@ def _runs() -> None:
             "USD": st.column_config.NumberColumn(format="%.4f", width=62)})
     st.caption(f"Output folder: `{row['output_dir']}`")
     allowed, why = data.delete_allowed()
-    running = row["status"] == "running" and data.batch_process_alive(row["pid"])
+    running = row["status"] == "running" and batches.batch_process_alive(row["pid"])
     if not allowed:
         st.caption(f"Deleting runs is switched off here: {why}.")
     elif st.session_state.get("hist_confirm_delete") == chosen:
@@ -373,7 +375,7 @@ def _runs() -> None:
 message = st.session_state.pop("hist_message", None)
 if message:
     getattr(st, message[0])(message[1])
-data.reconcile_runs()  # runs whose process is gone show as interrupted, not running
+batches.reconcile_runs()  # runs whose process is gone show as interrupted, not running
 # ?run=N (a link from the Benchmark page, or a shared History link) opens that run's rows.
 url_state.take("run", "hist_run", _ids)
 # Filters show only in the view they apply to; their values are kept while another view is open.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core.store import Run, add_run, bulk_add_generations, session_scope
+from dashboard import batches
 
 
 def _texts(at, kind: str) -> str:
@@ -12,7 +13,6 @@ def _texts(at, kind: str) -> str:
 
 
 def test_a_double_click_on_start_batch_starts_one_batch(page, db):
-    from dashboard import data
 
     at = page("benchmark").run()
     at.button(key="bench_none").click().run()
@@ -21,7 +21,7 @@ def test_a_double_click_on_start_batch_starts_one_batch(page, db):
     at.radio(key="bench_source").set_value("paste prompts").run()
     at.text_area(key="bench_pasted").input("a red cat")
     at.text_input(key="bench_label").input("double").run()
-    before = {id(b["process"]) for b in data.launched_batches().values()}
+    before = {id(b["process"]) for b in batches.launched_batches().values()}
     at.button(key="bench_start").click().run()
     try:
         assert not at.exception
@@ -36,7 +36,7 @@ def test_a_double_click_on_start_batch_starts_one_batch(page, db):
         assert not at.exception
         assert at.session_state["bench_started"] == ["double"]
     finally:
-        started = [b["process"] for b in data.launched_batches().values() if id(b["process"]) not in before]
+        started = [b["process"] for b in batches.launched_batches().values() if id(b["process"]) not in before]
         for proc in started:
             proc.kill()
             proc.wait(timeout=30)

@@ -7,6 +7,7 @@ from PIL import Image
 from sqlmodel import select
 
 from core.store import Generation, session_scope
+from dashboard import batches
 
 EDITORS = ["instruct-pix2pix", "flux-kontext-dev", "qwen-image-edit", "flux2-klein-4b"]
 
@@ -71,7 +72,6 @@ def test_an_edit_only_model_is_not_offered_on_generate(page):
 
 def test_benchmark_starts_an_edit_batch(page, db, tmp_path):
     """Task edit: the editors only, the edits from a JSONL, launched as `core.bench --task edit --inputs FILE`."""
-    from dashboard import data
 
     Image.new("RGB", (96, 96), (40, 40, 200)).save(tmp_path / "blue.png")
     edits = tmp_path / "edits.jsonl"
@@ -87,8 +87,8 @@ def test_benchmark_starts_an_edit_batch(page, db, tmp_path):
     at.button(key="bench_start").click().run()
     assert not at.exception, [e.value for e in at.exception]
     (name,) = at.session_state["bench_started"]
-    proc = data.launched_batches()[name]["process"]
-    argv = data.launched_batches()[name]["argv"]
+    proc = batches.launched_batches()[name]["process"]
+    argv = batches.launched_batches()[name]["argv"]
     assert argv[argv.index("--task") + 1] == "edit" and argv[argv.index("--inputs") + 1] == str(edits)
     assert proc.wait(timeout=240) == 0
     with session_scope(db) as s:

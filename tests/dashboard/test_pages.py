@@ -13,6 +13,7 @@ from sqlmodel import select
 
 from core.store import Generation, Run, session_scope
 from tests.backends import both_backends
+from dashboard import batches
 
 
 def _texts(at, kind: str = "markdown") -> str:
@@ -272,15 +273,15 @@ def test_benchmark_starts_a_detached_batch_watches_and_cancels_it(page, db):
     (name,) = at.session_state["bench_started"]
     assert name == "cancel me"  # kept as typed
     assert "cancel me" in at.session_state["bench_command"]  # the command stays visible
-    proc = data.launched_batches()[name]["process"]
+    proc = batches.launched_batches()[name]["process"]
     assert os.getpgid(proc.pid) != os.getpgid(0)  # its own session: the dashboard going away leaves it running
     try:
         run = _wait(lambda: data.find_run(name))
         assert run.jobs_total == 400 and run.status == "running" and run.pid == proc.pid
         # the store's URL travels in the environment, never on the command line (ps shows it)
-        assert "--db" not in data.launched_batches()[name]["argv"]
+        assert "--db" not in batches.launched_batches()[name]["argv"]
         # the batch records where its log is: deleting the run deletes the log too
-        assert Path(run.params["log"]) == Path(data.launched_batches()[name]["log"]).resolve()
+        assert Path(run.params["log"]) == Path(batches.launched_batches()[name]["log"]).resolve()
         _wait(lambda: data.run_progress(run.id)[0].get("ok", 0) >= 2)
         at.run()  # progress and results arriving
         _no_exception(at)
@@ -302,7 +303,7 @@ def test_benchmark_starts_a_detached_batch_watches_and_cancels_it(page, db):
     # Resume runs the same command again: the stored jobs are skipped, the rest run
     at.button(key=f"bench_resume_{run.id}").click().run()
     _no_exception(at)
-    resumed = data.launched_batches()["cancel me"]["process"]
+    resumed = batches.launched_batches()["cancel me"]["process"]
     try:
         second = _wait(lambda: (r := data.find_run("cancel me")) is not None and r.id != run.id and r)
         assert second.jobs_total == 400 - stored
@@ -705,7 +706,7 @@ def test_benchmark_starts_a_ray_batch_and_cancel_stops_it(page, db):
     at.button(key="bench_start").click().run()
     _no_exception(at)
     assert "--executor ray" in at.session_state["bench_command"]
-    proc = data.launched_batches()["on ray"]["process"]
+    proc = batches.launched_batches()["on ray"]["process"]
     try:
         run = _wait(lambda: data.find_run("on ray"))
         _wait(lambda: data.run_progress(run.id)[0].get("ok", 0) >= 1)
