@@ -17,9 +17,7 @@ count depends on the prompt, and the atlas's prompt is tokenized word by word by
 """
 from __future__ import annotations
 
-import argparse
 import logging
-import sys
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -29,14 +27,12 @@ import torch
 from PIL import Image
 
 from core.architecture import Architecture, ArchitectureUnavailable, load_architecture
-from core.errors import RequestError
 from core.families import get_family
 from core.flops import CallCount, ValuedMeta, count_call, signature
 from core.random_weights import build_random_pipeline
-from core.registry import get_spec, model_keys, resolve_models
-from core.jobs import EDIT, TASKS, TEXT_TO_IMAGE, GenerationRequest, InputImage, parse_size
-from core.settings import get_settings
-from core.store import AtlasEntry, db_url, make_engine, put_atlas_entries, session_scope
+from core.registry import get_spec, model_keys
+from core.jobs import EDIT, TEXT_TO_IMAGE, GenerationRequest, InputImage
+from core.store import AtlasEntry, put_atlas_entries, session_scope
 from core.units import fmt_flops
 
 log = logging.getLogger(__name__)
@@ -370,55 +366,3 @@ def table(results: Sequence[AtlasResult]) -> str:
 def store_results(results: Sequence[AtlasResult], db) -> int:
     with session_scope(db) as session:
         return put_atlas_entries(session=session, entries=[r.to_entry() for r in results])
-
-
-def _size(text: str) -> tuple[int, int]:
-    try:
-        return parse_size(text)
-    except RequestError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m core.bench atlas", description=__doc__.split("\n\n")[0])
-    p.add_argument("--models", default="open", help="comma-separated model keys, or open (default)")
-    p.add_argument("--size", type=_size, metavar="WxH", help="image size (default: each model's own)")
-    p.add_argument("--steps", type=int, help="denoising steps (default: each model's own)")
-    p.add_argument("--negative-prompt", help="a negative prompt, for models that take one")
-    p.add_argument("--task", choices=TASKS,
-                   help="count this task only (default: every task each model takes; an edit runs on a gray source "
-                        "image of the output size)")
-    p.add_argument("--db", type=db_url, help="database URL or SQLite path (default: IGCS_DATABASE_URL)")
-    p.add_argument("--no-store", action="store_true", help="print the table only")
-    return p
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        specs = [s for s in resolve_models(args.models) if not s.is_api]
-    except Exception as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    width, height = args.size if args.size else (None, None)
-    results = []
-    # On a terminal each row shows as soon as it is counted; into a file or a pipe the table is written once.
-    live = len(specs) > 1 and sys.stdout.isatty()
-    head, rule, footer = table([]).splitlines()
-    if live:
-        print(head, rule, sep="\n", flush=True)
-    for spec in specs:
-        negative = args.negative_prompt if spec.supports_negative else None
-        for task in _tasks(spec, args.task):
-            r = atlas_entry(spec.key, width=width, height=height, steps=args.steps, negative_prompt=negative,
-                            task=task)
-            results.append(r)
-            if live:
-                print(table([r]).splitlines()[2], flush=True)
-    print(footer if live else table(results))
-    if not args.no_store:
-        db = make_engine(args.db or get_settings().database_url)
-        n = store_results(results, db)
-        print(f"stored {n} atlas entries")
-    return 0

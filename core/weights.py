@@ -16,12 +16,8 @@ network.
 """
 from __future__ import annotations
 
-import argparse
-import json
-import sys
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 from huggingface_hub import constants as hub_constants
 
@@ -29,7 +25,7 @@ from core.families import get_family
 from core.registry import all_specs
 from core.scoring.scorers import SCORERS
 from core.scoring.sources import cached_file, fetch_command, has_weights, snapshot_folder
-from core.settings import Settings, get_settings
+from core.settings import Settings
 
 SCRIPT_FILES = (".pt", ".pth")  # single checkpoint files: present means that file is cached
 
@@ -123,25 +119,3 @@ def report(downloads: list[Download], settings: Settings) -> str:
     if not body:
         tail = ["everything is present"]
     return "\n".join(head + body + tail)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m core.bench weights", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
-    p.add_argument("--missing", action="store_true", help="only what is not present (with the commands)")
-    p.add_argument("--json", action="store_true", help="one JSON object per download")
-    p.add_argument("--kind", choices=("all", "models", "scorers"), default="all")
-    args = p.parse_args(argv)
-    settings = get_settings()
-    downloads = ((model_downloads(settings) if args.kind in ("all", "models") else [])
-                 + (scorer_downloads(settings) if args.kind in ("all", "scorers") else []))
-    shown = [d for d in downloads if d.status != "present"] if args.missing else downloads
-    if args.json:
-        print(json.dumps([asdict(d) for d in shown], indent=1))
-    else:
-        print(report(shown, settings))
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

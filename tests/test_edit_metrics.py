@@ -15,7 +15,7 @@ from core.edit_scenes import target_image
 from core.edits import load_edit_items
 from core.jobs import InputImage
 from core.scoring.backfill import ScorerSet, score_missing
-from core.scoring.cli import main as score_main
+from core.cli.score import main as score_main
 from core.scoring.edit_metrics import PSNR_CAP_DB, preservation
 from core.scoring.edit_scorers import EditPair, dino_processor
 from core.scoring.metrics import EDIT_METRICS, make_scorers, parse_metrics, task_of

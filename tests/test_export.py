@@ -7,6 +7,7 @@ import pytest
 from sqlmodel import select
 
 from core import export
+from core.cli import export as export_cli
 from core.store import Generation, Run, add_run, bulk_add_generations, session_scope
 
 
@@ -51,25 +52,25 @@ def _normal(rows):
 @pytest.mark.parametrize("suffix", ["csv", "parquet"])
 def test_generations_round_trip_equal_the_store_rows(db, db_url, filled, tmp_path, suffix):
     path = tmp_path / f"gens.{suffix}"
-    assert export.main(["generations", "--db", db_url, "--out", str(path)]) == 0
+    assert export_cli.main(["generations", "--db", db_url, "--out", str(path)]) == 0
     assert _normal(export.read(path)) == _normal(_store_rows(db))
 
 
 def test_generations_follow_the_history_filters(db, db_url, filled, tmp_path):
     path = tmp_path / "f.parquet"
     today = datetime.now(timezone.utc).date()
-    export.main(["generations", "--db", db_url, "--out", str(path), "--models", "sdxl", "--status", "ok",
+    export_cli.main(["generations", "--db", db_url, "--out", str(path), "--models", "sdxl", "--status", "ok",
                  "--prompt", "teapot 1", "--since", str(today), "--until", str(today), "--weights", "pretrained"])
     expected = _store_rows(db, Generation.model_key == "sdxl", Generation.status == "ok",
                            Generation.prompt.contains("teapot 1"))
     assert expected and _normal(export.read(path)) == _normal(expected)
-    export.main(["generations", "--db", db_url, "--out", str(path), "--run", str(filled["old"])])
+    export_cli.main(["generations", "--db", db_url, "--out", str(path), "--run", str(filled["old"])])
     assert [r["model_key"] for r in export.read(path)] == ["sd21"]
 
 
 def test_summary_is_p50_p90_per_configuration_with_the_gpu_hour_estimate(db, db_url, filled, tmp_path):
     path = tmp_path / "s.csv"
-    assert export.main(["summary", "--db", db_url, "--out", str(path), "--weights", "pretrained"]) == 0
+    assert export_cli.main(["summary", "--db", db_url, "--out", str(path), "--weights", "pretrained"]) == 0
     import pandas as pd
 
     table = pd.read_csv(path)
@@ -86,7 +87,7 @@ def test_summary_is_p50_p90_per_configuration_with_the_gpu_hour_estimate(db, db_
 
 
 def test_bad_format_names_the_field(db_url, tmp_path, capsys):
-    assert export.main(["generations", "--db", db_url, "--out", str(tmp_path / "x.xlsx")]) == 2
+    assert export_cli.main(["generations", "--db", db_url, "--out", str(tmp_path / "x.xlsx")]) == 2
     assert "--out" in capsys.readouterr().err
     with pytest.raises(SystemExit):
-        export.main(["generations", "--db", db_url, "--out", "x.csv", "--since", "yesterday"])
+        export_cli.main(["generations", "--db", db_url, "--out", "x.csv", "--since", "yesterday"])

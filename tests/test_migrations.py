@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel, func, select
 
-from core import db as db_command
+from core.cli import db as db_command
 from core.store import migrate
 from core.store import (FlopCount, Generation, Run, Score, add_generation, add_run, count_generations, delete_run,
                         get_device_peak, list_atlas_entries, make_engine, session_scope)

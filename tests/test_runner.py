@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from core.bench import parser
-from core.bench_run import sweep_from_args
+from core.cli.run import sweep_from_args
 from core.prompts import Prompt
 from core.registry import get_spec
 from core.jobs import Planned

@@ -12,7 +12,7 @@ from sqlmodel import select
 
 from core.scoring.aesthetic_mlp import WEIGHTS_FILE
 from core.scoring.backfill import ScorerSet, score_missing
-from core.scoring.cli import main as score_main
+from core.cli.score import main as score_main
 from core.scoring.compare import CompareError, compare
 from core.scoring.scorers import Scorer, UnknownMetricError, make_scorer, parse_metrics
 from core.scoring.sources import ScorerWeightsError

@@ -21,7 +21,7 @@ from transformers import CLIPModel
 
 from core.scoring import sources
 from core.scoring.backfill import ScorerSet, score_missing
-from core.scoring.cli import main as score_main
+from core.cli.score import main as score_main
 from core.scoring.hps import clip_from_open_clip
 from core.scoring.imagereward import IR_MEAN, IR_STD, imagereward_from_checkpoint
 from core.scoring.metrics import DEFAULT_METRICS, LABELS, METRICS
@@ -31,7 +31,7 @@ from core.scoring.tiny import tiny_clip, tiny_imagereward
 from core.scoring.transforms import OPENAI_MEAN, OPENAI_STD, resize_crop, resize_longest_pad
 from core.settings import get_settings
 from core.store import Generation, Run, Score, add_generation, add_run, session_scope
-from core.weights import main as weights_main
+from core.cli.weights import main as weights_main
 from dashboard.chart_scores import METRIC_LABELS as CHART_LABELS
 from tests.backends import both_backends
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from core import export, votes
+from core.cli import export as export_cli
+from core import votes
 from core.store import (
     Run,
     Score,
@@ -90,18 +91,18 @@ def test_leaderboard_carries_scores_and_cost_and_export_writes_votes_and_ratings
     assert agreement.loc["clip", "votes"] == 1 and agreement.loc["clip", "accuracy"] == 1.0  # x0 (30) beat y0 (20)
     # the CLI
     out = tmp_path / "votes.csv"
-    assert export.main(["votes", "--out", str(out), "--db", db_url, "--voter", "bob"]) == 0
+    assert export_cli.main(["votes", "--out", str(out), "--db", db_url, "--voter", "bob"]) == 0
     written = pd.read_csv(out)
     assert len(written) == 3 and set(written["voter"]) == {"bob"} and "wrote 3 votes row(s)" in capsys.readouterr().out
     assert list(written.columns) == list(votes.VOTE_FRAME_COLUMNS)
     out = tmp_path / "ratings.parquet"
-    assert export.main(["ratings", "--out", str(out), "--db", db_url, "--bootstrap", "20"]) == 0
+    assert export_cli.main(["ratings", "--out", str(out), "--db", db_url, "--bootstrap", "20"]) == 0
     ratings = pd.read_parquet(out)
     assert ratings["model_key"].iloc[0] == "x" and {"rating", "low", "high", "mean_clip", "usd_per_image"} <= set(
         ratings.columns)
-    assert export.main(["ratings", "--out", str(out), "--db", db_url, "--status", "ok"]) == 2
+    assert export_cli.main(["ratings", "--out", str(out), "--db", db_url, "--status", "ok"]) == 2
     assert "--status: not a filter of ratings" in capsys.readouterr().err
-    assert export.main(["summary", "--out", str(tmp_path / "s.csv"), "--db", db_url, "--voter", "ann"]) == 2
+    assert export_cli.main(["summary", "--out", str(tmp_path / "s.csv"), "--db", db_url, "--voter", "ann"]) == 2
     assert "--voter: not a filter of summary" in capsys.readouterr().err
-    assert export.main(["ratings", "--out", str(out), "--db", db_url, "--bootstrap", "-1"]) == 2
+    assert export_cli.main(["ratings", "--out", str(out), "--db", db_url, "--bootstrap", "-1"]) == 2
     assert "--bootstrap: -1 is not allowed" in capsys.readouterr().err

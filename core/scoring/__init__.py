@@ -10,7 +10,7 @@ the store or torchmetrics are not installed, e.g. scripts/gpu_scoring.py):
     core.scoring.edit_checks   check_edit(item, output): the synthetic suite's pixel checks
     core.scoring.compare    compare(row_a, row_b, clip=None) -> PSNR, SSIM, CLIP image cosine
     core.scoring.backfill   ScorerSet (inline scoring in a sweep), score_missing (afterwards)
-    core.scoring.cli        main(argv) of `python -m core.bench score`
+    core.cli.score        main(argv) of `python -m core.bench score`
     core.scoring.sources    where weights come from and their revision
     core.scoring.tiny       tiny twins built in code
 """

@@ -1,4 +1,4 @@
-"""`python -m core.bench db ...` (or `python -m core.db ...`): the store's schema migrations.
+"""`python -m core.bench db ...` (or `python -m core.cli.db ...`): the store's schema migrations.
 
     upgrade              migrate the store to the newest revision (every start does this too)
     current              the store's revision and the newest one
@@ -15,9 +15,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine
 from sqlalchemy.exc import DBAPIError
 
-from core.store import migrate, url as store_url
 from core.settings import get_settings
-from core.store import db_url, make_engine
+from core.store import db_url, make_engine, migrate
+from core.store import url as store_url
 
 
 def parser() -> argparse.ArgumentParser:

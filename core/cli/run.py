@@ -1,5 +1,5 @@
 """What `python -m core.bench` runs once core.bench has parsed its flags: a sweep with progress bars, and
-`--list-runs` (`--list` is core.bench_list). Kept apart from the parser so that `--help` and a bad flag never import torch, diffusers or the store.
+`--list-runs` (`--list` is core.cli.listing). Kept apart from the parser so that `--help` and a bad flag never import torch, diffusers or the store.
 """
 from __future__ import annotations
 
