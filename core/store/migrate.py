@@ -7,7 +7,7 @@ has, and upgraded in place with its rows kept. Two processes starting at once ca
 on SQLite the upgrade runs in one `BEGIN IMMEDIATE` transaction (the second process waits for the
 write lock, then finds the store at head); on PostgreSQL under a transaction-scoped advisory lock.
 
-The command line is core/db.py (`python -m core.cli.db ...`, dispatched as `python -m core.bench db ...`).
+The command line is core/cli/db.py (`python -m core.cli.db ...`, dispatched as `python -m core.bench db ...`).
 """
 from __future__ import annotations
 
