@@ -9,10 +9,11 @@ import json
 import pandas as pd
 import streamlit as st
 
+from core.errors import CaseStudyError, RequestError
 from core.explain import explain_error
+from core.runner import PlanError
 from core.sweep import reproduce_command
-from dashboard import data, scores, tables
-from dashboard import formatting
+from dashboard import data, formatting, scores, tables
 
 
 def show_error(where, error: BaseException | str | None) -> None:
@@ -44,6 +45,16 @@ def _edit_this(generation_id: int) -> None:
     st.session_state["edit_from_generation"] = generation_id
     st.session_state["edit_source_kind"] = "From History"
     st.session_state["edit_history_id"] = generation_id
+
+
+def show_refusal(where, exc: CaseStudyError) -> None:
+    """A request refused before anything ran: every bad field of every model (PlanError), or the one reason."""
+    if isinstance(exc, PlanError):
+        where.error("Nothing was run; fix these first:\n\n" + "\n".join(
+            f"- **{key}** · " + (f"`{e.field}` = {e.value!r}: {e.allowed}" if isinstance(e, RequestError) else str(e))
+            for key, errs in exc.errors.items() for e in errs))
+    else:
+        where.error(f"Nothing was run: {exc}")
 
 
 def show_generation(url: str, generation_id: int) -> None:

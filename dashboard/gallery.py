@@ -14,8 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from core.explain import explain_error
-from dashboard import data, gallery_data, grid, scores, tables, url_state
-from dashboard import formatting
+from dashboard import data, formatting, gallery_data, grid, scores, tables, url_state
 
 MAX_COLUMNS = 8  # image columns drawn at once (the PNG sheet has them all)
 ROWS_PER_PAGE = 6

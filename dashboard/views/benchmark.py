@@ -18,12 +18,9 @@ from core.recipes import RECIPES
 from core.registry import all_specs
 from core.scoring.scorers import METRICS, SCORER_WEIGHTS
 from core.sweep import Sweep
-from dashboard import batch_report, data
+from dashboard import batch_report, batches, data, formatting, model_facts
 from dashboard.catalog_view import show_catalog
 from dashboard.chart_scores import METRIC_LABELS
-from dashboard import batches
-from dashboard import formatting
-from dashboard import model_facts
 
 REFRESH_S = 2
 LAUNCH_GUARD_S = 10  # Start batch stays off this long after a start, and until the batch's run row exists

@@ -11,15 +11,13 @@ import streamlit as st
 from PIL import Image
 
 from core.edits import EDITS_DIR, EditItemsError, load_edit_items
-from core.errors import CaseStudyError, RequestError
+from core.errors import CaseStudyError
 from core.jobs import EDIT, MAX_SEED
 from core.loading import WEIGHTS
 from core.registry import all_specs
-from core.runner import PlanError, Progress
+from core.runner import Progress
 from core.sweep import Prepared, Sweep, prepare
-from dashboard import data, detail, scores
-from dashboard import formatting
-from dashboard import model_facts
+from dashboard import data, detail, formatting, model_facts, scores
 
 GRID_COLUMNS = 3
 SOURCES = ["Suite item", "Upload", "From History"]
@@ -228,12 +226,8 @@ if clicked:
     engine = data.dev_engine(weights)
     try:
         prepared = _prepare(engine)
-    except PlanError as exc:
-        st.error("Nothing was run; fix these first:\n\n" + "\n".join(
-            f"- **{key}** · " + (f"`{e.field}` = {e.value!r}: {e.allowed}" if isinstance(e, RequestError) else str(e))
-            for key, errs in exc.errors.items() for e in errs))
-    except CaseStudyError as exc:
-        st.error(f"Nothing was run: {exc}")
+    except CaseStudyError as exc:  # every bad field of every model (PlanError), or why the run cannot start
+        detail.show_refusal(st, exc)
     else:
         st.subheader("Before and after")
         skipped = [f"{k} ({why})" for p in prepared for k, why in p.skipped_models.items()]

@@ -6,20 +6,18 @@ import random
 import streamlit as st
 
 from core import providers
-from core.errors import CaseStudyError, RequestError, StoreError
+from core.errors import CaseStudyError, StoreError
 from core.environment import gpus
 from core.loading import WEIGHTS
 from core.recipes import RECIPES
 from core.registry import all_specs, get_spec
 from core.jobs import MAX_SEED, TEXT_TO_IMAGE
-from core.runner import PlanError, Progress
+from core.runner import Progress
 from core.sweep import Prepared, Sweep, prepare
 from core.scoring.metrics import DEFAULT_METRICS
 from core.scoring.scorers import METRICS, SCORER_WEIGHTS
-from dashboard import data, scores
+from dashboard import data, detail, formatting, model_facts, scores
 from dashboard.catalog_view import show_catalog
-from dashboard import formatting
-from dashboard import model_facts
 
 GRID_COLUMNS = 3
 SIZE_PRESETS = [(512, 512), (768, 768), (1024, 1024), (1152, 896), (896, 1152), (1216, 832), (832, 1216),
@@ -310,12 +308,8 @@ if clicked:
     engine = data.dev_engine(weights)
     try:
         prepared, skipped = _prepare(engine)
-    except PlanError as exc:
-        st.error("Nothing was run; fix these first:\n\n" + "\n".join(
-            f"- **{key}** · " + (f"`{e.field}` = {e.value!r}: {e.allowed}" if isinstance(e, RequestError) else str(e))
-            for key, errs in exc.errors.items() for e in errs))
-    except CaseStudyError as exc:
-        st.error(f"Nothing was run: {exc}")
+    except CaseStudyError as exc:  # every bad field of every model (PlanError), or why the run cannot start
+        detail.show_refusal(st, exc)
     else:
         st.subheader("Results")
         if skipped:

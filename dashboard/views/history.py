@@ -12,9 +12,7 @@ import streamlit as st
 from core.errors import RequestError
 from core.explain import explain_error
 from core.scoring.scorers import METRICS, SCORER_WEIGHTS
-from dashboard import data, detail, gallery, gallery_data, scores, url_state
-from dashboard import batches
-from dashboard import formatting
+from dashboard import batches, data, detail, formatting, gallery, gallery_data, scores, url_state
 
 st.title("History")
 url = data.db_url()
