@@ -136,7 +136,7 @@ def test_cli_prints_the_table_once_into_a_file(db_url, tmp_path):
 
 @both_backends
 def test_cli_prints_and_stores_the_atlas(db_url, capsys):
-    from core.bench import main
+    from core.cli.bench import main
     from core.store import atlas_rows, make_engine, session_scope
 
     assert main(["atlas", "--models", "sdxl,flux-dev", "--steps", "2", "--db", db_url]) == 0

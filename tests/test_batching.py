@@ -4,7 +4,7 @@ import sqlite3
 import numpy as np
 import pytest
 
-from core.bench import main
+from core.cli.bench import main
 from core.jobs import GenerationRequest
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from core.bench import main
+from core.cli.bench import main
 from core.registry import OPEN_MODELS
 
 REPO = Path(__file__).resolve().parent.parent

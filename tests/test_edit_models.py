@@ -10,7 +10,7 @@ import torch
 from PIL import Image, ImageDraw
 from sqlmodel import select
 
-from core.bench import main
+from core.cli.bench import main
 from core.edits import EditItemsError, load_edit_items
 from core.errors import CaseStudyError, RequestError
 from core.families import get_family

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from core.bench import main
+from core.cli.bench import main
 
 
 def _listing(capsys) -> str:

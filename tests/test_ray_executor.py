@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 from sqlmodel import select
 
-from core.bench import main
+from core.cli.bench import main
 from core.executors.ray_executor import RayExecutor, runtime_env
 from core.runner import Progress
 from core.settings import get_settings

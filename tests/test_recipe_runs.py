@@ -83,7 +83,7 @@ def test_recipe_errors_are_plan_errors_before_anything_loads(engine):
 
 
 def test_the_cli_refuses_an_unknown_recipe_with_a_suggestion(capsys):
-    from core.bench import main
+    from core.cli.bench import main
 
     with pytest.raises(SystemExit) as exit_:
         main(["--models", "flux-dev", "--weights", "tiny", "--prompt", "a cat", "--recipe", "eager,compil"])

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import inspect, text
 
 from core.store import migrate
-from core.bench import main
+from core.cli.bench import main
 from core.errors import RequestError
 from core.run_notes import clean_name, clean_notes, clean_tags, run_label
 from core.store import (Generation, Run, add_generation, add_run, annotate_run, count_generations, count_runs,

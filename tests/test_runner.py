@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core.bench import parser
+from core.cli.bench import parser
 from core.cli.run import sweep_from_args
 from core.prompts import Prompt
 from core.registry import get_spec
@@ -119,7 +119,7 @@ def test_prepare_refuses_tiny_twins_at_real_sizes_unless_asked(tmp_path):
 
 
 def test_a_tiny_sweep_with_score_stores_scores_for_every_ok_image(tmp_path):
-    from core.bench import main
+    from core.cli.bench import main
     from core.store import Score, make_engine
 
     db = tmp_path / "r.db"

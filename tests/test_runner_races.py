@@ -63,7 +63,7 @@ def test_a_row_the_store_refuses_stops_the_run_with_one_line(tiny_engine, db, ou
 
 
 def test_the_cli_prints_the_refused_row_in_one_line(monkeypatch, tmp_path, capsys):
-    from core.bench import main
+    from core.cli.bench import main
     _odd_profiles(monkeypatch)
     rc = main(["--models", "sd21", "--weights", "tiny", "--prompt", "a cat", "--steps", "2", "--no-progress",
                "--db", str(tmp_path / "x.db"), "--out", str(tmp_path / "out")])

@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parent.parent
 HEAVY = ("torch", "diffusers", "transformers", "ray", "torchao", "google.genai", "openai")
 PROBE = """
 import json, sys
-from core.bench import main
+from core.cli.bench import main
 try:
     code = main(sys.argv[1:])
 except SystemExit as exc:

@@ -204,7 +204,7 @@ def test_seeds_and_parameter_counts_hold_64_bit_values(db):
 def test_a_database_password_never_reaches_the_store_the_outputs_or_the_summary(db_url, tmp_path, capsys):
     from sqlalchemy import MetaData
 
-    from core.bench import main
+    from core.cli.bench import main
 
     url = db_url.replace("postgres@", "postgres:s3cret-pw@")  # the test server trusts local users: any password
     out = tmp_path / "out"

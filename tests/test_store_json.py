@@ -6,7 +6,7 @@ import math
 
 from sqlalchemy import text
 
-from core.bench import main
+from core.cli.bench import main
 from core.store.json_column import decode, encode
 from core.registry import OPEN_MODELS
 from core.store import AtlasEntry, Generation, Run, add_generation, add_run, put_atlas_entries, session_scope

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.bench import main
+from core.cli.bench import main
 
 DOWN = "postgresql+psycopg://u:secret@127.0.0.1:5999/x"
 MYSQL = "mysql://x/y"

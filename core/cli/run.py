@@ -15,7 +15,7 @@ from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from core import processes
-from core.bench import parser
+from core.cli.bench import parser
 from core.errors import CaseStudyError, StoreError
 from core.generation import Outcome
 from core.jobs import EDIT, TEXT_TO_IMAGE, Job

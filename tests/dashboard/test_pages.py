@@ -118,7 +118,7 @@ def test_generate_two_tiny_models_writes_rows_and_files(page, db):
 
 
 def test_generate_page_and_cli_store_the_same_job_keys(page, db, db_url, tmp_path):
-    from core.bench import main
+    from core.cli.bench import main
 
     at = page("generate").run()
     at.multiselect(key="gen_open_models").set_value(["sd21", "flux-dev"]).run()

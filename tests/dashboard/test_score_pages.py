@@ -137,7 +137,7 @@ def test_charts_quality_section_with_tiny_scores(page, db, seeded):
 
 # ---- compare -----------------------------------------------------------------------------------------------
 def test_compare_two_tiny_runs_and_two_models(page, db, db_url, tmp_path, monkeypatch):
-    from core.bench import main
+    from core.cli.bench import main
 
     monkeypatch.setenv("IGCS_OUTPUT_DIR", str(tmp_path / "out"))
     common = ["--weights", "tiny", "--prompt", "a red cat", "--prompt", "a blue dog", "--seeds", "0", "--score",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from core.bench import main
+from core.cli.bench import main
 from core.outputs import read_png_params
 
 FAST_ENV = {"IGCS_API_TIMEOUT_S": "5", "IGCS_API_DEADLINE_S": "20", "IGCS_API_BACKOFF_S": "0.01",

@@ -74,7 +74,7 @@ def test_available_models_without_a_list_call_or_keys(make_settings):
 
 
 def test_cli_list_says_which_models_this_key_can_use(openai_fake, monkeypatch, capsys):
-    from core.bench import main
+    from core.cli.bench import main
     from core.settings import get_settings
 
     monkeypatch.setenv("OPENAI_API_KEY", openai_fake.api_key)
