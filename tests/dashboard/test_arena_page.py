@@ -59,7 +59,9 @@ def test_arena_votes_reveal_names_and_fill_the_leaderboard(page, db, seeded):
     assert agreement.loc["CLIPScore (tiny scorer)", "votes scored"] == 5  # both-bad left out
     assert len(at.get("plotly_chart")) == 2
     # Charts: the arena rating is one more quality axis
-    charts = page("charts", timeout=120).run()
+    charts = page("charts", timeout=120)
+    charts.query_params["charts_section"] = "Quality"
+    charts.run()
     charts.selectbox(key="charts_weights").set_value("tiny").run()
     charts.toggle(key="charts_tiny_scores").set_value(True).run()
     assert "arena" in charts.selectbox(key="charts_metric").options[-1].lower()
