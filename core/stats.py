@@ -35,7 +35,12 @@ def percentile(values: Sequence[float], q: float) -> float | None:
 # ---- configurations ------------------------------------------------------------------------------
 def with_config(frame: pd.DataFrame) -> pd.DataFrame:
     """The frame with `config` (a label, unique per model among the frame's configurations), `config_key` (every axis)
-    and `base_key` (every axis but the recipe: what a speedup compares across)."""
+    and `base_key` (every axis but the recipe: what a speedup compares across). A frame that has them already (the
+    Charts page computes them once per read) is returned as it is; `fresh()` drops them after an axis is changed."""
+    if set(CONFIG_ADDED) <= set(frame.columns):
+        if frame["config_key"].notna().all():
+            return frame
+        frame = fresh(frame)  # rows joined from elsewhere (pre-aggregated prices): label them all again
     out = frame.copy()
     if out.empty:
         return out.assign(config=pd.Series(dtype=object), config_key=pd.Series(dtype=object),
@@ -45,10 +50,8 @@ def with_config(frame: pd.DataFrame) -> pd.DataFrame:
         if column not in out.columns:
             continue
         values = out[column]
-        if column == "extra":
-            values = values.map(options_text)
-        elif column == "input_images":
-            values = values.map(inputs_text)
+        if column in ("extra", "input_images"):
+            values = _each_distinct(values, options_text if column == "extra" else inputs_text)
         axes[column] = values.astype(object).where(values.notna(), None)
     codes = axes.groupby(list(axes.columns), sort=False, dropna=False).ngroup().to_numpy()
     firsts = axes.groupby(codes, sort=False).head(1)
@@ -58,6 +61,23 @@ def with_config(frame: pd.DataFrame) -> pd.DataFrame:
     out["config_key"] = np.array([c.key() for c in configs], dtype=object)[codes]
     out["base_key"] = np.array([c.without("recipe").key() for c in configs], dtype=object)[codes]
     return out
+
+
+CONFIG_ADDED = ("config", "config_key", "base_key")
+
+
+def fresh(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame without the configuration columns `with_config` adds (after an axis column was changed)."""
+    return frame.drop(columns=[c for c in CONFIG_ADDED if c in frame.columns])
+
+
+def _each_distinct(values: pd.Series, fn) -> pd.Series:
+    """`fn` of each value, computed once per distinct value where the values are hashable (the store's JSON text)."""
+    try:
+        codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    except TypeError:  # decoded JSON (dicts, lists): not hashable
+        return values.map(fn)
+    return pd.Series(np.array([fn(u) for u in uniques], dtype=object)[codes], index=values.index)
 
 
 def ok(frame: pd.DataFrame | None) -> pd.DataFrame:
@@ -210,7 +230,7 @@ def speedups(frame: pd.DataFrame | None) -> pd.DataFrame:
     for column in ("psnr_db", "ssim", "compile_s"):
         if column not in data.columns:
             data[column] = np.nan
-    base = with_config(data.assign(recipe=EAGER))  # the label and key of each row's configuration without its recipe
+    base = with_config(fresh(data).assign(recipe=EAGER))  # the label and key of each row's configuration without its recipe
     data = data.assign(config=base["config"].to_numpy(), base_key=base["config_key"].to_numpy())
     keys = ["run_id", "model_key", "base_key", "config", "recipe"]
     g = data.groupby(keys, sort=False)

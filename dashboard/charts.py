@@ -275,7 +275,7 @@ def _scaling(df: pd.DataFrame, x: str, title: str, x_title: str, empty: str, log
         return empty_figure(title, empty)
     # One line per model × every other axis of the configuration (the axis on x left out of its label).
     held_out = ("width", "height") if x == "megapixels" else (x,)
-    data = data.assign(_line=stats.with_config(data.assign(**{c: None for c in held_out}))["config"].to_numpy())
+    data = data.assign(_line=stats.with_config(stats.fresh(data).assign(**{c: None for c in held_out}))["config"].to_numpy())
     keys = ["model_key", "_line"]
     grouped = data.groupby(keys + [x], dropna=False)["total_s"]
     points = grouped.agg(p50="median", n="size")

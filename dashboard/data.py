@@ -333,7 +333,7 @@ def _chart_rows(engine, weights: str | None, run_ids: tuple[int, ...], models: t
                                        run_ids=list(run_ids) or None, model_keys=list(models) or None, status="ok")
         frame = _frame_from_tuples(rows, columns)
         gpus = store.run_gpu_names(session=s, run_ids=frame["run_id"].dropna().astype(int).unique().tolist())
-    return pricing.with_cost_estimate(frame, gpus, settings().gpu_hour_usd)
+    return stats.with_config(pricing.with_cost_estimate(frame, gpus, settings().gpu_hour_usd))
 
 
 def _api_prices(engine, run_ids: tuple[int, ...], models: tuple[str, ...]) -> pd.DataFrame:

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, Iterable, Iterator, Sequence
 
 from sqlalchemy import (
+    Text,
     MetaData,
     String,
     Table,
@@ -21,7 +22,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, SQLModel, delete, select
 
 from core import run_notes
-from core.store.json_column import is_json
+from core.store.json_column import StoreJSON, is_json
 from core.store.tables import (
     AtlasEntry,
     DevicePeak,
@@ -434,8 +435,13 @@ def generation_tuples(*, session: Session, columns: Sequence[str], limit: int = 
                       weights: str | None = None, run_ids: Sequence[int] | None = None,
                       **filters) -> list[tuple]:
     """The named columns of the filtered generations as plain tuples, in no particular order: the fastest way
-    to many rows (charts and summaries build a DataFrame from them)."""
+    to many rows (charts and summaries build a DataFrame from them). JSON columns come as their stored JSON text,
+    not decoded (core.jobs.Configuration reads either; decoding 100k small objects is most of a chart's read)."""
+    table = Generation.__table__
     stmt = _columns_stmt(columns, weights=weights, run_ids=run_ids, **filters).limit(limit)
+    raw = [cast(table.columns[c], Text) if isinstance(table.columns[c].type, StoreJSON) else table.columns[c]
+           for c in columns]
+    stmt = stmt.with_only_columns(*raw, maintain_column_froms=True)
     return [tuple(row) for row in session.execute(stmt)]
 
 

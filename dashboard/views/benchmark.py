@@ -414,9 +414,8 @@ else:
             if int(r["ok"]):
                 if i == 0:  # the newest batch's result stays in view
                     _result(r)
-                else:
-                    with st.expander("Result: p50/p90 per configuration, images/s, scores"):
-                        _result(r)
+                elif st.toggle("Result: p50/p90 per configuration, images/s, scores", key=f"bench_result_{r['id']}"):
+                    _result(r)  # older batches' results are read only when asked: the page opens fast on a big store
 if st.button("Refresh", key="bench_refresh"):
     data.clear_queries()
     st.rerun()
