@@ -39,7 +39,7 @@ from core.scoring.hps import VIT_H14
 from core.scoring.imagereward import TEXT as IR_TEXT
 from core.scoring.imagereward import VISION as IR_VISION
 from core.scoring.scorers import make_scorer
-from core.scoring.tiny import PilImageProcessor, tiny_bert_tokenizer, tiny_clip_tokenizer, tiny_qwen_tokenizer
+from core.scoring.tiny import pil_image_processor, tiny_bert_tokenizer, tiny_clip_tokenizer, tiny_qwen_tokenizer
 from core.scoring.vqascore import MAX_PIXELS, MIN_PIXELS, QWEN25_VL_7B
 
 # openai/clip-vit-large-patch14 (CLIPScore; the aesthetic predictor's vision tower)
@@ -66,7 +66,7 @@ DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch
 
 def _processor() -> CLIPProcessor:
     # CLIP's 224 px preprocessing; the word-level tokenizer stands in for CLIP's BPE (ids < 49,408, ~20 tokens).
-    images = PilImageProcessor(size={"shortest_edge": 224}, crop_size={"height": 224, "width": 224})
+    images = pil_image_processor()(size={"shortest_edge": 224}, crop_size={"height": 224, "width": 224})
     return CLIPProcessor(image_processor=images, tokenizer=tiny_clip_tokenizer())
 
 

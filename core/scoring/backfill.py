@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
-import torch
 from PIL import Image
 from sqlalchemy.engine import Engine
 
@@ -28,10 +27,13 @@ from core.scoring.metrics import make_scorers, parse_metrics
 from core.scoring.scorers import SCORER_WEIGHTS, Scorer
 from core.settings import Settings
 from core.store import Generation, Score, add_scores, generations_missing_score, session_scope
+from core.lazy import lazy_module
+
+torch = lazy_module("torch")
 
 log = logging.getLogger(__name__)
 
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+DTYPES = ("float32", "bfloat16", "float16")  # torch dtypes by name (torch loads with the first scorer)
 AUTO = "auto"
 WEIGHT_CHOICES: tuple[str, ...] = (AUTO, *SCORER_WEIGHTS)
 
@@ -88,7 +90,7 @@ class ScorerSet:
             raise ValueError(f"scorer weights: {weights!r} is not allowed; choose one of {', '.join(WEIGHT_CHOICES)}")
         self.metrics = parse_metrics(metrics)
         self.device = resolve_device(device)
-        self.dtype = DTYPES[dtype] if self.device != "cpu" else torch.float32  # half precision on CPU: slow, partial
+        self.dtype = getattr(torch, dtype) if self.device != "cpu" else torch.float32  # half precision on CPU: slow, partial
         self.weights = weights
         modes = SCORER_WEIGHTS if weights == AUTO else (weights,)
         # Checked now, before any model loads (a GPU-only scorer's pretrained weights on the CPU: when asked for

@@ -8,13 +8,15 @@ import hashlib
 from abc import ABC, abstractmethod
 from typing import ClassVar, Sequence
 
-import torch
 from PIL import Image
-from torch import nn
 
 from core.errors import CaseStudyError
 from core.scoring.sources import HubFiles
 from core.settings import Settings, get_settings
+from core.lazy import lazy_module
+
+torch = lazy_module("torch")
+nn = lazy_module("torch.nn")
 
 SCORER_WEIGHTS: tuple[str, ...] = ("pretrained", "tiny")
 
@@ -91,8 +93,9 @@ class Scorer(ABC):
             raise ValueError(f"metrics: {self.metric!r} with pretrained weights needs a CUDA device (a multi-GB "
                              f"model), not {device!r}; use --device cuda, or --scorer-weights tiny for its tiny twin")
 
-    def load(self, device: str = "cpu", dtype: torch.dtype = torch.float32) -> "Scorer":
-        """Build (tiny) or read (pretrained) the weights once, then place them on `device` in `dtype`."""
+    def load(self, device: str = "cpu", dtype: torch.dtype | None = None) -> "Scorer":
+        """Build (tiny) or read (pretrained) the weights once, then place them on `device` in `dtype` (float32)."""
+        dtype = torch.float32 if dtype is None else dtype
         self.check_device(device)
         if not self.loaded:
             if self.weights == "tiny":

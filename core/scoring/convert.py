@@ -6,17 +6,18 @@ weights are renamed, and fused attention projections split, rather than the auth
 is exact: every source tensor lands once, every target tensor is filled (`strict` loading checks it).
 """
 from __future__ import annotations
+from core.lazy import lazy_module
 
-import torch
-
-Tensor = torch.Tensor
+torch = lazy_module("torch")
 
 
-def _strip(state: dict[str, Tensor], prefix: str) -> dict[str, Tensor]:
+
+
+def _strip(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
     return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
 
 
-def _open_clip_tower(state: dict[str, Tensor], src: str, dst: str, layers: int) -> dict[str, Tensor]:
+def _open_clip_tower(state: dict[str, torch.Tensor], src: str, dst: str, layers: int) -> dict[str, torch.Tensor]:
     out = {}
     for i in range(layers):
         s, d = f"{src}transformer.resblocks.{i}.", f"{dst}encoder.layers.{i}."
@@ -34,7 +35,7 @@ def _open_clip_tower(state: dict[str, Tensor], src: str, dst: str, layers: int) 
     return out
 
 
-def open_clip_to_hf(state: dict[str, Tensor], *, vision_layers: int, text_layers: int) -> dict[str, Tensor]:
+def open_clip_to_hf(state: dict[str, torch.Tensor], *, vision_layers: int, text_layers: int) -> dict[str, torch.Tensor]:
     """An open_clip ViT CLIP state dict (`visual.*`, `transformer.*`, ...) as a transformers CLIPModel state dict."""
     state = _strip(state, "module.") if all(k.startswith("module.") for k in state) else state
     out = {
@@ -58,7 +59,7 @@ def open_clip_to_hf(state: dict[str, Tensor], *, vision_layers: int, text_layers
     return out
 
 
-def blip_vision_to_hf(state: dict[str, Tensor], *, layers: int) -> dict[str, Tensor]:
+def blip_vision_to_hf(state: dict[str, torch.Tensor], *, layers: int) -> dict[str, torch.Tensor]:
     """BLIP's `VisionTransformer` (timm layout) as a transformers BlipVisionModel state dict."""
     out = {
         "embeddings.class_embedding": state["cls_token"],
@@ -77,13 +78,13 @@ def blip_vision_to_hf(state: dict[str, Tensor], *, layers: int) -> dict[str, Ten
     return out
 
 
-def blip_text_to_hf(state: dict[str, Tensor]) -> dict[str, Tensor]:
+def blip_text_to_hf(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """BLIP's `med.BertModel` (no pooler): transformers' BlipTextModel is its port, with the same names; the
     position-id buffer is left out (transformers rebuilds it)."""
     return {k: v for k, v in state.items() if not k.endswith("position_ids")}
 
 
-def imagereward_parts(state: dict[str, Tensor], *, vision_layers: int) -> tuple[dict, dict, dict]:
+def imagereward_parts(state: dict[str, torch.Tensor], *, vision_layers: int) -> tuple[dict, dict, dict]:
     """ImageReward.pt -> (BlipVisionModel, BlipTextModel, reward MLP) state dicts."""
     return (blip_vision_to_hf(_strip(state, "blip.visual_encoder."), layers=vision_layers),
             blip_text_to_hf(_strip(state, "blip.text_encoder.")),

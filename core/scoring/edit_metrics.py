@@ -23,9 +23,11 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
-import torch
 from PIL import Image
-from torchmetrics.functional.image import structural_similarity_index_measure
+from core.lazy import lazy_module
+
+torch = lazy_module("torch")
+_torchmetrics_functional_image = lazy_module("torchmetrics.functional.image")
 
 Box = tuple[int, int, int, int]
 PSNR_CAP_DB = 100.0  # identical pixels: the MSE is 0 and PSNR infinite; stored as this
@@ -75,7 +77,7 @@ def preservation(output: Image.Image, source: Image.Image, regions: Sequence[Seq
         return Preservation(psnr_db=psnr, ssim=None, l1=l1, outside_share=share)
     x = torch.from_numpy(out).permute(2, 0, 1)[None]  # float32: the float64 value to about 1e-6
     y = torch.from_numpy(src).permute(2, 0, 1)[None]
-    _, full = structural_similarity_index_measure(x, y, data_range=1.0, kernel_size=SSIM_KERNEL,
+    _, full = _torchmetrics_functional_image.structural_similarity_index_measure(x, y, data_range=1.0, kernel_size=SSIM_KERNEL,
                                                   return_full_image=True)
     # The map torchmetrics averages (reflect-padded edges), less the pixels whose window reaches into a region.
     pad = (SSIM_KERNEL - 1) // 2

@@ -21,9 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Sequence
 
-import torch
 from PIL import Image
-from transformers import ViTModel
 
 from core.edits import EditIndex, EditItem
 from core.scoring.edit_checks import check_edit
@@ -31,8 +29,12 @@ from core.scoring.edit_metrics import (clip_directional_similarity, clip_image_s
                                        preservation)
 from core.scoring.scorers import CLIP_L14, ClipScorer, Scorer
 from core.scoring.sources import resolve
-from core.scoring.tiny import TINY_IMAGE, PilImageProcessor, tiny_dino
+from core.scoring.tiny import TINY_IMAGE, pil_image_processor, tiny_dino
 from core.settings import Settings
+from core.lazy import lazy_module
+
+torch = lazy_module("torch")
+transformers = lazy_module("transformers")
 
 EXACT_REVISION = "edit-metrics-1"  # bump when a pixel metric's definition changes
 CHECK_REVISION = "edit-checks-1"  # bump when a check's parts or limits change
@@ -172,7 +174,8 @@ class ClipEditScorer(EditScorer):
     def scorer_id(self, value: str | None) -> None:  # the CLIP scorer's id is the one that counts
         pass
 
-    def load(self, device: str = "cpu", dtype: torch.dtype = torch.float32) -> "Scorer":
+    def load(self, device: str = "cpu", dtype: torch.dtype | None = None) -> "Scorer":
+        dtype = torch.float32 if dtype is None else dtype
         self.clip.load(device, dtype)
         self.weights_revision = self.clip.weights_revision
         self.device, self.dtype = device, dtype
@@ -247,12 +250,12 @@ class DinoScorer(EditScorer):
     """DINO similarity: cos of the DINO ViT-S/16 CLS embeddings (after the final LayerNorm, what the torch.hub
     `dino_vits16` model returns) of the output and the source, with MagicBrush's transform: bicubic resize of the
     shortest edge to 256, centre crop 224, ImageNet mean and std. Weights: facebook/dino-vits16 (transformers'
-    ViTModel of the authors' checkpoint) or `<IGCS_MODELS_DIR>/dino`."""
+    transformers.ViTModel of the authors' checkpoint) or `<IGCS_MODELS_DIR>/dino`."""
 
     metric, label = "dino", "DINO (ViT-S/16) similarity to the source"
     hub_id = DINO_VITS16
-    model: ViTModel
-    processor: PilImageProcessor
+    model: transformers.ViTModel
+    processor: transformers.CLIPImageProcessor
 
     def _modules(self) -> list:
         return [self.model]
@@ -263,7 +266,7 @@ class DinoScorer(EditScorer):
 
     def _load_pretrained(self) -> tuple[str, str]:
         source = resolve(self.metric, self.hub_id, settings=self.settings)
-        self.model = ViTModel.from_pretrained(source.path, add_pooling_layer=False, **source.load_kwargs)
+        self.model = transformers.ViTModel.from_pretrained(source.path, add_pooling_layer=False, **source.load_kwargs)
         self.processor = dino_processor(224)
         return source.scorer_id, source.revision
 
@@ -283,9 +286,9 @@ class DinoScorer(EditScorer):
         return (out * src).sum(-1).cpu().tolist()
 
 
-def dino_processor(crop: int) -> PilImageProcessor:
+def dino_processor(crop: int) -> transformers.CLIPImageProcessor:
     """MagicBrush's DINO transform: shortest edge to crop x 256/224 (bicubic), centre crop, ImageNet mean/std."""
-    return PilImageProcessor(size={"shortest_edge": round(crop * 256 / 224)}, crop_size={"height": crop, "width": crop},
+    return pil_image_processor()(size={"shortest_edge": round(crop * 256 / 224)}, crop_size={"height": crop, "width": crop},
                              resample=Image.BICUBIC, image_mean=IMAGENET_MEAN, image_std=IMAGENET_STD,
                              do_convert_rgb=True)
 

@@ -20,16 +20,18 @@ package is not a dependency here (scripts/parity_scorers.py checks this code aga
 """
 from __future__ import annotations
 
-import torch
-from torch import nn
-from transformers import AutoTokenizer, CLIPConfig, CLIPModel, PreTrainedTokenizerBase
-from transformers.initialization import no_init_weights
 
 from core.scoring.base import Scorer, l2_normalized, projected
 from core.scoring.convert import open_clip_to_hf
 from core.scoring.sources import HubFiles, folder_revision, hub_file, load_error, local_folder, resolve
 from core.scoring.tiny import tiny_clip
 from core.scoring.transforms import resize_longest_pad
+from core.lazy import lazy_module
+
+torch = lazy_module("torch")
+nn = lazy_module("torch.nn")
+transformers = lazy_module("transformers")
+_transformers_initialization = lazy_module("transformers.initialization")
 
 HPS_REPO = "xswu/HPSv2"
 HPS_FILE = "HPS_v2.1_compressed.pt"
@@ -52,10 +54,10 @@ def load_checkpoint(path: str) -> dict[str, torch.Tensor]:
     return state.get("state_dict", state) if isinstance(state, dict) else state
 
 
-def clip_from_open_clip(state: dict[str, torch.Tensor], config: CLIPConfig) -> CLIPModel:
-    """A CLIPModel of `config` holding an open_clip state dict (every tensor checked: strict)."""
-    with no_init_weights():
-        model = CLIPModel(config)
+def clip_from_open_clip(state: dict[str, torch.Tensor], config: transformers.CLIPConfig) -> transformers.CLIPModel:
+    """A transformers.CLIPModel of `config` holding an open_clip state dict (every tensor checked: strict)."""
+    with _transformers_initialization.no_init_weights():
+        model = transformers.CLIPModel(config)
     converted = open_clip_to_hf(state, vision_layers=config.vision_config.num_hidden_layers,
                                 text_layers=config.text_config.num_hidden_layers)
     model.load_state_dict(converted, strict=True)
@@ -69,8 +71,8 @@ class HpsScorer(Scorer):
     label = "HPSv2.1"
     in_defaults = False
     hub_id = HPS_REPO
-    model: CLIPModel
-    tokenizer: PreTrainedTokenizerBase
+    model: transformers.CLIPModel
+    tokenizer: transformers.PreTrainedTokenizerBase
     image_size: int = 224
     needs = (HubFiles(HPS_REPO, HPS_FILE, (HPS_FILE,), folder="hps", purpose="HPSv2.1 checkpoint"),
              HubFiles(HPS_TOKENIZER, "tokenizer_config.json", TOKENIZER_FILES, folder="hps-tokenizer",
@@ -96,10 +98,10 @@ class HpsScorer(Scorer):
         tok = resolve(tok_folder, HPS_TOKENIZER, settings=self.settings, probe="tokenizer_config.json",
                       include=TOKENIZER_FILES)
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(tok.path)
+            self.tokenizer = transformers.AutoTokenizer.from_pretrained(tok.path)
         except OSError as exc:
             raise load_error(self.metric, tok, exc, TOKENIZER_FILES) from exc
-        self.model = clip_from_open_clip(load_checkpoint(str(path)), CLIPConfig(**VIT_H14))
+        self.model = clip_from_open_clip(load_checkpoint(str(path)), transformers.CLIPConfig(**VIT_H14))
         self.image_size = VIT_H14["vision_config"]["image_size"]
         return scorer_id, f"{rev[:12]}+tok-{tok.revision[:12]}"
 

@@ -20,19 +20,21 @@ it is not a dependency (scripts/parity_scorers.py checks this code against it in
 """
 from __future__ import annotations
 
-import torch
-from torch import nn
-from transformers import AutoTokenizer, BlipTextConfig, BlipVisionConfig, PreTrainedTokenizerBase
-from transformers.initialization import no_init_weights
-from transformers.models.blip.modeling_blip import BlipVisionModel
-from transformers.models.blip.modeling_blip_text import BlipTextModel
 
-from core.scoring.aesthetic_mlp import AestheticMLP
+from core.scoring import aesthetic_mlp
 from core.scoring.base import Scorer
 from core.scoring.convert import imagereward_parts
 from core.scoring.sources import HubFiles, folder_revision, hub_file, load_error, local_folder, resolve
 from core.scoring.tiny import tiny_imagereward
 from core.scoring.transforms import resize_crop
+from core.lazy import lazy_module
+
+torch = lazy_module("torch")
+nn = lazy_module("torch.nn")
+transformers = lazy_module("transformers")
+_transformers_initialization = lazy_module("transformers.initialization")
+_transformers_models_blip_modeling_blip = lazy_module("transformers.models.blip.modeling_blip")
+_transformers_models_blip_modeling_blip_text = lazy_module("transformers.models.blip.modeling_blip_text")
 
 IR_REPO = "THUDM/ImageReward"
 IR_FILE = "ImageReward.pt"
@@ -49,19 +51,19 @@ TEXT = dict(vocab_size=30524, hidden_size=768, intermediate_size=3072, num_hidde
             pad_token_id=0, bos_token_id=30522, sep_token_id=102, eos_token_id=102, is_decoder=True)
 
 
-def blip_tokenizer(tokenizer: PreTrainedTokenizerBase) -> PreTrainedTokenizerBase:
+def blip_tokenizer(tokenizer: transformers.PreTrainedTokenizerBase) -> transformers.PreTrainedTokenizerBase:
     """bert-base-uncased as BLIP's `init_tokenizer` leaves it: [DEC] added as bos, [ENC] as an extra special token."""
     tokenizer.add_special_tokens({"bos_token": "[DEC]"})
     tokenizer.add_special_tokens({"additional_special_tokens": ["[ENC]"]})
     return tokenizer
 
 
-def imagereward_from_checkpoint(state: dict[str, torch.Tensor], *, vision_config: BlipVisionConfig,
-                                text_config: BlipTextConfig) -> tuple[BlipVisionModel, BlipTextModel, AestheticMLP]:
+def imagereward_from_checkpoint(state: dict[str, torch.Tensor], *, vision_config: transformers.BlipVisionConfig,
+                                text_config: transformers.BlipTextConfig) -> tuple[_transformers_models_blip_modeling_blip.BlipVisionModel, _transformers_models_blip_modeling_blip_text.BlipTextModel, aesthetic_mlp.AestheticMLP]:
     """The three modules of an ImageReward state dict (every tensor checked: strict)."""
-    with no_init_weights():
-        vision, text = BlipVisionModel(vision_config), BlipTextModel(text_config, add_pooling_layer=False)
-    mlp = AestheticMLP(text_config.hidden_size)
+    with _transformers_initialization.no_init_weights():
+        vision, text = _transformers_models_blip_modeling_blip.BlipVisionModel(vision_config), _transformers_models_blip_modeling_blip_text.BlipTextModel(text_config, add_pooling_layer=False)
+    mlp = aesthetic_mlp.AestheticMLP(text_config.hidden_size)
     v, t, m = imagereward_parts(state, vision_layers=vision_config.num_hidden_layers)
     vision.load_state_dict(v, strict=True)
     text.load_state_dict(t, strict=True)
@@ -77,10 +79,10 @@ class ImageRewardScorer(Scorer):
     label = "ImageReward v1.0"
     in_defaults = False
     hub_id = IR_REPO
-    vision: BlipVisionModel
-    text: BlipTextModel
-    mlp: AestheticMLP
-    tokenizer: PreTrainedTokenizerBase
+    vision: _transformers_models_blip_modeling_blip.BlipVisionModel
+    text: _transformers_models_blip_modeling_blip_text.BlipTextModel
+    mlp: aesthetic_mlp.AestheticMLP
+    tokenizer: transformers.PreTrainedTokenizerBase
     needs = (HubFiles(IR_REPO, IR_FILE, (IR_FILE,), folder="imagereward", purpose="ImageReward checkpoint"),
              HubFiles(IR_TOKENIZER, "tokenizer_config.json", TOKENIZER_FILES, folder="imagereward-tokenizer",
                       purpose="BERT tokenizer", weights=False))
@@ -108,12 +110,12 @@ class ImageRewardScorer(Scorer):
         tok = resolve(tok_folder, IR_TOKENIZER, settings=self.settings, probe="tokenizer_config.json",
                       include=TOKENIZER_FILES)
         try:
-            self.tokenizer = blip_tokenizer(AutoTokenizer.from_pretrained(tok.path))
+            self.tokenizer = blip_tokenizer(transformers.AutoTokenizer.from_pretrained(tok.path))
         except OSError as exc:
             raise load_error(self.metric, tok, exc, TOKENIZER_FILES) from exc
         state = torch.load(str(path), map_location="cpu", weights_only=True)
         self.vision, self.text, self.mlp = imagereward_from_checkpoint(
-            state, vision_config=BlipVisionConfig(**VISION), text_config=BlipTextConfig(**TEXT))
+            state, vision_config=transformers.BlipVisionConfig(**VISION), text_config=transformers.BlipTextConfig(**TEXT))
         return scorer_id, f"{rev[:12]}+tok-{tok.revision[:12]}"
 
     def _prepare(self, images, prompts):

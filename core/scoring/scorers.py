@@ -21,20 +21,22 @@ from __future__ import annotations
 
 from typing import ClassVar, Sequence
 
-import torch
 from PIL import Image
-from torch import nn
-from transformers import AutoTokenizer, CLIPModel, CLIPProcessor, CLIPVisionModelWithProjection
 
-from core.scoring.aesthetic_mlp import WEIGHTS_FILE, AestheticMLP, load_state
+from core.scoring import aesthetic_mlp
 from core.scoring.base import (SCORER_WEIGHTS, Scorer, UnknownMetricError, l2_normalized, param_hash, projected,
                                rgb)
 from core.scoring.hps import HpsScorer
 from core.scoring.imagereward import ImageRewardScorer
 from core.scoring.sources import HubFiles, folder_revision, hub_file, load_error, local_folder, resolve
-from core.scoring.tiny import PilImageProcessor, tiny_aesthetic_mlp, tiny_clip
+from core.scoring.tiny import pil_image_processor, tiny_aesthetic_mlp, tiny_clip
 from core.scoring.vqascore import VqaScorer
 from core.settings import Settings
+from core.lazy import lazy_module
+
+torch = lazy_module("torch")
+nn = lazy_module("torch.nn")
+transformers = lazy_module("transformers")
 
 __all__ = ["SCORER_WEIGHTS", "Scorer", "UnknownMetricError", "METRICS", "SCORERS", "make_scorer", "parse_metrics",
            "param_hash"]
@@ -51,8 +53,8 @@ TOKENIZER_FILES = ("*.json", "*.txt")
 class _ClipPair(Scorer):
     """A CLIP model and processor; image and text embeddings, L2-normalised in float32."""
 
-    model: CLIPModel
-    processor: CLIPProcessor
+    model: transformers.CLIPModel
+    processor: transformers.CLIPProcessor
     processor_id: ClassVar[str | None] = None  # another repo's processor (PickScore); None: the model's own
 
     def _modules(self) -> list[nn.Module]:
@@ -65,9 +67,9 @@ class _ClipPair(Scorer):
             proc_source = resolve(self.metric + "-processor", self.processor_id, settings=self.settings,
                                   probe="preprocessor_config.json", include=TOKENIZER_FILES)
         try:
-            self.model = CLIPModel.from_pretrained(source.path)
-            self.processor = CLIPProcessor(image_processor=PilImageProcessor.from_pretrained(proc_source.path),
-                                           tokenizer=AutoTokenizer.from_pretrained(proc_source.path))
+            self.model = transformers.CLIPModel.from_pretrained(source.path)
+            self.processor = transformers.CLIPProcessor(image_processor=pil_image_processor().from_pretrained(proc_source.path),
+                                           tokenizer=transformers.AutoTokenizer.from_pretrained(proc_source.path))
         except OSError as exc:
             raise load_error(self.metric, source, exc, MODEL_FILES) from exc
         revision = source.revision if proc_source is source else f"{source.revision}+{proc_source.revision[:12]}"
@@ -140,11 +142,11 @@ class AestheticScorer(Scorer):
     metric = "aesthetic"
     label = "LAION aesthetic v2"
     hub_id = AESTHETIC_REPO
-    needs = (HubFiles(AESTHETIC_REPO, WEIGHTS_FILE, (WEIGHTS_FILE,), folder="aesthetic", purpose="MLP head"),
+    needs = (HubFiles(AESTHETIC_REPO, aesthetic_mlp.WEIGHTS_FILE, (aesthetic_mlp.WEIGHTS_FILE,), folder="aesthetic", purpose="MLP head"),
              HubFiles(CLIP_L14, "config.json", MODEL_FILES, folder="clip", purpose="CLIP ViT-L/14 image tower"))
-    vision: CLIPVisionModelWithProjection
-    processor: PilImageProcessor
-    mlp: AestheticMLP
+    vision: transformers.CLIPVisionModelWithProjection
+    processor: transformers.CLIPImageProcessor
+    mlp: aesthetic_mlp.AestheticMLP
 
     def _modules(self) -> list[nn.Module]:
         return [self.vision, self.mlp]
@@ -156,7 +158,7 @@ class AestheticScorer(Scorer):
 
     def _build_tiny(self) -> None:
         model, processor = tiny_clip(seed=2)
-        self.vision = CLIPVisionModelWithProjection(model.config.vision_config)
+        self.vision = transformers.CLIPVisionModelWithProjection(model.config.vision_config)
         self.vision.vision_model.load_state_dict(model.vision_model.state_dict())
         self.vision.visual_projection.load_state_dict(model.visual_projection.state_dict())
         self.processor = processor.image_processor
@@ -164,20 +166,20 @@ class AestheticScorer(Scorer):
 
     def _load_pretrained(self) -> tuple[str, str]:
         local = local_folder(self.metric, self.settings)
-        if local is not None and (local / WEIGHTS_FILE).is_file():
-            head_path, head_rev, head_id = local / WEIGHTS_FILE, folder_revision(local), str(local)
+        if local is not None and (local / aesthetic_mlp.WEIGHTS_FILE).is_file():
+            head_path, head_rev, head_id = local / aesthetic_mlp.WEIGHTS_FILE, folder_revision(local), str(local)
         else:
-            head_path, head_rev = hub_file(AESTHETIC_REPO, WEIGHTS_FILE, scorer=self.metric, settings=self.settings)
-            head_id = f"{AESTHETIC_REPO}/{WEIGHTS_FILE}"
+            head_path, head_rev = hub_file(AESTHETIC_REPO, aesthetic_mlp.WEIGHTS_FILE, scorer=self.metric, settings=self.settings)
+            head_id = f"{AESTHETIC_REPO}/{aesthetic_mlp.WEIGHTS_FILE}"
         clip_folder = self.metric if local is not None and (local / "config.json").is_file() else "clip"
         clip = resolve(clip_folder, CLIP_L14, settings=self.settings, include=MODEL_FILES)
         try:
-            self.vision = CLIPVisionModelWithProjection.from_pretrained(clip.path)
-            self.processor = PilImageProcessor.from_pretrained(clip.path)
+            self.vision = transformers.CLIPVisionModelWithProjection.from_pretrained(clip.path)
+            self.processor = pil_image_processor().from_pretrained(clip.path)
         except OSError as exc:
             raise load_error(self.metric, clip, exc, MODEL_FILES) from exc
-        self.mlp = AestheticMLP(self.vision.config.projection_dim)
-        self.mlp.load_state_dict(load_state(str(head_path)))
+        self.mlp = aesthetic_mlp.AestheticMLP(self.vision.config.projection_dim)
+        self.mlp.load_state_dict(aesthetic_mlp.load_state(str(head_path)))
         return head_id, f"{head_rev[:12]}+clip-{clip.revision[:12]}"
 
     def _prepare(self, images, prompts):

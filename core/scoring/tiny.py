@@ -10,22 +10,23 @@ from __future__ import annotations
 
 import string
 
-import torch
 from tokenizers import Tokenizer, normalizers, pre_tokenizers, processors
 from tokenizers.models import WordLevel, WordPiece
-from transformers import (BertTokenizerFast, BlipTextConfig, BlipVisionConfig, CLIPConfig, CLIPModel, CLIPProcessor,
-                          PreTrainedTokenizerFast, Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration, ViTConfig,
-                          ViTModel)
-from transformers.models.blip.modeling_blip import BlipVisionModel
-from transformers.models.blip.modeling_blip_text import BlipTextModel
-from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
 
-try:
-    from transformers import CLIPImageProcessorPil as PilImageProcessor  # transformers >= 5: the PIL backend
-except ImportError:  # transformers 4.x: the slow CLIPImageProcessor is the PIL/numpy one
-    from transformers import CLIPImageProcessor as PilImageProcessor
 
-from core.scoring.aesthetic_mlp import AestheticMLP
+from core.scoring import aesthetic_mlp
+from core.lazy import lazy_module
+
+torch = lazy_module("torch")
+transformers = lazy_module("transformers")
+_transformers_models_blip_modeling_blip = lazy_module("transformers.models.blip.modeling_blip")
+_transformers_models_blip_modeling_blip_text = lazy_module("transformers.models.blip.modeling_blip_text")
+_transformers_models_qwen2_vl_image_processing_pil_qwen2_vl = lazy_module("transformers.models.qwen2_vl.image_processing_pil_qwen2_vl")
+
+def pil_image_processor():
+    """CLIP's PIL image processor: `CLIPImageProcessorPil` in transformers >= 5, the slow `CLIPImageProcessor` in 4.x."""
+    return getattr(transformers, "CLIPImageProcessorPil", None) or transformers.CLIPImageProcessor
+
 
 TINY_IMAGE = 32
 TINY_PROJECTION = 16
@@ -34,7 +35,7 @@ _WORDS = ("a an the of on in with and at to by is red green blue yellow black wh
           "above below photo painting style").split()
 
 
-def tiny_clip_tokenizer(model_max_length: int = 77) -> PreTrainedTokenizerFast:
+def tiny_clip_tokenizer(model_max_length: int = 77) -> transformers.PreTrainedTokenizerFast:
     vocab = {"<|startoftext|>": 0, "<pad>": 1, "<unk>": 2}
     for word in _WORDS + list(string.ascii_lowercase) + [str(d) for d in range(10)]:
         vocab.setdefault(word, len(vocab))
@@ -45,49 +46,49 @@ def tiny_clip_tokenizer(model_max_length: int = 77) -> PreTrainedTokenizerFast:
     tok.post_processor = processors.TemplateProcessing(
         single="<|startoftext|>:0 $A:0 <|endoftext|>:0",
         special_tokens=[("<|startoftext|>", 0), ("<|endoftext|>", vocab["<|endoftext|>"])])
-    return PreTrainedTokenizerFast(tokenizer_object=tok, model_max_length=model_max_length, bos_token="<|startoftext|>",
+    return transformers.PreTrainedTokenizerFast(tokenizer_object=tok, model_max_length=model_max_length, bos_token="<|startoftext|>",
                                    eos_token="<|endoftext|>", pad_token="<pad>", unk_token="<unk>")
 
 
-def tiny_clip_config(*, logit_scale_init: float = 2.6592) -> CLIPConfig:
+def tiny_clip_config(*, logit_scale_init: float = 2.6592) -> transformers.CLIPConfig:
     vocab_size = len(tiny_clip_tokenizer().get_vocab())
     text = dict(vocab_size=vocab_size, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
                 max_position_embeddings=77, bos_token_id=0, pad_token_id=1, eos_token_id=2,
                 projection_dim=TINY_PROJECTION)
     vision = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
                   image_size=TINY_IMAGE, patch_size=8, projection_dim=TINY_PROJECTION)
-    return CLIPConfig(text_config=text, vision_config=vision, projection_dim=TINY_PROJECTION,
+    return transformers.CLIPConfig(text_config=text, vision_config=vision, projection_dim=TINY_PROJECTION,
                       logit_scale_init_value=logit_scale_init)
 
 
-def tiny_clip(seed: int = 0, *, logit_scale_init: float = 2.6592) -> tuple[CLIPModel, CLIPProcessor]:
-    """A CLIPModel and a CLIPProcessor (PIL image processor, 32 px shortest edge and crop) of toy size."""
+def tiny_clip(seed: int = 0, *, logit_scale_init: float = 2.6592) -> tuple[transformers.CLIPModel, transformers.CLIPProcessor]:
+    """A transformers.CLIPModel and a transformers.CLIPProcessor (PIL image processor, 32 px shortest edge and crop) of toy size."""
     torch.manual_seed(seed)
-    model = CLIPModel(tiny_clip_config(logit_scale_init=logit_scale_init)).eval()
-    images = PilImageProcessor(size={"shortest_edge": TINY_IMAGE},
+    model = transformers.CLIPModel(tiny_clip_config(logit_scale_init=logit_scale_init)).eval()
+    images = pil_image_processor()(size={"shortest_edge": TINY_IMAGE},
                                crop_size={"height": TINY_IMAGE, "width": TINY_IMAGE})
-    return model, CLIPProcessor(image_processor=images, tokenizer=tiny_clip_tokenizer())
+    return model, transformers.CLIPProcessor(image_processor=images, tokenizer=tiny_clip_tokenizer())
 
 
-def tiny_aesthetic_mlp(seed: int = 0, input_size: int = TINY_PROJECTION) -> AestheticMLP:
+def tiny_aesthetic_mlp(seed: int = 0, input_size: int = TINY_PROJECTION) -> aesthetic_mlp.AestheticMLP:
     """The LAION aesthetic head over the tiny CLIP's projection width; weights scaled up so scores vary."""
     torch.manual_seed(seed)
-    mlp = AestheticMLP(input_size)
+    mlp = aesthetic_mlp.AestheticMLP(input_size)
     with torch.no_grad():
         for p in mlp.parameters():
             p.mul_(3.0)
     return mlp.eval()
 
 
-def tiny_dino(seed: int = 0) -> ViTModel:
+def tiny_dino(seed: int = 0) -> transformers.ViTModel:
     """A DINO-style ViT (CLS token after the final LayerNorm, no pooler) of toy size, on TINY_IMAGE px inputs."""
     torch.manual_seed(seed)
-    config = ViTConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+    config = transformers.ViTConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
                        image_size=TINY_IMAGE, patch_size=8, qkv_bias=True)
-    return ViTModel(config, add_pooling_layer=False).eval()
+    return transformers.ViTModel(config, add_pooling_layer=False).eval()
 
 
-def tiny_bert_tokenizer(model_max_length: int = 512) -> PreTrainedTokenizerFast:
+def tiny_bert_tokenizer(model_max_length: int = 512) -> transformers.PreTrainedTokenizerFast:
     """A WordPiece tokenizer in BERT's layout ([PAD]=0, [CLS] ... [SEP], lowercasing), with BLIP's two added
     special tokens ([DEC] as bos, [ENC]) as `blip.init_tokenizer` adds them to bert-base-uncased."""
     vocab = {"[PAD]": 0, "[UNK]": 1, "[CLS]": 2, "[SEP]": 3, "[MASK]": 4}
@@ -98,22 +99,22 @@ def tiny_bert_tokenizer(model_max_length: int = 512) -> PreTrainedTokenizerFast:
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     tok.post_processor = processors.TemplateProcessing(single="[CLS]:0 $A:0 [SEP]:0",
                                                        special_tokens=[("[CLS]", 2), ("[SEP]", 3)])
-    out = BertTokenizerFast(tokenizer_object=tok, model_max_length=model_max_length, unk_token="[UNK]",
+    out = transformers.BertTokenizerFast(tokenizer_object=tok, model_max_length=model_max_length, unk_token="[UNK]",
                             sep_token="[SEP]", pad_token="[PAD]", cls_token="[CLS]", mask_token="[MASK]")
     out.add_special_tokens({"bos_token": "[DEC]"})
     out.add_special_tokens({"additional_special_tokens": ["[ENC]"]})
     return out
 
 
-def tiny_imagereward(seed: int = 0) -> tuple[BlipVisionModel, BlipTextModel, AestheticMLP, PreTrainedTokenizerFast]:
+def tiny_imagereward(seed: int = 0) -> tuple[_transformers_models_blip_modeling_blip.BlipVisionModel, _transformers_models_blip_modeling_blip_text.BlipTextModel, aesthetic_mlp.AestheticMLP, transformers.PreTrainedTokenizerFast]:
     """ImageReward's BLIP at toy size: a ViT (32 px, patch 8) and a BERT text encoder cross-attending to it, the
     reward MLP over the [CLS] state, the WordPiece tokenizer above."""
     torch.manual_seed(seed)
     tokenizer = tiny_bert_tokenizer()
-    vision = BlipVisionModel(BlipVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+    vision = _transformers_models_blip_modeling_blip.BlipVisionModel(transformers.BlipVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                                               num_attention_heads=4, image_size=TINY_IMAGE, patch_size=8,
                                               layer_norm_eps=1e-6)).eval()
-    text = BlipTextModel(BlipTextConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64,
+    text = _transformers_models_blip_modeling_blip_text.BlipTextModel(transformers.BlipTextConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64,
                                         num_hidden_layers=2, num_attention_heads=4, encoder_hidden_size=32,
                                         max_position_embeddings=64, layer_norm_eps=1e-12, pad_token_id=0,
                                         bos_token_id=tokenizer.bos_token_id, eos_token_id=3, sep_token_id=3,
@@ -134,7 +135,7 @@ QWEN_CHAT_TEMPLATE = (
     "{% endif %}{% endfor %}<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
 
 
-def tiny_qwen_tokenizer() -> PreTrainedTokenizerFast:
+def tiny_qwen_tokenizer() -> transformers.PreTrainedTokenizerFast:
     """Word-level, with Qwen's special tokens and chat template, "Yes" and "No" as single tokens; left padding."""
     vocab = {t: i for i, t in enumerate(QWEN_SPECIAL)}
     for word in ["Yes", "No", "Does", "this", "image", "figure", "show", "Please", "answer", "or", "You", "are",
@@ -143,7 +144,7 @@ def tiny_qwen_tokenizer() -> PreTrainedTokenizerFast:
     vocab["<unk>"] = len(vocab)
     tok = Tokenizer(WordLevel(vocab=vocab, unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Punctuation()])
-    out = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>", pad_token="<|endoftext|>",
+    out = transformers.PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>", pad_token="<|endoftext|>",
                                   eos_token="<|im_end|>", additional_special_tokens=list(QWEN_SPECIAL[1:]))
     out.padding_side = "left"
     out.chat_template = QWEN_CHAT_TEMPLATE
@@ -155,7 +156,7 @@ def tiny_qwen_vl(seed: int = 0):
     PIL image processor (patch 14, merge 2: 28 px per visual token, at most 16 tokens) and the tokenizer above."""
     tokenizer = tiny_qwen_tokenizer()
     vocab = tokenizer.get_vocab()
-    config = Qwen2_5_VLConfig(
+    config = transformers.Qwen2_5_VLConfig(
         text_config=dict(vocab_size=len(vocab), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                          num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
                          rope_parameters=dict(rope_type="default", mrope_section=[2, 1, 1], rope_theta=10000.0),
@@ -166,7 +167,7 @@ def tiny_qwen_vl(seed: int = 0):
         image_token_id=vocab["<|image_pad|>"], video_token_id=vocab["<|video_pad|>"],
         vision_start_token_id=vocab["<|vision_start|>"], vision_end_token_id=vocab["<|vision_end|>"])
     torch.manual_seed(seed)
-    model = Qwen2_5_VLForConditionalGeneration(config).eval()
-    images = Qwen2VLImageProcessorPil(min_pixels=4 * 28 * 28, max_pixels=16 * 28 * 28, patch_size=14, merge_size=2,
+    model = transformers.Qwen2_5_VLForConditionalGeneration(config).eval()
+    images = _transformers_models_qwen2_vl_image_processing_pil_qwen2_vl.Qwen2VLImageProcessorPil(min_pixels=4 * 28 * 28, max_pixels=16 * 28 * 28, patch_size=14, merge_size=2,
                                       temporal_patch_size=2)
     return model, images, tokenizer

@@ -34,14 +34,16 @@ import json
 import math
 from pathlib import Path
 
-import torch
-from torch import nn
-from transformers import AutoTokenizer, PreTrainedTokenizerBase, Qwen2_5_VLForConditionalGeneration
-from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
 
 from core.scoring.base import Scorer
 from core.scoring.sources import HubFiles, load_error, resolve
 from core.scoring.tiny import tiny_qwen_vl
+from core.lazy import lazy_module
+
+torch = lazy_module("torch")
+nn = lazy_module("torch.nn")
+transformers = lazy_module("transformers")
+_transformers_models_qwen2_vl_image_processing_pil_qwen2_vl = lazy_module("transformers.models.qwen2_vl.image_processing_pil_qwen2_vl")
 
 VQA_REPO = "Qwen/Qwen2.5-VL-7B-Instruct"
 VQA_FILES = ("*.json", "*.txt", "*.safetensors", "*.jinja")
@@ -96,11 +98,11 @@ def processor_chat_template(folder: str | Path) -> str | None:
 def load_folder(folder: str | Path, *, dtype: torch.dtype):
     """(model, PIL image processor, left-padding tokenizer with the processor's chat template) of a Qwen2.5-VL
     folder (a hub snapshot or save_pretrained output); no network."""
-    tokenizer = AutoTokenizer.from_pretrained(folder, padding_side="left")
+    tokenizer = transformers.AutoTokenizer.from_pretrained(folder, padding_side="left")
     if not getattr(tokenizer, "chat_template", None):
         tokenizer.chat_template = processor_chat_template(folder)
-    images = Qwen2VLImageProcessorPil.from_pretrained(folder)
-    model = Qwen2_5_VLForConditionalGeneration.from_pretrained(folder, dtype=dtype).eval()
+    images = _transformers_models_qwen2_vl_image_processing_pil_qwen2_vl.Qwen2VLImageProcessorPil.from_pretrained(folder)
+    model = transformers.Qwen2_5_VLForConditionalGeneration.from_pretrained(folder, dtype=dtype).eval()
     return model, images, tokenizer
 
 
@@ -114,11 +116,12 @@ class VqaScorer(Scorer):
     hub_id = VQA_REPO
     gpu_only = True
     needs = (HubFiles(VQA_REPO, "config.json", VQA_FILES, folder="vqascore", purpose="Qwen2.5-VL-7B-Instruct"),)
-    model: Qwen2_5_VLForConditionalGeneration
-    images: Qwen2VLImageProcessorPil
-    tokenizer: PreTrainedTokenizerBase
+    model: transformers.Qwen2_5_VLForConditionalGeneration
+    images: _transformers_models_qwen2_vl_image_processing_pil_qwen2_vl.Qwen2VLImageProcessorPil
+    tokenizer: transformers.PreTrainedTokenizerBase
 
-    def load(self, device: str = "cpu", dtype: torch.dtype = torch.float32) -> "Scorer":
+    def load(self, device: str = "cpu", dtype: torch.dtype | None = None) -> "Scorer":
+        dtype = torch.float32 if dtype is None else dtype
         self.check_device(device)
         if self.weights == "pretrained" and dtype == torch.float32:
             dtype = torch.bfloat16

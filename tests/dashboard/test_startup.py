@@ -38,10 +38,6 @@ def test_a_page_draws_without_diffusers_or_the_flop_counter(page, tmp_path):
     assert not {"diffusers", "ptflops", "ray", "torchao", "openai", "google.genai"} & set(found["heavy"])
 
 
-@pytest.mark.xfail(strict=True, reason="core.scoring still imports torch and transformers at module level (scorers, "
-                                       "base, hps, imagereward, vqascore, edit_*, backfill, tiny), reached from the "
-                                       "pages through core.sweep -> executors.base -> recipe_jobs -> scoring.compare "
-                                       "and core.runner -> scoring.backfill: make them lazy (core.lazy) and drop this")
 @pytest.mark.parametrize("page", ["generate", "charts"])
 def test_a_page_draws_without_torch_or_transformers(page, tmp_path):
     found = _render(page, tmp_path)
