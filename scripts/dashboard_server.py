@@ -1,8 +1,8 @@
 """Start the dashboard on a free localhost port for a screenshot script, and stop it afterwards.
 
-    serve = runpy.run_path(str(ROOT / "scripts" / "dashboard_server.py"))["serve"]
-    with serve(env, log_path) as url:
-        ...
+    server = runpy.run_path(str(ROOT / "scripts" / "dashboard_server.py"))
+    with server["serve"](env, log_path) as url:
+        ...  # server["snap"](page, out / "charts", width): the whole page as charts-<width>.png
 """
 from __future__ import annotations
 
@@ -42,3 +42,23 @@ def serve(env: dict[str, str], log_path: Path, port: int | None = None) -> Itera
     finally:
         proc.terminate()
         proc.wait(timeout=15)
+
+
+def settle(page) -> None:
+    """Wait until Streamlit has drawn: its running indicator gone, and a moment for the last elements."""
+    page.wait_for_timeout(1500)
+    page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden")
+    page.wait_for_timeout(800)
+
+
+def snap(page, stem: Path, width: int) -> Path:
+    """The whole page as `<stem>-<width>.png`: Streamlit scrolls inside its main block, so the window grows to fit it."""
+    settle(page)
+    height = page.evaluate("Math.max(...[...document.querySelectorAll('[data-testid=stMain], "
+                           "[data-testid=stMainBlockContainer]')].map(e => e.scrollHeight), 900)")
+    page.set_viewport_size({"width": width, "height": min(int(height) + 100, 12000)})
+    page.wait_for_timeout(800)
+    path = Path(f"{stem}-{width}.png")
+    page.screenshot(path=str(path))
+    page.set_viewport_size({"width": width, "height": 900})
+    return path

@@ -55,7 +55,8 @@ def main(argv=None) -> int:
            "IGCS_DEVICE": "cpu", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     demo_store(folder, env)
     os.environ["SHOTS_DB"] = env["IGCS_DATABASE_URL"]
-    serve = runpy.run_path(str(ROOT / "scripts" / "dashboard_server.py"))["serve"]  # scripts/ is no package
+    server = runpy.run_path(str(ROOT / "scripts" / "dashboard_server.py"))  # scripts/ is no package
+    serve = server["serve"]
     with serve(env, folder / "streamlit.log") as url:
         shoot(url, out)
     print(f"screenshots in {out}")
@@ -72,19 +73,10 @@ def shoot(url: str, out: Path) -> None:
             page.set_default_timeout(120_000)
 
             def settle() -> None:
-                page.wait_for_timeout(1500)
-                page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden")
-                page.wait_for_timeout(800)
+                server["settle"](page)
 
             def snap(name: str) -> None:
-                """The whole page: Streamlit scrolls inside its main block, so the window grows to fit it."""
-                settle()
-                height = page.evaluate("Math.max(...[...document.querySelectorAll('[data-testid=stMain], "
-                                       "[data-testid=stMainBlockContainer]')].map(e => e.scrollHeight), 900)")
-                page.set_viewport_size({"width": width, "height": min(int(height) + 100, 12000)})
-                page.wait_for_timeout(800)
-                page.screenshot(path=str(out / f"{name}-{width}.png"))
-                page.set_viewport_size({"width": width, "height": 900})
+                server["snap"](page, out / name, width)
 
             page.goto(url)
             page.get_by_text("Model catalog").first.wait_for()

@@ -10,15 +10,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import runpy
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
+server = runpy.run_path(str(ROOT / "scripts" / "dashboard_server.py"))  # scripts/ is no package: serve, settle, snap
 EDITORS = "instruct-pix2pix,flux-kontext-dev,qwen-image-edit,flux2-klein-4b"
 
 
@@ -49,20 +49,6 @@ def demo_store(folder: Path, env: dict[str, str]) -> Path:
     return scene(folder / "upload.png", (40, 160, 60), (288, 224))
 
 
-def serve(env: dict[str, str], port: int, log: Path):
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.port", str(port),
-                             "--server.address", "localhost", "--server.headless", "true"],
-                            cwd=ROOT, env=env, stdout=open(log, "wb"), stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://localhost:{port}"
-    for _ in range(300):
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                break
-        except OSError:
-            time.sleep(0.3)
-    return proc, url
-
-
 def shoot(url: str, out: Path, upload: Path) -> None:
     from playwright.sync_api import sync_playwright
 
@@ -74,18 +60,10 @@ def shoot(url: str, out: Path, upload: Path) -> None:
             page.set_default_timeout(240_000)
 
             def settle() -> None:
-                page.wait_for_timeout(1500)
-                page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden")
-                page.wait_for_timeout(800)
+                server["settle"](page)
 
             def snap(name: str) -> None:
-                settle()
-                height = page.evaluate("Math.max(...[...document.querySelectorAll('[data-testid=stMain], "
-                                       "[data-testid=stMainBlockContainer]')].map(e => e.scrollHeight), 900)")
-                page.set_viewport_size({"width": width, "height": min(int(height) + 100, 12000)})
-                page.wait_for_timeout(800)
-                page.screenshot(path=str(out / f"{name}-{width}.png"))
-                page.set_viewport_size({"width": width, "height": 900})
+                server["snap"](page, out / name, width)
 
             page.goto(f"{url}/edit")
             page.get_by_text("Open editing models").first.wait_for()
@@ -129,12 +107,8 @@ def main(argv=None) -> int:
     env = {**os.environ, "IGCS_DATABASE_URL": f"sqlite:///{folder / 'demo.db'}", "IGCS_OUTPUT_DIR": str(folder / "out"),
            "IGCS_DEVICE": "cpu", "PYTHONPATH": str(ROOT)}
     upload = folder / "upload.png" if args.store else demo_store(folder, env)
-    proc, url = serve(env, args.port, folder / "streamlit.log")
-    try:
+    with server["serve"](env, folder / "streamlit.log", args.port) as url:
         shoot(url, out, upload)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=15)
     print(f"screenshots in {out}")
     return 0
 

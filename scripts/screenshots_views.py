@@ -33,7 +33,8 @@ def main(argv=None) -> int:
     env = {**os.environ, "IGCS_DATABASE_URL": f"sqlite:///{Path(args.db).resolve()}",
            "IGCS_OUTPUT_DIR": str(Path(args.outputs).resolve()), "IGCS_DEVICE": "cpu", "OMP_NUM_THREADS": "1",
            "PYTHONPATH": str(ROOT)}
-    serve = runpy.run_path(str(ROOT / "scripts" / "dashboard_server.py"))["serve"]  # scripts/ is no package
+    server = runpy.run_path(str(ROOT / "scripts" / "dashboard_server.py"))  # scripts/ is no package
+    serve = server["serve"]
     with serve(env, out / "streamlit.log", port=args.port) as url:
         shoot(url, out)
     print(f"screenshots in {out}")
@@ -51,18 +52,10 @@ def shoot(url: str, out: Path) -> None:
             page.set_default_timeout(180_000)
 
             def settle() -> None:
-                page.wait_for_timeout(1500)
-                page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden")
-                page.wait_for_timeout(800)
+                server["settle"](page)
 
             def snap(name: str) -> None:
-                settle()
-                height = page.evaluate("Math.max(...[...document.querySelectorAll('[data-testid=stMain], "
-                                       "[data-testid=stMainBlockContainer]')].map(e => e.scrollHeight), 900)")
-                page.set_viewport_size({"width": width, "height": min(int(height) + 100, 12000)})
-                page.wait_for_timeout(800)
-                page.screenshot(path=str(out / f"{name}-{width}.png"))
-                page.set_viewport_size({"width": width, "height": 900})
+                server["snap"](page, out / name, width)
 
             for section in SECTIONS:
                 query = "charts_weights=tiny" + ("" if section == "Speed" else f"&charts_section={section}")

@@ -29,6 +29,23 @@ SCHEDULER_CONFIG = dict(base_image_seq_len=256, base_shift=0.5, invert_sigmas=Fa
                         use_dynamic_shifting=True, use_exponential_sigmas=False, use_karras_sigmas=False)
 
 
+def true_cfg_kwargs(req) -> dict:
+    """The call of a Qwen-Image pipeline (generation and edit alike): true CFG, and a negative prompt only where CFG
+    runs (" " by default)."""
+    kwargs = {
+        "prompt": req.prompt,
+        "true_cfg_scale": req.guidance,
+        "num_inference_steps": req.steps,
+        "width": req.width,
+        "height": req.height,
+        "num_images_per_prompt": req.num_images,
+    }
+    if req.guidance > 1:  # at <= 1 the pipeline ignores (and warns about) a negative prompt
+        kwargs["negative_prompt"] = req.negative_prompt or req.extra.get("default_negative_prompt", " ")
+    kwargs.update(extra_kwargs(req, "max_sequence_length"))
+    return kwargs
+
+
 @register
 class QwenImageFamily(Family):
     name = "qwen_image"
@@ -68,15 +85,4 @@ class QwenImageFamily(Family):
         )
 
     def call_kwargs(self, spec, req):
-        kwargs = {
-            "prompt": req.prompt,
-            "true_cfg_scale": req.guidance,
-            "num_inference_steps": req.steps,
-            "width": req.width,
-            "height": req.height,
-            "num_images_per_prompt": req.num_images,
-        }
-        if req.guidance > 1:  # at <= 1 the pipeline ignores (and warns about) a negative prompt
-            kwargs["negative_prompt"] = req.negative_prompt or req.extra.get("default_negative_prompt", " ")
-        kwargs.update(extra_kwargs(req, "max_sequence_length"))
-        return kwargs
+        return true_cfg_kwargs(req)

@@ -33,8 +33,8 @@ from diffusers import (AutoencoderKLQwenImage, FlowMatchEulerDiscreteScheduler, 
 import torch
 from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
 
-from core.families import EditFamily, diffusers_class, dtype_kwargs, extra_kwargs, register
-from core.families.qwen_image import SCHEDULER_CONFIG
+from core.families import EditFamily, diffusers_class, dtype_kwargs, register
+from core.families.qwen_image import SCHEDULER_CONFIG, true_cfg_kwargs
 from core.families.tokenizers import qwen2_vl_processor, qwen2_vl_processor_from_pretrained
 from diffusers.pipelines.qwenimage import pipeline_qwenimage_edit_plus as plus_module
 
@@ -100,19 +100,7 @@ class QwenImageEditFamily(EditFamily):
         return diffusers_class(spec.pipeline_class).from_pretrained(source, **kwargs)
 
     def call_kwargs(self, spec, req, images=None):
-        kwargs = {
-            "image": list(images or []),
-            "prompt": req.prompt,
-            "true_cfg_scale": req.guidance,
-            "num_inference_steps": req.steps,
-            "width": req.width,
-            "height": req.height,
-            "num_images_per_prompt": req.num_images,
-        }
-        if req.guidance > 1:  # at <= 1 the pipeline ignores (and warns about) a negative prompt
-            kwargs["negative_prompt"] = req.negative_prompt or req.extra.get("default_negative_prompt", " ")
-        kwargs.update(extra_kwargs(req, "max_sequence_length"))
-        return kwargs
+        return {"image": list(images or []), **true_cfg_kwargs(req)}
 
     def run(self, pipe, spec, req, generator, images=None):
         kwargs = self.call_kwargs(spec, req, images=images)
