@@ -19,6 +19,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
+server = runpy.run_path(str(ROOT / "scripts" / "dashboard_server.py"))  # scripts/ is no package: serve, settle, snap
 HF_ERROR = ("OSError: Cannot find the requested files in the disk cache and outgoing traffic has been disabled. "
             "To enable hub look-ups and downloads online, pass local_files_only=False, see the stacktrace above")
 
@@ -55,7 +56,6 @@ def main(argv=None) -> int:
            "IGCS_DEVICE": "cpu", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     demo_store(folder, env)
     os.environ["SHOTS_DB"] = env["IGCS_DATABASE_URL"]
-    server = runpy.run_path(str(ROOT / "scripts" / "dashboard_server.py"))  # scripts/ is no package
     serve = server["serve"]
     with serve(env, folder / "streamlit.log") as url:
         shoot(url, out)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
+server = runpy.run_path(str(ROOT / "scripts" / "dashboard_server.py"))  # scripts/ is no package: serve, settle, snap
 SECTIONS = ("Speed", "Memory and compute", "Cost", "Quality", "Recipes", "Atlas")
 
 
@@ -33,7 +34,6 @@ def main(argv=None) -> int:
     env = {**os.environ, "IGCS_DATABASE_URL": f"sqlite:///{Path(args.db).resolve()}",
            "IGCS_OUTPUT_DIR": str(Path(args.outputs).resolve()), "IGCS_DEVICE": "cpu", "OMP_NUM_THREADS": "1",
            "PYTHONPATH": str(ROOT)}
-    server = runpy.run_path(str(ROOT / "scripts" / "dashboard_server.py"))  # scripts/ is no package
     serve = server["serve"]
     with serve(env, out / "streamlit.log", port=args.port) as url:
         shoot(url, out)
