@@ -76,7 +76,9 @@ def configurations(frame: pd.DataFrame) -> list[str]:
     """A side's configurations (core.stats labels), the one with most images first."""
     if frame.empty:
         return []
-    return list(frame["config"].value_counts(sort=True).index)
+    counts = frame["config"].value_counts()
+    # most images first; on a tie the shorter label (eager, batch 1 ...: fewer axes away from the defaults)
+    return sorted(counts.index, key=lambda c: (-counts[c], len(c), c))
 
 
 def side_table(frame: pd.DataFrame) -> pd.DataFrame:

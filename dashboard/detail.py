@@ -101,9 +101,9 @@ def show_generation(url: str, generation_id: int) -> None:
             "images per call": g.get("images_per_call"), "repeat": g.get("repeat"),
         }
         params.update({f"extra · {k}": v for k, v in tables.flatten(g.get("extra")).items()})
-        first = " (first call after load: warm-up included)" if g.get("first_call") else ""
+        first = " (first call)" if g.get("first_call") else ""  # the compute table says it includes warm-up
         timing = {
-            "load": g["load_s"], f"whole call{first}": g["total_s"], "compile (first call − steady median)": g.get("compile_s"), "text encoding": g["text_encode_s"],
+            "load": g["load_s"], f"whole call{first}": g["total_s"], "compile (first − steady)": g.get("compile_s"), "text encoding": g["text_encode_s"],
             "denoising": g["denoise_s"], "VAE decode": g["decode_s"], "prior (Cascade)": g["prior_s"],
             "decoder (Cascade)": g["decoder_s"],
         }

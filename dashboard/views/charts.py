@@ -122,7 +122,7 @@ def _filters(stored_weights: list[str]):
     with_api = weights != "api" and "api" in stored_weights
     frame, api_prices = data.chart_frames(url, weights, tuple(run_ids), tuple(models), with_api)
     with st.container(border=True):
-        c_task, c_size, c_steps, c_log = st.columns([1.3, 2, 2, 1.4], vertical_alignment="bottom")
+        c_task, c_size, c_steps, c_log = st.columns([1.2, 1.9, 1.9, 1.6], vertical_alignment="bottom")
         tasks = sorted(frame["task"].dropna().unique()) if "task" in frame else []
         task = c_task.selectbox("Task", ["any", *tasks], key="charts_task", bind=URL,
                                 help="text-to-image or edit: quality against cost per task (configurations of the "
@@ -131,7 +131,7 @@ def _filters(stored_weights: list[str]):
                                     bind=URL)
         steps = c_steps.multiselect("Steps", sorted(int(s) for s in frame["steps"].dropna().unique()),
                                     key="charts_steps", placeholder="every step count", bind=URL)
-        log = c_log.toggle("Log scale", key="charts_log", bind=URL, help="the value axis of every chart on a log scale")
+        log = c_log.toggle("Log", key="charts_log", bind=URL, help="the value axis of every chart on a log scale")
     if task != "any":
         frame = frame[frame["task"] == task]
     if sizes:
@@ -145,7 +145,7 @@ def _filters(stored_weights: list[str]):
         first = int(frame["first_call"].fillna(False).astype(bool).sum())
         st.caption(f"{len(frame):,} successful generation(s) · {frame['model_key'].nunique()} model(s) · "
                    f"{frame['run_id'].nunique()} run(s) · {weights} weights. Every statistic is per model × "
-                   f"configuration (size, steps, and dtype and batch size where stored), never pooled; "
+                   f"configuration (size, steps, guidance, dtype, recipe, batch size ...: core.stats, as the CLI and export count), never pooled; "
                    f"times leave out the {first:,} first call(s) after a load (warm-up).")
     return weights, run_ids, models, sizes, steps, log, frame, api_prices
 
